@@ -1,0 +1,89 @@
+"""Every URL this instance mints, in one place: ActivityPub ids (``*_id``) and pages (``*_url``).
+
+Ids never change once published (peers store them), so the shapes here are part of our wire contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+INSTANCE_ACTOR_NAME = "reverie.instance"
+
+
+@dataclass(frozen=True)
+class Urls:
+    base_url: str
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    def absolute(self, path: str) -> str:
+        return self.base_url + path
+
+    # actors
+    def actor_id(self, username: str) -> str:
+        return f"{self.base_url}/users/{username}"
+
+    def key_id(self, username: str) -> str:
+        return f"{self.actor_id(username)}#main-key"
+
+    def inbox_url(self, username: str) -> str:
+        return f"{self.actor_id(username)}/inbox"
+
+    def outbox_url(self, username: str) -> str:
+        return f"{self.actor_id(username)}/outbox"
+
+    def followers_url(self, username: str) -> str:
+        return f"{self.actor_id(username)}/followers"
+
+    def following_url(self, username: str) -> str:
+        return f"{self.actor_id(username)}/following"
+
+    def featured_url(self, username: str) -> str:
+        return f"{self.actor_id(username)}/collections/featured"
+
+    def featured_tags_url(self, username: str) -> str:
+        return f"{self.actor_id(username)}/collections/tags"
+
+    def profile_url(self, username: str) -> str:
+        return f"{self.base_url}/@{username}"
+
+    def shared_inbox_url(self) -> str:
+        return f"{self.base_url}/inbox"
+
+    def instance_actor_id(self) -> str:
+        return f"{self.base_url}/actor"
+
+    def instance_key_id(self) -> str:
+        return f"{self.instance_actor_id()}#main-key"
+
+    def acct(self, username: str) -> str:
+        return f"acct:{username}@{self.host}"
+
+    # objects
+    def post_id(self, username: str, post_id: int) -> str:
+        return f"{self.actor_id(username)}/statuses/{post_id}"
+
+    def post_url(self, username: str, post_id: int) -> str:
+        return f"{self.profile_url(username)}/{post_id}"
+
+    def replies_id(self, username: str, post_id: int) -> str:
+        return f"{self.post_id(username, post_id)}/replies"
+
+    def activity_id(self, username: str, token: str) -> str:
+        """Ids of activities that are not the Create of a post (Follow, Like, Undo, …)."""
+        return f"{self.actor_id(username)}/activities/{token}"
+
+    def tag_url(self, tag: str) -> str:
+        return f"{self.base_url}/tags/{quote(tag.lower())}"
+
+    def media_url(self, key: str) -> str:
+        return f"{self.base_url}/media/{key}"
+
+    def authorize_interaction_template(self) -> str:
+        return f"{self.base_url}/authorize_interaction?uri={{uri}}"
+
+    def is_local(self, url: str) -> bool:
+        return url == self.base_url or url.startswith(self.base_url + "/")

@@ -1,0 +1,135 @@
+"""The database: one async engine over SQLite (WAL, the embedded default) or PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout, and write transactions start with ``BEGIN IMMEDIATE``:
+a deferred transaction that reads first and then writes cannot wait for the lock (SQLite answers
+``SQLITE_BUSY`` at once), so every session that may write takes the write lock up front. Reads use
+ordinary deferred transactions and never block on writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+#: How long a SQLite connection waits for another writer before giving up, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+#: Arbitrary constant: PostgreSQL advisory lock held while migrating, so concurrent starts queue up.
+_MIGRATION_LOCK_ID = 0x52455645  # "REVE"
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
+class DatabaseURLError(ValueError):
+    """The database URL cannot be used."""
+
+
+def normalize_url(raw: str) -> URL:
+    """Parse a database URL and pick the async driver (``sqlite://`` -> ``sqlite+aiosqlite://``)."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as error:
+        raise DatabaseURLError(f"not a database URL: {raw!r}") from error
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseURLError(f"unsupported database {backend!r}: use sqlite:// or postgresql://")
+    if "+" not in url.drivername:
+        url = url.set(drivername=_ASYNC_DRIVERS[url.drivername])
+    elif url.drivername not in _ASYNC_DRIVERS.values():
+        raise DatabaseURLError(f"unsupported driver {url.drivername!r}: use sqlite+aiosqlite or postgresql+asyncpg")
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise DatabaseURLError("SQLite needs a file path (in-memory databases are not shared between connections)")
+    return url
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN, instead of the driver's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """The engine and session factories. Created in the application's lifespan, never at import."""
+
+    def __init__(self, url: str | URL, *, pool_size: int = 5, echo: bool = False) -> None:
+        self.url = normalize_url(str(url) if isinstance(url, str) else url.render_as_string(hide_password=False))
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        if self.is_sqlite:
+            Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
+        else:
+            options.update(pool_size=pool_size, max_overflow=pool_size * 2)
+        self.engine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._writer = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
+        self.writer_engine: AsyncEngine = writer
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    def session(self) -> AsyncSession:
+        """A session for reading (deferred transaction). Use ``transaction()`` to write."""
+        return self._reader()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction holds the write lock from the start; commits on success."""
+        async with self._writer() as session, session.begin():
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (safe to call from several processes)."""
+        async with self.writer_engine.begin() as connection:
+            if not self.is_sqlite:
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            await connection.run_sync(_upgrade_to_head)
+
+    async def current_revision(self) -> str | None:
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(_current_revision)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,461 @@
+"""Tables. Every actor we know (local or remote) is an ``Actor``; local users add an ``Account``.
+
+Work rows (``InboxItem``, ``Delivery``, ``GenerationJob``) carry ``state``, ``attempts``,
+``next_attempt_at`` and ``locked_until`` so that a crashed worker's claims expire and another process
+picks them up (see ``storage.queue``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import BigIntId, JsonDocument, UTCDateTime, new_snowflake, utcnow
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    UNLISTED = "unlisted"
+    FOLLOWERS = "followers"
+    DIRECT = "direct"
+
+
+class FollowState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+
+
+class WorkState(StrEnum):
+    """States of inbox items and deliveries."""
+
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"  # given up after retries, or rejected for good
+    GONE = "gone"  # the recipient answered 410
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class NotificationType(StrEnum):
+    FOLLOW = "follow"
+    FOLLOW_REQUEST = "follow_request"
+    LIKE = "like"
+    ANNOUNCE = "announce"
+    REPLY = "reply"
+    MENTION = "mention"
+    REMIX = "remix"
+
+
+class MediaState(StrEnum):
+    DRAFT = "draft"  # generated or uploaded, not yet part of a post
+    ATTACHED = "attached"
+    REMOTE = "remote"  # described by a remote post; the file stays on its server
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _text(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(Text, nullable=nullable))
+
+
+def _json() -> Any:
+    return Field(default=None, sa_type=JsonDocument, nullable=True)
+
+
+class Actor(SQLModel, table=True):
+    """An ActivityPub actor, local or remote. Remote rows are a cache of the fetched document."""
+
+    __tablename__ = "actors"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    ap_id: str = Field(unique=True, max_length=2048)
+    type: str = Field(default="Person", max_length=32)
+    username: str = Field(max_length=2048, index=True)
+    domain: str = Field(max_length=255, index=True)
+    is_local: bool = Field(default=False, index=True)
+    display_name: str = Field(default="", max_length=2048)
+    summary_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    url: str | None = Field(default=None, max_length=2048)
+    inbox_url: str = Field(max_length=2048)
+    shared_inbox_url: str | None = Field(default=None, max_length=2048)
+    outbox_url: str | None = Field(default=None, max_length=2048)
+    followers_url: str | None = Field(default=None, max_length=2048)
+    following_url: str | None = Field(default=None, max_length=2048)
+    public_key_id: str | None = Field(default=None, max_length=2048, index=True)
+    public_key_pem: str | None = _text()
+    icon_url: str | None = Field(default=None, max_length=2048)
+    header_url: str | None = Field(default=None, max_length=2048)
+    manually_approves_followers: bool = False
+    discoverable: bool = False
+    indexable: bool = False
+    published: datetime | None = _ts()
+    raw: dict[str, Any] | None = _json()
+    fetched_at: datetime | None = _ts()
+    gone_at: datetime | None = _ts()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Account(SQLModel, table=True):
+    """A local user. Their public face is the ``Actor`` row ``actor_id``."""
+
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    username: str = Field(unique=True, max_length=30)
+    actor_id: int = Field(foreign_key="actors.id", unique=True, sa_type=BigIntId)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_admin: bool = False
+    # No foreign keys here: media rows reference accounts, and SQLite cannot add a constraint later.
+    avatar_media_id: int | None = Field(default=None, sa_type=BigIntId)
+    header_media_id: int | None = Field(default=None, sa_type=BigIntId)
+    created_at: datetime = _created()
+    last_active_at: datetime | None = _ts()
+    disabled_at: datetime | None = _ts()
+
+
+class Keypair(SQLModel, table=True):
+    """The signing key of a local actor (users and the instance actor). Never served."""
+
+    __tablename__ = "keypairs"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    actor_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    key_id: str = Field(unique=True, max_length=2048)
+    private_key_pem: str = Field(sa_column=Column(Text, nullable=False))
+    public_key_pem: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _created()
+
+
+class InstanceSetting(SQLModel, table=True):
+    """Admin-editable settings (instance name, description, registration mode)."""
+
+    __tablename__ = "instance_settings"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Media(SQLModel, table=True):
+    """One image: a local file set in the media store, or a remote attachment we only describe."""
+
+    __tablename__ = "media"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    owner_account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True, sa_type=BigIntId)
+    state: str = Field(default=MediaState.DRAFT, max_length=16)
+    sha256: str | None = Field(default=None, max_length=64, index=True)
+    mime: str = Field(max_length=127)
+    width: int | None = None
+    height: int | None = None
+    size_bytes: int | None = None
+    original_key: str | None = Field(default=None, max_length=255)
+    display_key: str | None = Field(default=None, max_length=255)
+    thumbnail_key: str | None = Field(default=None, max_length=255)
+    remote_url: str | None = Field(default=None, max_length=2048)
+    blurhash: str | None = Field(default=None, max_length=164)
+    alt_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    focal_x: float = 0.0
+    focal_y: float = 0.0
+    digital_source_type: str | None = Field(default=None, max_length=255)
+    generation: dict[str, Any] | None = _json()
+    job_id: int | None = Field(default=None, foreign_key="generation_jobs.id", index=True, sa_type=BigIntId)
+    created_at: datetime = _created()
+
+
+class Post(SQLModel, table=True):
+    """A Note, local or remote. Ids are time-ordered snowflakes so feeds page by id."""
+
+    __tablename__ = "posts"
+    __table_args__ = (Index("ix_posts_author_id_id", "author_id", "id"),)
+
+    id: int = Field(default_factory=new_snowflake, primary_key=True, sa_type=BigIntId)
+    ap_id: str = Field(unique=True, max_length=2048)
+    url: str | None = Field(default=None, max_length=2048)
+    author_id: int = Field(foreign_key="actors.id", sa_type=BigIntId)
+    is_local: bool = Field(default=False, index=True)
+    visibility: str = Field(default=Visibility.PUBLIC, max_length=16)
+    content_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    source_text: str | None = _text()
+    summary: str | None = _text()  # content warning
+    sensitive: bool = False
+    language: str | None = Field(default=None, max_length=16)
+    in_reply_to_ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    in_reply_to_id: int | None = Field(default=None, foreign_key="posts.id", index=True, sa_type=BigIntId)
+    mood_emoji: str | None = Field(default=None, max_length=32)
+    mood_word: str | None = Field(default=None, max_length=64)
+    generation: dict[str, Any] | None = _json()  # prompt, seed, backend, model, parameters
+    hide_prompt: bool = False
+    remix_of_ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    raw: dict[str, Any] | None = _json()
+    published: datetime = _created()
+    edited_at: datetime | None = _ts()
+    deleted_at: datetime | None = _ts()
+    created_at: datetime = _created()
+
+
+class PostMedia(SQLModel, table=True):
+    """Attachments of a post, in order."""
+
+    __tablename__ = "post_media"
+
+    post_id: int = Field(foreign_key="posts.id", primary_key=True, sa_type=BigIntId)
+    media_id: int = Field(foreign_key="media.id", primary_key=True, sa_type=BigIntId)
+    position: int = 0
+
+
+class PostTag(SQLModel, table=True):
+    __tablename__ = "post_tags"
+
+    post_id: int = Field(foreign_key="posts.id", primary_key=True, sa_type=BigIntId)
+    tag: str = Field(primary_key=True, max_length=255, index=True)  # lowercase, without '#'
+
+
+class Mention(SQLModel, table=True):
+    __tablename__ = "mentions"
+
+    post_id: int = Field(foreign_key="posts.id", primary_key=True, sa_type=BigIntId)
+    actor_id: int = Field(foreign_key="actors.id", primary_key=True, index=True, sa_type=BigIntId)
+
+
+class Follow(SQLModel, table=True):
+    """``follower`` follows ``followee``; pending until the followee's side accepts."""
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("follower_id", "followee_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    follower_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    followee_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    state: str = Field(default=FollowState.PENDING, max_length=16)
+    ap_id: str | None = Field(default=None, max_length=2048, index=True)  # the Follow activity
+    created_at: datetime = _created()
+    accepted_at: datetime | None = _ts()
+
+
+class Like(SQLModel, table=True):
+    __tablename__ = "likes"
+    __table_args__ = (UniqueConstraint("actor_id", "post_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    actor_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    post_id: int = Field(foreign_key="posts.id", index=True, sa_type=BigIntId)
+    ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    created_at: datetime = _created()
+
+
+class Announce(SQLModel, table=True):
+    """A boost: ``actor`` shared ``post`` with their followers."""
+
+    __tablename__ = "announces"
+    __table_args__ = (UniqueConstraint("actor_id", "post_id"),)
+
+    id: int = Field(default_factory=new_snowflake, primary_key=True, sa_type=BigIntId)
+    actor_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    post_id: int = Field(foreign_key="posts.id", index=True, sa_type=BigIntId)
+    ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    visibility: str = Field(default=Visibility.PUBLIC, max_length=16)
+    published: datetime = _created()
+
+
+class Block(SQLModel, table=True):
+    __tablename__ = "blocks"
+    __table_args__ = (UniqueConstraint("blocker_id", "blocked_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    blocker_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    blocked_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    ap_id: str | None = Field(default=None, max_length=2048)
+    created_at: datetime = _created()
+
+
+class DomainBlock(SQLModel, table=True):
+    __tablename__ = "domain_blocks"
+
+    domain: str = Field(primary_key=True, max_length=255)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = _created()
+
+
+class Report(SQLModel, table=True):
+    """A Flag: a report about an actor and some of their posts, from here or from a peer."""
+
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    ap_id: str | None = Field(default=None, max_length=2048, unique=True)
+    reporter_id: int | None = Field(default=None, foreign_key="actors.id", sa_type=BigIntId)
+    target_actor_id: int | None = Field(default=None, foreign_key="actors.id", sa_type=BigIntId)
+    post_ap_ids: list[str] | None = _json()
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = _created()
+    resolved_at: datetime | None = _ts()
+
+
+class Notification(SQLModel, table=True):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_account_id_id", "account_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    account_id: int = Field(foreign_key="accounts.id", sa_type=BigIntId)
+    type: str = Field(max_length=32)
+    actor_id: int | None = Field(default=None, foreign_key="actors.id", sa_type=BigIntId)
+    post_id: int | None = Field(default=None, foreign_key="posts.id", sa_type=BigIntId)
+    created_at: datetime = _created()
+    read_at: datetime | None = _ts()
+
+
+class OutboxActivity(SQLModel, table=True):
+    """An activity one of our actors sent; served at its id and referenced by its deliveries."""
+
+    __tablename__ = "outbox_activities"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    ap_id: str = Field(unique=True, max_length=2048)
+    actor_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    type: str = Field(max_length=32)
+    object_ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    payload: dict[str, Any] = Field(sa_type=JsonDocument)
+    created_at: datetime = _created()
+
+
+class InboxItem(SQLModel, table=True):
+    """A verified incoming activity, stored before it is applied. Unique on the activity id."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (Index("ix_inbox_items_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    activity_ap_id: str = Field(unique=True, max_length=2048)
+    actor_ap_id: str = Field(max_length=2048)
+    type: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(sa_type=JsonDocument)
+    recipient_account_id: int | None = Field(default=None, sa_type=BigIntId)  # personal inbox, else shared
+    state: str = Field(default=WorkState.QUEUED, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    locked_until: datetime | None = _ts()
+    last_error: str | None = _text()
+    received_at: datetime = _created()
+    processed_at: datetime | None = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """One activity to one inbox (a shared inbox stands for all its local followers)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "inbox_url"),
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    activity_id: int = Field(foreign_key="outbox_activities.id", sa_type=BigIntId)
+    inbox_url: str = Field(max_length=2048)
+    host: str = Field(max_length=255, index=True)
+    state: str = Field(default=WorkState.QUEUED, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    locked_until: datetime | None = _ts()
+    last_status: int | None = None
+    last_error: str | None = _text()
+    created_at: datetime = _created()
+    sent_at: datetime | None = _ts()
+
+
+class HostHealth(SQLModel, table=True):
+    """Delivery health of a remote host: a host that keeps failing is backed off as a whole."""
+
+    __tablename__ = "host_health"
+
+    host: str = Field(primary_key=True, max_length=255)
+    consecutive_failures: int = 0
+    first_failure_at: datetime | None = _ts()
+    last_failure_at: datetime | None = _ts()
+    backoff_until: datetime | None = _ts()
+    last_success_at: datetime | None = _ts()
+
+
+class GenerationJob(SQLModel, table=True):
+    """A request to paint images; the worker runs it and records events for live progress."""
+
+    __tablename__ = "generation_jobs"
+    __table_args__ = (Index("ix_generation_jobs_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    account_id: int = Field(foreign_key="accounts.id", index=True, sa_type=BigIntId)
+    state: str = Field(default=JobState.QUEUED, max_length=16)
+    backend: str = Field(max_length=64)
+    request: dict[str, Any] = Field(sa_type=JsonDocument)
+    progress_step: int = 0
+    progress_total: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    locked_until: datetime | None = _ts()
+    cancel_requested: bool = False
+    error: str | None = _text()
+    created_at: datetime = _created()
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class JobEvent(SQLModel, table=True):
+    """The event log of a generation job; ``seq`` is the server-sent event id (resume point)."""
+
+    __tablename__ = "job_events"
+
+    job_id: int = Field(foreign_key="generation_jobs.id", primary_key=True, sa_type=BigIntId)
+    seq: int = Field(primary_key=True)
+    event: str = Field(max_length=32)
+    data: dict[str, Any] = Field(sa_type=JsonDocument)
+    created_at: datetime = _created()
+
+
+class DeletedObject(SQLModel, table=True):
+    """A remote object deleted before we saw it created (a Delete that arrived first wins)."""
+
+    __tablename__ = "deleted_objects"
+
+    ap_id: str = Field(primary_key=True, max_length=2048)
+    actor_ap_id: str = Field(max_length=2048)
+    deleted_at: datetime = _created()
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. Only the SHA-256 of the cookie token is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="accounts.id", index=True, sa_type=BigIntId)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime | None = _ts()
+
+
+class Invite(SQLModel, table=True):
+    __tablename__ = "invites"
+
+    code: str = Field(primary_key=True, max_length=64)
+    created_by_account_id: int = Field(foreign_key="accounts.id", sa_type=BigIntId)
+    max_uses: int | None = None
+    uses: int = 0
+    expires_at: datetime | None = _ts()
+    created_at: datetime = _created()

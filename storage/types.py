@@ -1,0 +1,64 @@
+"""Column types shared by the tables: UTC timestamps, ids, JSON, time-ordered ids."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+#: Autoincrementing 64-bit key; SQLite only aliases the rowid for a column declared ``INTEGER``.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+#: JSON documents (raw AS2, generation parameters); JSONB on PostgreSQL.
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend.
+
+    SQLite has no time zone type and hands back naive values; this normalises both directions so
+    comparisons never mix naive and aware datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL on SQLite
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+_last_snowflake = 0
+
+
+def new_snowflake() -> int:
+    """A time-ordered 63-bit id: milliseconds since the epoch, then 16 random bits.
+
+    Posts use these so their ids sort by creation time across processes and reveal no counts.
+    Within one process ids are strictly increasing.
+    """
+    global _last_snowflake
+    candidate = (int(time.time() * 1000) << 16) | int.from_bytes(os.urandom(2), "big")
+    _last_snowflake = max(candidate, _last_snowflake + 1)
+    return _last_snowflake
