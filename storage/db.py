@@ -29,7 +29,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Arbitrary constant: PostgreSQL advisory lock held while migrating, so concurrent starts queue up.
 _MIGRATION_LOCK_ID = 0x52455645  # "REVE"
 
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
 class DatabaseURLError(ValueError):
@@ -42,6 +42,8 @@ def normalize_url(raw: str) -> URL:
         url = make_url(raw)
     except ArgumentError as error:
         raise DatabaseURLError(f"not a database URL: {raw!r}") from error
+    if url.drivername == "postgres":  # Heroku-style alias
+        url = url.set(drivername="postgresql")
     backend = url.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseURLError(f"unsupported database {backend!r}: use sqlite:// or postgresql://")

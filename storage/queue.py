@@ -49,7 +49,7 @@ async def claim_due(
         .order_by(table.next_attempt_at, table.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed = (
         update(table)

@@ -1,0 +1,123 @@
+"""The web application: routes, the one table that maps errors to HTTP, and lifespan-owned resources."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from activitypub.errors import ActivityPubError, DigestError, FetchError, InvalidDocumentError, SignatureError
+from fediverse.config import Settings, load_settings
+from fediverse.errors import ReverieError, TooManyRequests
+from fediverse.jobs import build_worker
+from fediverse.rendering import STATIC_DIR, create_templates
+from fediverse.responses import JSONResponse, wants_json
+from fediverse.routes import actors, profiles, wellknown
+from fediverse.services import open_services
+
+log = logging.getLogger(__name__)
+
+
+def _routes() -> list[BaseRoute]:
+    return [
+        *wellknown.routes,
+        *actors.routes,
+        *profiles.routes,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def _error_response(
+    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The body of every error: JSON for programs, a page for browsers. Never a stack trace."""
+    if wants_json(request):
+        return JSONResponse({"error": message}, status_code=status_code, headers=headers)
+    templates = request.app.state.templates
+    services = getattr(request.state, "services", None)
+    instance_name = services.settings.instance_name if services else "Reverie"
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status_code": status_code, "message": message, "instance_name": instance_name},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+async def _on_reverie_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ReverieError)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+    if error.status_code >= 500:
+        log.error("%s: %s", type(error).__name__, error.detail)
+    return _error_response(request, error.status_code, str(error), headers)
+
+
+async def _on_http_exception(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    message = {404: "Not found.", 405: "Method not allowed."}.get(error.status_code, str(error.detail))
+    return _error_response(request, error.status_code, message, dict(error.headers or {}))
+
+
+#: ActivityPub errors a request can cause, by HTTP status (a peer's bad signature is its 401, …).
+_PROTOCOL_STATUS: tuple[tuple[type[ActivityPubError], int], ...] = (
+    (SignatureError, 401),
+    (DigestError, 401),
+    (InvalidDocumentError, 400),
+    (FetchError, 502),
+)
+
+
+async def _on_protocol_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ActivityPubError)
+    status = next((code for kind, code in _PROTOCOL_STATUS if isinstance(error, kind)), 400)
+    log.info("%s %s -> %d %s (%s)", request.method, request.url.path, status, error, error.detail)
+    return _error_response(request, status, str(error))
+
+
+async def _on_unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return PlainTextResponse("Internal server error.", status_code=500)
+
+
+EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+    ReverieError: _on_reverie_error,
+    ActivityPubError: _on_protocol_error,
+    HTTPException: _on_http_exception,
+    Exception: _on_unexpected,
+}
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI application for ``settings``. Resources open in the lifespan, not here."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with open_services(settings) as services:
+            worker = build_worker(services)
+            stop = asyncio.Event()
+            task = asyncio.create_task(worker.run_forever(stop)) if settings.run_worker else None
+            try:
+                yield {"services": services, "worker": worker}
+            finally:
+                stop.set()
+                if task is not None:
+                    await task
+
+    app = Starlette(routes=_routes(), lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    app.state.templates = create_templates()
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory`` and multi-process serving: settings from the environment."""
+    return create_app(load_settings())

@@ -1,0 +1,60 @@
+"""The ``reverie`` command. Each subcommand lives in its own module with a ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from fediverse import __version__
+from fediverse.cli import serving, users
+from fediverse.config import ConfigError
+from fediverse.errors import ReverieError
+
+DESCRIPTION = """\
+Reverie: a self-hosted, federated home for AI-generated images and moods.
+
+Configuration comes from environment variables (REVERIE_BASE_URL, REVERIE_DATA_DIR,
+REVERIE_DATABASE_URL, REVERIE_GENERATOR, ...); see README.md.
+"""
+
+EPILOG = """\
+examples:
+  reverie serve                          start on http://127.0.0.1:8000 with SQLite in ./reverie-data
+  reverie user create ana --admin        create the first account (asks for a password)
+  REVERIE_BASE_URL=https://ana.example reverie serve --host 0.0.0.0
+  reverie worker                         run only background workers (several may share a database)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reverie",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"reverie {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for module in (serving, users):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        result: int = arguments.handler(arguments)
+        return result
+    except ConfigError as error:
+        print(f"reverie: configuration error: {error}", file=sys.stderr)
+        return 2
+    except ReverieError as error:
+        print(f"reverie: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

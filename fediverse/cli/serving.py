@@ -1,0 +1,116 @@
+"""``reverie serve``, ``reverie worker`` and ``reverie migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from typing import Any
+
+import uvicorn
+from sqlalchemy import func, select
+
+from fediverse import __version__
+from fediverse.app import create_app
+from fediverse.config import DEFAULT_PORT, Settings, is_loopback_host, load_settings
+from fediverse.jobs import build_worker
+from fediverse.services import open_services
+from storage.models import Account
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="migrate the database, then run the web server and a background worker",
+        description="Migrate the database, then serve the web app with an in-process worker.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="web processes (PostgreSQL recommended for N > 1)"
+    )
+    serve.add_argument(
+        "--no-worker", action="store_true", help="do not run background work here (run `reverie worker` instead)"
+    )
+    serve.set_defaults(handler=run_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run background work only: deliveries, inbox processing, generation",
+        description="Run the background worker without a web server. Any number may share one database.",
+    )
+    worker.set_defaults(handler=run_worker)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date and exit")
+    migrate.set_defaults(handler=run_migrate)
+
+
+def _default_base_url(host: str, port: int) -> str:
+    """Without ``REVERIE_BASE_URL``, the instance calls itself by the loopback address it listens on."""
+    listen = host if is_loopback_host(host) else "127.0.0.1"
+    return f"http://{listen}:{port}"
+
+
+async def _prepare(settings: Settings) -> int:
+    """Migrate, create the instance actor, and count the accounts (for the welcome message)."""
+    async with open_services(settings, migrate=True) as services, services.db.session() as session:
+        return await session.scalar(select(func.count()).select_from(Account)) or 0
+
+
+def _print_banner(settings: Settings, accounts: int, listen: str) -> None:
+    print(f"Reverie {__version__} is starting at {settings.base_url}  (listening on {listen})")
+    print(f"  data folder: {settings.data_dir}")
+    print(f"  database:    {settings.database_url.split('@')[-1]}")
+    if accounts == 0:
+        print("  No accounts yet. Create the first one (it will be the admin) with:")
+        print("      reverie user create NAME --admin")
+    print(flush=True)
+
+
+def run_serve(arguments: argparse.Namespace) -> int:
+    settings = load_settings(default_base_url=_default_base_url(arguments.host, arguments.port))
+    if arguments.no_worker:
+        settings = settings.with_changes(run_worker=False)
+    accounts = asyncio.run(_prepare(settings))
+    _print_banner(settings, accounts, f"{arguments.host}:{arguments.port}")
+    options: dict[str, Any] = {
+        "host": arguments.host,
+        "port": arguments.port,
+        "log_level": settings.log_level,
+        "proxy_headers": True,
+        "server_header": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if arguments.workers > 1:
+        # Each web process reads its settings from the environment, so pass on what the flags decided.
+        os.environ["REVERIE_BASE_URL"] = settings.base_url
+        os.environ["REVERIE_DATA_DIR"] = str(settings.data_dir)
+        os.environ["REVERIE_DATABASE_URL"] = settings.database_url
+        os.environ["REVERIE_RUN_WORKER"] = "true" if settings.run_worker else "false"
+        uvicorn.run("fediverse.app:create_app_from_env", factory=True, workers=arguments.workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
+    return 0
+
+
+async def _run_worker_until_signalled(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_services(settings) as services:
+        print(f"Reverie worker {__version__} for {settings.base_url} is running (Ctrl-C to stop)", flush=True)
+        await build_worker(services).run_forever(stop)
+
+
+def run_worker(_arguments: argparse.Namespace) -> int:
+    asyncio.run(_run_worker_until_signalled(load_settings()))
+    return 0
+
+
+def run_migrate(_arguments: argparse.Namespace) -> int:
+    settings = load_settings()
+    asyncio.run(_prepare(settings))
+    print(f"Database is up to date: {settings.database_url.split('@')[-1]}")
+    return 0

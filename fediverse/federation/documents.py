@@ -1,0 +1,122 @@
+"""Rows -> ActivityStreams documents: the shapes peers see (GoToSocial's ``internaltoas`` direction).
+
+Shapes follow what Mastodon emits (``app/serializers/activitypub/*``) so every fediverse server reads
+them; see ``shared/reference/federation.md`` §2 and §4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from activitypub.vocab import JsonObject, with_context
+from fediverse.urls import Urls
+from storage.media import mime_of_key
+from storage.models import Account, Actor, Media
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, second precision, as Mastodon writes ``published``."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image_document(media: Media, urls: Urls) -> JsonObject | None:
+    """An ``Image`` for an actor's ``icon``/``image`` (Mastodon's ImageSerializer shape)."""
+    if media.display_key is None:
+        return None
+    return {"type": "Image", "mediaType": mime_of_key(media.display_key), "url": urls.media_url(media.display_key)}
+
+
+@dataclass(frozen=True)
+class ActorImages:
+    icon: Media | None = None
+    header: Media | None = None
+
+
+def actor_document(actor: Actor, account: Account, urls: Urls, images: ActorImages = ActorImages()) -> JsonObject:
+    """The ``Person`` document of a local account (served at ``actor.ap_id``)."""
+    username = account.username
+    document: JsonObject = {
+        "id": actor.ap_id,
+        "type": actor.type,
+        "preferredUsername": username,
+        "webfinger": urls.acct(username),
+        "name": actor.display_name or username,
+        "summary": actor.summary_html,
+        "url": urls.profile_url(username),
+        "inbox": urls.inbox_url(username),
+        "outbox": urls.outbox_url(username),
+        "followers": urls.followers_url(username),
+        "following": urls.following_url(username),
+        "featured": urls.featured_url(username),
+        "featuredTags": urls.featured_tags_url(username),
+        "endpoints": {"sharedInbox": urls.shared_inbox_url()},
+        "manuallyApprovesFollowers": actor.manually_approves_followers,
+        "discoverable": actor.discoverable,
+        "indexable": actor.indexable,
+        "published": format_datetime(actor.published or actor.created_at),
+        "publicKey": public_key_document(actor),
+        "attachment": [],
+        "tag": [],
+    }
+    if images.icon is not None and (icon := image_document(images.icon, urls)):
+        document["icon"] = icon
+    if images.header is not None and (header := image_document(images.header, urls)):
+        document["image"] = header
+    return with_context(document)
+
+
+def instance_actor_document(actor: Actor, urls: Urls) -> JsonObject:
+    """The instance actor: an ``Application`` whose key signs our server-level fetches."""
+    return with_context(
+        {
+            "id": actor.ap_id,
+            "type": "Application",
+            "preferredUsername": actor.username,
+            "name": actor.username,
+            "url": actor.url,
+            "inbox": actor.inbox_url,
+            "outbox": actor.outbox_url,
+            "endpoints": {"sharedInbox": urls.shared_inbox_url()},
+            "manuallyApprovesFollowers": True,
+            "published": format_datetime(actor.published or actor.created_at),
+            "publicKey": public_key_document(actor),
+        }
+    )
+
+
+def public_key_document(actor: Actor) -> JsonObject:
+    return {"id": actor.public_key_id, "owner": actor.ap_id, "publicKeyPem": actor.public_key_pem}
+
+
+def ordered_collection(collection_id: str, total_items: int, first_page_id: str) -> JsonObject:
+    """An ``OrderedCollection`` that states its size and links its first page (AS2 Core §5.3)."""
+    return with_context(
+        {"id": collection_id, "type": "OrderedCollection", "totalItems": total_items, "first": first_page_id}
+    )
+
+
+def ordered_collection_page(
+    page_id: str,
+    collection_id: str,
+    items: Sequence[Any],
+    *,
+    total_items: int,
+    next_page_id: str | None = None,
+    prev_page_id: str | None = None,
+) -> JsonObject:
+    """One ``OrderedCollectionPage``; ``next``/``prev`` only when they exist."""
+    document: JsonObject = {
+        "id": page_id,
+        "type": "OrderedCollectionPage",
+        "partOf": collection_id,
+        "totalItems": total_items,
+        "orderedItems": list(items),
+    }
+    if next_page_id:
+        document["next"] = next_page_id
+    if prev_page_id:
+        document["prev"] = prev_page_id
+    return with_context(document)

@@ -1,0 +1,109 @@
+"""Posts -> ``Note`` documents and their ``Create`` activities, shaped as Mastodon emits them.
+
+See ``shared/reference/federation.md`` §4.2 (attachments), §4.5 (addressing), §4.10 (the Note).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from activitypub.vocab import PUBLIC, JsonObject, with_context
+from fediverse.federation.documents import format_datetime
+from fediverse.urls import Urls
+from storage.media import mime_of_key
+from storage.models import Actor, Media, Post, Visibility
+
+
+@dataclass(frozen=True)
+class PostView:
+    """A post with what its documents and pages need, loaded together (see ``fediverse.posts``)."""
+
+    post: Post
+    author: Actor
+    media: Sequence[Media] = ()
+    tags: Sequence[str] = ()
+    mentions: Sequence[Actor] = ()
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def address_post(visibility: str, followers_url: str | None, mention_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``to`` and ``cc`` for a visibility (Mastodon's TagManager); the full ``#Public`` IRI, as Pixelfed needs."""
+    mentions = list(dict.fromkeys(mention_ids))
+    followers = [followers_url] if followers_url else []
+    if visibility == Visibility.PUBLIC:
+        return [PUBLIC], followers + mentions
+    if visibility == Visibility.UNLISTED:
+        return followers, [PUBLIC, *mentions]
+    if visibility == Visibility.FOLLOWERS:
+        return followers, mentions
+    return mentions, []
+
+
+def attachment_document(media: Media, urls: Urls) -> JsonObject:
+    """An image attachment every server accepts: alt text as ``name`` (Pixelfed) and ``summary`` (Mastodon)."""
+    key = media.display_key or media.original_key
+    url = urls.media_url(key) if key else media.remote_url
+    document: JsonObject = {
+        "type": "Image",
+        "mediaType": mime_of_key(key) if key else media.mime,
+        "url": url,
+        "name": media.alt_text or None,
+        "summary": media.alt_text or None,
+        "blurhash": media.blurhash,
+        "focalPoint": [media.focal_x, media.focal_y],
+        "width": media.width,
+        "height": media.height,
+    }
+    return {name: value for name, value in document.items() if value is not None}
+
+
+def note_document(view: PostView, urls: Urls) -> JsonObject:
+    """The ``Note`` of a post (without ``@context``; embed it or pass it to ``with_context``)."""
+    post, author = view.post, view.author
+    to, cc = address_post(post.visibility, author.followers_url, [actor.ap_id for actor in view.mentions])
+    tags: list[JsonObject] = [
+        {"type": "Mention", "href": actor.ap_id, "name": f"@{actor.username}@{actor.domain}"} for actor in view.mentions
+    ]
+    tags += [{"type": "Hashtag", "name": f"#{tag}", "href": urls.tag_url(tag)} for tag in view.tags]
+    document: JsonObject = {
+        "id": post.ap_id,
+        "type": "Note",
+        "attributedTo": author.ap_id,
+        "url": post.url or post.ap_id,
+        "published": format_datetime(post.published),
+        "to": to,
+        "cc": cc,
+        "summary": post.summary or None,
+        "sensitive": post.sensitive,
+        "inReplyTo": post.in_reply_to_ap_id,
+        "content": post.content_html,
+        "attachment": [attachment_document(media, urls) for media in view.media],
+        "tag": tags,
+        "replies": {
+            "id": f"{post.ap_id}/replies",
+            "type": "Collection",
+            "first": {"type": "CollectionPage", "partOf": f"{post.ap_id}/replies", "items": []},
+        },
+    }
+    if post.language:
+        document["contentMap"] = {post.language: post.content_html}
+    if post.edited_at is not None:
+        document["updated"] = format_datetime(post.edited_at)
+    document.update(view.extra)
+    return document
+
+
+def create_activity(view: PostView, urls: Urls, *, context: bool = True) -> JsonObject:
+    """``Create{Note}`` for a post; its id is the Note id plus ``/activity`` (as Mastodon does)."""
+    note = note_document(view, urls)
+    activity: JsonObject = {
+        "id": f"{view.post.ap_id}/activity",
+        "type": "Create",
+        "actor": view.author.ap_id,
+        "published": note["published"],
+        "to": note["to"],
+        "cc": note["cc"],
+        "object": note,
+    }
+    return with_context(activity) if context else activity

@@ -1,0 +1,72 @@
+"""Long-lived resources shared by the web app, the worker and the CLI, opened and closed in one place.
+
+Created by ``open_services`` inside the application's lifespan (or a CLI command), never at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from fediverse import __version__
+from fediverse.accounts import ensure_instance_actor
+from fediverse.config import Settings
+from fediverse.urls import Urls
+from storage.db import Database
+from storage.media import LocalMediaStore, MediaStore
+from storage.models import Keypair
+
+#: Mastodon's timeouts for remote requests (app/lib/request.rb): connect 5 s, read/write 10 s.
+HTTP_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=10.0)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    urls: Urls
+    db: Database
+    media: MediaStore
+    http: httpx.AsyncClient
+    instance_key: Keypair
+
+    @property
+    def user_agent(self) -> str:
+        return user_agent(self.settings)
+
+
+def user_agent(settings: Settings) -> str:
+    return f"Reverie/{__version__} (+{settings.base_url}/)"
+
+
+class SchemaOutdatedError(RuntimeError):
+    """The database has not been migrated to this version's schema."""
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIterator[Services]:
+    """Open the database, media store and HTTP client; ``migrate`` upgrades the schema first."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    try:
+        if migrate:
+            await db.migrate()
+        elif await db.current_revision() is None:
+            raise SchemaOutdatedError("the database has no schema yet: run `reverie migrate` (or `reverie serve`)")
+        urls = Urls(settings.base_url)
+        instance_key = await ensure_instance_actor(db, urls)
+        async with httpx.AsyncClient(
+            timeout=HTTP_TIMEOUT, headers={"User-Agent": user_agent(settings)}, follow_redirects=False
+        ) as http:
+            yield Services(
+                settings=settings,
+                urls=urls,
+                db=db,
+                media=LocalMediaStore(settings.media_dir),
+                http=http,
+                instance_key=instance_key,
+            )
+    finally:
+        await db.dispose()

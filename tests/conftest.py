@@ -1,0 +1,182 @@
+"""Shared fixtures.
+
+Every test that touches the database runs once on SQLite and, when ``REVERIE_TEST_POSTGRES_URL`` names
+a PostgreSQL server (CI starts one), once more on PostgreSQL. Each test gets a fresh, migrated database
+copied from a template, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from fediverse.accounts import create_account
+from fediverse.app import create_app
+from fediverse.config import Settings, load_settings
+from fediverse.services import Services
+from storage.db import Database
+from storage.models import Account
+
+T = TypeVar("T")
+
+POSTGRES_URL_VARIABLE = "REVERIE_TEST_POSTGRES_URL"
+TEST_BASE_URL = "http://127.0.0.1:8765"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _migrate(url: str) -> None:
+    async def run() -> None:
+        database = Database(url)
+        await database.migrate()
+        await database.dispose()
+
+    asyncio.run(run())
+
+
+class SqliteDatabases:
+    """Fresh SQLite files copied from one migrated template."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.template = folder / "template.db"
+        _migrate(f"sqlite:///{self.template}")
+
+    def create(self) -> str:
+        path = self.folder / f"{uuid.uuid4().hex}.db"
+        shutil.copyfile(self.template, path)
+        return f"sqlite:///{path}"
+
+    def cleanup(self) -> None:
+        pass
+
+
+class PostgresDatabases:
+    """Fresh PostgreSQL databases created from a migrated template database."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = make_url(server_url)
+        self.template = f"reverie_template_{os.getpid()}"
+        self.created: list[str] = []
+        self._admin(f'DROP DATABASE IF EXISTS "{self.template}"', f'CREATE DATABASE "{self.template}"')
+        _migrate(self._url(self.template))
+
+    def _url(self, name: str) -> str:
+        return self.server_url.set(database=name).render_as_string(hide_password=False)
+
+    def _admin(self, *statements: str) -> None:
+        import asyncpg  # the test harness talks to the server directly
+
+        async def run() -> None:
+            connection = await asyncpg.connect(self._url(self.server_url.database or "postgres"))
+            try:
+                for statement in statements:
+                    await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(run())
+
+    def create(self) -> str:
+        name = f"reverie_test_{uuid.uuid4().hex[:16]}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.append(name)
+        return self._url(name)
+
+    def cleanup(self) -> None:
+        self._admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in self.created))
+        self.created.clear()
+
+
+@pytest.fixture(scope="session")
+def sqlite_databases(tmp_path_factory: pytest.TempPathFactory) -> SqliteDatabases:
+    return SqliteDatabases(tmp_path_factory.mktemp("databases"))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    server_url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server_url:
+        pytest.skip(f"set {POSTGRES_URL_VARIABLE} to run the PostgreSQL variant")
+    databases = PostgresDatabases(server_url)
+    yield databases
+    databases._admin(f'DROP DATABASE IF EXISTS "{databases.template}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Makes fresh migrated databases (URL strings) on the parametrised backend."""
+    fixture = "sqlite_databases" if request.param == "sqlite" else "postgres_databases"
+    databases = request.getfixturevalue(fixture)
+    yield databases.create
+    databases.cleanup()
+
+
+@pytest.fixture
+def database_url(database_factory: Callable[[], str]) -> str:
+    return database_factory()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(database_url: str, **environment: str) -> Settings:
+        folder = tmp_path / uuid.uuid4().hex[:8]
+        environ = {
+            "REVERIE_BASE_URL": TEST_BASE_URL,
+            "REVERIE_DATA_DIR": str(folder),
+            "REVERIE_DATABASE_URL": database_url,
+            "REVERIE_RUN_WORKER": "false",
+            **environment,
+        }
+        return load_settings(environ)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The whole app with its lifespan running; the worker does not run by itself (tests drain it)."""
+    with TestClient(create_app(settings), base_url=TEST_BASE_URL) as test_client:
+        yield test_client
+
+
+def run_in_app(client: TestClient, function: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run ``function(*args)`` on the app's event loop (where its database engine lives)."""
+    assert client.portal is not None, "use the client as a context manager"
+    return client.portal.call(function, *args)
+
+
+def services_of(client: TestClient) -> Services:
+    return client.app_state["services"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def make_user(client: TestClient) -> Callable[..., Account]:
+    """Create a local account inside the running app: ``make_user("ana", password=..., is_admin=...)``."""
+
+    def make(username: str, **options: Any) -> Account:
+        services = services_of(client)
+
+        async def create() -> Account:
+            return await create_account(services.db, services.urls, username, **options)
+
+        return run_in_app(client, create)
+
+    return make

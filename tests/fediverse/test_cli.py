@@ -1,0 +1,70 @@
+"""The ``reverie`` command, run as a real process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.processes import free_port, reverie_server, run_reverie
+
+
+def test_help_reads_well() -> None:
+    result = run_reverie("--help", env={})
+    assert result.returncode == 0
+    for command in ("serve", "worker", "migrate", "user"):
+        assert command in result.stdout
+    assert "REVERIE_BASE_URL" in result.stdout
+    assert run_reverie("user", "create", "--help", env={}).returncode == 0
+
+
+def test_user_create_then_list(tmp_path: Path, database_url: str) -> None:
+    env = {"REVERIE_DATA_DIR": str(tmp_path), "REVERIE_DATABASE_URL": database_url}
+    created = run_reverie("user", "create", "ana", "--admin", "--password-stdin", env=env, stdin="correct horse\n")
+    assert created.returncode == 0, created.stderr
+    assert "@ana@127.0.0.1:8000" in created.stdout
+    listed = run_reverie("user", "list", env=env)
+    assert listed.stdout.split() == ["ana", "(admin)"]
+    again = run_reverie("user", "create", "ana", "--no-password", env=env)
+    assert again.returncode == 1
+    assert "taken" in again.stderr
+
+
+def test_user_create_refuses_bad_names_and_short_passwords(tmp_path: Path) -> None:
+    env = {"REVERIE_DATA_DIR": str(tmp_path)}
+    bad_name = run_reverie("user", "create", "Ana!", "--no-password", env=env)
+    assert bad_name.returncode == 1
+    assert "lowercase" in bad_name.stderr
+    short = run_reverie("user", "create", "ana", "--password-stdin", env=env, stdin="short\n")
+    assert short.returncode == 1
+    assert "at least 8" in short.stderr
+
+
+def test_a_configuration_error_names_the_variable() -> None:
+    result = run_reverie("migrate", env={"REVERIE_BASE_URL": "http://public.example"})
+    assert result.returncode == 2
+    assert "REVERIE_BASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_migrates_and_answers_webfinger(tmp_path: Path, database_url: str) -> None:
+    port = free_port()
+    env = {"REVERIE_DATA_DIR": str(tmp_path / "data"), "REVERIE_DATABASE_URL": database_url}
+    assert run_reverie("user", "create", "ana", "--no-password", env=env).returncode == 0
+    with reverie_server("serve", "--port", str(port), env=env, port=port, log=tmp_path / "serve.log") as server:
+        base = server.base_url
+        finger = httpx.get(f"{base}/.well-known/webfinger", params={"resource": f"acct:ana@127.0.0.1:{port}"})
+        assert finger.status_code == 200
+        assert finger.json()["links"][1]["href"] == f"{base}/users/ana"
+        actor = httpx.get(f"{base}/users/ana", headers={"Accept": "application/activity+json"})
+        assert actor.json()["inbox"] == f"{base}/users/ana/inbox"
+    assert f"is starting at {base}" in server.output
+
+
+def test_first_start_creates_the_data_folder_and_explains_the_next_step(tmp_path: Path) -> None:
+    port = free_port()
+    data = tmp_path / "fresh"
+    env = {"REVERIE_DATA_DIR": str(data)}
+    with reverie_server("serve", "--port", str(port), env=env, port=port, log=tmp_path / "serve.log") as server:
+        assert (data / "reverie.db").is_file()
+    assert "reverie user create NAME --admin" in server.output

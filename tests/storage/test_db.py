@@ -1,0 +1,117 @@
+"""The database layer: URLs, SQLite pragmas, write locking, migrations and UTC timestamps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+
+from storage.db import Database, DatabaseURLError, normalize_url
+from storage.models import Actor
+from storage.types import new_snowflake
+
+pytestmark = pytest.mark.anyio
+
+
+def make_actor(name: str) -> Actor:
+    return Actor(ap_id=f"https://x.example/users/{name}", username=name, domain="x.example", inbox_url="https://x/i")
+
+
+@pytest.mark.parametrize(
+    ("raw", "driver"),
+    [
+        ("sqlite:////tmp/a.db", "sqlite+aiosqlite"),
+        ("postgresql://u@127.0.0.1/db", "postgresql+asyncpg"),
+        ("postgres://u@127.0.0.1/db", "postgresql+asyncpg"),
+        ("postgresql+asyncpg://u@127.0.0.1/db", "postgresql+asyncpg"),
+    ],
+)
+def test_urls_get_the_async_driver(raw: str, driver: str) -> None:
+    assert normalize_url(raw).drivername == driver
+
+
+@pytest.mark.parametrize("raw", ["mysql://h/db", "sqlite://", "sqlite:///:memory:", "postgresql+psycopg2://h/db", "::"])
+def test_unusable_urls_are_refused(raw: str) -> None:
+    with pytest.raises(DatabaseURLError):
+        normalize_url(raw)
+
+
+async def test_migrations_are_at_head_and_idempotent(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        await database.migrate()  # already migrated by the fixture: a no-op
+        assert await database.current_revision() is not None
+    finally:
+        await database.dispose()
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_databases: object) -> None:
+    database = Database(sqlite_databases.create())  # type: ignore[attr-defined]
+    try:
+        async with database.engine.connect() as connection:
+            assert (await connection.scalar(text("PRAGMA journal_mode"))) == "wal"
+            assert (await connection.scalar(text("PRAGMA busy_timeout"))) >= 5000
+            assert (await connection.scalar(text("PRAGMA foreign_keys"))) == 1
+    finally:
+        await database.dispose()
+
+
+async def test_concurrent_read_then_write_transactions_do_not_fail(database_url: str) -> None:
+    """Each transaction reads, then writes: on SQLite that only works when the write lock is taken up front."""
+    database = Database(database_url)
+    try:
+
+        async def read_then_write(index: int) -> None:
+            async with database.transaction() as session:
+                await session.scalar(select(Actor.id).limit(1))
+                await asyncio.sleep(0)  # let the others interleave between the read and the write
+                session.add(make_actor(f"a{index}"))
+
+        await asyncio.gather(*(read_then_write(index) for index in range(20)))
+        async with database.session() as session:
+            assert len((await session.scalars(select(Actor))).all()) == 20
+    finally:
+        await database.dispose()
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        with pytest.raises(RuntimeError):
+            async with database.transaction() as session:
+                session.add(make_actor("ghost"))
+                await session.flush()
+                raise RuntimeError("crash between writes")
+        async with database.session() as session:
+            assert (await session.scalars(select(Actor))).all() == []
+    finally:
+        await database.dispose()
+
+
+async def test_timestamps_come_back_aware_and_in_utc(database_url: str) -> None:
+    database = Database(database_url)
+    moment = datetime(2026, 5, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+    try:
+        async with database.transaction() as session:
+            actor = make_actor("t")
+            actor.published = moment
+            session.add(actor)
+        async with database.session() as session:
+            stored = await session.scalar(select(Actor.published))
+        assert stored == moment
+        assert stored is not None and stored.tzinfo is not None and stored.utcoffset() == timedelta(0)
+        with pytest.raises(Exception, match="naive"):
+            async with database.transaction() as session:
+                naive = make_actor("naive")
+                naive.published = datetime(2026, 1, 1)
+                session.add(naive)
+    finally:
+        await database.dispose()
+
+
+def test_snowflakes_increase_and_encode_time() -> None:
+    ids = [new_snowflake() for _ in range(1000)]
+    assert ids == sorted(ids) and len(set(ids)) == 1000
+    assert abs((ids[0] >> 16) / 1000 - datetime.now(UTC).timestamp()) < 5

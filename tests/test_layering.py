@@ -1,0 +1,91 @@
+"""DESIGN §2's import rules, checked on the source: a breach fails here, not in review."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OUR_PACKAGES = {"activitypub", "storage", "fediverse"}
+
+#: What each layer may import besides the standard library and itself.
+ALLOWED = {
+    "activitypub": {"httpx", "cryptography"},
+    "storage": {"sqlalchemy", "sqlmodel", "alembic", "pydantic"},
+}
+#: Top-level modules a part of the application must not import.
+FORBIDDEN_IN = {
+    "fediverse/generation": {"storage", "sqlalchemy", "sqlmodel", "starlette", "fediverse.app", "fediverse.routes"},
+    "fediverse/imaging": {"storage", "sqlalchemy", "sqlmodel", "starlette"},
+}
+
+
+def python_files(folder: str) -> Iterator[Path]:
+    base = ROOT / folder
+    if base.is_file() or base.with_suffix(".py").is_file():
+        yield base if base.is_file() else base.with_suffix(".py")
+        return
+    yield from sorted(base.rglob("*.py"))
+
+
+def imported_modules(path: Path) -> Iterator[tuple[str, ast.stmt, bool]]:
+    """(module, node, is_inside_a_function) for every import in ``path``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    function_nodes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    local = {id(inner) for function in function_nodes for inner in ast.walk(function)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node, id(node) in local
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module, node, id(node) in local
+
+
+def is_stdlib(module: str) -> bool:
+    return module.split(".")[0] in sys.stdlib_module_names
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_lower_layers_import_only_what_they_may(package: str) -> None:
+    breaches = []
+    for path in python_files(package):
+        for module, node, _ in imported_modules(path):
+            top = module.split(".")[0]
+            if top == package or is_stdlib(module) or top in ALLOWED[package]:
+                continue
+            breaches.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
+    assert not breaches, "\n".join(breaches)
+
+
+@pytest.mark.parametrize("part", sorted(FORBIDDEN_IN))
+def test_generation_and_imaging_stay_free_of_storage_and_web(part: str) -> None:
+    breaches = []
+    for path in python_files(part):
+        for module, node, _ in imported_modules(path):
+            if any(module == banned or module.startswith(banned + ".") for banned in FORBIDDEN_IN[part]):
+                breaches.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
+    assert not breaches, "\n".join(breaches)
+
+
+def test_no_function_local_imports_of_our_own_modules() -> None:
+    """A cycle means code sits in the wrong layer; hiding it behind a local import is not allowed."""
+    breaches = []
+    for package in sorted(OUR_PACKAGES):
+        for path in python_files(package):
+            for module, node, inside_function in imported_modules(path):
+                if inside_function and module.split(".")[0] in OUR_PACKAGES:
+                    breaches.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module} inside a function")
+    assert not breaches, "\n".join(breaches)
+
+
+def test_the_checker_sees_a_breach(tmp_path: Path) -> None:
+    """The walker itself works: a planted forbidden import is found."""
+    planted = tmp_path / "planted.py"
+    planted.write_text("import sqlalchemy\n\ndef later():\n    from storage import models\n")
+    found = [(module, local) for module, _, local in imported_modules(planted)]
+    assert ("sqlalchemy", False) in found
+    assert ("storage", True) in found
