@@ -36,9 +36,7 @@ def generate_rsa_key_pair(bits: int = RSA_KEY_BITS) -> KeyPairPem:
 
 
 def public_key_pem(key: PublicKey) -> str:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(
-        "ascii"
-    )
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
 
 def load_private_key(pem: str) -> PrivateKey:
