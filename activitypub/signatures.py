@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -161,9 +161,10 @@ class HttpSignatureAuth(httpx.Auth):
 
     requires_request_body = True
 
-    def __init__(self, *, key_id: str, private_key: PrivateKey) -> None:
+    def __init__(self, *, key_id: str, private_key: PrivateKey, clock: Callable[[], datetime] | None = None) -> None:
         self.key_id = key_id
         self.private_key = private_key
+        self.clock = clock or utc_now
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         target = request.url.raw_path.decode("ascii")
@@ -178,7 +179,7 @@ class HttpSignatureAuth(httpx.Auth):
                 body,
                 key_id=self.key_id,
                 private_key=self.private_key,
-                now=None,
+                now=self.clock(),
             )
         )
         yield request
