@@ -339,8 +339,8 @@ class DeliveryClients:
         for origin in list(self._entries):
             if excess <= 0:
                 break
-            entry = self._entries[origin]
-            if entry.leases == 0:
+            entry = self._entries.get(origin)  # another lease may have evicted it while we awaited
+            if entry is not None and entry.leases == 0:
                 del self._entries[origin]
                 excess -= 1
                 await entry.client.aclose()
