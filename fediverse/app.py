@@ -18,11 +18,13 @@ from starlette.staticfiles import StaticFiles
 from activitypub.errors import ActivityPubError, DigestError, FetchError, InvalidDocumentError, SignatureError
 from fediverse.config import Settings, load_settings
 from fediverse.errors import ReverieError, TooManyRequests
-from fediverse.jobs import build_worker
+from fediverse.jobs import open_worker
 from fediverse.rendering import STATIC_DIR, create_templates
 from fediverse.responses import JSONResponse, wants_json
-from fediverse.routes import actors, profiles, wellknown
+from fediverse.routes import actors, inbox, profiles, wellknown
 from fediverse.services import open_services
+from storage.batching import BatchInserter
+from storage.models import InboxItem
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 def _routes() -> list[BaseRoute]:
     return [
         *wellknown.routes,
+        *inbox.routes,
         *actors.routes,
         *profiles.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
@@ -102,12 +105,16 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_services(settings) as services:
-            worker = build_worker(services)
+        async with (
+            open_services(settings) as services,
+            open_worker(services) as worker,
+            BatchInserter(services.db, InboxItem.__table__, conflict_columns=["activity_ap_id"]) as inbox_writer,
+        ):
+            services.wake_worker = worker.wake
             stop = asyncio.Event()
             task = asyncio.create_task(worker.run_forever(stop)) if settings.run_worker else None
             try:
-                yield {"services": services, "worker": worker}
+                yield {"services": services, "worker": worker, "inbox_writer": inbox_writer}
             finally:
                 stop.set()
                 if task is not None:

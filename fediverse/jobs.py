@@ -1,16 +1,21 @@
-"""Which work queues a worker runs. Each queue module owns its claiming and processing."""
+"""Which work queues a worker runs, and their lifetime. Each queue module owns its claiming and processing."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fediverse.federation.delivery_queue import DeliveryQueue
+from fediverse.federation.inbox_queue import InboxQueue
 from fediverse.services import Services
-from fediverse.worker import Worker, WorkQueue
+from fediverse.worker import Worker
 
 
-def build_queues(services: Services) -> list[WorkQueue]:
-    """The queues of this version, in the order ``Worker.run_once`` visits them."""
-    del services  # the first queues arrive with federation and generation
-    return []
-
-
-def build_worker(services: Services) -> Worker:
-    return Worker(build_queues(services))
+@asynccontextmanager
+async def open_worker(services: Services) -> AsyncIterator[Worker]:
+    """A worker over this version's queues, in the order ``Worker.run_once`` visits them."""
+    deliveries = DeliveryQueue(services)
+    try:
+        yield Worker([InboxQueue(services), deliveries])
+    finally:
+        await deliveries.aclose()

@@ -5,15 +5,18 @@ Created by ``open_services`` inside the application's lifespan (or a CLI command
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from fediverse import __version__
 from fediverse.accounts import ensure_instance_actor
 from fediverse.config import Settings
+from fediverse.federation.fetching import RemoteDocuments
+from fediverse.federation.keys import KeyStore
+from fediverse.federation.resolve import Resolver
 from fediverse.urls import Urls
 from storage.db import Database
 from storage.media import LocalMediaStore, MediaStore
@@ -21,6 +24,10 @@ from storage.models import Keypair
 
 #: Mastodon's timeouts for remote requests (app/lib/request.rb): connect 5 s, read/write 10 s.
 HTTP_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=10.0)
+
+
+def _no_wakeup(_queue: str | None = None) -> None:
+    return None
 
 
 @dataclass
@@ -31,6 +38,11 @@ class Services:
     media: MediaStore
     http: httpx.AsyncClient
     instance_key: Keypair
+    remote: RemoteDocuments
+    resolver: Resolver
+    keys: KeyStore
+    #: Tells an in-process worker that new rows are due (set by the app's lifespan).
+    wake_worker: Callable[[str | None], None] = field(default=_no_wakeup)
 
     @property
     def user_agent(self) -> str:
@@ -60,6 +72,8 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIt
         async with httpx.AsyncClient(
             timeout=HTTP_TIMEOUT, headers={"User-Agent": user_agent(settings)}, follow_redirects=False
         ) as http:
+            remote = RemoteDocuments(http, instance_key, allow_private=settings.allow_private_addresses)
+            resolver = Resolver(db, urls, remote.fetch, remote.lookup_handle)
             yield Services(
                 settings=settings,
                 urls=urls,
@@ -67,6 +81,9 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIt
                 media=LocalMediaStore(settings.media_dir),
                 http=http,
                 instance_key=instance_key,
+                remote=remote,
+                resolver=resolver,
+                keys=KeyStore(db, resolver),
             )
     finally:
         await db.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from fediverse import __version__
 from fediverse.app import create_app
 from fediverse.config import DEFAULT_PORT, Settings, is_loopback_host, load_settings
-from fediverse.jobs import build_worker
+from fediverse.jobs import open_worker
 from fediverse.services import open_services
 from storage.models import Account
 
@@ -101,7 +101,9 @@ async def _run_worker_until_signalled(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with open_services(settings) as services:
         print(f"Reverie worker {__version__} for {settings.base_url} is running (Ctrl-C to stop)", flush=True)
-        await build_worker(services).run_forever(stop)
+        async with open_worker(services) as worker:
+            services.wake_worker = worker.wake
+            await worker.run_forever(stop)
 
 
 def run_worker(_arguments: argparse.Namespace) -> int:

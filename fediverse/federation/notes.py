@@ -54,6 +54,7 @@ def attachment_document(media: Media, urls: Urls) -> JsonObject:
         "focalPoint": [media.focal_x, media.focal_y],
         "width": media.width,
         "height": media.height,
+        "digitalSourceType": media.digital_source_type,
     }
     return {name: value for name, value in document.items() if value is not None}
 
@@ -90,8 +91,31 @@ def note_document(view: PostView, urls: Urls) -> JsonObject:
         document["contentMap"] = {post.language: post.content_html}
     if post.edited_at is not None:
         document["updated"] = format_datetime(post.edited_at)
+    document.update(reverie_terms(post))
     document.update(view.extra)
     return document
+
+
+def reverie_terms(post: Post) -> JsonObject:
+    """Our JSON-LD terms (declared in ``vocab.EXTENSION_TERMS``): mood, provenance, remix source.
+
+    A hidden prompt stays out of the document; the rest of the provenance still travels.
+    """
+    terms: JsonObject = {}
+    mood = " ".join(part for part in (post.mood_emoji, post.mood_word) if part)
+    if mood:
+        terms["mood"] = mood
+    if post.generation:
+        generation = {key: value for key, value in post.generation.items() if value is not None}
+        if post.hide_prompt:
+            generation.pop("prompt", None)
+            generation.pop("negativePrompt", None)
+        terms["generation"] = generation
+        if "digitalSourceType" in generation:
+            terms["digitalSourceType"] = generation["digitalSourceType"]
+    if post.remix_of_ap_id:
+        terms["remixOf"] = post.remix_of_ap_id
+    return terms
 
 
 def create_activity(view: PostView, urls: Urls, *, context: bool = True) -> JsonObject:

@@ -10,7 +10,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from activitypub.vocab import AS2_MEDIA_TYPE, JRD_MEDIA_TYPE
+from activitypub.errors import WebFingerError
+from activitypub.nodeinfo import build_nodeinfo, build_nodeinfo_discovery
+from activitypub.vocab import JRD_MEDIA_TYPE
+from activitypub.webfinger import AccountResource, build_host_meta, build_jrd, parse_resource
 from fediverse import __version__
 from fediverse.accounts import USERNAME_PATTERN
 from fediverse.errors import BadRequest, Gone, NotFound
@@ -21,50 +24,29 @@ from fediverse.urls import Urls
 from storage.models import Account, Post
 from storage.types import utcnow
 
-NODEINFO_SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/{version}"
 CORS = {"Access-Control-Allow-Origin": "*"}
 
 
-def parse_local_resource(resource: str, urls: Urls) -> str:
-    """The local username a WebFinger ``resource`` names; ``BadRequest`` if malformed or foreign.
+def local_username(resource: str, urls: Urls) -> str:
+    """The local username a WebFinger ``resource`` names (``acct:``, ``@user@host`` or one of our URLs).
 
-    Accepts ``acct:user@host`` (RFC 7565), the actor id and the profile URL.
+    The instance actor is ``acct:HOST@HOST``, as Mastodon names its own.
     """
-    resource = unquote(resource.strip())
-    if resource.startswith("acct:"):
-        username, separator, host = resource.removeprefix("acct:").lstrip("@").rpartition("@")
-        if not separator or not username:
-            raise BadRequest("resource must look like acct:user@host")
-        if host.lower() != urls.host.lower():
-            raise BadRequest("resource is not on this server")
-        return username.lower()
-    if resource.startswith(("https://", "http://")):
-        if not urls.is_local(resource):
-            raise BadRequest("resource is not on this server")
-        path = urlsplit(resource).path
-        if path == "/actor":
-            return urls.host
-        for prefix in ("/users/", "/@"):
-            if path.startswith(prefix) and "/" not in path.removeprefix(prefix):
-                return path.removeprefix(prefix).lower()
-        raise NotFound("No such account.")
-    raise BadRequest("resource must be an acct: URI or an actor URL")
-
-
-def webfinger_document(
-    username: str, actor_id: str, urls: Urls, *, is_instance_actor: bool = False
-) -> dict[str, object]:
-    """Mastodon's JRD shape (app/serializers/webfinger_serializer.rb)."""
-    profile = urls.absolute("/about") if is_instance_actor else urls.profile_url(username)
-    return {
-        "subject": f"acct:{username}@{urls.host}",
-        "aliases": [profile, actor_id],
-        "links": [
-            {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": profile},
-            {"rel": "self", "type": AS2_MEDIA_TYPE, "href": actor_id},
-            {"rel": "http://ostatus.org/schema/1.0/subscribe", "template": urls.authorize_interaction_template()},
-        ],
-    }
+    if unquote(resource).strip().lower().removeprefix("acct:") == f"{urls.host}@{urls.host}".lower():
+        return urls.host
+    try:
+        parsed = parse_resource(unquote(resource), urls.host)
+    except WebFingerError as error:  # malformed, or another server's account
+        raise BadRequest(str(error)) from error
+    if isinstance(parsed, AccountResource):
+        return parsed.username.lower()
+    path = urlsplit(parsed.url).path
+    if path == "/actor":
+        return urls.host
+    for prefix in ("/users/", "/@"):
+        if path.startswith(prefix) and "/" not in path.removeprefix(prefix):
+            return path.removeprefix(prefix).lower()
+    raise NotFound("No such account.")
 
 
 async def webfinger(request: Request) -> Response:
@@ -73,9 +55,9 @@ async def webfinger(request: Request) -> Response:
     resource = request.query_params.get("resource")
     if not resource:
         raise BadRequest("the resource parameter is required")
-    username = parse_local_resource(resource, urls)
+    username = local_username(resource, urls)
     if username == urls.host.lower():
-        document = webfinger_document(urls.host, urls.instance_actor_id(), urls, is_instance_actor=True)
+        actor_id, profile_url = urls.instance_actor_id(), urls.absolute("/about")
     else:
         if not USERNAME_PATTERN.fullmatch(username):
             raise NotFound("No such account.")
@@ -85,29 +67,26 @@ async def webfinger(request: Request) -> Response:
             raise NotFound("No such account.")
         if account.disabled_at is not None:
             raise Gone("This account has been deleted.")
-        document = webfinger_document(username, urls.actor_id(username), urls)
+        actor_id, profile_url = urls.actor_id(username), urls.profile_url(username)
+    document = build_jrd(
+        username=username,
+        domain=urls.host,
+        actor_id=actor_id,
+        profile_url=profile_url,
+        subscribe_template=urls.authorize_interaction_template(),
+    )
     return JSONResponse(document, media_type=f"{JRD_MEDIA_TYPE}; charset=utf-8", headers=CORS)
 
 
 async def host_meta(request: Request) -> Response:
     urls: Urls = request.state.services.urls
-    template = urls.absolute("/.well-known/webfinger?resource={uri}")
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">\n'
-        f'  <Link rel="lrdd" template="{template}"/>\n'
-        "</XRD>\n"
-    )
+    body = build_host_meta(urls.absolute("/.well-known/webfinger"))
     return Response(body, media_type="application/xrd+xml; charset=utf-8", headers=CORS)
 
 
 async def nodeinfo_discovery(request: Request) -> Response:
     urls: Urls = request.state.services.urls
-    links = [
-        {"rel": NODEINFO_SCHEMA.format(version=version), "href": urls.absolute(f"/nodeinfo/{version}")}
-        for version in ("2.0", "2.1")
-    ]
-    return JSONResponse({"links": links}, headers=CORS)
+    return JSONResponse(build_nodeinfo_discovery(urls.base_url), headers=CORS)
 
 
 async def nodeinfo(request: Request) -> Response:
@@ -128,25 +107,17 @@ async def nodeinfo(request: Request) -> Response:
             select(func.count()).select_from(Post).where(Post.is_local.is_(True), Post.deleted_at.is_(None))
         )
         instance = await get_instance_settings(session, services.settings)
-    software: dict[str, str] = {"name": "reverie", "version": __version__}
-    if version == "2.1":
-        software["homepage"] = services.settings.base_url
-    document = {
-        "version": version,
-        "software": software,
-        "protocols": ["activitypub"],
-        "services": {"outbound": [], "inbound": []},
-        "usage": {
-            "users": {
-                "total": total or 0,
-                "activeMonth": active[30] or 0,
-                "activeHalfyear": active[180] or 0,
-            },
-            "localPosts": local_posts or 0,
-        },
-        "openRegistrations": instance.registrations == "open",
-        "metadata": {"nodeName": instance.name, "nodeDescription": instance.description},
-    }
+    document = build_nodeinfo(
+        version,
+        software_version=__version__,
+        total_users=total or 0,
+        active_month=active[30] or 0,
+        active_halfyear=active[180] or 0,
+        local_posts=local_posts or 0,
+        open_registrations=instance.registrations == "open",
+        metadata={"nodeName": instance.name, "nodeDescription": instance.description},
+        homepage=services.settings.base_url,
+    )
     return JSONResponse(document, headers=CORS)
 
 

@@ -1,0 +1,104 @@
+"""Remote actor documents -> ``Actor`` fields (GoToSocial's ``astointernal`` direction), checked as
+Mastodon checks them (``ProcessAccountService``, ``federation.md`` §2.1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from activitypub.errors import InvalidDocumentError
+from activitypub.vocab import ACTOR_TYPES, get_bool, get_id, get_str, get_types, get_url
+from fediverse.federation.sanitize import sanitize_html
+
+MAX_NAME_LENGTH = 2048
+MAX_SUMMARY_LENGTH = 20_000
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An AS2 ``xsd:dateTime`` as an aware UTC datetime; ``None`` when missing or malformed."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """The ``Actor`` columns described by a remote actor document.
+
+    Raises ``InvalidDocumentError`` for what Mastodon would also refuse: no id, an unknown type, no inbox,
+    no username, or a key owned by someone else.
+    """
+    actor_id = get_str(document, "id")
+    if not actor_id or not actor_id.startswith(("https://", "http://")):
+        raise InvalidDocumentError("actor has no http(s) id")
+    types = get_types(document) & ACTOR_TYPES
+    if not types:
+        raise InvalidDocumentError("not an actor type")
+    inbox_url = get_id(document.get("inbox"))
+    if not inbox_url:
+        raise InvalidDocumentError("actor has no inbox")
+    username = get_str(document, "preferredUsername") or _webfinger_username(document)
+    if not username or len(username) > MAX_NAME_LENGTH:
+        raise InvalidDocumentError("actor has no usable preferredUsername")
+    domain = host_of(actor_id)
+    key = document.get("publicKey")
+    if isinstance(key, list):
+        key = next((k for k in key if isinstance(k, dict)), None)
+    key_id = key_pem = None
+    if isinstance(key, dict):
+        owner = get_id(key.get("owner"))
+        if owner is not None and owner != actor_id:
+            raise InvalidDocumentError("the actor's key belongs to someone else")
+        key_id, key_pem = get_str(key, "id"), get_str(key, "publicKeyPem")
+    endpoints = document.get("endpoints")
+    shared_inbox = get_id(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
+    shared_inbox = shared_inbox or get_id(document.get("sharedInbox"))
+    profile_url = get_url(document.get("url"))
+    if profile_url and host_of(profile_url) != domain:  # Mastodon drops a url on another host
+        profile_url = None
+    return {
+        "ap_id": actor_id,
+        "type": sorted(types)[0],
+        "username": username,
+        "domain": domain,
+        "display_name": (get_str(document, "name") or "")[:MAX_NAME_LENGTH],
+        "summary_html": sanitize_html((get_str(document, "summary") or "")[:MAX_SUMMARY_LENGTH]),
+        "url": profile_url,
+        "inbox_url": inbox_url,
+        "shared_inbox_url": shared_inbox,
+        "outbox_url": get_id(document.get("outbox")),
+        "followers_url": get_id(document.get("followers")),
+        "following_url": get_id(document.get("following")),
+        "public_key_id": key_id,
+        "public_key_pem": key_pem,
+        "icon_url": get_url(_image_url(document.get("icon"))),
+        "header_url": get_url(_image_url(document.get("image"))),
+        "manually_approves_followers": get_bool(document, "manuallyApprovesFollowers"),
+        "discoverable": get_bool(document, "discoverable"),
+        "indexable": get_bool(document, "indexable"),
+        "published": parse_datetime(document.get("published")),
+        "raw": document,
+    }
+
+
+def _image_url(value: Any) -> Any:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        return value.get("url")
+    return value
+
+
+def _webfinger_username(document: dict[str, Any]) -> str | None:
+    handle = get_str(document, "webfinger")  # FEP-2c59
+    if handle:
+        return handle.removeprefix("acct:").split("@", 1)[0] or None
+    return None

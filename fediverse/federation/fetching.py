@@ -1,0 +1,37 @@
+"""Outbound GETs for federation: documents signed by the instance actor, and WebFinger lookups.
+
+Both go through ``activitypub.fetch``'s SSRF guard; ``REVERIE_ALLOW_PRIVATE_ADDRESSES`` (loopback
+development and tests only) lifts the address rule and lets loopback hosts be reached over http.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from activitypub.fetch import fetch_object
+from activitypub.keys import load_private_key
+from activitypub.signatures import HttpSignatureAuth
+from activitypub.vocab import JsonObject
+from activitypub.webfinger import lookup_webfinger, split_handle
+from fediverse.config import is_loopback_host
+from storage.models import Keypair
+
+
+class RemoteDocuments:
+    def __init__(self, client: httpx.AsyncClient, instance_key: Keypair, *, allow_private: bool) -> None:
+        self.client = client
+        self.allow_private = allow_private
+        self.signer = HttpSignatureAuth(
+            key_id=instance_key.key_id, private_key=load_private_key(instance_key.private_key_pem)
+        )
+
+    async def fetch(self, url: str) -> JsonObject:
+        """An AS2 document by id, authenticated (id matches, AS2 content type, size-capped)."""
+        return await fetch_object(self.client, url, signer=self.signer, allow_private=self.allow_private)
+
+    async def lookup_handle(self, handle: str) -> str:
+        """The actor id behind ``user@host`` (WebFinger, host-meta fallback)."""
+        _, host = split_handle(handle)
+        scheme = "http" if self.allow_private and is_loopback_host(httpx.URL(f"http://{host}").host) else "https"
+        result = await lookup_webfinger(self.client, handle, allow_private=self.allow_private, scheme=scheme)
+        return result.actor_id

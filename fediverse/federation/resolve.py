@@ -1,0 +1,197 @@
+"""Finding remote actors and notes: from our cache when fresh, otherwise fetched (signed, SSRF-safe)
+and stored. Network I/O happens outside write transactions; each store is one short transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activitypub.errors import GoneError, InvalidDocumentError
+from activitypub.vocab import JsonObject
+from fediverse.errors import NotFound
+from fediverse.federation.actors_in import actor_fields, host_of
+from fediverse.federation.notes_in import RemoteNote, parse_note
+from fediverse.urls import Urls
+from storage.db import Database
+from storage.models import Actor, DeletedObject, Media, MediaState, Mention, Post, PostMedia, PostTag
+from storage.types import utcnow
+
+#: A cached remote actor older than this is fetched again before use.
+ACTOR_MAX_AGE = timedelta(days=1)
+
+FetchDocument = Callable[[str], Awaitable[JsonObject]]
+LookupHandle = Callable[[str], Awaitable[str]]
+
+
+async def find_actor(session: AsyncSession, ap_id: str) -> Actor | None:
+    return await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
+
+
+async def upsert_actor(session: AsyncSession, fields: dict[str, Any]) -> Actor:
+    """Insert or refresh a remote actor row from ``actor_fields`` output."""
+    actor = await find_actor(session, fields["ap_id"])
+    if actor is None:
+        actor = Actor(**fields)
+        session.add(actor)
+    else:
+        for name, value in fields.items():
+            setattr(actor, name, value)
+        actor.gone_at = None
+    actor.fetched_at = actor.updated_at = utcnow()
+    await session.flush()
+    return actor
+
+
+class Resolver:
+    """Remote lookups for one process; ``fetch_document`` is a signed, SSRF-safe GET of an AS2 document."""
+
+    def __init__(self, db: Database, urls: Urls, fetch_document: FetchDocument, lookup_handle: LookupHandle) -> None:
+        self.db = db
+        self.urls = urls
+        self.fetch_document = fetch_document
+        self.lookup_handle = lookup_handle
+
+    async def actor(self, ap_id: str, *, refresh: bool = False) -> Actor:
+        """The actor with id ``ap_id``, fetched when unknown, stale, or ``refresh`` is asked for."""
+        async with self.db.session() as session:
+            cached = await find_actor(session, ap_id)
+        if cached is not None and (cached.is_local or self.urls.is_local(ap_id)):
+            return cached
+        if self.urls.is_local(ap_id):
+            raise NotFound("No such local account.")
+        fresh = cached is not None and cached.fetched_at is not None and utcnow() - cached.fetched_at < ACTOR_MAX_AGE
+        if fresh and not refresh and cached is not None:
+            return cached
+        try:
+            document = await self.fetch_document(ap_id)
+        except GoneError:
+            if cached is not None:
+                await self.mark_gone(cached)
+            raise
+        fields = actor_fields(document)
+        if fields["ap_id"] != ap_id:
+            raise InvalidDocumentError("the fetched actor has another id")
+        async with self.db.transaction() as session:
+            return await upsert_actor(session, fields)
+
+    async def actor_for_key(self, key_id: str, *, refresh: bool = False) -> Actor:
+        """The actor that owns ``key_id`` (``…#main-key``, or a separate key document such as GoToSocial's
+        ``/main-key``, whose ``owner`` must point back)."""
+        if not refresh:
+            async with self.db.session() as session:
+                cached = await session.scalar(select(Actor).where(Actor.public_key_id == key_id))
+            if cached is not None and cached.public_key_pem:
+                return cached
+        owner_id = key_id.split("#", 1)[0]
+        actor = await self.actor(owner_id, refresh=refresh)
+        if actor.public_key_id == key_id:
+            return actor
+        key_document = await self.fetch_document(key_id)
+        owner = key_document.get("owner") or (key_document.get("publicKey") or {}).get("owner")
+        if isinstance(owner, str) and owner != owner_id:
+            actor = await self.actor(owner, refresh=refresh)
+        if actor.public_key_id != key_id:
+            raise InvalidDocumentError("the key does not belong to the actor it names")
+        return actor
+
+    async def handle(self, handle: str) -> Actor:
+        """``@user@host`` (or ``user@host``) through WebFinger, then the actor document."""
+        username, _, host = handle.strip().lstrip("@").partition("@")
+        if not host or host.lower() == self.urls.host.lower():
+            async with self.db.session() as session:
+                local = await session.scalar(
+                    select(Actor).where(Actor.is_local.is_(True), Actor.username == username.lower())
+                )
+            if local is None:
+                raise NotFound(f"No local account named {username!r}.")
+            return local
+        return await self.actor(await self.lookup_handle(f"{username}@{host}"))
+
+    async def mark_gone(self, actor: Actor) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(Actor, actor.id)
+            if row is not None:
+                row.gone_at = utcnow()
+
+    async def note(self, ap_id: str, *, document: JsonObject | None = None) -> Post | None:
+        """A remote post by id: ours if known, else fetched from its origin and stored.
+
+        ``document`` is an embedded copy we were sent; it is trusted only when it comes from the same
+        origin as its author, otherwise the note is fetched again from its own id.
+        """
+        async with self.db.session() as session:
+            known = await session.scalar(select(Post).where(Post.ap_id == ap_id))
+            if known is not None:
+                return known if known.deleted_at is None else None
+            if await session.get(DeletedObject, ap_id) is not None:
+                return None
+        if self.urls.is_local(ap_id):
+            return None
+        if document is None or get_str_id(document) != ap_id:
+            document = await self.fetch_document(ap_id)
+        author_hint = document.get("attributedTo")
+        author_id = author_hint if isinstance(author_hint, str) else None
+        if author_id is None or host_of(author_id) != host_of(ap_id):
+            document = await self.fetch_document(ap_id)
+        author = await self.actor(parse_note(document, None).author_id)
+        remote = parse_note(document, author.followers_url)
+        if host_of(remote.ap_id) != host_of(author.ap_id):
+            raise InvalidDocumentError("the note and its author are on different servers")
+        async with self.db.transaction() as session:
+            return await store_remote_note(session, remote, author)
+
+
+def get_str_id(document: JsonObject) -> str | None:
+    value = document.get("id")
+    return value if isinstance(value, str) else None
+
+
+async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: Actor) -> Post:
+    """Insert (or return the existing) post for a remote note, with its media, tags and local mentions."""
+    existing = await session.scalar(select(Post).where(Post.ap_id == remote.ap_id))
+    if existing is not None:
+        return existing
+    assert author.id is not None
+    fields = {key: value for key, value in remote.fields.items() if value is not None or key == "in_reply_to_ap_id"}
+    fields.setdefault("published", utcnow())
+    post = Post(author_id=author.id, is_local=False, **fields)
+    if post.in_reply_to_ap_id:
+        post.in_reply_to_id = await session.scalar(select(Post.id).where(Post.ap_id == post.in_reply_to_ap_id))
+    session.add(post)
+    await session.flush()
+    await replace_attachments(session, post, remote)
+    mentioned = (
+        await session.scalars(select(Actor.id).where(Actor.ap_id.in_(remote.mention_ids))) if remote.mention_ids else []
+    )
+    session.add_all(Mention(post_id=post.id, actor_id=actor_id) for actor_id in mentioned)
+    await session.flush()
+    return post
+
+
+async def replace_attachments(session: AsyncSession, post: Post, remote: RemoteNote) -> None:
+    """Set a remote post's attachments and hashtags to what ``remote`` describes."""
+    for link in await session.scalars(select(PostMedia).where(PostMedia.post_id == post.id)):
+        await session.delete(link)
+    for tag in await session.scalars(select(PostTag).where(PostTag.post_id == post.id)):
+        await session.delete(tag)
+    await session.flush()
+    for position, attachment in enumerate(remote.attachments):
+        media = Media(
+            state=MediaState.REMOTE,
+            mime=attachment.mime,
+            remote_url=attachment.url,
+            alt_text=attachment.alt_text,
+            blurhash=attachment.blurhash,
+            width=attachment.width,
+            height=attachment.height,
+            focal_x=attachment.focal_x,
+            focal_y=attachment.focal_y,
+        )
+        session.add(media)
+        await session.flush()
+        session.add(PostMedia(post_id=post.id, media_id=media.id or 0, position=position))
+    session.add_all(PostTag(post_id=post.id, tag=tag) for tag in remote.tags)

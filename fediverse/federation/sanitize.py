@@ -1,0 +1,51 @@
+"""Remote HTML, reduced to the allowlist Mastodon keeps (≥ 4.2), before anything is stored.
+
+See ``shared/reference/federation.md`` §4.6. Everything else is stripped to its text; scripts and
+styles lose their content too. Remote text that is not HTML (display names, alt text) is stored as
+text and escaped when rendered, never passed through here as markup.
+"""
+
+from __future__ import annotations
+
+import html
+
+import nh3
+
+ALLOWED_TAGS = {
+    "p", "span", "br", "a", "del", "pre", "code", "em", "strong", "b", "i", "u",
+    "ul", "ol", "li", "blockquote",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "class"}, "span": {"class"}, "ol": {"start", "reversed"}, "li": {"value"}}
+ALLOWED_SCHEMES = {"http", "https", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "xmpp", "magnet", "gemini"}
+_CLASS_PREFIXES = ("h-", "p-", "u-", "dt-", "e-")
+_CLASS_NAMES = {"mention", "hashtag", "ellipsis", "invisible"}
+
+#: Longest remote HTML we keep (Mastodon truncates bios at 20 kB; posts are far shorter).
+MAX_HTML_LENGTH = 100_000
+
+
+def _keep_classes(element: str, attribute: str, value: str) -> str | None:
+    if attribute != "class":
+        return value
+    kept = [name for name in value.split() if name in _CLASS_NAMES or name.startswith(_CLASS_PREFIXES)]
+    return " ".join(kept) or None
+
+
+def sanitize_html(markup: str) -> str:
+    """Remote HTML reduced to the allowlist; links get ``rel="nofollow noopener noreferrer"``."""
+    return nh3.clean(
+        markup[:MAX_HTML_LENGTH],
+        tags=ALLOWED_TAGS,
+        clean_content_tags={"script", "style"},
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_keep_classes,
+        url_schemes=ALLOWED_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of (sanitized) HTML, for previews, alt text and search."""
+    spaced = markup.replace("<br>", "\n").replace("<br/>", "\n").replace("</p>", "\n\n")
+    return html.unescape(nh3.clean(spaced, tags=set())).strip()

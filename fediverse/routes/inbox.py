@@ -1,0 +1,141 @@
+"""Inboxes: ``POST /users/{name}/inbox`` and the shared ``POST /inbox`` (DESIGN §3, "In").
+
+Body cap -> content type -> signature (Digest checked on the raw bytes before any JSON parsing) ->
+JSON -> signer must be the activity's actor -> one ``InboxItem`` (unique on the activity id, so a replay
+is a no-op) stored by the group-commit writer -> ``202``. The worker applies it later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from activitypub.errors import SignatureError
+from activitypub.signatures import verify_request
+from activitypub.vocab import get_id, get_str
+from fediverse.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from fediverse.federation.actors_in import host_of
+from fediverse.federation.ingest import HANDLED_TYPES
+from fediverse.moderation import blocked_hosts
+from fediverse.services import Services
+from storage.batching import BatchInserter
+from storage.models import Account
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # Mastodon drops activities over 1 MB
+ACCEPTED_CONTENT_TYPES = frozenset({"application/activity+json", "application/ld+json", "application/json"})
+MAX_ID_LENGTH = 2048
+
+
+async def read_capped_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, refusing (413) anything over ``limit`` without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadTooLarge(f"The body exceeds {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body exceeds {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def request_target(request: Request) -> str:
+    """Path and query exactly as the client sent them (the signature covers these bytes)."""
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    query: bytes = request.scope.get("query_string", b"")
+    return raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+
+
+def parse_activity(body: bytes) -> dict[str, Any]:
+    """The activity as a JSON object with an id, a type and an actor, or ``BadRequest``."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:  # bad JSON, bad UTF-8, absurd nesting
+        raise BadRequest("The body is not valid JSON.") from error
+    if not isinstance(document, dict):
+        raise BadRequest("The body is not a JSON object.")
+    activity_id = get_str(document, "id")
+    if not activity_id or len(activity_id) > MAX_ID_LENGTH or not activity_id.startswith(("https://", "http://")):
+        raise BadRequest("The activity has no usable id.")
+    if not isinstance(document.get("type"), str | list):
+        raise BadRequest("The activity has no type.")
+    if not get_id(document.get("actor")):
+        raise BadRequest("The activity has no actor.")
+    return document
+
+
+def activity_type(document: dict[str, Any]) -> str:
+    kinds = document.get("type")
+    first = kinds[0] if isinstance(kinds, list) and kinds else kinds
+    return first if isinstance(first, str) else ""
+
+
+async def inbox(request: Request) -> Response:
+    services: Services = request.state.services
+    writer: BatchInserter = request.state.inbox_writer
+    username = request.path_params.get("username")
+    recipient_account_id = None
+    if username is not None:
+        async with services.db.session() as session:
+            recipient_account_id = await session.scalar(
+                select(Account.id).where(Account.username == username, Account.disabled_at.is_(None))
+            )
+        if recipient_account_id is None:
+            raise NotFound("No such account.")
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in ACCEPTED_CONTENT_TYPES:
+        raise UnsupportedMediaType("Send application/activity+json.")
+    body = await read_capped_body(request)
+    verified = await verify_request(
+        "POST",
+        request_target(request),
+        request.headers,
+        body,
+        resolve_key=services.keys.resolve,
+        scheme=request.url.scheme,
+    )
+    activity = parse_activity(body)
+    actor_id = get_id(activity.get("actor"))
+    if not verified.is_signed_by(actor_id or ""):
+        raise SignatureError("the signature is not the activity's actor's")
+    async with services.db.session() as session:
+        if await blocked_hosts(session, [host_of(actor_id or "")]):
+            raise Forbidden("This server does not accept activities from your domain.")
+    kind = activity_type(activity)
+    if kind not in HANDLED_TYPES:
+        log.info("ignoring %s activity %s from %s", kind or "untyped", activity["id"], actor_id)
+        return Response(status_code=202)
+    now = utcnow()
+    await writer.insert(
+        {
+            "activity_ap_id": activity["id"],
+            "actor_ap_id": actor_id,
+            "type": kind,
+            "payload": activity,
+            "recipient_account_id": recipient_account_id,
+            "state": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "received_at": now,
+        }
+    )
+    services.wake_worker("inbox")
+    return Response(status_code=202)
+
+
+routes = [
+    Route("/inbox", inbox, methods=["POST"]),
+    Route("/actor/inbox", inbox, methods=["POST"]),
+    Route("/users/{username}/inbox", inbox, methods=["POST"]),
+]

@@ -1,0 +1,136 @@
+"""Likes and boosts (``Announce``), given and received. Call inside a write transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.errors import Forbidden
+from fediverse.federation.activities import announce_activity, like_activity, new_activity_id, undo_activity
+from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.notifications import notify, withdraw_notification
+from fediverse.urls import Urls
+from storage.models import Actor, Announce, Like, NotificationType, Post, Visibility
+from storage.types import utcnow
+
+BOOSTABLE = (Visibility.PUBLIC, Visibility.UNLISTED)
+
+
+async def like_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> Like:
+    """A local account likes ``post``; its remote author receives a ``Like``."""
+    assert actor.id is not None and author.id is not None
+    existing = await session.scalar(select(Like).where(Like.actor_id == actor.id, Like.post_id == post.id))
+    if existing is not None:
+        return existing
+    like = Like(actor_id=actor.id, post_id=post.id, ap_id=new_activity_id(urls, actor.username))
+    session.add(like)
+    if author.is_local:
+        await notify(session, author.id, NotificationType.LIKE, from_actor_id=actor.id, post_id=post.id)
+    else:
+        activity = like_activity(like.ap_id or "", actor.ap_id, post.ap_id)
+        await queue_activity(session, actor, activity, [author.inbox_url], local_base_url=urls.base_url)
+    return like
+
+
+async def unlike_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> None:
+    like = await session.scalar(select(Like).where(Like.actor_id == actor.id, Like.post_id == post.id))
+    if like is None:
+        return
+    await session.delete(like)
+    assert author.id is not None and actor.id is not None
+    if author.is_local:
+        await withdraw_notification(session, author.id, NotificationType.LIKE, from_actor_id=actor.id, post_id=post.id)
+        return
+    original = like_activity(like.ap_id or "", actor.ap_id, post.ap_id)
+    undo = undo_activity(new_activity_id(urls, actor.username), actor.ap_id, original, [author.ap_id])
+    await queue_activity(session, actor, undo, [author.inbox_url], local_base_url=urls.base_url)
+
+
+async def boost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> Announce:
+    """A local account boosts ``post`` to its followers; the author is told too."""
+    assert actor.id is not None and author.id is not None
+    if post.visibility not in BOOSTABLE or post.deleted_at is not None:
+        raise Forbidden("Only public and unlisted posts can be boosted.")
+    existing = await session.scalar(select(Announce).where(Announce.actor_id == actor.id, Announce.post_id == post.id))
+    if existing is not None:
+        return existing
+    boost = Announce(
+        actor_id=actor.id, post_id=post.id, ap_id=new_activity_id(urls, actor.username), published=utcnow()
+    )
+    session.add(boost)
+    if author.is_local:
+        await notify(session, author.id, NotificationType.ANNOUNCE, from_actor_id=actor.id, post_id=post.id)
+    activity = _announce_document(urls, actor, author, post, boost.ap_id or "", boost.published)
+    inboxes = await follower_inboxes(session, actor.id)
+    if not author.is_local:
+        inboxes.append(author.inbox_url)
+    await queue_activity(session, actor, activity, inboxes, local_base_url=urls.base_url)
+    return boost
+
+
+async def unboost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> None:
+    boost = await session.scalar(select(Announce).where(Announce.actor_id == actor.id, Announce.post_id == post.id))
+    if boost is None:
+        return
+    await session.delete(boost)
+    assert actor.id is not None and author.id is not None
+    if author.is_local:
+        await withdraw_notification(
+            session, author.id, NotificationType.ANNOUNCE, from_actor_id=actor.id, post_id=post.id
+        )
+    original = _announce_document(urls, actor, author, post, boost.ap_id or "", boost.published)
+    undo = undo_activity(new_activity_id(urls, actor.username), actor.ap_id, original, list(original["to"]))
+    inboxes = await follower_inboxes(session, actor.id)
+    if not author.is_local:
+        inboxes.append(author.inbox_url)
+    await queue_activity(session, actor, undo, inboxes, local_base_url=urls.base_url)
+
+
+def _announce_document(
+    urls: Urls, actor: Actor, author: Actor, post: Post, activity_id: str, published: datetime
+) -> dict[str, object]:
+    return announce_activity(
+        activity_id,
+        actor.ap_id,
+        post.ap_id,
+        author_id=author.ap_id,
+        followers_url=actor.followers_url or urls.followers_url(actor.username),
+        published=published,
+    )
+
+
+async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity_id: str) -> None:
+    """A remote actor liked a local post."""
+    assert actor.id is not None
+    if await session.scalar(select(Like.id).where(Like.actor_id == actor.id, Like.post_id == post.id)):
+        return
+    session.add(Like(actor_id=actor.id, post_id=post.id, ap_id=activity_id))
+    await notify(session, post.author_id, NotificationType.LIKE, from_actor_id=actor.id, post_id=post.id)
+
+
+async def receive_announce(
+    session: AsyncSession, actor: Actor, post: Post, activity_id: str, published: datetime
+) -> None:
+    """A remote actor boosted a post (ours, or one we know from a followed account)."""
+    assert actor.id is not None
+    if await session.scalar(select(Announce.id).where(Announce.actor_id == actor.id, Announce.post_id == post.id)):
+        return
+    session.add(Announce(actor_id=actor.id, post_id=post.id, ap_id=activity_id, published=published))
+    await notify(session, post.author_id, NotificationType.ANNOUNCE, from_actor_id=actor.id, post_id=post.id)
+
+
+async def receive_undo(
+    session: AsyncSession, actor: Actor, model: type[Like] | type[Announce], activity_id: str
+) -> bool:
+    """Undo a remote actor's Like or Announce by its activity id; True when something was undone."""
+    row = await session.scalar(select(model).where(model.ap_id == activity_id, model.actor_id == actor.id))
+    if row is None:
+        return False
+    await session.delete(row)
+    kind = NotificationType.LIKE if model is Like else NotificationType.ANNOUNCE
+    post = await session.get(Post, row.post_id)
+    if post is not None and actor.id is not None:
+        await withdraw_notification(session, post.author_id, kind, from_actor_id=actor.id, post_id=post.id)
+    return True

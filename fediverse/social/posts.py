@@ -1,0 +1,258 @@
+"""Publishing, editing and deleting local posts: rows, notifications and federation in one transaction."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activitypub.vocab import JsonObject
+from fediverse.errors import BadRequest, Forbidden
+from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
+from fediverse.federation.notes import PostView, create_activity, note_document
+from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.notifications import notify
+from fediverse.posts import load_post_views
+from fediverse.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
+from fediverse.urls import Urls
+from storage.models import (
+    Account,
+    Actor,
+    Media,
+    MediaState,
+    Mention,
+    NotificationType,
+    Post,
+    PostMedia,
+    PostTag,
+    Visibility,
+)
+from storage.types import utcnow
+
+MAX_ATTACHMENTS = 4  # Mastodon shows four (Status::MEDIA_ATTACHMENTS_LIMIT)
+MAX_CONTENT_WARNING_LENGTH = 500
+MAX_MOOD_WORD_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class PostDraft:
+    """What a person composed. ``mentions`` are already resolved to actors (WebFinger happens before)."""
+
+    caption: str = ""
+    media_ids: Sequence[int] = ()
+    visibility: str = Visibility.PUBLIC
+    content_warning: str = ""
+    sensitive: bool = False
+    mood_emoji: str = ""
+    mood_word: str = ""
+    language: str | None = "en"
+    in_reply_to: Post | None = None
+    mentions: Sequence[Actor] = ()
+    hide_prompt: bool = False
+    extra_tags: Sequence[str] = ()
+    generation: dict[str, Any] | None = None
+    remix_of_ap_id: str | None = None
+    alt_texts: dict[int, str] = field(default_factory=dict)
+
+
+def check_draft(draft: PostDraft) -> None:
+    """Refuse what no server would show, with a message the author can act on."""
+    if draft.visibility not in {visibility.value for visibility in Visibility}:
+        raise BadRequest("Unknown visibility.")
+    if len(draft.caption) > MAX_CAPTION_LENGTH:
+        raise BadRequest(f"Captions may have at most {MAX_CAPTION_LENGTH} characters.")
+    if len(draft.media_ids) > MAX_ATTACHMENTS:
+        raise BadRequest(f"A post holds at most {MAX_ATTACHMENTS} images.")
+    if len(set(draft.media_ids)) != len(draft.media_ids):
+        raise BadRequest("The same image is attached twice.")
+    if len(draft.content_warning) > MAX_CONTENT_WARNING_LENGTH:
+        raise BadRequest(f"Content warnings may have at most {MAX_CONTENT_WARNING_LENGTH} characters.")
+    if len(draft.mood_word) > MAX_MOOD_WORD_LENGTH or len(draft.mood_emoji) > 16:
+        raise BadRequest("That mood is too long.")
+    if not (draft.caption.strip() or draft.media_ids or draft.mood_word.strip() or draft.mood_emoji.strip()):
+        raise BadRequest("A post needs an image, a caption or a mood.")
+
+
+def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
+    """The HTML every server shows: caption, mood, and the hashtags that are not in the caption."""
+    mentions = {
+        (actor.username.lower(), actor.domain.lower()): MentionTarget(
+            actor.ap_id, actor.url or actor.ap_id, actor.username, actor.domain
+        )
+        for actor in draft.mentions
+    }
+    content = render_text(draft.caption, local_host=urls.host, tag_url=urls.tag_url, mentions=mentions)
+    mood = " ".join(part for part in (draft.mood_emoji.strip(), draft.mood_word.strip()) if part)
+    if mood:
+        content += f'<p class="reverie-mood">Mood: {html.escape(mood)}</p>'
+    in_caption = set(extract_hashtags(draft.caption))
+    trailing = [tag for tag in tags if tag not in in_caption]
+    if trailing:
+        links = " ".join(
+            f'<a href="{html.escape(urls.tag_url(tag), quote=True)}" class="mention hashtag" rel="tag">'
+            f"#<span>{html.escape(tag)}</span></a>"
+            for tag in trailing
+        )
+        content += f"<p>{links}</p>"
+    return content
+
+
+async def _claim_media(session: AsyncSession, account: Account, media_ids: Sequence[int]) -> list[Media]:
+    found = {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(list(media_ids))))}
+    media = []
+    for media_id in media_ids:
+        item = found.get(media_id)
+        if item is None or item.owner_account_id != account.id or item.state != MediaState.DRAFT:
+            raise BadRequest("An image is missing or already used in another post.")
+        item.state = MediaState.ATTACHED
+        media.append(item)
+    return media
+
+
+async def post_audience(session: AsyncSession, view: PostView, parent_author: Actor | None) -> list[str]:
+    """Inboxes that must receive a post's activities: followers (unless direct), mentions, the parent's author."""
+    post, author = view.post, view.author
+    assert author.id is not None
+    inboxes = [] if post.visibility == Visibility.DIRECT else await follower_inboxes(session, author.id)
+    inboxes += [actor.shared_inbox_url or actor.inbox_url for actor in view.mentions if not actor.is_local]
+    if parent_author is not None and not parent_author.is_local:
+        inboxes.append(parent_author.shared_inbox_url or parent_author.inbox_url)
+    return inboxes
+
+
+async def publish_post(session: AsyncSession, urls: Urls, account: Account, draft: PostDraft) -> Post:
+    """Create a local post and federate it to everyone who should see it."""
+    check_draft(draft)
+    author = await session.get(Actor, account.actor_id)
+    assert author is not None and author.id is not None
+    parent = draft.in_reply_to
+    if parent is not None and parent.deleted_at is not None:
+        raise BadRequest("The post you reply to has been deleted.")
+    media = await _claim_media(session, account, draft.media_ids)
+    for item in media:
+        if item.id in draft.alt_texts:
+            item.alt_text = draft.alt_texts[item.id or 0][:1500]
+    tags = list(dict.fromkeys([*extract_hashtags(draft.caption), *(normalize_tag(t) for t in draft.extra_tags)]))
+    post = Post(
+        ap_id="",
+        author_id=author.id,
+        is_local=True,
+        visibility=draft.visibility,
+        content_html=compose_content(draft, urls, tags),
+        source_text=draft.caption,
+        summary=draft.content_warning.strip() or None,
+        sensitive=draft.sensitive or bool(draft.content_warning.strip()),
+        language=draft.language,
+        in_reply_to_ap_id=parent.ap_id if parent else None,
+        in_reply_to_id=parent.id if parent else None,
+        mood_emoji=draft.mood_emoji.strip() or None,
+        mood_word=draft.mood_word.strip() or None,
+        generation=draft.generation,
+        hide_prompt=draft.hide_prompt,
+        remix_of_ap_id=draft.remix_of_ap_id,
+        published=utcnow(),
+    )
+    post.ap_id = urls.post_id(account.username, post.id)
+    post.url = urls.post_url(account.username, post.id)
+    session.add(post)
+    await session.flush()
+    session.add_all(
+        PostMedia(post_id=post.id, media_id=item.id or 0, position=index) for index, item in enumerate(media)
+    )
+    session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
+    mentioned = list({actor.id: actor for actor in draft.mentions if actor.id is not None}.values())
+    session.add_all(Mention(post_id=post.id, actor_id=actor.id or 0) for actor in mentioned)
+    await session.flush()
+    for actor in mentioned:
+        await notify(session, actor.id or 0, NotificationType.MENTION, from_actor_id=author.id, post_id=post.id)
+    parent_author = await session.get(Actor, parent.author_id) if parent else None
+    if parent is not None and parent_author is not None and parent_author.id not in {a.id for a in mentioned}:
+        await notify(session, parent_author.id or 0, NotificationType.REPLY, from_actor_id=author.id, post_id=post.id)
+    if draft.remix_of_ap_id:
+        source = await session.scalar(select(Post).where(Post.ap_id == draft.remix_of_ap_id))
+        if source is not None:
+            await notify(session, source.author_id, NotificationType.REMIX, from_actor_id=author.id, post_id=post.id)
+    view = PostView(post=post, author=author, media=media, tags=tags, mentions=mentioned)
+    activity = create_activity(view, urls)
+    await queue_activity(
+        session, author, activity, await post_audience(session, view, parent_author), local_base_url=urls.base_url
+    )
+    return post
+
+
+async def _own_post_view(session: AsyncSession, account: Account, post: Post) -> PostView:
+    if post.author_id != account.actor_id:
+        raise Forbidden("This is not your post.")
+    if post.deleted_at is not None:
+        raise BadRequest("This post has been deleted.")
+    (view,) = await load_post_views(session, [post])
+    return view
+
+
+async def _parent_author(session: AsyncSession, post: Post) -> Actor | None:
+    if post.in_reply_to_id is None:
+        return None
+    parent = await session.get(Post, post.in_reply_to_id)
+    return await session.get(Actor, parent.author_id) if parent else None
+
+
+async def delete_post(session: AsyncSession, urls: Urls, account: Account, post: Post) -> None:
+    """Tombstone a local post (its id answers 410 from now on) and tell everyone who received it."""
+    view = await _own_post_view(session, account, post)
+    audience = await post_audience(session, view, await _parent_author(session, post))
+    note = note_document(view, urls)
+    activity = delete_note_activity(view.author.ap_id, post.ap_id, note["to"], note["cc"])
+    post.deleted_at = utcnow()
+    post.content_html = ""
+    post.source_text = None
+    await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
+    await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
+
+
+async def edit_post(
+    session: AsyncSession,
+    urls: Urls,
+    account: Account,
+    post: Post,
+    *,
+    caption: str,
+    content_warning: str = "",
+    sensitive: bool = False,
+    alt_texts: dict[int, str] | None = None,
+) -> Post:
+    """Change a local post's caption, content warning or alt texts, and send ``Update{Note}``."""
+    view = await _own_post_view(session, account, post)
+    draft = PostDraft(
+        caption=caption,
+        media_ids=[m.id or 0 for m in view.media],
+        visibility=post.visibility,
+        content_warning=content_warning,
+        sensitive=sensitive,
+        mood_emoji=post.mood_emoji or "",
+        mood_word=post.mood_word or "",
+        mentions=view.mentions,
+    )
+    check_draft(draft)
+    old_caption_tags = set(extract_hashtags(post.source_text or ""))
+    kept_extra_tags = [tag for tag in view.tags if tag not in old_caption_tags]  # e.g. the automatic AI tag
+    tags = list(dict.fromkeys([*extract_hashtags(caption), *kept_extra_tags]))
+    post.content_html = compose_content(draft, urls, tags)
+    post.source_text = caption
+    post.summary = content_warning.strip() or None
+    post.sensitive = sensitive or bool(post.summary)
+    post.edited_at = utcnow()
+    for media in view.media:
+        if alt_texts and media.id in alt_texts:
+            media.alt_text = alt_texts[media.id or 0][:1500]
+    await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
+    session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
+    edited = PostView(post=post, author=view.author, media=view.media, tags=tags, mentions=view.mentions)
+    note: JsonObject = note_document(edited, urls)
+    activity = update_activity(new_activity_id(urls, account.username), view.author.ap_id, note, note["to"], note["cc"])
+    audience = await post_audience(session, edited, await _parent_author(session, post))
+    await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
+    return post
