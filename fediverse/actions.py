@@ -1,0 +1,147 @@
+"""What a signed-in local user does, in one call each: the layer the web UI and the CLI share.
+
+Each action resolves what it needs (remote lookups happen before any write lock is taken), applies
+the change through ``fediverse.social`` in one transaction, and wakes the worker so deliveries leave
+at once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from fediverse.errors import NotFound
+from fediverse.services import Services
+from fediverse.social import follows, interactions, posts
+from storage.models import Account, Actor, Follow, Like, Post
+
+
+async def load_account(services: Services, username: str) -> tuple[Account, Actor]:
+    async with services.db.session() as session:
+        row = (
+            await session.execute(
+                select(Account, Actor).join(Actor, Actor.id == Account.actor_id).where(Account.username == username)
+            )
+        ).first()
+    if row is None or row[0].disabled_at is not None:
+        raise NotFound(f"No local account named {username!r}.")
+    return row[0], row[1]
+
+
+async def find_actor(services: Services, reference: str) -> Actor:
+    """An actor from ``@user@host``, ``user@host``, a bare local name or an actor id (fetched if needed)."""
+    reference = reference.strip()
+    if reference.startswith(("https://", "http://")):
+        return await services.resolver.actor(reference)
+    return await services.resolver.handle(reference)
+
+
+async def find_post(services: Services, reference: str) -> Post:
+    """A post by its id (local or remote, fetched from its origin when unknown) or our own URL."""
+    async with services.db.session() as session:
+        post = await session.scalar(select(Post).where((Post.ap_id == reference) | (Post.url == reference)))
+    if post is None and not services.urls.is_local(reference):
+        post = await services.resolver.note(reference)
+    if post is None or post.deleted_at is not None:
+        raise NotFound("No such post.")
+    return post
+
+
+async def follow(services: Services, username: str, reference: str) -> Follow:
+    _, me = await load_account(services, username)
+    target = await find_actor(services, reference)
+    async with services.db.transaction() as session:
+        result = await follows.request_follow(
+            session, services.urls, await _attach(session, me), await _attach(session, target)
+        )
+    services.wake_worker("deliveries")
+    return result
+
+
+async def unfollow(services: Services, username: str, reference: str) -> None:
+    _, me = await load_account(services, username)
+    target = await find_actor(services, reference)
+    async with services.db.transaction() as session:
+        await follows.cancel_follow(session, services.urls, await _attach(session, me), await _attach(session, target))
+    services.wake_worker("deliveries")
+
+
+async def answer_follow_request(services: Services, username: str, follower_ap_id: str, *, approve: bool) -> None:
+    """Approve or reject a pending request (or remove an existing follower, with ``approve=False``)."""
+    _, me = await load_account(services, username)
+    async with services.db.transaction() as session:
+        follower = await session.scalar(select(Actor).where(Actor.ap_id == follower_ap_id))
+        if follower is None:
+            raise NotFound("No such follower.")
+        if approve:
+            await follows.approve_follow_request(session, services.urls, await _attach(session, me), follower)
+        else:
+            await follows.remove_follower(session, services.urls, await _attach(session, me), follower)
+    services.wake_worker("deliveries")
+
+
+async def _post_and_author(services: Services, reference: str) -> tuple[Post, Actor]:
+    post = await find_post(services, reference)
+    async with services.db.session() as session:
+        author = await session.get(Actor, post.author_id)
+    assert author is not None
+    return post, author
+
+
+async def like(services: Services, username: str, reference: str) -> Like:
+    _, me = await load_account(services, username)
+    post, author = await _post_and_author(services, reference)
+    async with services.db.transaction() as session:
+        result = await interactions.like_post(
+            session, services.urls, await _attach(session, me), await _attach(session, post), author
+        )
+    services.wake_worker("deliveries")
+    return result
+
+
+async def unlike(services: Services, username: str, reference: str) -> None:
+    _, me = await load_account(services, username)
+    post, author = await _post_and_author(services, reference)
+    async with services.db.transaction() as session:
+        await interactions.unlike_post(session, services.urls, await _attach(session, me), post, author)
+    services.wake_worker("deliveries")
+
+
+async def boost(services: Services, username: str, reference: str) -> None:
+    _, me = await load_account(services, username)
+    post, author = await _post_and_author(services, reference)
+    async with services.db.transaction() as session:
+        await interactions.boost_post(session, services.urls, await _attach(session, me), post, author)
+    services.wake_worker("deliveries")
+
+
+async def unboost(services: Services, username: str, reference: str) -> None:
+    _, me = await load_account(services, username)
+    post, author = await _post_and_author(services, reference)
+    async with services.db.transaction() as session:
+        await interactions.unboost_post(session, services.urls, await _attach(session, me), post, author)
+    services.wake_worker("deliveries")
+
+
+async def publish(services: Services, username: str, draft: posts.PostDraft) -> Post:
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        post = await posts.publish_post(session, services.urls, account, draft)
+    services.wake_worker("deliveries")
+    return post
+
+
+async def delete_post(services: Services, username: str, reference: str) -> None:
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        attached = await _attach(session, post)
+        await posts.delete_post(session, services.urls, account, attached)
+    services.wake_worker("deliveries")
+
+
+async def _attach[Row: (Actor, Post)](session: object, row: Row) -> Row:
+    """The same row loaded in ``session`` (rows from an earlier session are detached)."""
+    attached = await session.get(type(row), row.id)  # type: ignore[attr-defined]
+    if attached is None:
+        raise NotFound("It no longer exists.")
+    return attached  # type: ignore[no-any-return]
