@@ -193,7 +193,7 @@ def validate_request(request: GenerationRequest, capabilities: Capabilities) -> 
 def _validate_size(width: int, height: int, capabilities: Capabilities) -> None:
     if not capabilities.arbitrary_sizes:
         if (width, height) not in capabilities.sizes:
-            offered = ", ".join(f"{w}×{h}" for w, h in capabilities.sizes)
+            offered = ", ".join(f"{w}x{h}" for w, h in capabilities.sizes)
             raise InvalidRequestError(f"This generator offers these sizes only: {offered}.")
         return
     low, high = capabilities.min_side, capabilities.max_side

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .lexicon import COLOURS
 from .noise import Array, add_light, blend, fbm, mix, resize_field
 from .scene import Scene
 
@@ -50,10 +51,9 @@ def paint_forest(scene: Scene) -> None:
         colour = mix(mix(scene.colour("mid"), scene.colour("sky_horizon"), 0.2), scene.colour("ink"), depth)
         if scene.recipe.time == "day":
             colour = mix(colour, (0.1, 0.25, 0.15), 0.3)
-        if row == 0:
-            mask = _as_array(image.filter(ImageFilter.GaussianBlur(0.6 * unit)))
-        else:
-            mask = _as_array(image)
+        if row == 0:  # the far row sits in the haze: soften its edges
+            image = image.filter(ImageFilter.GaussianBlur(0.6 * unit))
+        mask = _as_array(image)
         blend(scene.canvas, mask, colour)
     scene.drawn.append("forest")
 
@@ -78,7 +78,9 @@ def paint_flowers(scene: Scene) -> None:
     mask = np.clip(ys - edge[None, :] + 0.5, 0, 1)
     grass = mix(scene.colour("near"), (0.2, 0.45, 0.2), 0.45 if scene.recipe.time == "day" else 0.15)
     blend(scene.canvas, mask, grass, rows)
-    hue_shift = [scene.colour("accent"), mix(scene.colour("accent"), (1, 1, 1), 0.45), scene.colour("glow")]
+    named = [COLOURS[name] for name in scene.recipe.colours[:2]]
+    hue_shift = [tuple(c / 255 for c in rgb) for rgb in named] or [scene.colour("accent")]
+    hue_shift += [mix(hue_shift[0], (1, 1, 1), 0.45), scene.colour("accent")]
     count = int(260 * width * (height - meadow_top) / (1024 * 300))
     petals = [_mask(scene) for _ in hue_shift]
     centres, centre_draw = _mask(scene)
@@ -108,7 +110,9 @@ def paint_house(scene: Scene) -> None:
     size = height * 0.07 * (1.4 if base > height * 0.8 else 1.0)
     body, draw = _mask(scene)
     draw.rectangle((x - size * 0.6, base - size * 0.7, x + size * 0.6, base), fill=255)
-    draw.polygon([(x - size * 0.8, base - size * 0.65), (x, base - size * 1.3), (x + size * 0.8, base - size * 0.65)], fill=255)
+    draw.polygon(
+        [(x - size * 0.8, base - size * 0.65), (x, base - size * 1.3), (x + size * 0.8, base - size * 0.65)], fill=255
+    )
     draw.rectangle((x + size * 0.3, base - size * 1.25, x + size * 0.45, base - size * 0.9), fill=255)  # chimney
     blend(scene.canvas, _as_array(body), scene.colour("ink"))
     window, window_draw = _mask(scene)
@@ -128,16 +132,28 @@ def paint_lighthouse(scene: Scene) -> None:
     base = scene.horizon + height * 0.015 if "water" in scene.recipe.motifs else _ground_at(scene, x)
     size = height * 0.22
     tower, draw = _mask(scene)
-    draw.polygon([(x - size * 0.12, base), (x - size * 0.07, base - size), (x + size * 0.07, base - size), (x + size * 0.12, base)], fill=255)
+    draw.polygon(
+        [
+            (x - size * 0.12, base),
+            (x - size * 0.07, base - size),
+            (x + size * 0.07, base - size),
+            (x + size * 0.12, base),
+        ],
+        fill=255,
+    )
     draw.rectangle((x - size * 0.09, base - size * 1.08, x + size * 0.09, base - size), fill=255)
-    draw.polygon([(x - size * 0.1, base - size * 1.08), (x, base - size * 1.2), (x + size * 0.1, base - size * 1.08)], fill=255)
+    draw.polygon(
+        [(x - size * 0.1, base - size * 1.08), (x, base - size * 1.2), (x + size * 0.1, base - size * 1.08)], fill=255
+    )
     draw.rectangle((x - size * 0.35, base - size * 0.02, x + size * 0.35, base + size * 0.08), fill=255)  # rock
     blend(scene.canvas, _as_array(tower), scene.colour("ink"))
     beam, beam_draw = _mask(scene)
     lamp_y = base - size * 1.04
     direction = -1 if x > width / 2 else 1
     far_x = x + direction * width * 0.9
-    beam_draw.polygon([(x, lamp_y - 2), (far_x, lamp_y - size * 0.35), (far_x, lamp_y + size * 0.25), (x, lamp_y + 2)], fill=110)
+    beam_draw.polygon(
+        [(x, lamp_y - 2), (far_x, lamp_y - size * 0.35), (far_x, lamp_y + size * 0.25), (x, lamp_y + 2)], fill=110
+    )
     beam_mask = _as_array(beam.filter(ImageFilter.GaussianBlur(8 * scene.unit)))
     add_light(scene.canvas, beam_mask, mix(scene.colour("glow"), (1.0, 0.95, 0.75), 0.6))
     lamp, lamp_draw = _mask(scene)
@@ -153,9 +169,31 @@ def paint_boat(scene: Scene) -> None:
     base = scene.horizon + (height - scene.horizon) * float(rng.uniform(0.25, 0.45))
     size = height * 0.09 * (1 + (base - scene.horizon) / height)
     boat, draw = _mask(scene)
-    draw.polygon([(x - size * 0.6, base - size * 0.12), (x + size * 0.6, base - size * 0.12), (x + size * 0.45, base), (x - size * 0.45, base)], fill=255)
-    draw.polygon([(x + size * 0.02, base - size * 0.16), (x + size * 0.02, base - size * 1.1), (x + size * 0.5, base - size * 0.2)], fill=255)
-    draw.polygon([(x - size * 0.03, base - size * 0.16), (x - size * 0.03, base - size * 0.9), (x - size * 0.4, base - size * 0.2)], fill=255)
+    draw.polygon(
+        [
+            (x - size * 0.6, base - size * 0.12),
+            (x + size * 0.6, base - size * 0.12),
+            (x + size * 0.45, base),
+            (x - size * 0.45, base),
+        ],
+        fill=255,
+    )
+    draw.polygon(
+        [
+            (x + size * 0.02, base - size * 0.16),
+            (x + size * 0.02, base - size * 1.1),
+            (x + size * 0.5, base - size * 0.2),
+        ],
+        fill=255,
+    )
+    draw.polygon(
+        [
+            (x - size * 0.03, base - size * 0.16),
+            (x - size * 0.03, base - size * 0.9),
+            (x - size * 0.4, base - size * 0.2),
+        ],
+        fill=255,
+    )
     mask = _as_array(boat)
     blend(scene.canvas, mask, scene.colour("ink"))
     reflection = np.zeros_like(mask)
@@ -176,8 +214,12 @@ def paint_birds(scene: Scene) -> None:
         y = cy + float(rng.normal(0, scene.horizon * 0.06))
         span = float(rng.uniform(8, 18)) * unit
         lift = span * float(rng.uniform(0.2, 0.5))
-        draw.line([(x - span, y - lift), (x - span * 0.4, y - lift * 0.3), (x, y)], fill=255, width=max(1, int(2 * unit)))
-        draw.line([(x, y), (x + span * 0.4, y - lift * 0.3), (x + span, y - lift)], fill=255, width=max(1, int(2 * unit)))
+        draw.line(
+            [(x - span, y - lift), (x - span * 0.4, y - lift * 0.3), (x, y)], fill=255, width=max(1, int(2 * unit))
+        )
+        draw.line(
+            [(x, y), (x + span * 0.4, y - lift * 0.3), (x + span, y - lift)], fill=255, width=max(1, int(2 * unit))
+        )
     blend(scene.canvas, _as_array(image) * 0.9, scene.colour("ink"))
     scene.drawn.append("birds")
 
@@ -216,15 +258,15 @@ def paint_fireflies(scene: Scene) -> None:
     small = 4
     image = Image.new("L", (max(1, width // small), max(1, height // small)), 0)
     draw = ImageDraw.Draw(image)
-    for _ in range(int(rng.integers(40, 80))):
+    for _ in range(int(rng.integers(25, 45))):
         x = float(rng.uniform(0, width)) / small
-        y = float(rng.uniform(0.35, 1.0)) * height / small
-        radius = float(rng.uniform(0.6, 1.6)) * unit
+        y = float(rng.uniform(0.45, 1.0)) * height / small
+        radius = float(rng.uniform(0.4, 1.1)) * unit
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
     glow = image.filter(ImageFilter.GaussianBlur(2.5 * unit)).resize((width, height), Image.Resampling.BICUBIC)
     cores = image.resize((width, height), Image.Resampling.BILINEAR)
     colour = mix(scene.colour("accent"), (1.0, 0.9, 0.5), 0.5)
-    add_light(scene.canvas, np.clip(_as_array(glow) * 3.0, 0, 1), colour)
+    add_light(scene.canvas, np.clip(_as_array(glow) * 2.0, 0, 1), colour)
     add_light(scene.canvas, _as_array(cores), (1.0, 1.0, 0.9))
     scene.drawn.append("fireflies")
 
@@ -237,4 +279,4 @@ def paint_fog(scene: Scene, strength: float) -> None:
     ys = np.arange(height, dtype=np.float32)[:, None]
     band = np.exp(-(((ys - scene.horizon) / (height * 0.14)) ** 2))
     amount = np.clip(band * (0.45 + 0.55 * noise) * strength * 0.8, 0, 0.6).astype(np.float32)
-    blend(scene.canvas, amount, mix(scene.colour("sky_horizon"), (0.9, 0.9, 0.92), 0.3))
+    blend(scene.canvas, amount, mix(scene.colour("sky_horizon"), scene.colour("glow"), 0.3))

@@ -20,7 +20,9 @@ def paint_ground(scene: Scene) -> None:
     x = np.linspace(0, 1, scene.width, dtype=np.float32)
     for band in range(2):
         base = scene.horizon + (scene.height - scene.horizon) * (0.3 + 0.35 * band)
-        ridge = base - scene.height * 0.03 * (fbm_1d(scene.rng, scene.width, octaves=3, cells=1.5) + 0.2 * np.sin(x * 5))
+        ridge = base - scene.height * 0.03 * (
+            fbm_1d(scene.rng, scene.width, octaves=3, cells=1.5) + 0.2 * np.sin(x * 5)
+        )
         colour = mix(scene.colour("mid"), scene.colour("near"), 0.5 + 0.5 * band)
         _paint_ridge(scene, ridge, scene.height, colour, shade=0.06, soft_top=True)
 
@@ -150,7 +152,9 @@ def paint_water(scene: Scene) -> None:
         path = np.exp(-(((xs - cx) / spread) ** 2)) * smoothstep(0.6, 0.9, glitter) * (1.2 - depth * 0.5)
         add_light(scene.canvas, (path * 0.8).astype(np.float32), mix(scene.colour("glow"), (1, 1, 1), 0.4), rows)
     shore = np.exp(-(((ys - horizon) / (2.5 * scene.unit + 1)) ** 2)) * 0.35
-    add_light(scene.canvas, np.broadcast_to(shore, (shore.shape[0], width)).astype(np.float32), scene.colour("glow"), rows)
+    add_light(
+        scene.canvas, np.broadcast_to(shore, (shore.shape[0], width)).astype(np.float32), scene.colour("glow"), rows
+    )
     scene.ground = np.full(width, float(height), dtype=np.float32)
     scene.drawn.append("water")
 
@@ -193,23 +197,30 @@ def _paint_ridge(
     if rows.stop <= rows.start:
         return
     mask = np.clip(ys - ridge[None, :] + 0.5, 0, 1)
-    kernel = max(3, scene.width // 90)
+    kernel = max(3, scene.width // 40)
     smooth = np.convolve(np.pad(ridge, kernel, mode="edge"), np.ones(kernel) / kernel, mode="same")[kernel:-kernel]
-    lit = np.tanh(np.gradient(smooth) * 3.0)[None, :]  # faces turned to the light are lighter
-    below_top = (ys - ridge[None, :]) / (scene.height * 0.25)
+    slope = np.tanh(np.gradient(smooth) * 3.0).astype(np.float32)  # faces turned to the light are lighter
+    below = ys - ridge[None, :]
+    below_top = below / (scene.height * 0.25)
+    # Follow each facet diagonally down the flank instead of straight down, like light on folded rock.
+    columns = (
+        np.arange(scene.width, dtype=np.float32)[None, :] + np.clip(below, 0, None) * np.sign(slope)[None, :] * 0.7
+    )
+    lit = slope[np.clip(columns, 0, scene.width - 1).astype(np.int32)]
     fade = np.clip(1 - below_top * (2 if soft_top else 1), 0, 1)
     base = np.array(colour, np.float32)
     factor = 1 + shade * lit * (0.35 + 0.65 * fade)
     if texture:
-        grain = fbm(scene.rng, scene.width, rows.stop - rows.start, octaves=5, cells=5.0, stretch=0.6)
-        factor = factor * (0.93 + 0.14 * grain)
+        grain = fbm(scene.rng, scene.width, rows.stop - rows.start, octaves=5, cells=6.0, stretch=1.6)
+        factor = factor * (0.95 + 0.1 * grain)
     colours = base * factor[..., None]
     haze = np.clip(below_top * 0.6, 0, 0.35)[..., None]  # mist settles in the valleys
     colours = colours + (np.array(scene.colour("sky_horizon"), np.float32) * 0.9 - colours) * haze * 0.5
     if snow:
         altitude = (scene.horizon - ridge[None, :]) / (scene.height * 0.3)
         cap = smoothstep(0.05, 0.0, below_top - 0.04 * np.sin(ys * 0.3)) * smoothstep(0.5, 0.75, altitude)
-        colours = colours + (np.array((0.94, 0.96, 1.0), np.float32) * (0.85 + 0.15 * lit) - colours) * cap[..., None]
+        snow_colour = np.array((0.94, 0.96, 1.0), np.float32) * (0.85 + 0.15 * lit)[..., None]
+        colours = colours + (snow_colour - colours) * cap[..., None]
     target = scene.canvas[rows]
     target += (colours - target) * mask[..., None]
 

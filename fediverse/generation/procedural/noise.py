@@ -14,7 +14,9 @@ Array = NDArray[np.float32]
 WORK_SIDE = 192
 
 
-def resize_field(field: Array, width: int, height: int, resample: Image.Resampling = Image.Resampling.BILINEAR) -> Array:
+def resize_field(
+    field: Array, width: int, height: int, resample: Image.Resampling = Image.Resampling.BILINEAR
+) -> Array:
     """Resize a 2-D float field with Pillow (mode F)."""
     if field.shape == (height, width):
         return field
@@ -38,7 +40,7 @@ def fbm(
     stretch: float = 1.0,
     persistence: float = 0.5,
 ) -> Array:
-    """Fractal value noise in [0, 1] at ``width``×``height``; ``stretch`` > 1 widens features horizontally."""
+    """Fractal value noise in [0, 1] at ``width`` x ``height``; ``stretch`` > 1 widens features horizontally."""
     scale = min(1.0, WORK_SIDE / max(width, height))
     gw, gh = max(8, round(width * scale)), max(8, round(height * scale))
     aspect = width / height
@@ -47,8 +49,9 @@ def fbm(
     for octave in range(octaves):
         ny = max(2, round(cells * 2**octave) + 1)
         nx = max(2, round(cells * 2**octave * aspect / stretch) + 1)
-        if ny > gh or nx > gw:
+        if octave and (ny > gh or nx > gw):
             break
+        ny, nx = min(ny, gh), min(nx, gw)
         grid = rng.random((ny, nx), dtype=np.float32)
         total += amplitude * resize_field(grid, gw, gh, Image.Resampling.BICUBIC)
         norm += amplitude
@@ -59,7 +62,9 @@ def fbm(
     return resize_field(total, width, height, Image.Resampling.BICUBIC)
 
 
-def fbm_1d(rng: np.random.Generator, length: int, *, octaves: int = 6, cells: float = 3.0, persistence: float = 0.5) -> Array:
+def fbm_1d(
+    rng: np.random.Generator, length: int, *, octaves: int = 6, cells: float = 3.0, persistence: float = 0.5
+) -> Array:
     """Fractal 1-D noise in about [0, 1] (used for ridge lines and skylines)."""
     x = np.linspace(0.0, 1.0, length, dtype=np.float32)
     total = np.zeros(length, dtype=np.float32)
@@ -81,19 +86,39 @@ def smoothstep(edge0: float, edge1: float, x: Array) -> Array:
     return t * t * (3.0 - 2.0 * t)
 
 
+def _crop(mask: Array) -> tuple[slice, slice] | None:
+    """The bounding box of the non-zero part of ``mask`` (None when empty): sparse layers blend only there."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    columns = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(columns[0]), int(columns[-1]) + 1)
+
+
 def blend(canvas: Array, mask: Array, colour: Array | tuple[float, float, float], rows: slice | None = None) -> None:
     """In place: ``canvas = canvas * (1 - mask) + colour * mask`` (optionally on a band of rows)."""
-    target = canvas if rows is None else canvas[rows]
-    alpha = mask[..., None] if mask.ndim == 2 else mask
     colour_array = np.asarray(colour, dtype=np.float32)
+    if rows is None:
+        box = _crop(mask)
+        if box is None:
+            return
+        target, alpha = canvas[box], mask[box][..., None]
+    else:
+        target, alpha = canvas[rows], mask[..., None]
     target += (colour_array - target) * alpha
 
 
 def add_light(canvas: Array, intensity: Array, colour: tuple[float, float, float], rows: slice | None = None) -> None:
     """In place, screen-blend light of ``colour`` with ``intensity`` (keeps values under 1)."""
-    target = canvas if rows is None else canvas[rows]
-    light = intensity[..., None] * np.asarray(colour, dtype=np.float32)
-    target += light * (1.0 - target)
+    colour_array = np.asarray(colour, dtype=np.float32)
+    if rows is None:
+        box = _crop(intensity)
+        if box is None:
+            return
+        target, amount = canvas[box], intensity[box]
+    else:
+        target, amount = canvas[rows], intensity
+    target += amount[..., None] * colour_array * (1.0 - target)
 
 
 def mix(a: tuple[float, float, float], b: tuple[float, float, float], t: float) -> tuple[float, float, float]:

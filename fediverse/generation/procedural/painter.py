@@ -54,8 +54,6 @@ def plan_layers(recipe: Recipe) -> list[tuple[str, Layer]]:
             steps.append(("ground", land.paint_ground))
             ground_ready = True
         steps.append((motif, MOTIF_LAYERS[motif]))
-    if "flow" in motifs and len(motifs) > 1 and not ground_ready and not set(motifs) & set(_COVERS_GROUND):
-        pass  # abstract flow fills the frame: no ground plane needed
     if recipe.grade.fog > 0:
         strength = recipe.grade.fog
         steps.append(("fog", lambda scene: details.paint_fog(scene, strength)))

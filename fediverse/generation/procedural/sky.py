@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from .noise import Array, add_light, blur_field, blend, fbm, fbm_1d, mix, resize_field, smoothstep
+from .noise import Array, add_light, blend, blur_field, fbm, fbm_1d, mix, resize_field, smoothstep
 from .scene import Scene
 
 
@@ -116,17 +116,19 @@ def paint_sun(scene: Scene) -> None:
     rows, ys = scene.rows(0, scene.horizon)
     xs = np.arange(scene.width, dtype=np.float32)[None, :]
     distance = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)
-    glow_colour = scene.colour("glow")
-    halo = np.exp(-np.maximum(distance - radius, 0) / (radius * 2.2)) * 0.55
-    halo += np.exp(-np.maximum(distance - radius, 0) / (radius * 0.45)) * 0.35
+    glow_colour = mix(scene.colour("glow"), (1.0, 0.85, 0.6), 0.35)  # sunlight is warm whatever the palette
+    reach = 2.2 if low else 1.2
+    halo = np.exp(-np.maximum(distance - radius, 0) / (radius * reach)) * 0.5
+    halo += np.exp(-np.maximum(distance - radius, 0) / (radius * 0.35)) * 0.3
     add_light(scene.canvas, halo.astype(np.float32), glow_colour, rows)
     disc = np.clip(radius - distance + 0.5, 0, 1).astype(np.float32)
     if retro:
         # The synthwave sun: yellow to magenta, with horizontal cuts widening towards the bottom.
         t = np.clip((ys - (cy - radius)) / (2 * radius), 0, 1)
-        colour = np.array((1.0, 0.86, 0.3), np.float32) * (1 - t[..., None]) + np.array(
-            (1.0, 0.2, 0.55), np.float32
-        ) * t[..., None]
+        colour = (
+            np.array((1.0, 0.86, 0.3), np.float32) * (1 - t[..., None])
+            + np.array((1.0, 0.2, 0.55), np.float32) * t[..., None]
+        )
         stripe = (ys - cy) / (radius * 0.16)
         gap = np.clip((t - 0.45) * 1.2, 0, 0.8)
         cut = ((stripe % 1.0) < gap) & (ys > cy)
@@ -134,7 +136,7 @@ def paint_sun(scene: Scene) -> None:
         target = scene.canvas[rows]
         target += (np.broadcast_to(colour, target.shape) - target) * disc[..., None]
     else:
-        core = mix(glow_colour, (1.0, 1.0, 0.96), 0.65)
+        core = mix(glow_colour, (1.0, 0.97, 0.86), 0.75)
         blend(scene.canvas, disc, core, rows)
     scene.drawn.append("sun")
 
@@ -187,9 +189,9 @@ def paint_clouds(scene: Scene) -> None:
     if scene.recipe.time in ("night", "dusk"):
         bright = mix(scene.colour("sky_horizon"), scene.colour("glow"), 0.3)
         shadow = mix(scene.colour("sky_top"), scene.colour("ink"), 0.3)
-    colour = np.array(shadow, np.float32) + (np.array(bright, np.float32) - np.array(shadow, np.float32)) * lit[
-        ..., None
-    ]
+    colour = (
+        np.array(shadow, np.float32) + (np.array(bright, np.float32) - np.array(shadow, np.float32)) * lit[..., None]
+    )
     target = scene.canvas[:horizon]
     target += (colour - target) * (mask[..., None] * 0.92)
     scene.drawn.append("clouds")

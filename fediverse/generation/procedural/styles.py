@@ -26,17 +26,21 @@ def _watercolor(image: Image.Image, scene: Scene) -> Image.Image:
     # Soften shapes the way pigment spreads: a downscale-upscale wash blended with a light blur.
     small = image.resize((max(8, width // 4), max(8, height // 4)), Image.Resampling.BOX)
     wash = small.filter(ImageFilter.GaussianBlur(1.0)).resize((width, height), Image.Resampling.BICUBIC)
-    soft = Image.blend(image.filter(ImageFilter.BoxBlur(1.2 * scene.unit)), wash, 0.4)
+    soft = Image.blend(image.filter(ImageFilter.GaussianBlur(1.2 * scene.unit)), wash, 0.4)
     # Darker pigment pools along the edges of shapes.
     edges = small.convert("L").filter(ImageFilter.FIND_EDGES).filter(ImageFilter.GaussianBlur(0.8))
     edges = edges.resize((width, height), Image.Resampling.BICUBIC)
-    edges_array = np.clip(np.asarray(edges, dtype=np.float32) / 30.0, 0, 1)[..., None]
+    edges_array = np.clip(np.asarray(edges, dtype=np.float32) / 40.0, 0, 1)
+    border = max(4, width // 60)  # FIND_EDGES sees the image border as an edge: ignore it
+    edges_array[:border], edges_array[-border:], edges_array[:, :border], edges_array[:, -border:] = 0, 0, 0, 0
     pixels = np.asarray(soft, dtype=np.float32) / 255.0
-    pixels *= 1.0 - 0.3 * edges_array
+    pixels *= 1.0 - 0.22 * edges_array[..., None]
+    grey = pixels.mean(axis=2, keepdims=True)
+    pixels = grey + (pixels - grey) * 1.25  # pigment is saturated; the paper lightens it below
     # Paper: a pale wash towards white and a fine cold-press texture.
     half_w, half_h = max(8, width // 2), max(8, height // 2)
     paper = resize_field(fbm(scene.rng, half_w, half_h, octaves=4, cells=40.0, persistence=0.7), width, height)
-    pixels = pixels * (0.93 + 0.07 * paper[..., None]) + (1.0 - pixels) * 0.14
+    pixels = pixels * (0.93 + 0.07 * paper[..., None]) + (1.0 - pixels) * 0.1
     painted = Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8), mode="RGB")
     return add_grain(painted, scene.rng, 2.0)
 
@@ -93,7 +97,9 @@ def _pastel(image: Image.Image, scene: Scene) -> Image.Image:
     pixels = grey + (pixels - grey) * 0.75
     pixels = pixels * 0.62 + 0.38  # lift everything towards white
     pixels = np.clip(pixels, 0, 1)
-    soft = Image.fromarray((pixels * 255).astype(np.uint8), mode="RGB").filter(ImageFilter.GaussianBlur(0.8 * scene.unit))
+    soft = Image.fromarray((pixels * 255).astype(np.uint8), mode="RGB").filter(
+        ImageFilter.GaussianBlur(0.8 * scene.unit)
+    )
     return add_grain(soft, scene.rng, 2.0)
 
 
