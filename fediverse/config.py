@@ -59,9 +59,7 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, *, default_base_url: str | None = None
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url: str | None = None) -> Settings:
     """Build ``Settings`` from the environment (``os.environ`` unless given).
 
     ``REVERIE_CONFIG_FILE`` may name a TOML file whose keys are the variable names without the prefix,
@@ -80,9 +78,7 @@ def load_settings(
         database_url=_validate_database_url(database_url),
         generator=values.pop("GENERATOR", "procedural").strip().lower() or "procedural",
         authorized_fetch=_parse_bool("AUTHORIZED_FETCH", values.pop("AUTHORIZED_FETCH", "false")),
-        allow_private_addresses=_parse_bool(
-            "ALLOW_PRIVATE_ADDRESSES", values.pop("ALLOW_PRIVATE_ADDRESSES", "false")
-        ),
+        allow_private_addresses=_parse_bool("ALLOW_PRIVATE_ADDRESSES", values.pop("ALLOW_PRIVATE_ADDRESSES", "false")),
         instance_name=values.pop("INSTANCE_NAME", "Reverie").strip() or "Reverie",
         registrations=registrations,
         log_level=values.pop("LOG_LEVEL", "info").strip().lower(),
