@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from .decode import DecodedImage, ImageLimits, ImageRejected, decode_image
+from .decode import DecodedImage, ImageLimits, decode_image
 from .placeholder import compute_blurhash
 
 _KEEPABLE = {"JPEG": "image/jpeg", "PNG": "image/png"}
