@@ -120,13 +120,39 @@ class Capabilities:
 
 
 class CancelToken:
-    """A thread-safe flag a caller sets to stop a running job at its next checkpoint."""
+    """A thread-safe flag a caller sets to stop a running job at its next checkpoint.
+
+    CPU backends poll it between steps; I/O backends register ``on_cancel`` callbacks (called once, from
+    the thread that cancels) to abort an HTTP request at once.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run ``callback`` when cancelled (at once if already cancelled); returns an unregister function."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return lambda: self._remove(callback)
+        callback()
+        return lambda: None
+
+    def _remove(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
 
     @property
     def cancelled(self) -> bool:

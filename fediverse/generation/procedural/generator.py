@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import secrets
-from typing import Literal
 
 import numpy as np
-from PIL import Image
 
 from ..base import (
     ALGORITHMIC_MEDIA,
@@ -19,6 +16,7 @@ from ..base import (
     ProgressCallback,
     validate_request,
 )
+from ..encoding import OutputFormat, encode_output
 from .lexicon import STYLE_NAMES
 from .painter import describe, paint
 from .recipe import build_recipe
@@ -26,7 +24,6 @@ from .recipe import build_recipe
 GENERATOR_NAME = "procedural"
 GENERATOR_VERSION = "1.0"
 MODEL_NAME = "procedural mood painter"
-OutputFormat = Literal["auto", "jpeg", "png"]
 _LOSSLESS_STYLES = ("pixel", "poster")  # flat colours: PNG is small and JPEG would smear the edges
 
 
@@ -77,7 +74,8 @@ class ProceduralGenerator:
         for variant in range(request.variants):
             seed = (base_seed + variant) % 2**32
             image, scene = paint(recipe, request.width, request.height, seed, progress=progress, cancel=cancel)
-            data, mime = self._encode(image, recipe.style)
+            lossless = recipe.style in _LOSSLESS_STYLES
+            data, mime = encode_output(image, self.output_format, quality=self.jpeg_quality, lossless=lossless)
             parameters = {
                 "width": request.width,
                 "height": request.height,
@@ -106,12 +104,3 @@ class ProceduralGenerator:
                 )
             )
         return images
-
-    def _encode(self, image: Image.Image, style: str) -> tuple[bytes, str]:
-        output = io.BytesIO()
-        lossless = self.output_format == "png" or (self.output_format == "auto" and style in _LOSSLESS_STYLES)
-        if lossless:
-            image.save(output, "PNG", compress_level=3)
-            return output.getvalue(), "image/png"
-        image.save(output, "JPEG", quality=self.jpeg_quality, subsampling=0 if self.jpeg_quality >= 90 else 2)
-        return output.getvalue(), "image/jpeg"
