@@ -88,7 +88,8 @@ _TEMPLATES: dict[str, dict[str, tuple[str, float, float, float]]] = {
     },
 }
 
-_HARMONIES = (0.08, 0.5, 0.33, 0.42, -0.08, 0.58)
+# With a single colour word the picture stays in its family: analogous hues only.
+_HARMONIES = (0.06, -0.06, 0.1, -0.1, 0.04, -0.04)
 # Hue pairs (sky, light) that always look good, for prompts that name no colour or theme.
 _PAIRINGS = (
     (0.60, 0.08),
