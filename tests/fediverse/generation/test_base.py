@@ -62,7 +62,9 @@ def test_invalid_requests_get_clear_messages(changes: dict[str, object], expecte
 
 
 def test_fixed_size_backends_list_their_sizes() -> None:
-    fixed = Capabilities(sizes=((1024, 1024), (1536, 1024)), max_side=1536, max_pixels=1536 * 1024, arbitrary_sizes=False)
+    fixed = Capabilities(
+        sizes=((1024, 1024), (1536, 1024)), max_side=1536, max_pixels=1536 * 1024, arbitrary_sizes=False
+    )
     with pytest.raises(InvalidRequestError, match=r"these sizes only: 1024x1024, 1536x1024"):
         validate_request(GenerationRequest(prompt="sea", width=512, height=512), fixed)
 
@@ -106,7 +108,6 @@ def test_cancel_token_raises_and_runs_callbacks_once() -> None:
 
 def test_progress_on_loop_delivers_thread_events_on_the_loop() -> None:
     async def scenario() -> list[tuple[int, bool]]:
-        loop = asyncio.get_running_loop()
         loop_thread = threading.get_ident()
         seen: list[tuple[int, bool]] = []
         done = asyncio.Event()
