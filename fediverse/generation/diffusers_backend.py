@@ -122,7 +122,7 @@ class DiffusersGenerator:
         dtype = torch.float16 if settings.device.startswith("cuda") else torch.float32
         try:
             pipeline = AutoPipelineForText2Image.from_pretrained(
-                str(settings.model_dir), local_files_only=True, torch_dtype=dtype
+                str(settings.model_dir), local_files_only=True, dtype=dtype
             )
             pipeline = pipeline.to(settings.device)
         except (OSError, ValueError, RuntimeError, KeyError) as error:
