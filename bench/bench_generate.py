@@ -20,9 +20,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fediverse.generation.base import GenerationRequest  # noqa: E402
-from fediverse.generation.procedural import ProceduralGenerator  # noqa: E402
-from fediverse.imaging import process_image_sync  # noqa: E402
+from fediverse.generation.base import GenerationRequest
+from fediverse.generation.procedural import ProceduralGenerator
+from fediverse.imaging import process_image_sync
 
 PROMPTS = (
     "sunset over the mountains and a calm lake",
@@ -130,7 +130,7 @@ def bench_formats(repeats: int) -> None:
     for label, image_format, params in candidates:
         cells = []
         for image in (generated, photo, display, thumb):
-            samples = timed(lambda image=image: encoded(image, image_format, **params), repeats)
+            samples = timed(lambda i=image, f=image_format, p=params: encoded(i, f, **p), repeats)
             size = len(encoded(image, image_format, **params)) // 1024
             cells.append(f"{percentile(samples, 0.5):.1f} / {size}")
         print(f"{label:<20} {cells[0]:>18} {cells[1]:>18} {cells[2]:>15} {cells[3]:>12}")

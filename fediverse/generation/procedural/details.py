@@ -145,17 +145,22 @@ def paint_lighthouse(scene: Scene) -> None:
     draw.polygon(
         [(x - size * 0.1, base - size * 1.08), (x, base - size * 1.2), (x + size * 0.1, base - size * 1.08)], fill=255
     )
-    draw.rectangle((x - size * 0.35, base - size * 0.02, x + size * 0.35, base + size * 0.08), fill=255)  # rock
+    rock = [
+        (x + size * 0.4 * np.cos(a), base + size * 0.09 * np.sin(a) - size * 0.02)
+        for a in np.linspace(np.pi, 2 * np.pi, 9)
+    ]
+    draw.polygon([(x - size * 0.42, base + size * 0.05), *rock, (x + size * 0.42, base + size * 0.05)], fill=255)
     blend(scene.canvas, _as_array(tower), scene.colour("ink"))
     beam, beam_draw = _mask(scene)
     lamp_y = base - size * 1.04
     direction = -1 if x > width / 2 else 1
     far_x = x + direction * width * 0.9
     beam_draw.polygon(
-        [(x, lamp_y - 2), (far_x, lamp_y - size * 0.35), (far_x, lamp_y + size * 0.25), (x, lamp_y + 2)], fill=110
+        [(x, lamp_y - 2), (far_x, lamp_y - size * 0.3), (far_x, lamp_y + size * 0.22), (x, lamp_y + 2)], fill=255
     )
-    beam_mask = _as_array(beam.filter(ImageFilter.GaussianBlur(8 * scene.unit)))
-    add_light(scene.canvas, beam_mask, mix(scene.colour("glow"), (1.0, 0.95, 0.75), 0.6))
+    beam_mask = _as_array(beam.filter(ImageFilter.GaussianBlur(10 * scene.unit)))
+    along = np.clip(1 - np.abs(np.arange(width, dtype=np.float32) - x) / (width * 0.9), 0, 1)[None, :]
+    add_light(scene.canvas, beam_mask * along * 0.45, (1.0, 0.88, 0.6))  # fades with distance
     lamp, lamp_draw = _mask(scene)
     radius = size * 0.05
     lamp_draw.ellipse((x - radius, lamp_y - radius, x + radius, lamp_y + radius), fill=255)

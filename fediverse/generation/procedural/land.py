@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .noise import Array, add_light, blend, fbm, fbm_1d, mix, smoothstep
+from .noise import Array, add_light, blend, blur_field, fbm, fbm_1d, mix, resize_field, smoothstep
 from .scene import Colour, Scene
 
 
@@ -148,8 +148,8 @@ def paint_water(scene: Scene) -> None:
     if scene.light is not None:
         cx, _, radius = scene.light
         spread = radius * (0.9 + depth * 2.5)
-        glitter = fbm(rng, width, height - horizon, octaves=3, cells=40.0, stretch=6.0)
-        path = np.exp(-(((xs - cx) / spread) ** 2)) * smoothstep(0.6, 0.9, glitter) * (1.2 - depth * 0.5)
+        glitter = fbm(rng, width, height - horizon, octaves=3, cells=70.0, stretch=9.0)
+        path = np.exp(-(((xs - cx) / spread) ** 2)) * smoothstep(0.66, 0.95, glitter) * (1.2 - depth * 0.5)
         add_light(scene.canvas, (path * 0.8).astype(np.float32), mix(scene.colour("glow"), (1, 1, 1), 0.4), rows)
     shore = np.exp(-(((ys - horizon) / (2.5 * scene.unit + 1)) ** 2)) * 0.35
     add_light(
@@ -207,6 +207,7 @@ def _paint_ridge(
         np.arange(scene.width, dtype=np.float32)[None, :] + np.clip(below, 0, None) * np.sign(slope)[None, :] * 0.7
     )
     lit = slope[np.clip(columns, 0, scene.width - 1).astype(np.int32)]
+    lit = _soften(lit, scene.unit)  # facet edges become soft folds instead of hard vertical seams
     fade = np.clip(1 - below_top * (2 if soft_top else 1), 0, 1)
     base = np.array(colour, np.float32)
     factor = 1 + shade * lit * (0.35 + 0.65 * fade)
@@ -223,6 +224,14 @@ def _paint_ridge(
         colours = colours + (snow_colour - colours) * cap[..., None]
     target = scene.canvas[rows]
     target += (colours - target) * mask[..., None]
+
+
+def _soften(field: Array, unit: float) -> Array:
+    height, width = field.shape
+    small_w, small_h = max(8, width // 4), max(2, height // 4)
+    small = resize_field(((field + 1.0) * 0.5).astype(np.float32), small_w, small_h)
+    blurred = blur_field(small, max(0.8, 2.0 * unit))
+    return resize_field(blurred, width, height) * 2.0 - 1.0
 
 
 def _greenish(scene: Scene) -> Colour:

@@ -112,6 +112,8 @@ def paint_sun(scene: Scene) -> None:
     radius = scene.height * (0.16 if retro else float(rng.uniform(0.06, 0.09)))
     cx = scene.width * (0.5 if retro else float(rng.uniform(0.25, 0.75)))
     cy = scene.horizon - (radius * 0.55 if low else scene.height * float(rng.uniform(0.22, 0.38)))
+    if low and not retro and {"mountains", "city"} & set(recipe.motifs):
+        cy = scene.horizon - scene.height * float(rng.uniform(0.24, 0.3))  # low, but clear of the ridges
     scene.light = (cx, cy, radius)
     rows, ys = scene.rows(0, scene.horizon)
     xs = np.arange(scene.width, dtype=np.float32)[None, :]
