@@ -248,3 +248,9 @@ def test_process_image_runs_in_an_executor() -> None:
 def test_process_image_raises_rejections_to_the_caller() -> None:
     with pytest.raises(ImageRejected):
         asyncio.run(process_image(b"not an image"))
+
+
+def test_pillow_bomb_range_is_rejected_even_when_warnings_are_errors() -> None:
+    with pytest.raises(ImageRejected) as caught:
+        process_image_sync(png_declaring(10_000, 10_000))  # 100 MP: Pillow warns, we refuse
+    assert caught.value.reason == "too_many_pixels"
