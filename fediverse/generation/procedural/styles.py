@@ -31,7 +31,7 @@ def _watercolor(image: Image.Image, scene: Scene) -> Image.Image:
     edges = small.convert("L").filter(ImageFilter.FIND_EDGES).filter(ImageFilter.GaussianBlur(0.8))
     edges = edges.resize((width, height), Image.Resampling.BICUBIC)
     edges_array = np.clip(np.asarray(edges, dtype=np.float32) / 40.0, 0, 1)
-    border = max(4, width // 60)  # FIND_EDGES sees the image border as an edge: ignore it
+    border = max(8, width // 25)  # FIND_EDGES sees the image border as an edge: ignore it
     edges_array[:border], edges_array[-border:], edges_array[:, :border], edges_array[:, -border:] = 0, 0, 0, 0
     pixels = np.asarray(soft, dtype=np.float32) / 255.0
     pixels *= 1.0 - 0.22 * edges_array[..., None]
