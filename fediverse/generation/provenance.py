@@ -1,0 +1,217 @@
+"""Provenance of generated images: in-file metadata, the Note's generation block, and the visible line.
+
+In the file (generated images only; uploads are stripped by ``fediverse.imaging``):
+* XMP with ``Iptc4xmpExt:DigitalSourceType``, ``dc:description`` (the prompt, unless hidden) and
+  ``xmp:CreatorTool``: the IPTC-recommended place for the AI label.
+* An AUTOMATIC1111-style ``parameters`` string, which Civitai and most SD tools read: a PNG ``tEXt``/``iTXt``
+  chunk, or for JPEG the EXIF ``UserComment`` ("UNICODE\\0" + UTF-16BE, as A1111 writes it via piexif).
+
+Chunks and segments are spliced into the encoded bytes, so pixels are never re-encoded.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from PIL import Image
+
+from .base import GeneratedImage
+
+XMP_NAMESPACE_ID = b"http://ns.adobe.com/xap/1.0/\x00"
+EXIF_USER_COMMENT = 0x9286
+EXIF_SOFTWARE = 0x0131
+EXIF_IFD = 0x8769
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class ProvenanceInfo:
+    """What the file and the Note say about how an image was made."""
+
+    digital_source_type: str
+    creator_tool: str  # e.g. "Reverie 0.1.0 · procedural mood painter 1.0"
+    prompt: str | None  # None when the author hides the prompt
+    negative_prompt: str | None
+    seed: int | None
+    backend: str
+    model: str
+    parameters: Mapping[str, Any]
+    remix_of: str | None = None
+
+
+def provenance_from_image(
+    image: GeneratedImage,
+    *,
+    prompt: str,
+    negative_prompt: str = "",
+    remix_of: str | None = None,
+    hide_prompt: bool = False,
+    software: str = "Reverie",
+) -> ProvenanceInfo:
+    metadata = image.metadata
+    model = str(metadata.get("model", metadata.get("backend", "unknown")))
+    version = metadata.get("version")
+    tool = f"{software} · {model}" + (f" {version}" if version else "")
+    return ProvenanceInfo(
+        digital_source_type=image.digital_source_type,
+        creator_tool=tool,
+        prompt=None if hide_prompt else prompt,
+        negative_prompt=None if hide_prompt or not negative_prompt else negative_prompt,
+        seed=image.seed,
+        backend=str(metadata.get("backend", "unknown")),
+        model=model + (f" {version}" if version else ""),
+        parameters=dict(metadata.get("parameters", {})),
+        remix_of=remix_of,
+    )
+
+
+def build_parameters_text(info: ProvenanceInfo, width: int, height: int) -> str:
+    """The AUTOMATIC1111 infotext: prompt line, optional ``Negative prompt:`` line, then ``Key: value`` pairs."""
+    lines = [info.prompt or "(prompt hidden)"]
+    if info.negative_prompt:
+        lines.append(f"Negative prompt: {info.negative_prompt}")
+    pairs: list[tuple[str, Any]] = []
+    steps = info.parameters.get("steps")
+    if steps is not None:
+        pairs.append(("Steps", steps))
+    pairs.append(("Seed", info.seed if info.seed is not None else "none"))
+    pairs.append(("Size", f"{width}x{height}"))
+    pairs.append(("Model", info.model))
+    pairs.append(("Backend", info.backend))
+    style = info.parameters.get("style")
+    if style and style != "none":
+        pairs.append(("Style", style))
+    pairs.append(("Digital source type", info.digital_source_type.rsplit("/", 1)[-1]))
+    lines.append(", ".join(f"{key}: {_infotext_value(value)}" for key, value in pairs))
+    return "\n".join(lines)
+
+
+def build_xmp(info: ProvenanceInfo) -> bytes:
+    description = ""
+    if info.prompt:
+        description = (
+            "<dc:description><rdf:Alt>"
+            f'<rdf:li xml:lang="x-default">{escape(info.prompt)}</rdf:li>'
+            "</rdf:Alt></dc:description>"
+        )
+    packet = (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about=""'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        ' xmlns:xmp="http://ns.adobe.com/xap/1.0/"'
+        ' xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+        f"<Iptc4xmpExt:DigitalSourceType>{escape(info.digital_source_type)}</Iptc4xmpExt:DigitalSourceType>"
+        f"<xmp:CreatorTool>{escape(info.creator_tool)}</xmp:CreatorTool>"
+        f"{description}"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+        '<?xpacket end="r"?>'
+    )
+    return packet.encode("utf-8")
+
+
+def embed_provenance(data: bytes, mime: str, info: ProvenanceInfo, *, width: int, height: int) -> bytes:
+    """Return ``data`` with XMP and the ``parameters`` text added (PNG or JPEG), pixels untouched."""
+    parameters = build_parameters_text(info, width, height)
+    xmp = build_xmp(info)
+    if mime == "image/png":
+        return _embed_png(data, parameters, xmp, info.creator_tool)
+    if mime == "image/jpeg":
+        return _embed_jpeg(data, parameters, xmp, info.creator_tool)
+    raise ValueError(f"cannot embed provenance into {mime}")
+
+
+def read_parameters_text(image: Image.Image) -> str | None:
+    """The A1111 ``parameters`` string from a PNG text chunk or a JPEG EXIF UserComment, if present."""
+    text = image.info.get("parameters")
+    if isinstance(text, str):
+        return text
+    comment = image.getexif().get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
+    if isinstance(comment, bytes) and comment.startswith(b"UNICODE\x00"):
+        return comment[8:].decode("utf-16-be")
+    return None
+
+
+def generation_metadata(info: ProvenanceInfo) -> dict[str, Any]:
+    """The generation block that travels in the Note (under Reverie's JSON-LD terms)."""
+    return {
+        "prompt": info.prompt,
+        "negativePrompt": info.negative_prompt,
+        "seed": info.seed,
+        "backend": info.backend,
+        "model": info.model,
+        "parameters": dict(info.parameters),
+        "digitalSourceType": info.digital_source_type,
+        "remixOf": info.remix_of,
+    }
+
+
+def render_provenance_line(info: ProvenanceInfo, *, max_prompt_chars: int = 280) -> str:
+    """The human line appended to a post, e.g. ``🎨 Generated with procedural mood painter 1.0 · seed 42 · …``.
+
+    Plain text: the caller escapes it into the Note's HTML.
+    """
+    parts = [f"🎨 Generated with {info.model}"]
+    if info.seed is not None:
+        parts.append(f"seed {info.seed}")
+    if info.prompt:
+        prompt = " ".join(info.prompt.split())
+        if len(prompt) > max_prompt_chars:
+            prompt = prompt[: max_prompt_chars - 1].rstrip() + "…"
+        parts.append(f"prompt: “{prompt}”")
+    return " · ".join(parts)
+
+
+def _infotext_value(value: Any) -> str:
+    text = str(value)
+    if "," in text or ":" in text or "\n" in text:  # A1111 quotes values that would break the key/value parsing
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return text
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _png_text_chunk(keyword: str, text: str) -> bytes:
+    try:
+        return _png_chunk(b"tEXt", keyword.encode("latin-1") + b"\x00" + text.encode("latin-1"))
+    except UnicodeEncodeError:  # iTXt: keyword, no compression, empty language and translated keyword
+        return _png_chunk(b"iTXt", keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8"))
+
+
+def _embed_png(data: bytes, parameters: str, xmp: bytes, software: str) -> bytes:
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG file")
+    header_end = 8 + 8 + struct.unpack(">I", data[8:12])[0] + 4
+    chunks = (
+        _png_text_chunk("parameters", parameters)
+        + _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
+        + _png_text_chunk("Software", software)
+    )
+    return data[:header_end] + chunks + data[header_end:]
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    if len(payload) + 2 > 0xFFFF:
+        raise ValueError("metadata segment too large for JPEG")
+    return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+
+def _embed_jpeg(data: bytes, parameters: str, xmp: bytes, software: str) -> bytes:
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG file")
+    position = 2
+    if data[2:4] == b"\xff\xe0":  # keep JFIF APP0 first, as readers expect
+        position = 4 + struct.unpack(">H", data[4:6])[0]
+    exif = Image.Exif()
+    exif[EXIF_SOFTWARE] = software
+    exif.get_ifd(EXIF_IFD)[EXIF_USER_COMMENT] = b"UNICODE\x00" + parameters.encode("utf-16-be")
+    segments = _jpeg_segment(0xE1, exif.tobytes()) + _jpeg_segment(0xE1, XMP_NAMESPACE_ID + xmp)
+    return data[:position] + segments + data[position:]
