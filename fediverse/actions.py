@@ -7,7 +7,10 @@ at once.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.errors import NotFound
 from fediverse.services import Services
@@ -139,9 +142,12 @@ async def delete_post(services: Services, username: str, reference: str) -> None
     services.wake_worker("deliveries")
 
 
-async def _attach[Row: (Actor, Post)](session: object, row: Row) -> Row:
+Row = TypeVar("Row", Actor, Post)
+
+
+async def _attach(session: AsyncSession, row: Row) -> Row:
     """The same row loaded in ``session`` (rows from an earlier session are detached)."""
-    attached = await session.get(type(row), row.id)  # type: ignore[attr-defined]
+    attached = await session.get(type(row), row.id)
     if attached is None:
         raise NotFound("It no longer exists.")
-    return attached  # type: ignore[no-any-return]
+    return attached
