@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from fediverse import __version__
-from fediverse.cli import serving, users
+from fediverse.cli import serving, social, users
 from fediverse.config import ConfigError
 from fediverse.errors import ReverieError
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reverie {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (serving, users):
+    for module in (serving, users, social):
         module.register(commands)
     return parser
 
