@@ -18,13 +18,12 @@ from starlette.staticfiles import StaticFiles
 from activitypub.errors import ActivityPubError, DigestError, FetchError, InvalidDocumentError, SignatureError
 from fediverse.config import Settings, load_settings
 from fediverse.errors import ReverieError, TooManyRequests
+from fediverse.federation.intake import InboxIntake
 from fediverse.jobs import open_worker
 from fediverse.rendering import STATIC_DIR, create_templates
 from fediverse.responses import JSONResponse, wants_json
 from fediverse.routes import actors, inbox, profiles, wellknown
 from fediverse.services import open_services
-from storage.batching import BatchInserter
-from storage.models import InboxItem
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +107,10 @@ def create_app(settings: Settings) -> Starlette:
         async with (
             open_services(settings) as services,
             open_worker(services) as worker,
-            BatchInserter(services.db, InboxItem.__table__, conflict_columns=["activity_ap_id"]) as inbox_writer,
+            InboxIntake(services.db) as inbox_writer,
         ):
             services.wake_worker = worker.wake
+            services.yield_to_requests = inbox_writer.wait_until_quiet
             stop = asyncio.Event()
             task = asyncio.create_task(worker.run_forever(stop)) if settings.run_worker else None
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import DomainBlock
 
@@ -17,7 +17,7 @@ def domain_suffixes(host: str) -> list[str]:
     return [".".join(labels[index:]) for index in range(len(labels))]
 
 
-async def blocked_hosts(session: AsyncSession, hosts: Iterable[str]) -> set[str]:
+async def blocked_hosts(session: AsyncSession | AsyncConnection, hosts: Iterable[str]) -> set[str]:
     """Which of ``hosts`` fall under a domain block (one query for any number of hosts)."""
     by_suffix: dict[str, set[str]] = {}
     for host in set(hosts):

@@ -4,6 +4,10 @@ Measured on this machine class (reference/performance.md §2): a transaction per
 at ~900/s through the ORM, while batching the same durable inserts reaches several thousand per second.
 A caller's ``insert`` returns only after the batch holding its row has committed, so answering ``202``
 afterwards is as durable as a transaction per request.
+
+A ``screen`` runs the checks that need the database once per batch, inside the batch's transaction, so
+the rows it lets through are judged against the same state they are committed in (docs/benchmarks.md:
+two per-request lookups cost more than the insert itself).
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 
@@ -23,15 +28,28 @@ log = logging.getLogger(__name__)
 
 _Pending = tuple[dict[str, Any], "asyncio.Future[None]"]
 
+#: Judges a batch inside its transaction: for each row, ``None`` to insert it, or the exception its caller
+#: gets instead (the row is then not stored).
+Screen = Callable[[AsyncConnection, Sequence[dict[str, Any]]], Awaitable[Sequence[BaseException | None]]]
+
 
 class BatchInserter:
     """Insert rows into ``table`` in batches of up to ``max_batch``; rows that collide on
-    ``conflict_columns`` are skipped (a replayed activity is a no-op)."""
+    ``conflict_columns`` are skipped (a replayed activity is a no-op); ``screen`` may refuse rows."""
 
-    def __init__(self, db: Database, table: Table, *, conflict_columns: Sequence[str], max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        table: Table,
+        *,
+        conflict_columns: Sequence[str],
+        max_batch: int = 500,
+        screen: Screen | None = None,
+    ) -> None:
         self.db = db
         self.table = table
         self.max_batch = max_batch
+        self.screen = screen
         dialect_insert = sqlite.insert if db.is_sqlite else postgresql.insert
         self._statement = dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -66,7 +84,7 @@ class BatchInserter:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                await self._write([row for row, _ in batch])
+                verdicts = await self._write([row for row, _ in batch])
             except asyncio.CancelledError:
                 _fail(batch, RuntimeError("the writer stopped before this row was stored"))
                 raise
@@ -78,24 +96,32 @@ class BatchInserter:
                 log.warning("batch insert into %s failed (%s); retrying rows one by one", self.table.name, error)
                 for pending in batch:
                     try:
-                        await self._write([pending[0]])
+                        (verdict,) = await self._write([pending[0]])
                     except Exception as row_error:
                         _fail([pending], row_error)
                     else:
-                        _succeed([pending])
+                        _settle([pending], [verdict])
             else:
-                _succeed(batch)
+                _settle(batch, verdicts)
 
-    async def _write(self, rows: list[dict[str, Any]]) -> None:
-        async with self.db.writer_engine.begin() as connection:
-            await connection.execute(self._statement, rows)
+    async def _write(self, rows: list[dict[str, Any]]) -> Sequence[BaseException | None]:
+        async with self.db.write_connection(urgent=True) as connection:
+            verdicts = await self.screen(connection, rows) if self.screen is not None else [None] * len(rows)
+            accepted = [row for row, verdict in zip(rows, verdicts, strict=True) if verdict is None]
+            if accepted:
+                await connection.execute(self._statement, accepted)
         self.batches += 1
+        return verdicts
 
 
-def _succeed(batch: list[_Pending]) -> None:
-    for _, future in batch:
-        if not future.done():
+def _settle(batch: list[_Pending], verdicts: Sequence[BaseException | None]) -> None:
+    for (_, future), verdict in zip(batch, verdicts, strict=True):
+        if future.done():
+            continue
+        if verdict is None:
             future.set_result(None)
+        else:
+            future.set_exception(verdict)
 
 
 def _fail(batch: list[_Pending], error: BaseException) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, datetime
@@ -17,6 +18,16 @@ BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
 #: JSON documents (raw AS2, generation parameters); JSONB on PostgreSQL.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class RawJson(str):
+    """JSON text stored exactly as given, e.g. the body a peer sent: serialising the parsed document
+    again cost the inbox a twentieth of its time (docs/benchmarks.md)."""
+
+
+def serialize_json(value: Any) -> str:
+    """The engine's JSON serialiser: ``RawJson`` passes through, anything else goes through ``json.dumps``."""
+    return value if isinstance(value, RawJson) else json.dumps(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

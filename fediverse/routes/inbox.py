@@ -2,16 +2,17 @@
 
 Body cap -> content type -> signature (Digest checked on the raw bytes before any JSON parsing) ->
 JSON -> signer must be the activity's actor -> one ``InboxItem`` (unique on the activity id, so a replay
-is a no-op) stored by the group-commit writer -> ``202``. The worker applies it later.
+is a no-op) stored by the group-commit writer, which also checks domain blocks and the recipient for the
+whole batch (``federation.intake``) -> ``202``. The worker applies it later.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,11 +23,10 @@ from activitypub.vocab import get_id, get_str
 from fediverse.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.ingest import HANDLED_TYPES
+from fediverse.federation.intake import InboxIntake
 from fediverse.moderation import blocked_hosts
 from fediverse.services import Services
-from storage.batching import BatchInserter
-from storage.models import Account
-from storage.types import utcnow
+from storage.types import RawJson, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,17 @@ def parse_activity(body: bytes) -> dict[str, Any]:
     return document
 
 
+def stored_payload(body: bytes, activity: dict[str, Any]) -> RawJson | dict[str, Any]:
+    """What goes in the payload column: the body as received when it is plain UTF-8 (no re-encoding),
+    else the parsed document (``json.loads`` also reads UTF-16/32 and a byte order mark)."""
+    if body.startswith(codecs.BOM_UTF8):
+        return activity
+    try:
+        return RawJson(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return activity
+
+
 def activity_type(document: dict[str, Any]) -> str:
     kinds = document.get("type")
     first = kinds[0] if isinstance(kinds, list) and kinds else kinds
@@ -83,14 +94,11 @@ def activity_type(document: dict[str, Any]) -> str:
 
 async def inbox(request: Request) -> Response:
     services: Services = request.state.services
-    writer: BatchInserter = request.state.inbox_writer
+    intake: InboxIntake = request.state.inbox_writer
     username = request.path_params.get("username")
     recipient_account_id = None
     if username is not None:
-        async with services.db.session() as session:
-            recipient_account_id = await session.scalar(
-                select(Account.id).where(Account.username == username, Account.disabled_at.is_(None))
-            )
+        recipient_account_id = await intake.recipient_id(username)
         if recipient_account_id is None:
             raise NotFound("No such account.")
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -106,23 +114,23 @@ async def inbox(request: Request) -> Response:
         scheme=request.url.scheme,
     )
     activity = parse_activity(body)
-    actor_id = get_id(activity.get("actor"))
-    if not verified.is_signed_by(actor_id or ""):
+    actor_id = get_id(activity.get("actor")) or ""
+    if not verified.is_signed_by(actor_id):
         raise SignatureError("the signature is not the activity's actor's")
-    async with services.db.session() as session:
-        if await blocked_hosts(session, [host_of(actor_id or "")]):
-            raise Forbidden("This server does not accept activities from your domain.")
     kind = activity_type(activity)
     if kind not in HANDLED_TYPES:
+        async with services.db.session() as session:  # rare: answer a blocked domain as for any activity
+            if await blocked_hosts(session, [host_of(actor_id)]):
+                raise Forbidden("This server does not accept activities from your domain.")
         log.info("ignoring %s activity %s from %s", kind or "untyped", activity["id"], actor_id)
         return Response(status_code=202)
     now = utcnow()
-    await writer.insert(
+    await intake.store(
         {
             "activity_ap_id": activity["id"],
             "actor_ap_id": actor_id,
             "type": kind,
-            "payload": activity,
+            "payload": stored_payload(body, activity),
             "recipient_account_id": recipient_account_id,
             "state": "queued",
             "attempts": 0,
