@@ -419,6 +419,21 @@ def test_detect_signature_scheme() -> None:
 # -- properties ----------------------------------------------------------------------------
 
 
+token_text = st.text(
+    st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~"), min_size=1
+)
+plain_value = st.text(st.characters(codec="latin-1", exclude_characters='"\\\r\n'), max_size=60)
+
+
+@given(st.dictionaries(token_text, plain_value, min_size=1, max_size=6))
+def test_plain_and_spaced_headers_parse_to_the_same_parameters(params: dict[str, str]) -> None:
+    """The fast path (plain ``a="b",c="d"``) and the general parser (here: spaces after commas) agree."""
+    plain = ",".join(f'{name}="{value}"' for name, value in params.items())
+    spaced = ", ".join(f'{name}="{value}"' for name, value in params.items())
+    assert parse_signature_header(plain) == params
+    assert parse_signature_header(spaced) == params
+
+
 @given(st.text(max_size=300))
 def test_parser_raises_only_malformed_signature_error(value: str) -> None:
     with contextlib.suppress(errors.MalformedSignatureError):
