@@ -5,7 +5,7 @@ Created by ``open_services`` inside the application's lifespan (or a CLI command
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -30,6 +30,10 @@ def _no_wakeup(_queue: str | None = None) -> None:
     return None
 
 
+async def _no_yield() -> None:
+    return None
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -43,6 +47,9 @@ class Services:
     keys: KeyStore
     #: Tells an in-process worker that new rows are due (set by the app's lifespan).
     wake_worker: Callable[[str | None], None] = field(default=_no_wakeup)
+    #: Awaited by an in-process worker between items: returns once the inbox is quiet (bounded), so
+    #: ingesting a burst goes before applying it (set by the app's lifespan).
+    yield_to_requests: Callable[[], Awaitable[None]] = field(default=_no_yield)
 
     @property
     def user_agent(self) -> str:
