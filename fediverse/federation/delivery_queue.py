@@ -21,14 +21,9 @@ from typing import Any
 
 from sqlalchemy import delete, exists, select, update
 
-from activitypub.delivery import (
-    DeliveryClients,
-    DeliveryOutcome,
-    compute_host_backoff_until,
-    deliver_activity,
-    next_retry_delay,
-)
+from activitypub.delivery import DeliveryOutcome, compute_host_backoff_until, next_retry_delay
 from activitypub.keys import PrivateKey
+from fediverse.federation.transports import AiohttpTransport, DeliveryTransport, TransportFactory
 from fediverse.services import Services
 from storage.models import Actor, Delivery, Follow, HostHealth, OutboxActivity, WorkState
 from storage.queue import claim_due
@@ -60,16 +55,23 @@ class DeliveryQueue:
         batch_size: int = BATCH_SIZE,
         concurrency: int = CONCURRENCY,
         per_host: int = PER_HOST_CONCURRENCY,
+        transport: TransportFactory = AiohttpTransport,
     ) -> None:
         self.services = services
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.per_host = per_host
-        self.clients = DeliveryClients(max_hosts=1024, max_connections_per_host=per_host)
         self.signing_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sign")
+        self.transport: DeliveryTransport = transport(
+            user_agent=services.user_agent,
+            allow_private=services.settings.allow_private_addresses,
+            max_connections=concurrency,
+            per_host=per_host,
+            signing_executor=self.signing_pool,
+        )
 
     async def aclose(self) -> None:
-        await self.clients.aclose()
+        await self.transport.aclose()
         self.signing_pool.shutdown(wait=False)
 
     async def run_once(self) -> int:
@@ -91,16 +93,9 @@ class DeliveryQueue:
             activity = prepared.get(row.activity_id)
             if activity is None:
                 return DeliveryOutcome("drop", reason="the activity or its signing key is gone")
-            async with global_limit, host_limits[row.host], self.clients.lease(row.inbox_url) as client:
-                return await deliver_activity(
-                    client,
-                    row.inbox_url,
-                    activity.body,
-                    key_id=activity.key_id,
-                    private_key=activity.private_key,
-                    user_agent=self.services.user_agent,
-                    allow_private=self.services.settings.allow_private_addresses,
-                    signing_executor=self.signing_pool,
+            async with global_limit, host_limits[row.host]:
+                return await self.transport.send(
+                    row.inbox_url, activity.body, key_id=activity.key_id, private_key=activity.private_key
                 )
 
         outcomes = await asyncio.gather(*(send(row) for row in rows))

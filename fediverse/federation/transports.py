@@ -1,0 +1,227 @@
+"""How the delivery worker sends one signed POST: over aiohttp (the default), or over httpx.
+
+aiohttp is the worker's client because it was measured to be two to four times cheaper per delivery
+than per-host httpx clients, and the fan-out target is not reachable with httpx on this machine class
+(docs/decisions/0021-delivery-http-client.md, docs/benchmarks.md). It lives here, outside
+``activitypub/`` (stdlib, httpx and cryptography only); the protocol rules it applies come from there:
+the address guard of ``activitypub.fetch``, Mastodon's signature shape, and the outcome classification
+of ``activitypub.delivery``. ``HttpxTransport`` wraps ``activitypub.delivery.deliver_activity`` so the
+two can be compared through the same worker (``bench/bench_fanout.py --client httpx``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from functools import partial
+from typing import Any, Protocol
+
+import aiohttp
+import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from activitypub.delivery import (
+    EXCERPT_BYTES,
+    DeliveryClients,
+    DeliveryOutcome,
+    classify_response,
+    deliver_activity,
+    parse_retry_after,
+)
+from activitypub.errors import UnsafeAddressError, UnsupportedURLError
+from activitypub.fetch import is_private_address
+from activitypub.keys import PrivateKey
+from activitypub.signatures import sign_request
+from activitypub.vocab import AS2_MEDIA_TYPE
+
+#: Mastodon's limits for a delivery (app/lib/request.rb): connect 5 s, read 10 s, 30 s in all.
+TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5, sock_read=10)
+#: How long a vetted DNS answer is reused (aiohttp connects to exactly the addresses we vetted).
+DNS_CACHE_SECONDS = 60
+#: Per-host httpx clients kept open (``HttpxTransport``).
+MAX_HTTPX_HOSTS = 1024
+
+
+class DeliveryTransport(Protocol):
+    async def send(self, inbox_url: str, body: bytes, *, key_id: str, private_key: PrivateKey) -> DeliveryOutcome:
+        """POST ``body`` to ``inbox_url`` signed with the key, and classify the answer (never raises for a
+        remote failure)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class TransportFactory(Protocol):
+    def __call__(
+        self,
+        *,
+        user_agent: str,
+        allow_private: bool,
+        max_connections: int,
+        per_host: int,
+        signing_executor: Executor | None = None,
+    ) -> DeliveryTransport: ...
+
+
+class VettingResolver(AbstractResolver):
+    """aiohttp's DNS lookups go through here: an answer with a private address is refused (unless
+    ``allow_private``), and aiohttp connects to exactly the addresses returned, so a second DNS answer
+    cannot redirect it (the rule of ``activitypub.fetch``)."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._resolver = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._resolver.resolve(host, port, family)
+        refused = [answer["host"] for answer in answers if is_private_address(answer["host"])]
+        if refused and not self.allow_private:
+            raise UnsafeAddressError("host resolves to a non-public address", url=host, detail=f"{host}: {refused}")
+        return answers
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def inbox_host(url: str, *, allow_private: bool) -> str:
+    """The ``Host`` header for ``url`` (what is signed), refusing what ``activitypub.fetch`` refuses
+    before any lookup: other schemes, credentials, and private IP literals (aiohttp does not resolve
+    those, so the resolver cannot see them)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as error:
+        raise UnsupportedURLError("invalid URL", url=url) from error
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UnsupportedURLError("only absolute http(s) URLs are delivered to", url=url)
+    if parsed.userinfo:
+        raise UnsupportedURLError("URLs with credentials are not delivered to", url=url)
+    if not allow_private and _is_ip_literal(parsed.host) and is_private_address(parsed.host):
+        raise UnsafeAddressError("inbox is on a non-public address", url=url, detail=parsed.host)
+    return parsed.netloc.decode("ascii")
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class AiohttpTransport:
+    """One ``aiohttp.ClientSession`` for the worker's lifetime: keep-alive connections pooled per host
+    (at most ``per_host`` each, ``max_connections`` in all), vetted DNS answers cached for a minute."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        allow_private: bool,
+        max_connections: int,
+        per_host: int,
+        signing_executor: Executor | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.user_agent = user_agent
+        self.allow_private = allow_private
+        self.signing_executor = signing_executor
+        self._connector_options: dict[str, Any] = {
+            "limit": max_connections,
+            "limit_per_host": per_host,
+            "ttl_dns_cache": DNS_CACHE_SECONDS,
+            # Built once: certifi's bundle, or SSL_CERT_FILE, as for our httpx fetches.
+            "ssl": ssl_context or httpx.create_ssl_context(),
+        }
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        """The session, created on first use (aiohttp wants a running loop)."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                resolver=VettingResolver(allow_private=self.allow_private), **self._connector_options
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=TIMEOUT,
+                auto_decompress=False,  # an error body is only excerpted; never inflate what a peer sends
+                skip_auto_headers=("Accept-Encoding",),
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    async def send(self, inbox_url: str, body: bytes, *, key_id: str, private_key: PrivateKey) -> DeliveryOutcome:
+        try:
+            host = inbox_host(inbox_url, allow_private=self.allow_private)
+        except (UnsupportedURLError, UnsafeAddressError) as error:
+            return DeliveryOutcome("drop", None, str(error))
+        headers = {"Host": host, "Content-Type": AS2_MEDIA_TYPE, "User-Agent": self.user_agent}
+        sign = partial(sign_request, "POST", inbox_url, headers, body, key_id=key_id, private_key=private_key)
+        headers |= await _run(sign, self.signing_executor)
+        try:
+            async with self._open().post(inbox_url, data=body, headers=headers, allow_redirects=False) as response:
+                excerpt = await _read_excerpt(response)
+                status, retry_after = response.status, response.headers.get("Retry-After")
+        except UnsafeAddressError as error:
+            return DeliveryOutcome("drop", None, str(error))
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            return DeliveryOutcome("retry", None, "timed out")
+        except (aiohttp.ClientError, OSError) as error:
+            return DeliveryOutcome("retry", None, f"network error: {type(error).__name__}")
+        return classify_response(status, retry_after=parse_retry_after(retry_after), body_excerpt=excerpt)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+async def _read_excerpt(response: aiohttp.ClientResponse) -> str:
+    """Up to ``EXCERPT_BYTES`` of an error answer; a success's short body is read so the connection
+    can be reused."""
+    collected = b""
+    while len(collected) < EXCERPT_BYTES:
+        chunk = await response.content.read(EXCERPT_BYTES - len(collected))
+        if not chunk:
+            break
+        collected += chunk
+    if 200 <= response.status < 300:
+        return ""
+    return collected.decode("utf-8", errors="replace")
+
+
+async def _run(function: Callable[[], dict[str, str]], executor: Executor | None) -> dict[str, str]:
+    if executor is None:
+        return function()
+    return await asyncio.get_running_loop().run_in_executor(executor, function)
+
+
+class HttpxTransport:
+    """The protocol package's own sender: per-host httpx clients (``activitypub.delivery``), an LRU of
+    at most ``MAX_HTTPX_HOSTS``; ``max_connections`` is left to the worker's own limit."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        allow_private: bool,
+        max_connections: int,
+        per_host: int,
+        signing_executor: Executor | None = None,
+    ) -> None:
+        self.clients = DeliveryClients(max_hosts=MAX_HTTPX_HOSTS, max_connections_per_host=per_host)
+        self._deliver: Callable[..., Awaitable[DeliveryOutcome]] = partial(
+            deliver_activity, user_agent=user_agent, allow_private=allow_private, signing_executor=signing_executor
+        )
+
+    async def send(self, inbox_url: str, body: bytes, *, key_id: str, private_key: PrivateKey) -> DeliveryOutcome:
+        async with self.clients.lease(inbox_url) as client:
+            return await self._deliver(client, inbox_url, body, key_id=key_id, private_key=private_key)
+
+    async def aclose(self) -> None:
+        await self.clients.aclose()
