@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text
 
-from storage.db import Database, DatabaseURLError, normalize_url
+from storage.db import Database, DatabaseURLError, WriteTurns, normalize_url
 from storage.models import Actor
 from storage.types import new_snowflake
 
@@ -115,3 +115,38 @@ def test_snowflakes_increase_and_encode_time() -> None:
     ids = [new_snowflake() for _ in range(1000)]
     assert ids == sorted(ids) and len(set(ids)) == 1000
     assert abs((ids[0] >> 16) / 1000 - datetime.now(UTC).timestamp()) < 5
+
+
+async def test_write_turns_serve_urgent_waiters_first_and_survive_cancelled_ones() -> None:
+    turns = WriteTurns()
+    order: list[str] = []
+    await turns.acquire()
+
+    async def take(name: str, *, urgent: bool) -> None:
+        await turns.acquire(urgent=urgent)
+        order.append(name)
+        turns.release()
+
+    first_ordinary = asyncio.create_task(take("ordinary", urgent=False))
+    given_up = asyncio.create_task(take("gave up", urgent=False))
+    urgent = asyncio.create_task(take("urgent", urgent=True))
+    await asyncio.sleep(0)  # all three are now waiting behind the holder
+    given_up.cancel()
+    turns.release()
+    await asyncio.gather(first_ordinary, urgent, given_up, return_exceptions=True)
+    assert order == ["urgent", "ordinary"]
+    assert not turns.locked
+
+
+async def test_a_write_transaction_inside_another_fails_instead_of_hanging_on_sqlite(
+    sqlite_databases: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.db.SQLITE_BUSY_TIMEOUT_MS", 50)
+    database = Database(sqlite_databases.create())  # type: ignore[attr-defined]
+    try:
+        async with database.transaction():
+            with pytest.raises(TimeoutError, match="write lock"):
+                async with database.transaction():
+                    pass
+    finally:
+        await database.dispose()
