@@ -466,18 +466,27 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def run_sink(ports: list[int], control: Any, cert: str | None, key: str | None, delay: float) -> None:
+def run_sink(
+    ports: list[int],
+    control: Any,
+    cert: str | None,
+    key: str | None,
+    delay: float,
+    slow: int = 0,
+    slow_delay: float = 0,
+) -> None:
     """Sink process: listen on every port of ``ports`` (each one a remote host), answer each POST with 202
-    (after ``delay`` seconds), count arrivals per port. Over ``control`` (a Pipe end): ``("ready",)`` once
-    listening; ``("expect", n)`` arms it; ``("done", t)`` is sent with the monotonic time of the n-th
-    arrival; ``("stats",)`` asks for ``{"total", "ports", "per_port_max"}``."""
+    (after ``delay`` seconds; the first ``slow`` ports after ``slow_delay``), count arrivals per port. Over ``control`` (a Pipe end): ``("ready",)`` once
+    listening; ``("expect", n, fast)`` arms it; ``("fast", t)`` is sent when the ports that are not slow
+    have had ``fast`` arrivals, ``("done", t)`` at the n-th arrival (monotonic times); ``("stats",)`` asks for ``{"total", "ports", "per_port_max"}``."""
     import threading
 
     import uvicorn
     import uvloop
 
     counts: dict[int, int] = {}
-    state = {"expected": 0, "total": 0}
+    state = {"expected": 0, "total": 0, "expected_fast": 0, "fast": 0}
+    slow_ports = set(ports[:slow])
     sending = threading.Lock()
 
     def report(message: tuple[Any, ...]) -> None:
@@ -491,13 +500,18 @@ def run_sink(ports: list[int], control: Any, cert: str | None, key: str | None, 
         while more:
             message = await receive()
             more = message.get("more_body", False)
-        if delay:
-            await asyncio.sleep(delay)
         port = scope["server"][1]
         counts[port] = counts.get(port, 0) + 1
         state["total"] += 1
+        if port not in slow_ports:
+            state["fast"] += 1
+            if state["fast"] == state["expected_fast"]:
+                report(("fast", time.monotonic()))
         if state["total"] == state["expected"]:
             report(("done", time.monotonic()))
+        wait = slow_delay if port in slow_ports else delay
+        if wait:
+            await asyncio.sleep(wait)
         await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 
@@ -509,7 +523,7 @@ def run_sink(ports: list[int], control: Any, cert: str | None, key: str | None, 
                 return
             if command[0] == "expect":
                 counts.clear()
-                state.update(expected=command[1], total=0)
+                state.update(expected=command[1], total=0, expected_fast=command[2], fast=0)
             elif command[0] == "stats":
                 stats = {"total": state["total"], "ports": len(counts), "per_port_max": max(counts.values(), default=0)}
                 report(("stats", stats))

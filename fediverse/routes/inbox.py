@@ -111,7 +111,7 @@ async def inbox(request: Request) -> Response:
         request.headers,
         body,
         resolve_key=services.keys.resolve,
-        scheme=request.url.scheme,
+        scheme=request.scope["scheme"],  # what request.url would say, without building it
     )
     activity = parse_activity(body)
     actor_id = get_id(activity.get("actor")) or ""

@@ -1,0 +1,133 @@
+"""Read endpoints under wrk, and the idle memory of a fresh instance.
+
+    python bench/bench_reads.py [--database sqlite|postgres] [--workers 1 2] [--runs 3] [--seconds 8]
+
+Needs wrk (Debian: ``apt-get install wrk``; CI does not run benchmarks). Each configuration: a fresh
+instance with one account and ``--posts`` public posts, ``reverie serve`` on 127.0.0.1; RSS and PSS of
+the whole process tree once it is up and idle; then, per endpoint, a 2 s warm-up and ``--seconds`` of
+``wrk -t1 -c64`` (requests/s and p99 latency), and the memory again after the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from harness import (
+    cpu_seconds,
+    free_port,
+    median,
+    memory_mib,
+    profiled,
+    reverie_environment,
+    reverie_serve,
+    scratch_instance,
+    summarize_profile,
+)
+
+from fediverse import actions
+from fediverse.accounts import create_account
+from fediverse.config import load_settings
+from fediverse.services import open_services
+from fediverse.social.posts import PostDraft
+
+USER = "bench"
+AS2 = "application/activity+json"
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def endpoints(host: str) -> list[tuple[str, str, str | None]]:
+    """(name, path, Accept header)."""
+    return [
+        ("actor (AS2)", f"/users/{USER}", AS2),
+        ("WebFinger", f"/.well-known/webfinger?resource=acct:{USER}@{host}", None),
+        ("outbox page", f"/users/{USER}/outbox?page=true", AS2),
+        ("profile HTML", f"/@{USER}", "text/html"),
+    ]
+
+
+async def prepare(environment: dict[str, str], posts: int) -> None:
+    settings = load_settings(environment)
+    async with open_services(settings, migrate=True) as services:
+        await create_account(services.db, services.urls, USER)
+        for index in range(posts):
+            draft = PostDraft(caption=f"Evening number {index} over the lake #dusk", mood_word="calm")
+            await actions.publish(services, USER, draft)
+
+
+def run_wrk(url: str, accept: str | None, seconds: float, connections: int) -> tuple[float, float, dict[str, int]]:
+    """(requests/s, p99 ms, {"non2xx": n, "errors": n}) from one wrk run."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    if accept:
+        command += ["-H", f"Accept: {accept}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE).groups()  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors:.*", output)
+    return rate, float(value) * _UNITS[unit], {"non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": bool(errors)}
+
+
+def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, list[tuple[float, float]]]:
+    results: dict[str, list[tuple[float, float]]] = {}
+    with scratch_instance(arguments.database) as (data_dir, database), tempfile.TemporaryDirectory() as scratch:
+        port = free_port()
+        environment = reverie_environment(f"http://127.0.0.1:{port}", data_dir, database.url)
+        asyncio.run(prepare(environment, arguments.posts))
+        with reverie_serve(environment, port, Path(scratch) / "server.log", workers=workers) as server:
+            time.sleep(2)  # let start-up garbage settle: "idle" means up and quiet
+            rss, pss = memory_mib(server.tree_pids())
+            print(
+                f"  workers={workers}: idle {rss:.0f} MiB RSS / {pss:.0f} MiB PSS ({len(server.tree_pids())} processes)"
+            )
+            for name, path, accept in endpoints(f"127.0.0.1:{port}"):
+                url = server.base_url + path
+                run_wrk(url, accept, 2, arguments.connections)
+                cpu_before, started = cpu_seconds(server.tree_pids()), time.monotonic()
+                for run in range(arguments.runs):
+                    profile = Path(scratch) / f"profile-{len(results)}.txt"
+                    with profiled(server.process.pid, profile, enabled=arguments.profile and run == 0):
+                        rate, p99, problems = run_wrk(url, accept, arguments.seconds, arguments.connections)
+                    if arguments.profile and run == 0:
+                        print(summarize_profile(profile, top=arguments.profile_top))
+                    results.setdefault(name, []).append((rate, p99))
+                    if problems["non2xx"] or problems["errors"]:
+                        print(f"    !! {name}: {problems}")
+                cores = (cpu_seconds(server.tree_pids()) - cpu_before) / (time.monotonic() - started)
+                runs = results[name]
+                print(
+                    f"    {name:<13} {median([r for r, _ in runs]):>8,.0f} req/s  p99 {median([p for _, p in runs]):6.1f} ms"
+                    f"  server {cores:.2f} cores  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
+                    flush=True,
+                )
+            rss, pss = memory_mib(server.tree_pids())
+            print(f"  workers={workers}: after the load {rss:.0f} MiB RSS / {pss:.0f} MiB PSS")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--posts", type=int, default=40)
+    parser.add_argument("--profile", action="store_true", help="sample the server with py-spy (first run of each)")
+    parser.add_argument("--profile-top", type=int, default=25)
+    arguments = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    print(f"read endpoints on {arguments.database}: wrk -t1 -c{arguments.connections}, {arguments.posts} posts")
+    for workers in arguments.workers:
+        one_configuration(arguments, workers)
+
+
+if __name__ == "__main__":
+    main()
