@@ -102,7 +102,8 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
                 cores = (cpu_seconds(server.tree_pids()) - cpu_before) / (time.monotonic() - started)
                 runs = results[name]
                 print(
-                    f"    {name:<13} {median([r for r, _ in runs]):>8,.0f} req/s  p99 {median([p for _, p in runs]):6.1f} ms"
+                    f"    {name:<13} {median([r for r, _ in runs]):>8,.0f} req/s"
+                    f"  p99 {median([p for _, p in runs]):6.1f} ms"
                     f"  server {cores:.2f} cores  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
                     flush=True,
                 )

@@ -476,9 +476,11 @@ def run_sink(
     slow_delay: float = 0,
 ) -> None:
     """Sink process: listen on every port of ``ports`` (each one a remote host), answer each POST with 202
-    (after ``delay`` seconds; the first ``slow`` ports after ``slow_delay``), count arrivals per port. Over ``control`` (a Pipe end): ``("ready",)`` once
-    listening; ``("expect", n, fast)`` arms it; ``("fast", t)`` is sent when the ports that are not slow
-    have had ``fast`` arrivals, ``("done", t)`` at the n-th arrival (monotonic times); ``("stats",)`` asks for ``{"total", "ports", "per_port_max"}``."""
+    after ``delay`` seconds (the first ``slow`` ports after ``slow_delay``), count arrivals per port.
+
+    Over ``control`` (a Pipe end): ``("ready",)`` once listening; ``("expect", n, fast)`` arms it;
+    ``("fast", t)`` is sent when the ports that are not slow have had ``fast`` arrivals and ``("done", t)``
+    at the n-th arrival (monotonic times); ``("stats",)`` asks for the counts so far."""
     import threading
 
     import uvicorn
