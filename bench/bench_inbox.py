@@ -132,20 +132,22 @@ async def count(database_url: str, sql: str) -> int:
         await database.dispose()
 
 
-async def wait_for_drain(database_url: str, timeout: float) -> float | None:
-    """Seconds until no inbox item is left queued (None if the timeout passed first)."""
+async def wait_for_drain(database_url: str, timeout: float) -> tuple[float, int]:
+    """(seconds waited, items still queued): returns when none is left or ``timeout`` passed."""
     database = Database(database_url)
     started = time.perf_counter()
     try:
-        while time.perf_counter() - started < timeout:
+        while True:
             async with database.engine.connect() as connection:
-                left = (
-                    await connection.execute(text("SELECT count(*) FROM inbox_items WHERE state = 'queued'"))
-                ).scalar_one()
-            if left == 0:
-                return time.perf_counter() - started
+                left = int(
+                    (
+                        await connection.execute(text("SELECT count(*) FROM inbox_items WHERE state = 'queued'"))
+                    ).scalar_one()
+                )
+            elapsed = time.perf_counter() - started
+            if left == 0 or elapsed >= timeout:
+                return elapsed, left
             await asyncio.sleep(0.1)
-        return None
     finally:
         await database.dispose()
 
@@ -207,12 +209,13 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
                     scratch=Path(scratch),
                 )
             server_cpu = cpu_seconds(pids) - cpu_before
+            _, backlog = asyncio.run(wait_for_drain(database.url, 0))
             drain_profile = Path(scratch) / "drain-profile.txt"
             if arguments.worker == "after":
                 worker = stack.enter_context(reverie_worker(environment, worker_log))
                 pids = [*pids, *process_tree(worker.pid)]
                 stack.enter_context(profiled(worker.pid, drain_profile, enabled=arguments.profile_drain))
-            drain_seconds = asyncio.run(wait_for_drain(database.url, arguments.drain_timeout))
+            drain_seconds, left = asyncio.run(wait_for_drain(database.url, arguments.drain_timeout))
             stack.close()
             if arguments.profile_drain:
                 print(summarize_profile(drain_profile, top=arguments.profile_top))
@@ -237,26 +240,31 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
             "stored": stored - warm_accepted,
             "accepted": accepted,
             "posts": posts - warm_accepted,
+            "backlog": backlog,
             "drain_seconds": drain_seconds,
+            "left": left,
             "applied_cpu": applied_cpu,
-            "applied_per_s": None
-            if drain_seconds is None
-            else accepted / (drain_seconds if arguments.worker == "after" else result.seconds + drain_seconds),
+            "applied_per_s": (backlog - left) / drain_seconds if drain_seconds else None,
             "sign_seconds": sign_seconds,
             "log_tail": log.read_text()[-2000:],
         }
 
 
 def print_run(run: dict) -> None:
-    drain = f"{run['drain_seconds']:.1f} s" if run["drain_seconds"] is not None else "did not finish"
-    applied = f"{run['applied_per_s']:,.0f}/s" if run["applied_per_s"] else "-"
+    drain = (
+        f"all applied {run['drain_seconds']:.1f} s later"
+        if run["left"] == 0
+        else f"{run['left']:,} still queued {run['drain_seconds']:.0f} s later"
+    )
+    applied = f"{run['applied_per_s']:,.0f} items/s" if run["applied_per_s"] else "-"
     print(
         f"  workers={run['workers']}  {run['rps']:>7,.0f} req/s"
         f"  p50 {run['p50_ms']:6.1f} ms  p99 {run['p99_ms']:6.1f} ms"
         f"  | sent {run['sent']:,} in {run['fire_seconds']:.1f} s, statuses {run['statuses']}"
         f"\n            server CPU {run['server_cpu']:.1f} s ({run['server_cpu'] / run['fire_seconds']:.2f} cores),"
         f" load CPU {run['load_cpu']:.1f} s | stored {run['stored']:,} rows for {run['accepted']:,} 202s"
-        f" | backlog applied {drain} after firing; {applied} end to end, {run['posts']:,} posts stored",
+        f"\n            worker: {run['backlog']:,} queued when firing ended, {drain} ({applied});"
+        f" {run['posts']:,} posts stored",
         flush=True,
     )
     bad = {status: n for status, n in run["statuses"].items() if status != 202}
@@ -274,7 +282,7 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=64, help="distinct senders (keys) on the peer")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--signers", type=int, default=2, help="processes that pre-sign the requests")
-    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--drain-timeout", type=float, default=60.0, help="how long to watch the worker apply")
     parser.add_argument(
         "--worker",
         choices=["inprocess", "separate", "after"],
@@ -301,10 +309,10 @@ def main() -> None:
                 print_run(run)
                 runs.append(run)
             if len(runs) > 1:
-                drains = [run["drain_seconds"] for run in runs if run["drain_seconds"] is not None]
+                rates = [run["applied_per_s"] for run in runs if run["applied_per_s"]]
                 print(
                     f"median workers={workers}: {median([r['rps'] for r in runs]):,.0f} req/s, "
-                    f"p99 {median([r['p99_ms'] for r in runs]):.1f} ms, drain {median(drains):.1f} s "
+                    f"p99 {median([r['p99_ms'] for r in runs]):.1f} ms, applying {median(rates):,.0f} items/s "
                     f"(runs: {', '.join(format(r['rps'], ',.0f') for r in runs)})",
                     flush=True,
                 )

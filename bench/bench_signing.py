@@ -12,8 +12,11 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's code, not an installed copy
 
 from activitypub.keys import PrivateKey, PublicKey
 from activitypub.message_signatures import sign_message
