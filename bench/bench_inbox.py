@@ -29,7 +29,6 @@ from harness import (
     AS2,
     LoadResult,
     cpu_seconds,
-    free_port,
     median,
     percentile,
     process_tree,
@@ -53,6 +52,7 @@ from fediverse.accounts import create_account
 from fediverse.config import load_settings
 from fediverse.services import open_services
 from storage.db import Database
+from tests.processes import free_port
 
 LOCAL_USER = "bench"
 FILLER = "The lake held the whole sky tonight, a mirror of violet and gold. " * 34  # ~2.3 KiB
@@ -197,7 +197,7 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
                 stack.enter_context(reverie_worker(environment, worker_log))
             if arguments.worker != "after":
                 asyncio.run(wait_for_drain(database.url, 60))
-            pids = server.tree_pids()
+            pids = process_tree(server.process.pid)
             cpu_before = cpu_seconds(pids)
             profile = Path(scratch) / "profile.txt"
             with profiled(server.process.pid, profile, enabled=arguments.profile):

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from harness import (
     cpu_seconds,
-    free_port,
     median,
     memory_mib,
+    process_tree,
     profiled,
     reverie_environment,
     reverie_serve,
@@ -36,6 +36,7 @@ from fediverse.accounts import create_account
 from fediverse.config import load_settings
 from fediverse.services import open_services
 from fediverse.social.posts import PostDraft
+from tests.processes import free_port
 
 USER = "bench"
 AS2 = "application/activity+json"
@@ -82,14 +83,15 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
         asyncio.run(prepare(environment, arguments.posts))
         with reverie_serve(environment, port, Path(scratch) / "server.log", workers=workers) as server:
             time.sleep(2)  # let start-up garbage settle: "idle" means up and quiet
-            rss, pss = memory_mib(server.tree_pids())
+            rss, pss = memory_mib(process_tree(server.process.pid))
             print(
-                f"  workers={workers}: idle {rss:.0f} MiB RSS / {pss:.0f} MiB PSS ({len(server.tree_pids())} processes)"
+                f"  workers={workers}: idle {rss:.0f} MiB RSS / {pss:.0f} MiB PSS"
+                f" ({len(process_tree(server.process.pid))} processes)"
             )
             for name, path, accept in endpoints(f"127.0.0.1:{port}"):
                 url = server.base_url + path
                 run_wrk(url, accept, 2, arguments.connections)
-                cpu_before, started = cpu_seconds(server.tree_pids()), time.monotonic()
+                cpu_before, started = cpu_seconds(process_tree(server.process.pid)), time.monotonic()
                 for run in range(arguments.runs):
                     profile = Path(scratch) / f"profile-{len(results)}.txt"
                     with profiled(server.process.pid, profile, enabled=arguments.profile and run == 0):
@@ -99,7 +101,7 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
                     results.setdefault(name, []).append((rate, p99))
                     if problems["non2xx"] or problems["errors"]:
                         print(f"    !! {name}: {problems}")
-                cores = (cpu_seconds(server.tree_pids()) - cpu_before) / (time.monotonic() - started)
+                cores = (cpu_seconds(process_tree(server.process.pid)) - cpu_before) / (time.monotonic() - started)
                 runs = results[name]
                 print(
                     f"    {name:<13} {median([r for r, _ in runs]):>8,.0f} req/s"
@@ -107,7 +109,7 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
                     f"  server {cores:.2f} cores  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
                     flush=True,
                 )
-            rss, pss = memory_mib(server.tree_pids())
+            rss, pss = memory_mib(process_tree(server.process.pid))
             print(f"  workers={workers}: after the load {rss:.0f} MiB RSS / {pss:.0f} MiB PSS")
     return results
 

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.processes import ServerProcess, reverie_env, stop_process  # noqa: E402
+
 POSTGRES_SERVER_URL = os.environ.get(
     "REVERIE_BENCH_POSTGRES_URL", "postgresql://reverie:reverie@127.0.0.1:5432/postgres"
 )
@@ -43,12 +45,6 @@ def raise_open_files_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -113,40 +109,25 @@ def scratch_instance(kind: str) -> Iterator[tuple[Path, ScratchDatabase]]:
 
 
 def reverie_environment(base_url: str, data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("REVERIE_")}
-    environment.update(
-        PYTHONPATH=str(ROOT),
-        REVERIE_BASE_URL=base_url,
-        REVERIE_DATA_DIR=str(data_dir),
-        REVERIE_DATABASE_URL=database_url,
-        REVERIE_ALLOW_PRIVATE_ADDRESSES="true",
-        REVERIE_LOG_LEVEL="warning",
-        **extra,
+    return reverie_env(
+        {
+            "REVERIE_BASE_URL": base_url,
+            "REVERIE_DATA_DIR": str(data_dir),
+            "REVERIE_DATABASE_URL": database_url,
+            "REVERIE_ALLOW_PRIVATE_ADDRESSES": "true",
+            "REVERIE_LOG_LEVEL": "warning",
+            **extra,
+        }
     )
-    return environment
 
 
 # -- processes -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def tree_pids(self) -> list[int]:
-        return process_tree(self.process.pid)
-
-
 @contextlib.contextmanager
 def reverie_serve(
     environment: Mapping[str, str], port: int, log: Path, *, workers: int = 1, extra_args: Sequence[str] = ()
-) -> Iterator[Server]:
+) -> Iterator[ServerProcess]:
     """``reverie serve`` on 127.0.0.1:``port``, up and answering; stopped with SIGTERM afterwards."""
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -156,7 +137,7 @@ def reverie_serve(
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
-    server = Server(process, port, log)
+    server = ServerProcess(process, log, f"http://127.0.0.1:{port}")
     try:
         wait_until_listening(port, process, log)
         yield server
@@ -184,16 +165,6 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port}")
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def process_tree(pid: int) -> list[int]:

@@ -26,7 +26,7 @@ from sqlalchemy import delete, exists, select, update
 
 from activitypub.delivery import DeliveryOutcome, compute_host_backoff_until, next_retry_delay
 from activitypub.keys import PrivateKey
-from fediverse.federation.transports import AiohttpTransport, DeliveryTransport, TransportFactory
+from fediverse.federation.transports import AiohttpTransport, DeliveryTransport, TransportFactory, TransportOptions
 from fediverse.services import Services
 from storage.models import Actor, Delivery, Follow, HostHealth, OutboxActivity, WorkState
 from storage.queue import claim_due
@@ -102,11 +102,13 @@ class DeliveryQueue:
         self._stragglers: set[asyncio.Task[None]] = set()
         self._unfinished: set[asyncio.Task[DeliveryOutcome]] = set()
         self.transport: DeliveryTransport = transport(
-            user_agent=services.user_agent,
-            allow_private=services.settings.allow_private_addresses,
-            max_connections=concurrency,
-            per_host=per_host,
-            signing_executor=self.signing_pool,
+            TransportOptions(
+                user_agent=services.user_agent,
+                allow_private=services.settings.allow_private_addresses,
+                max_connections=concurrency,
+                per_host=per_host,
+                signing_executor=self.signing_pool,
+            )
         )
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
@@ -55,16 +56,18 @@ class DeliveryTransport(Protocol):
     async def aclose(self) -> None: ...
 
 
-class TransportFactory(Protocol):
-    def __call__(
-        self,
-        *,
-        user_agent: str,
-        allow_private: bool,
-        max_connections: int,
-        per_host: int,
-        signing_executor: Executor | None = None,
-    ) -> DeliveryTransport: ...
+@dataclass(frozen=True)
+class TransportOptions:
+    user_agent: str
+    allow_private: bool
+    #: Connections open at once, in all and to one host.
+    max_connections: int
+    per_host: int
+    #: Where RSA signatures are computed (they release the GIL); ``None`` signs on the event loop.
+    signing_executor: Executor | None = None
+
+
+TransportFactory = Callable[[TransportOptions], DeliveryTransport]
 
 
 class VettingResolver(AbstractResolver):
@@ -118,22 +121,11 @@ class AiohttpTransport:
     """One ``aiohttp.ClientSession`` for the worker's lifetime: keep-alive connections pooled per host
     (at most ``per_host`` each, ``max_connections`` in all), vetted DNS answers cached for a minute."""
 
-    def __init__(
-        self,
-        *,
-        user_agent: str,
-        allow_private: bool,
-        max_connections: int,
-        per_host: int,
-        signing_executor: Executor | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self.user_agent = user_agent
-        self.allow_private = allow_private
-        self.signing_executor = signing_executor
+    def __init__(self, options: TransportOptions, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.options = options
         self._connector_options: dict[str, Any] = {
-            "limit": max_connections,
-            "limit_per_host": per_host,
+            "limit": options.max_connections,
+            "limit_per_host": options.per_host,
             "ttl_dns_cache": DNS_CACHE_SECONDS,
             # Built once: certifi's bundle, or SSL_CERT_FILE, as for our httpx fetches.
             "ssl": ssl_context or httpx.create_ssl_context(),
@@ -144,7 +136,7 @@ class AiohttpTransport:
         """The session, created on first use (aiohttp wants a running loop)."""
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                resolver=VettingResolver(allow_private=self.allow_private), **self._connector_options
+                resolver=VettingResolver(allow_private=self.options.allow_private), **self._connector_options
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -158,12 +150,12 @@ class AiohttpTransport:
 
     async def send(self, inbox_url: str, body: bytes, *, key_id: str, private_key: PrivateKey) -> DeliveryOutcome:
         try:
-            host = inbox_host(inbox_url, allow_private=self.allow_private)
+            host = inbox_host(inbox_url, allow_private=self.options.allow_private)
         except (UnsupportedURLError, UnsafeAddressError) as error:
             return DeliveryOutcome("drop", None, str(error))
-        headers = {"Host": host, "Content-Type": AS2_MEDIA_TYPE, "User-Agent": self.user_agent}
+        headers = {"Host": host, "Content-Type": AS2_MEDIA_TYPE, "User-Agent": self.options.user_agent}
         sign = partial(sign_request, "POST", inbox_url, headers, body, key_id=key_id, private_key=private_key)
-        headers |= await _run(sign, self.signing_executor)
+        headers |= await _run(sign, self.options.signing_executor)
         try:
             async with self._open().post(inbox_url, data=body, headers=headers, allow_redirects=False) as response:
                 excerpt = await _read_excerpt(response)
@@ -205,18 +197,13 @@ class HttpxTransport:
     """The protocol package's own sender: per-host httpx clients (``activitypub.delivery``), an LRU of
     at most ``MAX_HTTPX_HOSTS``; ``max_connections`` is left to the worker's own limit."""
 
-    def __init__(
-        self,
-        *,
-        user_agent: str,
-        allow_private: bool,
-        max_connections: int,
-        per_host: int,
-        signing_executor: Executor | None = None,
-    ) -> None:
-        self.clients = DeliveryClients(max_hosts=MAX_HTTPX_HOSTS, max_connections_per_host=per_host)
+    def __init__(self, options: TransportOptions) -> None:
+        self.clients = DeliveryClients(max_hosts=MAX_HTTPX_HOSTS, max_connections_per_host=options.per_host)
         self._deliver: Callable[..., Awaitable[DeliveryOutcome]] = partial(
-            deliver_activity, user_agent=user_agent, allow_private=allow_private, signing_executor=signing_executor
+            deliver_activity,
+            user_agent=options.user_agent,
+            allow_private=options.allow_private,
+            signing_executor=options.signing_executor,
         )
 
     async def send(self, inbox_url: str, body: bytes, *, key_id: str, private_key: PrivateKey) -> DeliveryOutcome:

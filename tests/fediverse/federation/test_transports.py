@@ -9,7 +9,7 @@ import pytest
 
 from activitypub.delivery import DeliveryOutcome
 from activitypub.keys import load_private_key
-from fediverse.federation.transports import AiohttpTransport, HttpxTransport, TransportFactory
+from fediverse.federation.transports import AiohttpTransport, HttpxTransport, TransportFactory, TransportOptions
 from tests.peers import FakePeer
 from tests.peers import test_key as peer_key
 from tests.processes import free_port
@@ -29,7 +29,9 @@ def trusting_peer(peer: FakePeer) -> FakePeer:
 async def send(
     peer_url: str, *, factory: TransportFactory = AiohttpTransport, allow_private: bool = True
 ) -> DeliveryOutcome:
-    transport = factory(user_agent="Reverie/test", allow_private=allow_private, max_connections=8, per_host=2)
+    transport = factory(
+        TransportOptions(user_agent="Reverie/test", allow_private=allow_private, max_connections=8, per_host=2)
+    )
     try:
         return await transport.send(
             peer_url, BODY, key_id=KEY_ID, private_key=load_private_key(peer_key(1).private_pem)
