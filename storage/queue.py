@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -69,7 +69,7 @@ async def claim_due(
     return sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
 
 
-async def extend_claims(db: Database, model: type[SQLModel], ids: Sequence[int], *, lock_for: timedelta) -> None:
+async def extend_claims(db: Database, model: type[SQLModel], ids: Collection[int], *, lock_for: timedelta) -> None:
     """Push the lock of rows this worker still holds further into the future."""
     if not ids:
         return
@@ -80,9 +80,10 @@ async def extend_claims(db: Database, model: type[SQLModel], ids: Sequence[int],
 
 @asynccontextmanager
 async def holding_claims(
-    db: Database, model: type[SQLModel], ids: Sequence[int], *, lock_for: timedelta
+    db: Database, model: type[SQLModel], ids: Collection[int], *, lock_for: timedelta
 ) -> AsyncIterator[None]:
-    """Keep renewing the claims on ``ids`` while the block runs.
+    """Keep renewing the claims on ``ids`` while the block runs (``ids`` may shrink meanwhile: rows
+    already finished need no renewal).
 
     Locks can then be short, so rows a crashed worker held become claimable again within ``lock_for``,
     while a healthy worker that needs longer than that keeps them.

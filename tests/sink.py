@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +24,8 @@ Scope = dict[str, Any]
 @dataclass
 class Sink:
     ports: list[int]
-    delay_seconds: float = 0.0
+    #: How long each port takes to answer (a slow or distant host).
+    delay_for: Callable[[int], float] = lambda _port: 0.0
     #: Per port, statuses to answer before answering 202 (e.g. ``[503, 500]``).
     failures: dict[int, list[int]] = field(default_factory=dict)
     received: defaultdict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -52,8 +53,9 @@ class Sink:
             body += message.get("body", b"")
             more = message.get("more_body", False)
         port = scope["server"][1]
-        if self.delay_seconds:
-            await asyncio.sleep(self.delay_seconds)
+        delay = self.delay_for(port)
+        if delay:
+            await asyncio.sleep(delay)
         status = 202
         with self._lock:
             pending = self.failures.get(port)
@@ -69,7 +71,7 @@ class Sink:
 
 
 @contextmanager
-def running_sink(count: int, *, delay_seconds: float = 0.0) -> Iterator[Sink]:
+def running_sink(count: int) -> Iterator[Sink]:
     """A sink on ``count`` free ports of 127.0.0.1, served from a thread until the block ends."""
     sockets = []
     for _ in range(count):
@@ -78,7 +80,7 @@ def running_sink(count: int, *, delay_seconds: float = 0.0) -> Iterator[Sink]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(128)
         sockets.append(listener)
-    sink = Sink(ports=[listener.getsockname()[1] for listener in sockets], delay_seconds=delay_seconds)
+    sink = Sink(ports=[listener.getsockname()[1] for listener in sockets])
     server = uvicorn.Server(uvicorn.Config(sink, log_level="warning", lifespan="off", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
     thread.start()
