@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import delete, exists, select, update
 
 from activitypub.delivery import (
@@ -47,11 +48,11 @@ DEFAULT_LOCK_SECONDS = 60
 RECORD_EVERY_SECONDS = 0.25
 
 
-def lock_seconds(extra: Mapping[str, str]) -> int:
-    """``REVERIE_DELIVERY_LOCK_SECONDS``: how soon a crashed worker's claimed deliveries are retried."""
-    raw = extra.get("REVERIE_DELIVERY_LOCK_SECONDS", str(DEFAULT_LOCK_SECONDS))
-    if not raw.isdigit() or not 1 <= int(raw) <= 3600:
-        raise ConfigError("REVERIE_DELIVERY_LOCK_SECONDS", "must be a whole number of seconds from 1 to 3600")
+def read_seconds(extra: Mapping[str, str], variable: str, default: int, *, maximum: int = 3600) -> int:
+    """A whole number of seconds from ``REVERIE_*`` settings, or ``ConfigError`` naming the variable."""
+    raw = extra.get(variable, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ConfigError(variable, f"must be a whole number of seconds from 1 to {maximum}")
     return int(raw)
 
 
@@ -79,7 +80,13 @@ class DeliveryQueue:
         self.per_host = per_host
         self.clients = DeliveryClients(max_hosts=1024, max_connections_per_host=per_host)
         self.signing_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sign")
-        self.lock_for = timedelta(seconds=lock_seconds(services.settings.extra))
+        extra = services.settings.extra
+        # How soon a crashed worker's claimed deliveries are retried.
+        self.lock_for = timedelta(seconds=read_seconds(extra, "REVERIE_DELIVERY_LOCK_SECONDS", DEFAULT_LOCK_SECONDS))
+        # How long one POST may take in all (Mastodon: 10 s to read, 30 s in total).
+        total = read_seconds(extra, "REVERIE_DELIVERY_TIMEOUT_SECONDS", 30, maximum=300)
+        self.timeout = httpx.Timeout(min(10.0, total), connect=min(5.0, total))
+        self.total_timeout = float(total)
 
     async def aclose(self) -> None:
         await self.clients.aclose()
@@ -114,6 +121,8 @@ class DeliveryQueue:
                     user_agent=self.services.user_agent,
                     allow_private=self.services.settings.allow_private_addresses,
                     signing_executor=self.signing_pool,
+                    timeout=self.timeout,
+                    total_timeout=self.total_timeout,
                 )
 
         # Outcomes are recorded as they come in, not when the whole batch is done: after a crash only the
