@@ -40,6 +40,7 @@ class FaultyPeer:
         self._loop = asyncio.new_event_loop()
         self._release = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._handlers: set[asyncio.Task[None]] = set()
 
     def inbox_url(self, port: int) -> str:
         return f"http://127.0.0.1:{port}/inbox"
@@ -53,6 +54,14 @@ class FaultyPeer:
             return list(self.accepted[port])
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await self._answer(reader, writer)
+        finally:
+            writer.close()
+            self._handlers.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         port = writer.get_extra_info("sockname")[1]
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -66,7 +75,6 @@ class FaultyPeer:
             )
             body = await reader.readexactly(length)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            writer.close()
             return
         with self._lock:
             behaviour = self.behaviour.get(port, Behaviour.ACCEPT)
@@ -87,7 +95,6 @@ class FaultyPeer:
             }[behaviour]
             writer.write(f"HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
             await writer.drain()
-        writer.close()
 
     def run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -99,6 +106,8 @@ class FaultyPeer:
             self._release.set()
             for server in servers:
                 server.close()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+            for server in servers:
                 await server.wait_closed()
 
         self._loop.run_until_complete(main())
