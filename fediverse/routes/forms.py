@@ -45,7 +45,7 @@ async def read_form(request: Request) -> FormData:
     await require_account(request)
     form = await read_form_unchecked(request)
     token = form.get(CSRF_FIELD)
-    await check_csrf(request, token if isinstance(token, str) else "")
+    await check_csrf(request, token if isinstance(token, str) else None)  # None: the X-CSRF-Token header
     return form
 
 
