@@ -99,6 +99,8 @@ async def profile_settings(request: Request) -> Response:
         header = await _stored_image(services, account, form.get("header"), avatar=False)
     except (BadRequest, PayloadTooLarge) as error:
         return await _profile_form(request, account, error=str(error), values=raw)
+    finally:
+        await form.close()
     await actions.update_profile(
         services,
         account.username,
