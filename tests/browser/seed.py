@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,7 +100,9 @@ def paint_pictures(folder: Path, count: int = len(PICTURES)) -> list[dict[str, o
 def seed_remote_posts(database_url: str, server: PictureServer, *, follower: str | None = None) -> list[str]:
     """Store a remote account "mira" with one post per picture; ``follower`` (a local name) follows her."""
     painted = paint_pictures(server.folder)
-    return asyncio.run(_store(database_url, server.base_url, painted, follower))
+    # A thread of its own: Playwright's sync API may already run an event loop on this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _store(database_url, server.base_url, painted, follower)).result()
 
 
 async def _store(database_url: str, base_url: str, painted: list[dict[str, object]], follower: str | None) -> list[str]:
