@@ -45,7 +45,9 @@ def test_registration_follows_the_admins_choice(client: TestClient, make_member:
         if "form_token" not in page.text:
             return 403
         data = {"username": "newbie", "password": PASSWORD, "password_again": PASSWORD, "invite": code}
-        return client.post("/register", data={**data, "form_token": form_token_of(page.text)}, headers=BROWSER).status_code
+        return client.post(
+            "/register", data={**data, "form_token": form_token_of(page.text)}, headers=BROWSER
+        ).status_code
 
     def as_admin(path: str, **data: str) -> str:
         client.cookies.clear()
@@ -97,7 +99,7 @@ def test_liking_in_place_notifies_the_author(
     token = sign_in(client, "ben")
     bar = client.post(f"/posts/{post.id}/like", data={"csrf_token": token}, headers=HTMX)
     assert bar.status_code == 200 and "<html" not in bar.text
-    assert 'action-like is-on' in bar.text and ">1</span>" in bar.text
+    assert "action-like is-on" in bar.text and ">1</span>" in bar.text
     assert f'action="/posts/{post.id}/unlike"' in bar.text
     client.cookies.clear()
     sign_in(client, "ana")
@@ -111,17 +113,28 @@ def test_follow_requests_wait_for_approval(client: TestClient, make_member: Call
     make_member("ana")
     make_member("ben")
     token = sign_in(client, "ana")
-    client.post("/settings/profile", data={"csrf_token": token, "display_name": "Ana", "bio": "", "manually_approves_followers": "on"}, headers=BROWSER)
+    client.post(
+        "/settings/profile",
+        data={"csrf_token": token, "display_name": "Ana", "bio": "", "manually_approves_followers": "on"},
+        headers=BROWSER,
+    )
     client.cookies.clear()
     token = sign_in(client, "ben")
-    button = client.post("/follow", data={"csrf_token": token, "target": "http://127.0.0.1:8765/users/ana"}, headers=HTMX)
+    button = client.post(
+        "/follow", data={"csrf_token": token, "target": "http://127.0.0.1:8765/users/ana"}, headers=HTMX
+    )
     assert "Requested" in button.text
     client.cookies.clear()
     token = sign_in(client, "ana")
     page = client.get("/notifications", headers=BROWSER).text
     assert "asks to follow you" in page
-    client.post("/followers/approve", data={"csrf_token": token, "target": "http://127.0.0.1:8765/users/ben"}, headers=BROWSER)
-    assert "Ben" in client.get("/@ana/followers", headers=BROWSER).text or "ben" in client.get("/@ana/followers", headers=BROWSER).text
+    client.post(
+        "/followers/approve", data={"csrf_token": token, "target": "http://127.0.0.1:8765/users/ben"}, headers=BROWSER
+    )
+    assert (
+        "Ben" in client.get("/@ana/followers", headers=BROWSER).text
+        or "ben" in client.get("/@ana/followers", headers=BROWSER).text
+    )
     assert "1</strong> followers" in client.get("/@ana", headers=BROWSER).text
 
 
@@ -135,7 +148,9 @@ def test_nobody_deletes_what_is_not_theirs(
     response = client.post(f"/posts/{post.id}/delete", data={"csrf_token": token}, headers=BROWSER)
     assert response.status_code == 403
     assert "mine" in client.get(page_url("ana", post), headers=BROWSER).text
-    assert "Delete" not in client.get(page_url("ana", post), headers=BROWSER).text.split("<main")[1].split("reply-form")[0]
+    assert (
+        "Delete" not in client.get(page_url("ana", post), headers=BROWSER).text.split("<main")[1].split("reply-form")[0]
+    )
     client.cookies.clear()
     token = sign_in(client, "ana")
     deleted = client.post(f"/posts/{post.id}/delete", data={"csrf_token": token}, headers=BROWSER)
@@ -205,12 +220,20 @@ def test_uploaded_avatar_is_cleaned_and_shown(client: TestClient, make_member: C
     assert broken.status_code == 400 and "cannot be used" in broken.text and 'value="Still typed"' in broken.text
 
 
-def test_text_and_mood_posts_publish_without_javascript(client: TestClient, make_member: Callable[..., Account]) -> None:
+def test_text_and_mood_posts_publish_without_javascript(
+    client: TestClient, make_member: Callable[..., Account]
+) -> None:
     make_member("ana")
     token = sign_in(client, "ana")
     response = client.post(
         "/compose/text",
-        data={"csrf_token": token, "caption": "rain again #weather", "mood_emoji": "🌧️", "mood_word": "melancholy", "visibility": "public"},
+        data={
+            "csrf_token": token,
+            "caption": "rain again #weather",
+            "mood_emoji": "🌧️",
+            "mood_word": "melancholy",
+            "visibility": "public",
+        },
         headers=BROWSER,
     )
     assert response.status_code == 200 and "rain again" in response.text and "melancholy" in response.text

@@ -44,7 +44,9 @@ def test_search_finds_a_remote_account_and_follows_it(
     assert page.status_code == 200
     assert f"@zoe@{peer.host}" in page.text and 'action="/follow"' in page.text
     # And following from the result queues a Follow that reaches Zoe's server.
-    button = client.post("/follow", data={"csrf_token": token, "target": zoe.id}, headers={**BROWSER, "HX-Request": "true"})
+    button = client.post(
+        "/follow", data={"csrf_token": token, "target": zoe.id}, headers={**BROWSER, "HX-Request": "true"}
+    )
     assert "Requested" in button.text
     run_in_app(client, client.app_state["worker"].drain)
     follows = peer.activities("Follow")
@@ -53,14 +55,18 @@ def test_search_finds_a_remote_account_and_follows_it(
     assert client.get(f"/@zoe@{peer.host}", headers=BROWSER).status_code == 200
 
 
-def test_search_for_an_unknown_account_says_so(client: TestClient, make_member: Callable[..., Account], peer: FakePeer) -> None:
+def test_search_for_an_unknown_account_says_so(
+    client: TestClient, make_member: Callable[..., Account], peer: FakePeer
+) -> None:
     make_member("ana")
     sign_in(client, "ana")
     page = client.get(f"/search?q=@nobody@{peer.host}", headers=BROWSER)
     assert page.status_code == 200 and "Nothing found for" in page.text
 
 
-def test_visitor_follows_from_their_own_server(client: TestClient, make_member: Callable[..., Account], peer: FakePeer) -> None:
+def test_visitor_follows_from_their_own_server(
+    client: TestClient, make_member: Callable[..., Account], peer: FakePeer
+) -> None:
     make_member("ana")
     peer.add_actor("zoe")
     profile = client.get("/@ana", headers=BROWSER)

@@ -56,7 +56,12 @@ def test_session_cookie_is_secure_on_https(https_client: TestClient) -> None:
     page = https_client.get("/setup", headers=BROWSER)
     response = https_client.post(
         "/setup",
-        data={"username": "ana", "password": PASSWORD, "password_again": PASSWORD, "form_token": form_token_of(page.text)},
+        data={
+            "username": "ana",
+            "password": PASSWORD,
+            "password_again": PASSWORD,
+            "form_token": form_token_of(page.text),
+        },
         headers=BROWSER,
         follow_redirects=False,
     )
@@ -66,7 +71,9 @@ def test_session_cookie_is_secure_on_https(https_client: TestClient) -> None:
     assert "strict-transport-security" in response.headers
 
 
-def test_wrong_password_keeps_the_username_and_says_why(client: TestClient, make_member: Callable[..., Account]) -> None:
+def test_wrong_password_keeps_the_username_and_says_why(
+    client: TestClient, make_member: Callable[..., Account]
+) -> None:
     make_member("ana")
     page = client.get("/login", headers=BROWSER)
     response = client.post(
@@ -96,7 +103,9 @@ def test_sign_in_is_throttled_after_repeated_failures(client: TestClient, make_m
 
 def test_sign_in_form_needs_its_own_token(client: TestClient, make_member: Callable[..., Account]) -> None:
     make_member("ana")
-    response = client.post("/login", data={"username": "ana", "password": PASSWORD, "form_token": "forged"}, headers=BROWSER)
+    response = client.post(
+        "/login", data={"username": "ana", "password": PASSWORD, "form_token": "forged"}, headers=BROWSER
+    )
     assert response.status_code == 403
     assert "reverie_session" not in client.cookies
 
@@ -138,13 +147,23 @@ def test_changing_the_password_signs_out_other_browsers(
     token = sign_in(client, "ana")
     wrong = client.post(
         "/settings/account",
-        data={"csrf_token": token, "current_password": "nope", "new_password": "a new passphrase", "new_password_again": "a new passphrase"},
+        data={
+            "csrf_token": token,
+            "current_password": "nope",
+            "new_password": "a new passphrase",
+            "new_password_again": "a new passphrase",
+        },
         headers=BROWSER,
     )
     assert wrong.status_code == 400 and "current password is not right" in wrong.text
     response = client.post(
         "/settings/account",
-        data={"csrf_token": token, "current_password": PASSWORD, "new_password": "a new passphrase", "new_password_again": "a new passphrase"},
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": "a new passphrase",
+            "new_password_again": "a new passphrase",
+        },
         headers=BROWSER,
     )
     assert response.status_code == 200 and "Password changed" in response.text
