@@ -142,8 +142,12 @@ async def account_settings(request: Request) -> Response:
     return see_other("/settings/account?saved=1")
 
 
+async def settings_index(_request: Request) -> Response:
+    return see_other("/settings/profile")
+
+
 routes = [
-    Route("/settings", lambda request: see_other("/settings/profile")),
+    Route("/settings", settings_index),
     Route("/settings/profile", profile_settings, methods=["GET", "POST"]),
     Route("/settings/account", account_settings, methods=["GET", "POST"]),
 ]

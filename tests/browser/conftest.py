@@ -68,20 +68,20 @@ def _start(tmp: Path, name: str, users: list[tuple[str, ...]]) -> tuple[dict[str
     return env, data_dir, port
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pictures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PictureServer]:
     with picture_server(tmp_path_factory.mktemp("pictures")) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def there(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     env, data_dir, port = _start(tmp_path_factory.mktemp("there"), "there", [("zoe", "--display-name", "Zoe")])
     with reverie_server("serve", "--port", str(port), env=env, port=port, log=data_dir.parent / "there.log") as server:
         yield Instance(server, env, data_dir)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def here(tmp_path_factory: pytest.TempPathFactory, pictures: PictureServer) -> Iterator[Instance]:
     env, data_dir, port = _start(
         tmp_path_factory.mktemp("here"),
@@ -93,8 +93,10 @@ def here(tmp_path_factory: pytest.TempPathFactory, pictures: PictureServer) -> I
         yield Instance(server, env, data_dir)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Module-scoped: Playwright's sync API keeps an event loop on this thread while it runs, which
+    other tests' ``asyncio.run`` must not meet."""
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from starlette.testclient import TestClient
 
-from fediverse.app import create_app
-from fediverse.config import Settings
 from storage.models import Account
 from tests.conftest import TEST_BASE_URL, run_in_app
+from tests.fediverse.federation.conftest import client, peer, settings  # the app with loopback peers allowed
 from tests.fediverse.web.conftest import BROWSER, form_token_of, sign_in
-from tests.peers import FakePeer, running_peer
+from tests.peers import FakePeer
 
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
-    return make_settings(database_url, REVERIE_ALLOW_PRIVATE_ADDRESSES="true")
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url=TEST_BASE_URL) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def peer() -> Iterator[FakePeer]:
-    with running_peer() as fake:
-        yield fake
+__all__ = ["client", "peer", "settings"]
 
 
 def test_search_finds_a_remote_account_and_follows_it(
