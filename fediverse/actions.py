@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.errors import NotFound
 from fediverse.services import Services
-from fediverse.social import follows, interactions, posts
+from fediverse.social import follows, interactions, posts, profiles
 from storage.models import Account, Actor, Follow, Like, Post
 
 
@@ -151,3 +151,14 @@ async def _attach(session: AsyncSession, row: Row) -> Row:
     if attached is None:
         raise NotFound("It no longer exists.")
     return attached
+
+
+async def update_profile(services: Services, username: str, changes: profiles.ProfileChanges) -> None:
+    """Change display name, bio, images or follower approval, and tell followers' servers."""
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        stored_account = await session.get(Account, account.id)
+        actor = await session.get(Actor, account.actor_id)
+        assert stored_account is not None and actor is not None
+        await profiles.update_profile(session, services.urls, stored_account, actor, changes)
+    services.wake_worker("deliveries")

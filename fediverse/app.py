@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
@@ -19,9 +20,11 @@ from activitypub.errors import ActivityPubError, DigestError, FetchError, Invali
 from fediverse.config import Settings, load_settings
 from fediverse.errors import ReverieError, ServiceUnavailable
 from fediverse.jobs import open_worker
+from fediverse.ratelimit import LoginThrottle
 from fediverse.rendering import STATIC_DIR, create_templates
 from fediverse.responses import JSONResponse, wants_json
-from fediverse.routes import actors, inbox, profiles, wellknown
+from fediverse.routes import actors, inbox, web, wellknown
+from fediverse.security import SecurityHeadersMiddleware
 from fediverse.services import open_services
 from storage.batching import BatchInserter
 from storage.db import UNAVAILABLE_ERRORS
@@ -35,7 +38,7 @@ def _routes() -> list[BaseRoute]:
         *wellknown.routes,
         *inbox.routes,
         *actors.routes,
-        *profiles.routes,
+        *web.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -130,8 +133,14 @@ def create_app(settings: Settings) -> Starlette:
                 if task is not None:
                     await task
 
-    app = Starlette(routes=_routes(), lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    app = Starlette(
+        routes=_routes(),
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url)],
+    )
     app.state.templates = create_templates()
+    app.state.login_throttle = LoginThrottle()
     return app
 
 
