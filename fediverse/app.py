@@ -21,7 +21,7 @@ from fediverse.errors import ReverieError, TooManyRequests
 from fediverse.jobs import open_worker
 from fediverse.rendering import STATIC_DIR, create_templates
 from fediverse.responses import JSONResponse, wants_json
-from fediverse.routes import actors, inbox, profiles, wellknown
+from fediverse.routes import actors, api_generation, api_media, api_posts, inbox, media, profiles, wellknown
 from fediverse.services import open_services
 from storage.batching import BatchInserter
 from storage.models import InboxItem
@@ -35,6 +35,10 @@ def _routes() -> list[BaseRoute]:
         *inbox.routes,
         *actors.routes,
         *profiles.routes,
+        *media.routes,
+        *api_generation.routes,
+        *api_media.routes,
+        *api_posts.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -15,6 +15,7 @@ from fediverse.errors import BadRequest, Forbidden
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.generation.provenance import describe_generation
 from fediverse.notifications import notify
 from fediverse.posts import load_post_views
 from fediverse.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
@@ -78,7 +79,8 @@ def check_draft(draft: PostDraft) -> None:
 
 
 def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
-    """The HTML every server shows: caption, mood, and the hashtags that are not in the caption."""
+    """The HTML every server shows: caption, mood, how the image was made, what it remixes, and the hashtags
+    that are not in the caption."""
     mentions = {
         (actor.username.lower(), actor.domain.lower()): MentionTarget(
             actor.ap_id, actor.url or actor.ap_id, actor.username, actor.domain
@@ -89,6 +91,12 @@ def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
     mood = " ".join(part for part in (draft.mood_emoji.strip(), draft.mood_word.strip()) if part)
     if mood:
         content += f'<p class="reverie-mood">Mood: {html.escape(mood)}</p>'
+    if draft.generation:
+        line = describe_generation(draft.generation, hide_prompt=draft.hide_prompt)
+        content += f'<p class="reverie-provenance">{html.escape(line)}</p>'
+    if draft.remix_of_ap_id:
+        source = html.escape(draft.remix_of_ap_id, quote=True)
+        content += f'<p class="reverie-remix">🔁 Remix of <a href="{source}" rel="nofollow noopener">{source}</a></p>'
     in_caption = set(extract_hashtags(draft.caption))
     trailing = [tag for tag in tags if tag not in in_caption]
     if trailing:
@@ -235,6 +243,9 @@ async def edit_post(
         mood_emoji=post.mood_emoji or "",
         mood_word=post.mood_word or "",
         mentions=view.mentions,
+        hide_prompt=post.hide_prompt,
+        generation=post.generation,
+        remix_of_ap_id=post.remix_of_ap_id,
     )
     check_draft(draft)
     old_caption_tags = set(extract_hashtags(post.source_text or ""))
