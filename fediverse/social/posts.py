@@ -184,7 +184,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         source = await session.scalar(select(Post).where(Post.ap_id == draft.remix_of_ap_id))
         if source is not None:
             await notify(session, source.author_id, NotificationType.REMIX, from_actor_id=author.id, post_id=post.id)
-    view = PostView(post=post, author=author, media=media, tags=tags, mentions=mentioned)
+    # Tags sorted as ``load_post_views`` reads them back, so the delivered Note and the served one agree.
+    view = PostView(post=post, author=author, media=media, tags=sorted(tags), mentions=mentioned)
     activity = create_activity(view, urls)
     await queue_activity(
         session, author, activity, await post_audience(session, view, parent_author), local_base_url=urls.base_url
@@ -261,7 +262,7 @@ async def edit_post(
             media.alt_text = alt_texts[media.id or 0][:1500]
     await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
-    edited = PostView(post=post, author=view.author, media=view.media, tags=tags, mentions=view.mentions)
+    edited = PostView(post=post, author=view.author, media=view.media, tags=sorted(tags), mentions=view.mentions)
     note: JsonObject = note_document(edited, urls)
     activity = update_activity(new_activity_id(urls, account.username), view.author.ap_id, note, note["to"], note["cc"])
     audience = await post_audience(session, edited, await _parent_author(session, post))

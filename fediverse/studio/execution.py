@@ -86,7 +86,7 @@ async def _paint(services: Services, job: GenerationJob, reporter: _Reporter, to
         return Outcome(JobState.CANCELLED)
     except TimeoutError:
         token.cancel()  # the painting thread stops at its next checkpoint
-        return Outcome(JobState.FAILED, f"Painting took longer than {timeout:g} seconds, so it was stopped.")
+        return Outcome(JobState.FAILED, f"Painting took too long (the limit is {timeout:g} s), so it was stopped.")
     except GenerationError as error:
         log.info("generation job %s failed: %s", job.id, error.detail)
         return Outcome(JobState.FAILED, str(error))

@@ -12,8 +12,13 @@ from starlette.responses import Response
 from starlette.testclient import TestClient
 
 from fediverse.auth import SESSION_COOKIE, start_session
+from fediverse.config import Settings
 from storage.models import Account
-from tests.conftest import run_in_app, services_of
+from tests.conftest import TEST_BASE_URL, run_in_app, services_of
+from tests.fediverse.federation.conftest import peer, send_activity
+from tests.peers import FakePeer, PeerActor
+
+__all__ = ["peer"]  # the fake remote server fixture, shared with the federation flows
 
 #: Small and quick to paint: the procedural painter takes a few milliseconds at this size.
 SMALL = {"width": 64, "height": 64}
@@ -54,6 +59,12 @@ def sign_in(client: TestClient, account: Account) -> Browser:
 
 
 @pytest.fixture
+def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
+    """Peers in these tests are fake servers on 127.0.0.1."""
+    return make_settings(database_url, REVERIE_ALLOW_PRIVATE_ADDRESSES="true")
+
+
+@pytest.fixture
 def ana(client: TestClient, make_user: Callable[..., Account]) -> Browser:
     return sign_in(client, make_user("ana"))
 
@@ -71,3 +82,20 @@ def generate(browser: Browser, **request: Any) -> dict[str, Any]:
     status = browser.get(f"/api/generations/{created.json()['id']}")
     assert status.status_code == 200
     return status.json()  # type: ignore[no-any-return]
+
+
+def follow_from(client: TestClient, peer: FakePeer, username: str, follower: str = "ben") -> PeerActor:
+    """A remote account on ``peer`` follows the local ``username`` (accepted at once); the peer trusts our key."""
+    remote = peer.add_actor(follower)
+    peer.trust(client.get(f"/users/{username}", headers={"Accept": "application/activity+json"}).json())
+    follow = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{peer.base_url}/follows/{follower}-{username}",
+        "type": "Follow",
+        "actor": remote.id,
+        "object": f"{TEST_BASE_URL}/users/{username}",
+    }
+    assert send_activity(client, peer, remote, follow) == 202
+    drain(client)
+    assert peer.activities("Accept")
+    return remote
