@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.5  # seconds between progress rows of one job
 CANCEL_POLL = 0.5  # seconds between looks at cancel_requested
 HEARTBEAT = 10.0  # seconds between lease renewals when no progress is written
-INTERRUPTED = "The server stopped while painting this; please try again."
+INTERRUPTED = "Painting was interrupted (the server or command running it stopped); please try again."
 
 ProgressListener = Callable[[Progress], None]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -11,11 +11,14 @@ import pytest
 from starlette.responses import Response
 from starlette.testclient import TestClient
 
+from fediverse.accounts import create_account
+from fediverse.app import create_app
 from fediverse.auth import SESSION_COOKIE, start_session
 from fediverse.config import Settings
 from storage.models import Account
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import peer, send_activity
+from tests.image_service import FakeImagesAPI, running_images_api
 from tests.peers import FakePeer, PeerActor
 
 __all__ = ["peer"]  # the fake remote server fixture, shared with the federation flows
@@ -99,3 +102,34 @@ def follow_from(client: TestClient, peer: FakePeer, username: str, follower: str
     drain(client)
     assert peer.activities("Accept")
     return remote
+
+
+@pytest.fixture
+def client_with(make_settings: Callable[..., Settings], database_url: str) -> Iterator[Callable[..., TestClient]]:
+    """Start the app with extra settings: ``client_with(REVERIE_AI_TAG="")``."""
+    clients: list[TestClient] = []
+
+    def start(**environment: str) -> TestClient:
+        client = TestClient(create_app(make_settings(database_url, **environment)), base_url=TEST_BASE_URL)
+        clients.append(client.__enter__())
+        return client
+
+    yield start
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def create_user(client: TestClient, username: str) -> Account:
+    services = services_of(client)
+    return run_in_app(client, create_account, services.db, services.urls, username)
+
+
+@pytest.fixture
+def images() -> Iterator[tuple[FakeImagesAPI, str]]:
+    """A fake OpenAI-compatible image service on 127.0.0.1 and its URL."""
+    with running_images_api() as running:
+        yield running
+
+
+def openai_settings(url: str, **extra: str) -> dict[str, str]:
+    return {"REVERIE_GENERATOR": "openai", "REVERIE_OPENAI_BASE_URL": url, "REVERIE_OPENAI_MODEL": "dall-e-3", **extra}

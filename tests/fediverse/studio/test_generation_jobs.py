@@ -20,7 +20,8 @@ from storage.models import Account, GenerationJob, JobState
 from storage.types import utcnow
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.generation.test_provenance import xmp_of
-from tests.fediverse.studio.conftest import SMALL, Browser, drain, generate, sign_in
+from tests.fediverse.studio.conftest import SMALL, Browser, create_user, drain, generate, openai_settings, sign_in
+from tests.image_service import FakeImagesAPI
 
 
 def events_of(browser: Browser, job_id: int, last_event_id: int | None = None) -> list[tuple[int, str, Any]]:
@@ -226,3 +227,23 @@ def test_a_queued_job_claimed_by_a_crashed_worker_runs_when_the_claim_lapses(ana
     run_in_app(ana.client, claim_then_die, True)
     drain(ana.client)
     assert ana.get(f"/api/generations/{job_id}").json()["state"] == "succeeded"
+
+
+def test_a_failing_image_service_fails_the_job_with_its_reason(
+    client_with: Callable[..., TestClient], images: tuple[FakeImagesAPI, str]
+) -> None:
+    # Given an instance whose image service answers with errors
+    fake, url = images
+    fake.mode = "policy"
+    client = client_with(**openai_settings(url))
+    ana = sign_in(client, create_user(client, "ana"))
+    capabilities = ana.get("/api/generator").json()
+    assert capabilities["backend"] == "openai" and capabilities["supports_seed"] is False
+    # When a job runs, it fails with the service's reason, and no image is left behind
+    job = generate(ana, prompt="a lighthouse", width=1024, height=1024)
+    assert job["state"] == "failed" and job["media"] == []
+    assert job["error"] == "The image service refused this prompt under its content policy."
+    assert events_of(ana, job["id"])[-1][1] == "failed"
+    # And a seed, which this backend cannot honour, is refused up front
+    refused = ana.post("/api/generations", json={"prompt": "sea", "seed": 1, "width": 1024, "height": 1024})
+    assert refused.status_code == 400 and "cannot reproduce a seed" in refused.json()["error"]

@@ -30,7 +30,8 @@ from fediverse.routes import api_generation
 from fediverse.services import open_services
 from fediverse.studio.execution import INTERRUPTED
 from storage.models import GenerationJob
-from tests.image_service import FakeImagesAPI, running_images_api
+from tests.fediverse.studio.conftest import openai_settings
+from tests.image_service import FakeImagesAPI
 from tests.processes import free_port
 
 TIMEOUT = httpx.Timeout(10.0)
@@ -118,16 +119,6 @@ def start_live(make_settings: Callable[..., Settings], database_url: str) -> Ite
     yield start
     for context in servers:
         context.__exit__(None, None, None)
-
-
-@pytest.fixture
-def images() -> Iterator[tuple[FakeImagesAPI, str]]:
-    with running_images_api() as running:
-        yield running
-
-
-def openai_settings(url: str, **extra: str) -> dict[str, str]:
-    return {"REVERIE_GENERATOR": "openai", "REVERIE_OPENAI_BASE_URL": url, "REVERIE_OPENAI_MODEL": "dall-e-3", **extra}
 
 
 def test_progress_streams_live_and_a_reconnect_resumes(start_live: Callable[..., LiveSession]) -> None:

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from fediverse.accounts import create_account
-from fediverse.app import create_app
-from fediverse.config import Settings
 from fediverse.generation.provenance import read_parameters_text
 from fediverse.imaging import is_valid_blurhash
 from storage.models import Account
-from tests.conftest import TEST_BASE_URL, run_in_app, services_of
+from tests.conftest import TEST_BASE_URL
 from tests.fediverse.generation.test_provenance import xmp_of
-from tests.fediverse.studio.conftest import Browser, drain, follow_from, generate, sign_in
+from tests.fediverse.studio.conftest import Browser, create_user, drain, follow_from, generate, sign_in
 from tests.fediverse.studio.note_expectations import (
     PUBLIC,
     gotosocial_problems,
@@ -172,21 +169,6 @@ def test_uploaded_photos_get_no_ai_label(ana: Browser) -> None:
     assert "digitalSourceType" not in note["attachment"][0]
 
 
-@pytest.fixture
-def client_with(make_settings: Callable[..., Settings], database_url: str) -> Iterator[Callable[..., TestClient]]:
-    """Start the app with extra settings: ``client_with(REVERIE_AI_TAG="")``."""
-    clients: list[TestClient] = []
-
-    def start(**environment: str) -> TestClient:
-        client = TestClient(create_app(make_settings(database_url, **environment)), base_url=TEST_BASE_URL)
-        clients.append(client.__enter__())
-        return client
-
-    yield start
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
 @pytest.mark.parametrize(("setting", "expected"), [("", set()), ("#MadeWithAI", {"#madewithai"})])
 def test_the_ai_tag_is_configurable(client_with: Callable[..., TestClient], setting: str, expected: set[str]) -> None:
     client = client_with(REVERIE_AI_TAG=setting)
@@ -194,11 +176,6 @@ def test_the_ai_tag_is_configurable(client_with: Callable[..., TestClient], sett
     media = generate(ana)["media"][0]
     assert ana.post("/api/posts", json={"media_ids": [media["id"]]}).status_code == 201
     assert {tag["name"] for tag in outbox_notes(ana)[0]["tag"]} == expected
-
-
-def create_user(client: TestClient, username: str) -> Account:
-    services = services_of(client)
-    return run_in_app(client, create_account, services.db, services.urls, username)
 
 
 def test_bad_compositions_are_refused_and_lose_nothing(
