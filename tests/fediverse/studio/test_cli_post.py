@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from starlette.testclient import TestClient
 
@@ -73,3 +74,16 @@ def test_reverie_post_explains_what_is_wrong(
     bad_size = run_reverie("post", "ana", "--prompt", "sea", "--size", "big", env=environment)
     assert bad_size.returncode == 1 and "--size looks like 1024x1024" in bad_size.stderr
     assert "Traceback" not in unknown.stderr + bad_style.stderr + bad_size.stderr
+
+
+def test_bad_generation_settings_stop_start_up_with_the_variable_named(tmp_path: Path) -> None:
+    for environment, variable in (
+        ({"REVERIE_GENERATOR": "openai"}, "REVERIE_OPENAI_BASE_URL"),
+        ({"REVERIE_GENERATOR": "dall-e"}, "REVERIE_GENERATOR"),
+        ({"REVERIE_AI_TAG": "AI art"}, "REVERIE_AI_TAG"),
+        ({"REVERIE_GENERATION_TIMEOUT": "soon"}, "REVERIE_GENERATION_TIMEOUT"),
+    ):
+        result = run_reverie("serve", env={"REVERIE_DATA_DIR": str(tmp_path / "data"), **environment})
+        assert result.returncode == 2, result.stderr
+        assert f"configuration error: {variable}" in result.stderr
+        assert "Traceback" not in result.stderr
