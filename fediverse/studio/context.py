@@ -13,7 +13,7 @@ import httpx
 
 from fediverse.config import ConfigError, Settings
 from fediverse.generation import BackendConfigError, ImageGenerator, create_generator
-from fediverse.studio.options import StudioOptions, read_studio_options
+from fediverse.studio.options import StudioOptions, as_config_error, read_studio_options
 from fediverse.studio.signing import c2pa_available, c2pa_signing, load_or_create_credentials
 
 
@@ -37,7 +37,7 @@ class Studio:
                     self._settings.generator, self._settings.extra, http_client=self._http
                 )
             except BackendConfigError as error:
-                raise ConfigError(error.variable, str(error).removeprefix(f"{error.variable}: ")) from error
+                raise as_config_error(error) from error
         return self._generator
 
     async def signing_credentials(self) -> c2pa_signing.SigningCredentials | None:

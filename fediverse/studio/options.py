@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fediverse.config import ConfigError
+from fediverse.generation import BackendConfigError
+from fediverse.generation.registry import read_number
 
 _TAG = re.compile(r"\w{1,100}")
 
@@ -33,26 +35,21 @@ def read_studio_options(extra: Mapping[str, str]) -> StudioOptions:
     ai_tag = extra.get("REVERIE_AI_TAG", "AIArt").strip().lstrip("#")
     if ai_tag and not _TAG.fullmatch(ai_tag):
         raise ConfigError("REVERIE_AI_TAG", f"must be a hashtag of letters, digits and underscores, got {ai_tag!r}")
-    return StudioOptions(
-        timeout=_number(extra, "REVERIE_GENERATION_TIMEOUT", 300, low=1, high=3600),
-        concurrency=int(_number(extra, "REVERIE_GENERATION_CONCURRENCY", 2, low=1, high=64)),
-        queue_limit=int(_number(extra, "REVERIE_GENERATION_QUEUE_LIMIT", 4, low=1, high=1000)),
-        ai_tag=ai_tag,
-        c2pa=_flag(extra, "REVERIE_C2PA"),
-    )
-
-
-def _number(extra: Mapping[str, str], variable: str, default: float, *, low: float, high: float) -> float:
-    raw = extra.get(variable, "").strip()
-    if not raw:
-        return default
     try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(variable, f"must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(variable, f"must be between {low:g} and {high:g}, got {raw}")
-    return value
+        return StudioOptions(
+            timeout=read_number(extra, "REVERIE_GENERATION_TIMEOUT", 300, low=1, high=3600),
+            concurrency=int(read_number(extra, "REVERIE_GENERATION_CONCURRENCY", 2, low=1, high=64)),
+            queue_limit=int(read_number(extra, "REVERIE_GENERATION_QUEUE_LIMIT", 4, low=1, high=1000)),
+            ai_tag=ai_tag,
+            c2pa=_flag(extra, "REVERIE_C2PA"),
+        )
+    except BackendConfigError as error:
+        raise as_config_error(error) from error
+
+
+def as_config_error(error: BackendConfigError) -> ConfigError:
+    """The application's configuration error for a generation setting (the CLI reports these cleanly)."""
+    return ConfigError(error.variable, str(error).removeprefix(f"{error.variable}: "))
 
 
 def _flag(extra: Mapping[str, str], variable: str) -> bool:

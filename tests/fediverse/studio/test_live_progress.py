@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -32,6 +30,7 @@ from fediverse.studio.execution import INTERRUPTED
 from storage.models import GenerationJob
 from tests.fediverse.studio.conftest import openai_settings
 from tests.image_service import FakeImagesAPI
+from tests.peers import serving_in_thread
 from tests.processes import free_port
 
 TIMEOUT = httpx.Timeout(10.0)
@@ -83,21 +82,9 @@ def sign_up(settings: Settings, username: str) -> tuple[str, str]:
     return asyncio.run(make())
 
 
-@contextmanager
-def live_server(settings: Settings, port: int) -> Iterator[uvicorn.Server]:
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "the server stopped while starting"
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield server
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+def live_server(settings: Settings, port: int) -> AbstractContextManager[uvicorn.Server]:
+    """Our whole app (lifespan, worker) under uvicorn on 127.0.0.1."""
+    return serving_in_thread(create_app(settings), port, lifespan="on", timeout=20)
 
 
 @pytest.fixture
