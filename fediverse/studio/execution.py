@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.generation import (
     CancelToken,
@@ -30,6 +31,7 @@ from fediverse.imaging import ImageRejected
 from fediverse.services import Services
 from fediverse.studio.drafts import create_generated_media, media_json
 from fediverse.studio.events import CANCELLED, COMPLETED, FAILED, PROGRESS, STARTED, append_event
+from fediverse.studio.files import forget_files, keys_of
 from fediverse.studio.submission import LEASE
 from storage.db import Database
 from storage.models import GenerationJob, JobState, Media
@@ -121,19 +123,26 @@ async def _start(db: Database, job_id: int) -> GenerationJob | None:
 async def _finish(services: Services, job_id: int, outcome: Outcome) -> None:
     async with services.db.transaction() as session:
         job = await session.get(GenerationJob, job_id, with_for_update=True, populate_existing=True)
-        if job is None or job.state != JobState.RUNNING:
-            return  # failed by recovery meanwhile (our lease lapsed); the files stay unreferenced
-        job.state, job.error, job.finished_at, job.locked_until = outcome.state, outcome.error, utcnow(), None
-        if outcome.state == JobState.SUCCEEDED:
-            job.progress_step = job.progress_total = max(job.progress_total, 1)
-            session.add_all(outcome.media)
-            await session.flush()
-            media = [media_json(item, services.urls) for item in outcome.media]
-            await append_event(session, job_id, COMPLETED, {"media": media})
-        elif outcome.state == JobState.CANCELLED:
-            await append_event(session, job_id, CANCELLED, {})
-        else:
-            await append_event(session, job_id, FAILED, {"error": outcome.error})
+        recorded = job is not None and job.state == JobState.RUNNING
+        if job is not None and recorded:
+            await _record_outcome(session, services, job, outcome)
+    if not recorded:  # recovery failed the job meanwhile (our lease lapsed): nobody will see these images
+        await forget_files(services.db, services.media, {key for item in outcome.media for key in keys_of(item)})
+
+
+async def _record_outcome(session: AsyncSession, services: Services, job: GenerationJob, outcome: Outcome) -> None:
+    job_id = job.id or 0
+    job.state, job.error, job.finished_at, job.locked_until = outcome.state, outcome.error, utcnow(), None
+    if outcome.state == JobState.SUCCEEDED:
+        job.progress_step = job.progress_total = max(job.progress_total, 1)
+        session.add_all(outcome.media)
+        await session.flush()
+        media = [media_json(item, services.urls) for item in outcome.media]
+        await append_event(session, job_id, COMPLETED, {"media": media})
+    elif outcome.state == JobState.CANCELLED:
+        await append_event(session, job_id, CANCELLED, {})
+    else:
+        await append_event(session, job_id, FAILED, {"error": outcome.error})
 
 
 class _Reporter:

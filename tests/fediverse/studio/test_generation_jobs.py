@@ -3,6 +3,7 @@ cancel, and recovery of a job a crashed worker left running."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Callable
@@ -13,9 +14,12 @@ from PIL import Image
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from fediverse.generation import ALGORITHMIC_MEDIA
+from fediverse.generation import ALGORITHMIC_MEDIA, GenerationRequest
 from fediverse.generation.provenance import read_parameters_text
-from fediverse.studio.execution import INTERRUPTED
+from fediverse.studio.drafts import load_job_media
+from fediverse.studio.execution import INTERRUPTED, execute_job
+from fediverse.studio.queue import recover_abandoned_jobs
+from fediverse.studio.submission import create_job, load_job
 from storage.models import Account, GenerationJob, JobState
 from storage.types import utcnow
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
@@ -247,3 +251,35 @@ def test_a_failing_image_service_fails_the_job_with_its_reason(
     # And a seed, which this backend cannot honour, is refused up front
     refused = ana.post("/api/generations", json={"prompt": "sea", "seed": 1, "width": 1024, "height": 1024})
     assert refused.status_code == 400 and "cannot reproduce a seed" in refused.json()["error"]
+
+
+def test_images_of_a_job_failed_by_recovery_meanwhile_are_not_kept(
+    client_with: Callable[..., TestClient], images: tuple[FakeImagesAPI, str]
+) -> None:
+    # Given a worker painting a job whose lease another worker saw lapse (a long stall, say)
+    fake, url = images
+    fake.mode = "hang"
+    client = client_with(**openai_settings(url))
+    ana = sign_in(client, create_user(client, "ana"))
+    services = services_of(client)
+
+    async def stall_then_finish() -> tuple[str, int, list[str]]:
+        request = GenerationRequest(prompt="a lighthouse", width=1024, height=1024)
+        job = await create_job(services, ana.account, request, claimed=True)
+        painting = asyncio.create_task(execute_job(services, job.id or 0))
+        assert await asyncio.to_thread(fake.received.wait, 10)
+        async with services.db.transaction() as session:
+            stalled = await session.get(GenerationJob, job.id)
+            assert stalled is not None and stalled.state == JobState.RUNNING
+            stalled.locked_until = utcnow() - timedelta(seconds=1)
+        assert await recover_abandoned_jobs(services) == 1
+        # When the painting comes back after all
+        fake.release.set()
+        await painting
+        files = sorted(str(path) for path in services.settings.media_dir.rglob("*.*"))
+        finished = await load_job(services, ana.account, job.id or 0)
+        return finished.state, len(await load_job_media(services.db, job.id)), files
+
+    state, drafts, files = run_in_app(client, stall_then_finish)
+    # Then the job stays failed, and neither draft rows nor files are left behind
+    assert (state, drafts, files) == ("failed", 0, [])
