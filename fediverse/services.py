@@ -17,6 +17,7 @@ from fediverse.config import Settings
 from fediverse.federation.fetching import RemoteDocuments
 from fediverse.federation.keys import KeyStore
 from fediverse.federation.resolve import Resolver
+from fediverse.studio.context import Studio
 from fediverse.urls import Urls
 from storage.db import Database
 from storage.media import LocalMediaStore, MediaStore
@@ -41,6 +42,8 @@ class Services:
     remote: RemoteDocuments
     resolver: Resolver
     keys: KeyStore
+    #: Generation: options, the process's generator, C2PA credentials.
+    studio: Studio
     #: Tells an in-process worker that new rows are due (set by the app's lifespan).
     wake_worker: Callable[[str | None], None] = field(default=_no_wakeup)
 
@@ -84,6 +87,7 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIt
                 remote=remote,
                 resolver=resolver,
                 keys=KeyStore(db, resolver),
+                studio=Studio(settings, http),
             )
     finally:
         await db.dispose()

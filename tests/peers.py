@@ -209,22 +209,29 @@ def _check_signature(request: Request, headers: dict[str, str], body: bytes, key
 
 
 @contextmanager
-def running_peer() -> Iterator[FakePeer]:
-    peer = FakePeer()
-    config = uvicorn.Config(peer.app, host="127.0.0.1", port=peer.port, log_level="warning", lifespan="off")
+def serving_in_thread(app: Any, port: int, *, lifespan: str = "off", timeout: float = 10) -> Iterator[uvicorn.Server]:
+    """``app`` under uvicorn on 127.0.0.1:``port`` in a thread, up (bounded wait) until the block ends."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + timeout
     while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the fake peer did not start")
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise TimeoutError(f"the server on port {port} did not start")
         time.sleep(0.01)
     try:
-        yield peer
+        yield server
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=timeout)
+
+
+@contextmanager
+def running_peer() -> Iterator[FakePeer]:
+    peer = FakePeer()
+    with serving_in_thread(peer.app, peer.port):
+        yield peer
 
 
 def run(coroutine: Any) -> Any:

@@ -55,6 +55,7 @@ def _default_base_url(host: str, port: int) -> str:
 async def _prepare(settings: Settings) -> int:
     """Migrate, create the instance actor, and count the accounts (for the welcome message)."""
     async with open_services(settings, migrate=True) as services, services.db.session() as session:
+        services.studio.generator  # noqa: B018 - build it now: a bad generator setting stops start-up here
         return await session.scalar(select(func.count()).select_from(Account)) or 0
 
 

@@ -15,6 +15,7 @@ from fediverse.errors import BadRequest, Forbidden
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.generation.provenance import describe_generation
 from fediverse.notifications import notify
 from fediverse.posts import load_post_views
 from fediverse.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
@@ -78,7 +79,8 @@ def check_draft(draft: PostDraft) -> None:
 
 
 def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
-    """The HTML every server shows: caption, mood, and the hashtags that are not in the caption."""
+    """The HTML every server shows: caption, mood, how the image was made, what it remixes, and the hashtags
+    that are not in the caption."""
     mentions = {
         (actor.username.lower(), actor.domain.lower()): MentionTarget(
             actor.ap_id, actor.url or actor.ap_id, actor.username, actor.domain
@@ -89,6 +91,12 @@ def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
     mood = " ".join(part for part in (draft.mood_emoji.strip(), draft.mood_word.strip()) if part)
     if mood:
         content += f'<p class="reverie-mood">Mood: {html.escape(mood)}</p>'
+    if draft.generation:
+        line = describe_generation(draft.generation, hide_prompt=draft.hide_prompt)
+        content += f'<p class="reverie-provenance">{html.escape(line)}</p>'
+    if draft.remix_of_ap_id:
+        source = html.escape(draft.remix_of_ap_id, quote=True)
+        content += f'<p class="reverie-remix">🔁 Remix of <a href="{source}" rel="nofollow noopener">{source}</a></p>'
     in_caption = set(extract_hashtags(draft.caption))
     trailing = [tag for tag in tags if tag not in in_caption]
     if trailing:
@@ -176,7 +184,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         source = await session.scalar(select(Post).where(Post.ap_id == draft.remix_of_ap_id))
         if source is not None:
             await notify(session, source.author_id, NotificationType.REMIX, from_actor_id=author.id, post_id=post.id)
-    view = PostView(post=post, author=author, media=media, tags=tags, mentions=mentioned)
+    # Tags sorted as ``load_post_views`` reads them back, so the delivered Note and the served one agree.
+    view = PostView(post=post, author=author, media=media, tags=sorted(tags), mentions=mentioned)
     activity = create_activity(view, urls)
     await queue_activity(
         session, author, activity, await post_audience(session, view, parent_author), local_base_url=urls.base_url
@@ -235,6 +244,9 @@ async def edit_post(
         mood_emoji=post.mood_emoji or "",
         mood_word=post.mood_word or "",
         mentions=view.mentions,
+        hide_prompt=post.hide_prompt,
+        generation=post.generation,
+        remix_of_ap_id=post.remix_of_ap_id,
     )
     check_draft(draft)
     old_caption_tags = set(extract_hashtags(post.source_text or ""))
@@ -250,7 +262,7 @@ async def edit_post(
             media.alt_text = alt_texts[media.id or 0][:1500]
     await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
-    edited = PostView(post=post, author=view.author, media=view.media, tags=tags, mentions=view.mentions)
+    edited = PostView(post=post, author=view.author, media=view.media, tags=sorted(tags), mentions=view.mentions)
     note: JsonObject = note_document(edited, urls)
     activity = update_activity(new_activity_id(urls, account.username), view.author.ap_id, note, note["to"], note["cc"])
     audience = await post_audience(session, edited, await _parent_author(session, post))

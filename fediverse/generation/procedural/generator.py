@@ -13,6 +13,7 @@ from ..base import (
     Capabilities,
     GeneratedImage,
     GenerationRequest,
+    Progress,
     ProgressCallback,
     validate_request,
 )
@@ -73,7 +74,8 @@ class ProceduralGenerator:
         images = []
         for variant in range(request.variants):
             seed = (base_seed + variant) % 2**32
-            image, scene = paint(recipe, request.width, request.height, seed, progress=progress, cancel=cancel)
+            report = _variant_progress(progress, variant, request.variants)
+            image, scene = paint(recipe, request.width, request.height, seed, progress=report, cancel=cancel)
             lossless = recipe.style in _LOSSLESS_STYLES
             data, mime = encode_output(image, self.output_format, quality=self.jpeg_quality, lossless=lossless)
             parameters = {
@@ -104,3 +106,14 @@ class ProceduralGenerator:
                 )
             )
         return images
+
+
+def _variant_progress(progress: ProgressCallback | None, variant: int, variants: int) -> ProgressCallback | None:
+    """Report one variant's layers as a share of the whole job, so a progress bar only moves forward."""
+    if progress is None or variants == 1:
+        return progress
+
+    def report(event: Progress) -> None:
+        progress(Progress(variant * event.total + event.step, variants * event.total, event.stage))
+
+    return report
