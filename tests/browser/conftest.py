@@ -123,13 +123,17 @@ def sign_in(page: object, instance: Instance, username: str) -> None:
     page.wait_for_url(f"{instance.url}/")  # type: ignore[attr-defined]
 
 
-def save_screenshots(page: object, name: str) -> None:
-    """``docs/screenshots/NAME-desktop.png`` and ``NAME-phone.png`` of the page as it is now."""
+def save_screenshots(page: object, name: str, *, reload: bool = True) -> None:
+    """``docs/screenshots/NAME-desktop.png`` and ``NAME-phone.png`` of the page as it is now.
+
+    ``reload=False`` keeps what the page holds (a generated image, typed text) and only resizes it.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     url = page.url  # type: ignore[attr-defined]
     for width, height, label in ((1280, 900, "desktop"), (390, 844, "phone")):
         page.set_viewport_size({"width": width, "height": height})  # type: ignore[attr-defined]
-        page.goto(url)  # type: ignore[attr-defined]
+        if reload:
+            page.goto(url)  # type: ignore[attr-defined]
         page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"))  # type: ignore[attr-defined]
     page.set_viewport_size({"width": 1280, "height": 900})  # type: ignore[attr-defined]

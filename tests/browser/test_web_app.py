@@ -74,13 +74,13 @@ def test_generate_with_progress_publish_and_find_it(page: object, here: Instance
         pytest.skip("the generation API is not part of this build yet")
     sign_in(page, here, "ana")
     page.goto(f"{here.url}/compose")  # type: ignore[attr-defined]
-    save_screenshots(page, "compose")
-    page.get_by_label("Prompt").fill("a lighthouse at dusk, soft watercolor, warm light")  # type: ignore[attr-defined]
+    page.get_by_label("Prompt", exact=True).fill("a lighthouse at dusk, soft watercolor, warm light")  # type: ignore[attr-defined]
     page.get_by_role("button", name="Generate").click()  # type: ignore[attr-defined]
     expect(page.get_by_role("progressbar")).to_be_visible()  # type: ignore[attr-defined]
     expect(page.locator(".variant[aria-checked='true']")).to_have_count(1, timeout=60_000)  # type: ignore[attr-defined]
     expect(page.get_by_label("Image description (alt text)")).not_to_be_empty()  # type: ignore[attr-defined]
     page.get_by_label("Caption").fill("First light #lighthouse")  # type: ignore[attr-defined]
+    save_screenshots(page, "compose", reload=False)
     page.get_by_role("button", name="Publish").click()  # type: ignore[attr-defined]
     expect(page.locator(".post-full .post-content")).to_contain_text("First light")  # type: ignore[attr-defined]
     expect(page.locator(".post-full .media img")).to_be_visible()  # type: ignore[attr-defined]
