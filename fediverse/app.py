@@ -21,7 +21,7 @@ from fediverse.errors import ReverieError, TooManyRequests
 from fediverse.jobs import open_worker
 from fediverse.rendering import STATIC_DIR, create_templates
 from fediverse.responses import JSONResponse, wants_json
-from fediverse.routes import actors, inbox, profiles, wellknown
+from fediverse.routes import actors, inbox, objects, profiles, wellknown
 from fediverse.services import open_services
 from storage.batching import BatchInserter
 from storage.models import InboxItem
@@ -34,6 +34,7 @@ def _routes() -> list[BaseRoute]:
         *wellknown.routes,
         *inbox.routes,
         *actors.routes,
+        *objects.routes,
         *profiles.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

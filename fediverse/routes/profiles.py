@@ -10,7 +10,7 @@ from starlette.routing import Route
 from fediverse.instance import get_instance_settings
 from fediverse.rendering import render_page
 from fediverse.responses import wants_activity_json
-from fediverse.routes.actors import actor_response, load_account
+from fediverse.routes.actors import actor_response, is_barebones_read, load_account
 from fediverse.services import Services
 from storage.models import Follow, FollowState, Post, Visibility
 
@@ -19,7 +19,7 @@ async def profile(request: Request) -> Response:
     services: Services = request.state.services
     username = request.path_params["username"].lower()
     if wants_activity_json(request):
-        return await actor_response(services, username)
+        return await actor_response(services, username, barebones=await is_barebones_read(request))
     async with services.db.session() as session:
         account, actor = await load_account(session, username)
         accepted = Follow.state == FollowState.ACCEPTED
