@@ -37,8 +37,10 @@ async def handle_announce(context: IngestContext, actor: Actor, activity: dict[s
             )
         if followed is None:
             return
-        if await context.resolver.note(target, document=embedded_object(activity)) is None:
+        boosted = await context.resolver.note(target, document=embedded_object(activity))
+        if boosted is None:
             return
+        target = boosted.ap_id  # the object may be named by its URL (Mastodon's /@user/id); the post has its id
     async with context.db.transaction() as session:
         post = await post_by_id(session, target)
         if post is None or post.deleted_at is not None:
