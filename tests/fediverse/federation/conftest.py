@@ -40,6 +40,13 @@ def peer() -> Iterator[FakePeer]:
         yield fake
 
 
+@pytest.fixture
+def other_peer() -> Iterator[FakePeer]:
+    """A second server, for what crosses origins."""
+    with running_peer() as fake:
+        yield fake
+
+
 def drain(client: TestClient) -> int:
     """Run the worker until nothing is due (inbox items, then the deliveries they cause)."""
     worker = client.app_state["worker"]
