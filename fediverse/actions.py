@@ -7,14 +7,14 @@ at once.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.errors import NotFound
 from fediverse.services import Services
-from fediverse.social import follows, interactions, posts
+from fediverse.social import follows, interactions, posts, profiles
 from storage.models import Account, Actor, Follow, Like, Post
 
 
@@ -131,6 +131,26 @@ async def publish(services: Services, username: str, draft: posts.PostDraft) -> 
         post = await posts.publish_post(session, services.urls, account, draft)
     services.wake_worker("deliveries")
     return post
+
+
+async def edit_post(services: Services, username: str, reference: str, **changes: Any) -> Post:
+    """Change a post's caption, content warning or alt texts (``fediverse.social.posts.edit_post``'s
+    keywords) and send ``Update{Note}`` to everyone who received it."""
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        edited = await posts.edit_post(session, services.urls, account, await _attach(session, post), **changes)
+    services.wake_worker("deliveries")
+    return edited
+
+
+async def update_profile(services: Services, username: str, changes: profiles.ProfileChanges) -> Actor:
+    """Change the display name, bio or follower approval, and send ``Update{Person}``."""
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        actor = await profiles.update_profile(session, services.urls, account, changes)
+    services.wake_worker("deliveries")
+    return actor
 
 
 async def delete_post(services: Services, username: str, reference: str) -> None:

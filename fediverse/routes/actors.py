@@ -17,7 +17,6 @@ from starlette.routing import Route
 from fediverse.accounts import USERNAME_PATTERN, get_local_actor
 from fediverse.errors import BadRequest, Gone, NotFound
 from fediverse.federation.documents import (
-    ActorImages,
     actor_document,
     barebones_actor_document,
     instance_actor_document,
@@ -29,7 +28,8 @@ from fediverse.posts import load_post_views
 from fediverse.responses import ActivityResponse, wants_activity_json
 from fediverse.routes.signed_fetch import PRIVATE_CACHING, authorize_fetch, is_signed_fetch
 from fediverse.services import Services
-from storage.models import Account, Actor, Follow, FollowState, Media, Post, Visibility
+from fediverse.social.profiles import load_actor_images
+from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
 
 FOLLOWS_PAGE_SIZE = 40
 OUTBOX_PAGE_SIZE = 20
@@ -49,9 +49,7 @@ async def actor_response(services: Services, username: str, *, barebones: bool =
     and endpoints."""
     async with services.db.session() as session:
         account, actor = await load_account(session, username)
-        media_ids = [i for i in (account.avatar_media_id, account.header_media_id) if i is not None]
-        media = {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
-    images = ActorImages(icon=media.get(account.avatar_media_id), header=media.get(account.header_media_id))
+        images = await load_actor_images(session, account)
     document = actor_document(actor, account, services.urls, images)
     if barebones:
         return ActivityResponse(barebones_actor_document(document), headers=PRIVATE_CACHING)
