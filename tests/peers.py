@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
@@ -191,10 +192,22 @@ class FakePeer:
         signed = sign_request("GET", url, headers, None, key_id=key_id or actor.key_id, private_key=private_key)
         return {**headers, **signed}
 
-    def signed_headers(self, actor: PeerActor, url: str, body: bytes) -> dict[str, str]:
-        headers = {"Content-Type": AS2, "Date": formatdate(usegmt=True)}
+    def signed_headers(
+        self,
+        actor: PeerActor,
+        url: str,
+        body: bytes,
+        *,
+        key_id: str | None = None,
+        now: datetime | None = None,
+        content_type: str = AS2,
+    ) -> dict[str, str]:
+        """Headers of a POST of ``body`` to ``url`` signed by ``actor`` (or naming ``key_id``), as Mastodon
+        signs deliveries; ``now`` backdates the signature."""
+        headers = {"Content-Type": content_type, "Date": formatdate(usegmt=True)}
+        private_key = load_private_key(actor.keys.private_pem)
         signed = sign_request(
-            "POST", url, headers, body, key_id=actor.key_id, private_key=load_private_key(actor.keys.private_pem)
+            "POST", url, headers, body, key_id=key_id or actor.key_id, private_key=private_key, now=now
         )
         return {**headers, **signed}
 
