@@ -248,3 +248,21 @@ def test_bad_requests_get_their_4xx_and_leave_nothing_stored(
     assert _post(client, body, good) == 202
     drain(client)
     assert query(client, select(Like.ap_id)) == [(f"{ben.id}#likes/1",)]
+
+
+def test_a_deleted_strangers_farewell_is_answered_202_and_ignored(
+    client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
+) -> None:
+    # Given an account we never knew, deleted on its server (its actor and key now answer 410)
+    make_user("ana")
+    gone = peer.add_actor("gone")
+    peer.gone.add(gone.id)
+    farewell = {"id": f"{gone.id}#delete", "type": "Delete", "actor": gone.id, "object": gone.id}
+    body = json.dumps(farewell).encode()
+    # When its server sends the account's Delete, we answer 202 (so it stops retrying) and keep nothing
+    assert _post(client, body, peer.signed_headers(gone, f"{TEST_BASE_URL}/inbox", body)) == 202
+    assert query(client, select(InboxItem.id)) == []
+    assert query(client, select(Actor.id).where(Actor.ap_id == gone.id)) == []
+    # But any other activity whose key cannot be had is still refused
+    like = json.dumps(_like(gone, f"{ANA}/statuses/1")).encode()
+    assert _post(client, like, peer.signed_headers(gone, f"{TEST_BASE_URL}/inbox", like)) == 401

@@ -26,6 +26,7 @@ from storage.models import (
     NotificationType,
     Post,
     PostMedia,
+    Visibility,
     WorkState,
 )
 from tests.conftest import TEST_BASE_URL
@@ -400,3 +401,22 @@ def test_hostile_html_is_never_stored(client: TestClient, peer: FakePeer, make_u
     # A display name is text, escaped when shown: it keeps its characters but is never markup to us
     assert actor[0] == "<script>alert('name')</script>Ben"
     assert known_actor(client, ben).display_name == actor[0]
+
+
+def test_a_boost_of_a_followers_only_post_is_ignored(
+    client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
+) -> None:
+    make_user("ana")
+    ben = peer.add_actor("ben")
+    remote_follows(client, peer, ben, "ana")
+    private = publish(client, "ana", "between us", visibility=Visibility.FOLLOWERS)
+    public = publish(client, "ana", "for everyone")
+    for number, target in enumerate((private, public)):
+        boost = {
+            "id": f"{ben.id}/statuses/{number}/activity",
+            "type": "Announce",
+            "actor": ben.id,
+            "object": target.ap_id,
+        }
+        deliver(client, peer, ben, boost)
+    assert query(client, select(Announce.post_id)) == [(public.id,)]
