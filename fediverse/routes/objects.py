@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -42,23 +43,37 @@ class _Found:
 
 
 async def _find_post(request: Request) -> _Found:
+    """The local post at this URL if the requester may read it, else ``NotFound``.
+
+    One database session in the common case; only a non-public post asked for without a verified
+    signature yet leaves the session to check one (the signer's key may have to be fetched).
+    """
     services: Services = request.state.services
     fetcher = await authorize_fetch(request)
-    username = request.path_params["username"]
-    ap_id = services.urls.post_id(username, request.path_params["post_id"])
+    ap_id = services.urls.post_id(request.path_params["username"], request.path_params["post_id"])
     async with services.db.session() as session:
-        post = await session.scalar(select(Post).where(Post.ap_id == ap_id, Post.is_local.is_(True)))
-    if post is None:
-        raise NotFound("No such post.")
-    reader = fetcher
-    if post.visibility not in OPEN_VISIBILITIES and reader is None:
-        reader = await identify_reader(request)  # network (the signer's key) outside any session
-    async with services.db.session() as session:
-        if not await may_read_post(session, post, reader):
+        row = (
+            await session.execute(
+                select(Post, Account.disabled_at)
+                .outerjoin(Account, Account.actor_id == Post.author_id)
+                .where(Post.ap_id == ap_id, Post.is_local.is_(True))
+            )
+        ).first()
+        if row is None:
             raise NotFound("No such post.")
-        disabled = await session.scalar(select(Account.disabled_at).where(Account.actor_id == post.author_id))
-        gone = post.deleted_at is not None or disabled is not None
-        view = None if gone else (await load_post_views(session, [post]))[0]
+        post, disabled = row
+        if post.visibility in OPEN_VISIBILITIES or fetcher is not None:
+            return await _readable(session, post, disabled is not None, fetcher)
+    reader = await identify_reader(request)
+    async with services.db.session() as session:
+        return await _readable(session, post, disabled is not None, reader)
+
+
+async def _readable(session: AsyncSession, post: Post, author_disabled: bool, reader: Actor | None) -> _Found:
+    if not await may_read_post(session, post, reader):
+        raise NotFound("No such post.")
+    gone = post.deleted_at is not None or author_disabled
+    view = None if gone else (await load_post_views(session, [post]))[0]
     return _Found(post, view, private=reader is not None or post.visibility not in OPEN_VISIBILITIES)
 
 

@@ -15,6 +15,7 @@ from activitypub.errors import ActivityPubError
 from activitypub.signatures import detect_signature_scheme, verify_request
 from fediverse.errors import Forbidden, ReverieError, Unauthorized
 from fediverse.federation.actors_in import host_of
+from fediverse.federation.resolve import find_actor
 from fediverse.moderation import blocked_hosts
 from fediverse.routes.inbox import request_target
 from fediverse.services import Services
@@ -46,10 +47,13 @@ async def verify_fetcher(request: Request) -> Actor | None:
             resolve_key=services.keys.resolve,
             scheme=request.url.scheme,
         )
-        fetcher = await services.resolver.actor(verified.owner_id)
         async with services.db.session() as session:
-            if await blocked_hosts(session, [host_of(fetcher.ap_id)]):
+            if await blocked_hosts(session, [host_of(verified.owner_id)]):
                 raise Forbidden("This server does not serve your domain.")
+            # Resolving the key stored its owner; a read must not wait on refreshing a stale profile.
+            fetcher = await find_actor(session, verified.owner_id)
+        if fetcher is None:
+            fetcher = await services.resolver.actor(verified.owner_id)
     request.state.fetcher = fetcher
     return fetcher
 
