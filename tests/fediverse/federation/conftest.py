@@ -62,6 +62,34 @@ def send_activity(
     return client.post(path, content=body, headers=headers).status_code
 
 
+def deliver(client: TestClient, peer: FakePeer, actor: PeerActor, activity: dict[str, Any]) -> None:
+    """The peer's server POSTs ``activity`` to our shared inbox signed by ``actor``; the worker applies it."""
+    assert send_activity(client, peer, actor, activity) == 202
+    drain(client)
+
+
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+
+
+def remote_note(author: PeerActor, number: int, content: str = "<p>hello</p>", **fields: Any) -> dict[str, Any]:
+    """A public Note by a peer's actor, shaped as Mastodon writes one; ``fields`` add or override."""
+    return {
+        "id": f"{author.id}/statuses/{number}",
+        "type": "Note",
+        "attributedTo": author.id,
+        "content": content,
+        "to": [PUBLIC],
+        "cc": [f"{author.id}/followers"],
+        **fields,
+    }
+
+
+def create_of(actor: PeerActor, obj: dict[str, Any] | str, suffix: str = "") -> dict[str, Any]:
+    """The ``Create`` of ``obj`` by ``actor`` (Mastodon's id shape: the object id plus ``/activity``)."""
+    object_id = obj if isinstance(obj, str) else obj["id"]
+    return {"id": f"{object_id}/activity{suffix}", "type": "Create", "actor": actor.id, "object": obj}
+
+
 def act(client: TestClient, action: Callable[..., Awaitable[T]], *args: Any) -> T:
     """Run a ``fediverse.actions`` function (what the web UI and the CLI call) inside the app."""
     return run_in_app(client, action, services_of(client), *args)

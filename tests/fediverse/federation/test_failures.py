@@ -22,7 +22,7 @@ from fediverse import actions
 from storage.models import Account, Actor, Delivery, Follow, HostHealth, InboxItem, Like, WorkState
 from storage.types import utcnow
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
-from tests.fediverse.federation.conftest import AS2, act, drain, publish, query, remote_follows
+from tests.fediverse.federation.conftest import AS2, act, drain, publish, query, remote_follows, remote_note
 from tests.peers import FakePeer, PeerActor
 from tests.processes import free_port
 
@@ -44,10 +44,10 @@ def deliveries(client: TestClient) -> list[Any]:
 
 
 def like_bens_note(client: TestClient, peer: FakePeer, ben: PeerActor, number: int = 1) -> str:
-    note_id = f"{ben.id}/statuses/{number}"
-    peer.add_object({"id": note_id, "type": "Note", "attributedTo": ben.id, "content": "<p>x</p>", "to": []})
-    act(client, actions.like, "ana", note_id)
-    return note_id
+    note = remote_note(ben, number)
+    peer.add_object(note)
+    act(client, actions.like, "ana", note["id"])
+    return str(note["id"])
 
 
 @pytest.fixture

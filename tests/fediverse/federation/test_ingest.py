@@ -32,40 +32,20 @@ from storage.models import (
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import (
     act,
+    create_of,
+    deliver,
     drain,
     follow_remote,
     known_actor,
     publish,
     query,
     remote_follows,
+    remote_note,
     send_activity,
 )
-from tests.peers import FakePeer, PeerActor
+from tests.peers import FakePeer
 
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 ANA = f"{TEST_BASE_URL}/users/ana"
-
-
-def deliver(client: TestClient, peer: FakePeer, actor: PeerActor, activity: dict[str, Any]) -> None:
-    assert send_activity(client, peer, actor, activity) == 202
-    drain(client)
-
-
-def note(author: PeerActor, number: int, content: str = "<p>hello</p>", **fields: Any) -> dict[str, Any]:
-    return {
-        "id": f"{author.id}/statuses/{number}",
-        "type": "Note",
-        "attributedTo": author.id,
-        "content": content,
-        "to": [PUBLIC],
-        "cc": [f"{author.id}/followers"],
-        **fields,
-    }
-
-
-def create(actor: PeerActor, obj: dict[str, Any] | str, suffix: str = "") -> dict[str, Any]:
-    object_id = obj if isinstance(obj, str) else obj["id"]
-    return {"id": f"{object_id}/activity{suffix}", "type": "Create", "actor": actor.id, "object": obj}
 
 
 def posts(client: TestClient) -> dict[str, str]:
@@ -91,10 +71,10 @@ def test_a_note_claiming_another_origin_is_believed_only_from_that_origin(
     ben = peer.add_actor("ben")
     eve = other_peer.add_actor("eve", key_index=1)
     follow_remote(client, other_peer, "ana", eve)
-    real = note(eve, 1, "<p>real</p>")
+    real = remote_note(eve, 1, "<p>real</p>")
     other_peer.add_object(real)
     # When ben forwards a Create embedding a forged copy of eve's note
-    deliver(client, peer, ben, create(ben, {**real, "content": "<p>FORGED</p>"}))
+    deliver(client, peer, ben, create_of(ben, {**real, "content": "<p>FORGED</p>"}))
     # Then the note is stored as its origin serves it
     assert posts(client) == {real["id"]: "<p>real</p>"}
 
@@ -106,7 +86,7 @@ def test_a_note_the_origin_does_not_confirm_is_not_stored(
     ben = peer.add_actor("ben")
     eve = other_peer.add_actor("eve", key_index=1)
     follow_remote(client, other_peer, "ana", eve)
-    deliver(client, peer, ben, create(ben, note(eve, 2, "<p>made up</p>")))  # eve's server has no such note
+    deliver(client, peer, ben, create_of(ben, remote_note(eve, 2, "<p>made up</p>")))  # eve's server has no such note
     assert posts(client) == {}
     kind, state, error = inbox_outcomes(client)[-1]
     assert (kind, state) == ("Create", WorkState.FAILED)  # a 404 from the origin is final, not retried
@@ -120,9 +100,9 @@ def test_a_note_attributed_to_someone_else_on_the_same_server_is_fetched_again(
     ben = peer.add_actor("ben")
     eve = peer.add_actor("eve", key_index=1)
     follow_remote(client, peer, "ana", eve)
-    real = note(eve, 3, "<p>eve's words</p>")
+    real = remote_note(eve, 3, "<p>eve's words</p>")
     peer.add_object(real)
-    deliver(client, peer, ben, create(ben, {**real, "content": "<p>ben's words</p>"}))
+    deliver(client, peer, ben, create_of(ben, {**real, "content": "<p>ben's words</p>"}))
     assert posts(client) == {real["id"]: "<p>eve's words</p>"}
 
 
@@ -135,9 +115,9 @@ def test_updates_only_change_the_senders_own_note_and_profile(
     eve = peer.add_actor("eve", key_index=1)
     follow_remote(client, peer, "ana", ben)
     follow_remote(client, peer, "ana", eve)
-    eves = note(eve, 4, "<p>original</p>")
+    eves = remote_note(eve, 4, "<p>original</p>")
     peer.add_object(eves)
-    deliver(client, peer, eve, create(eve, eves))
+    deliver(client, peer, eve, create_of(eve, eves))
     # When ben sends an Update of eve's note, it is ignored
     edited = {**eves, "content": "<p>defaced</p>", "updated": "2030-01-01T00:00:00Z"}
     deliver(client, peer, ben, {"id": f"{ben.id}#updates/1", "type": "Update", "actor": ben.id, "object": edited})
@@ -161,8 +141,8 @@ def test_a_delete_of_someone_elses_note_is_ignored(
     ben = peer.add_actor("ben")
     eve = peer.add_actor("eve", key_index=1)
     follow_remote(client, peer, "ana", eve)
-    eves = note(eve, 5)
-    deliver(client, peer, eve, create(eve, eves))
+    eves = remote_note(eve, 5)
+    deliver(client, peer, eve, create_of(eve, eves))
     deliver(client, peer, ben, {"id": f"{ben.id}#delete/1", "type": "Delete", "actor": ben.id, "object": eves["id"]})
     assert query(client, select(Post.deleted_at)) == [(None,)]
 
@@ -175,7 +155,7 @@ def test_a_note_from_a_stranger_to_nobody_here_is_dropped(
 ) -> None:
     make_user("ana")
     stranger = peer.add_actor("stranger")
-    deliver(client, peer, stranger, create(stranger, note(stranger, 6, "<p>buy now</p>")))
+    deliver(client, peer, stranger, create_of(stranger, remote_note(stranger, 6, "<p>buy now</p>")))
     assert posts(client) == {}
 
 
@@ -185,8 +165,8 @@ def test_a_strangers_reply_to_a_local_post_is_kept_and_notifies(
     make_user("ana")
     stranger = peer.add_actor("stranger")
     mine = publish(client, "ana", "thoughts?")
-    reply = note(stranger, 7, "<p>nice</p>", inReplyTo=mine.ap_id)
-    deliver(client, peer, stranger, create(stranger, reply))
+    reply = remote_note(stranger, 7, "<p>nice</p>", inReplyTo=mine.ap_id)
+    deliver(client, peer, stranger, create_of(stranger, reply))
     (stored,) = query(client, select(Post.id, Post.in_reply_to_id).where(Post.ap_id == reply["id"]))
     assert stored[1] == mine.id
     assert query(client, select(Notification.type, Notification.post_id)) == [(NotificationType.REPLY, stored[0])]
@@ -201,12 +181,12 @@ def test_a_delete_that_arrives_before_its_create_wins(
     make_user("ana")
     ben = peer.add_actor("ben")
     follow_remote(client, peer, "ana", ben)
-    early = note(ben, 8, "<p>regretted</p>")
+    early = remote_note(ben, 8, "<p>regretted</p>")
     deliver(
         client, peer, ben, {"id": f"{early['id']}#delete", "type": "Delete", "actor": ben.id, "object": early["id"]}
     )
     assert query(client, select(DeletedObject.ap_id)) == [(early["id"],)]
-    deliver(client, peer, ben, create(ben, early))
+    deliver(client, peer, ben, create_of(ben, early))
     assert posts(client) == {}
 
 
@@ -216,11 +196,11 @@ def test_replays_change_nothing(client: TestClient, peer: FakePeer, make_user: C
     ben = peer.add_actor("ben")
     follow_remote(client, peer, "ana", ben)
     mine = publish(client, "ana", "like me once")
-    first = note(ben, 9)
+    first = remote_note(ben, 9)
     # When the same Create arrives twice (once under another activity id), and a like twice
-    deliver(client, peer, ben, create(ben, first))
-    deliver(client, peer, ben, create(ben, first))
-    deliver(client, peer, ben, create(ben, first, suffix="#again"))
+    deliver(client, peer, ben, create_of(ben, first))
+    deliver(client, peer, ben, create_of(ben, first))
+    deliver(client, peer, ben, create_of(ben, first, suffix="#again"))
     like = {"id": f"{ben.id}#likes/1", "type": "Like", "actor": ben.id, "object": mine.ap_id}
     deliver(client, peer, ben, like)
     deliver(client, peer, ben, like)
@@ -356,7 +336,7 @@ def test_hostile_html_is_never_stored(client: TestClient, peer: FakePeer, make_u
         "ben", name="<script>alert('name')</script>Ben", summary='<p onclick="x()">bio<script>1</script></p>'
     )
     follow_remote(client, peer, "ana", ben)
-    hostile = note(
+    hostile = remote_note(
         ben,
         10,
         '<p onmouseover="steal()">hi<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -374,7 +354,7 @@ def test_hostile_html_is_never_stored(client: TestClient, peer: FakePeer, make_u
         ],
     )
     # When his note and a profile update arrive
-    deliver(client, peer, ben, create(ben, hostile))
+    deliver(client, peer, ben, create_of(ben, hostile))
     deliver(
         client, peer, ben, {"id": f"{ben.id}#updates/1", "type": "Update", "actor": ben.id, "object": ben.document()}
     )

@@ -17,18 +17,20 @@ from storage.models import Account, Visibility
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import (
     AS2,
+    PUBLIC,
     act,
+    create_of,
+    deliver,
     drain,
     follow_remote,
     known_actor,
     publish,
     remote_follows,
-    send_activity,
+    remote_note,
 )
 from tests.peers import FakePeer
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
 def test_a_public_note_is_served_at_its_id_and_browsers_go_to_its_page(
@@ -148,19 +150,8 @@ def test_replies_are_listed_and_paged(
     post = publish(client, "ana", "what do you see?")
     first = publish(client, "ana", "a boat", in_reply_to=post)
     hidden = publish(client, "bob", "secret reply", in_reply_to=post, visibility=Visibility.FOLLOWERS)
-    remote_reply = f"{peer.base_url}/users/ben/statuses/1"
-    note = {
-        "id": remote_reply,
-        "type": "Note",
-        "attributedTo": ben.id,
-        "inReplyTo": post.ap_id,
-        "content": "<p>a lighthouse</p>",
-        "to": [PUBLIC],
-        "cc": [f"{ben.id}/followers"],
-    }
-    create = {"id": f"{remote_reply}/activity", "type": "Create", "actor": ben.id, "object": note}
-    assert send_activity(client, peer, ben, create) == 202
-    drain(client)
+    remote_reply = remote_note(ben, 1, "<p>a lighthouse</p>", inReplyTo=post.ap_id)
+    deliver(client, peer, ben, create_of(ben, remote_reply))
     last = publish(client, "bob", "a gull", in_reply_to=post, visibility=Visibility.UNLISTED)
     # When a peer reads the replies collection
     collection = client.get(f"{post.ap_id}/replies", headers=AS2).json()
@@ -170,7 +161,7 @@ def test_replies_are_listed_and_paged(
     page = collection["first"]
     assert page["type"] == "CollectionPage"
     assert page["partOf"] == f"{post.ap_id}/replies"
-    assert page["items"] == [first.ap_id, remote_reply]
+    assert page["items"] == [first.ap_id, remote_reply["id"]]
     second = client.get(page["next"], headers=AS2).json()
     assert second["items"] == [last.ap_id]
     assert "next" not in second
@@ -184,8 +175,8 @@ def test_a_boost_is_served_until_it_is_undone(
     make_user("ana")
     ben = peer.add_actor("ben")
     follow_remote(client, peer, "ana", ben)
-    note_id = f"{peer.base_url}/users/ben/statuses/7"
-    peer.add_object({"id": note_id, "type": "Note", "attributedTo": ben.id, "content": "<p>hi</p>", "to": [PUBLIC]})
+    note_id = remote_note(ben, 7)["id"]
+    peer.add_object(remote_note(ben, 7))
     act(client, actions.boost, "ana", note_id)
     drain(client)
     (announce,) = peer.activities("Announce")

@@ -21,19 +21,21 @@ from storage.models import Account, Follow, FollowState, Visibility
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import (
     AS2,
+    PUBLIC,
     act,
+    create_of,
+    deliver,
     drain,
     follow_remote,
     known_actor,
     publish,
     query,
     remote_follows,
-    send_activity,
+    remote_note,
 )
 from tests.interop.readers import reading_with_active_boxes
 from tests.peers import FakePeer, PeerActor, ReceivedPost
 
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 ANA = f"{TEST_BASE_URL}/users/ana"
 FOLLOWERS = f"{ANA}/followers"
 #: Followers' shared inbox on one server, zed's own inbox on the other, and mia's (mentioned) own inbox.
@@ -147,18 +149,9 @@ def test_a_post_reaches_its_audience_addressed_for_its_visibility(
 def test_a_reply_addresses_the_author_it_answers(world: World, reader: Callable[[dict[str, Any]], Any]) -> None:
     # Given ana follows mia, whose note we stored
     follow_remote(world.client, world.other, "ana", world.mia)
-    note_id = f"{world.mia.id}/statuses/1"
-    parent = {"id": note_id, "type": "Note", "attributedTo": world.mia.id, "content": "<p>q?</p>", "to": [PUBLIC]}
-    assert (
-        send_activity(
-            world.client,
-            world.other,
-            world.mia,
-            {"id": f"{note_id}/activity", "type": "Create", "actor": world.mia.id, "object": parent},
-        )
-        == 202
-    )
-    drain(world.client)
+    parent = remote_note(world.mia, 1, "<p>q?</p>")
+    note_id = parent["id"]
+    deliver(world.client, world.other, world.mia, create_of(world.mia, parent))
     world.forget()
     # When ana replies followers-only without typing a mention
     stored = act(world.client, actions.find_post, note_id)
@@ -260,8 +253,8 @@ def test_approving_and_rejecting_follow_requests(world: World, reader: Callable[
 
 
 def _store_bens_note(world: World) -> str:
-    note_id = f"{world.ben.id}/statuses/42"
-    note = {"id": note_id, "type": "Note", "attributedTo": world.ben.id, "content": "<p>sunset</p>", "to": [PUBLIC]}
+    note = remote_note(world.ben, 42, "<p>sunset</p>")
+    note_id = note["id"]
     world.peer.add_object(note)
     follow_remote(world.client, world.peer, "ana", world.ben)
     world.forget()

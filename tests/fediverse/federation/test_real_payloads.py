@@ -8,7 +8,6 @@ read the rows a user of this instance would see.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -36,23 +35,17 @@ from storage.models import (
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import (
     act,
+    create_of,
+    deliver,
     drain,
     follow_remote,
     load_payload,
     publish,
     query,
     remote_follows,
-    send_activity,
+    remote_note,
 )
-from tests.peers import FakePeer, PeerActor
-
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-
-
-def deliver(client: TestClient, peer: FakePeer, actor: PeerActor, payload: dict[str, Any]) -> None:
-    """The peer's server POSTs ``payload`` to our shared inbox, signed by ``actor``; the worker applies it."""
-    assert send_activity(client, peer, actor, payload) == 202
-    drain(client)
+from tests.peers import FakePeer
 
 
 def stored_post(client: TestClient, ap_id: str) -> Post:
@@ -300,8 +293,8 @@ def test_mastodon_boost_by_url_and_its_undo(
     make_user("ana")
     admin = peer.add_actor("admin")
     follow_remote(client, peer, "ana", admin)
-    note_id = f"{peer.base_url}/users/admin/statuses/99541947525187367"
-    note = {"id": note_id, "type": "Note", "attributedTo": admin.id, "content": "<p>boost me</p>", "to": [PUBLIC]}
+    note = remote_note(admin, 99541947525187367, "<p>boost me</p>")
+    note_id = note["id"]
     peer.add_object(note)
     peer.objects[f"{peer.base_url}/@admin/99541947525187367"] = note  # the URL serves the note with its id
     announce = load_payload("mastodon_announce.json", {"http://mastodon.example.org": peer.base_url})
@@ -398,16 +391,10 @@ def test_mastodon_delete_with_tombstone_removes_the_post(
     make_user("ana")
     gargron = peer.add_actor("gargron")
     follow_remote(client, peer, "ana", gargron)
-    note_id = f"{peer.base_url}/users/gargron/statuses/99620895606148759"
-    note = {
-        "id": note_id,
-        "type": "Note",
-        "attributedTo": gargron.id,
-        "content": "<p>to be deleted</p>",
-        "to": [PUBLIC],
-        "attachment": [{"type": "Document", "mediaType": "image/png", "url": f"{peer.base_url}/a.png"}],
-    }
-    deliver(client, peer, gargron, {"id": f"{note_id}/activity", "type": "Create", "actor": gargron.id, "object": note})
+    image = {"type": "Document", "mediaType": "image/png", "url": f"{peer.base_url}/a.png"}
+    note = remote_note(gargron, 99620895606148759, "<p>to be deleted</p>", attachment=[image])
+    note_id = note["id"]
+    deliver(client, peer, gargron, create_of(gargron, note))
     assert len(query(client, select(Media.id))) == 1
     # When Mastodon's Delete{Tombstone} arrives
     deliver(
@@ -434,9 +421,9 @@ def test_mastodon_account_delete_purges_everything_it_left(
     follow_remote(client, peer, "ana", admin)
     mine = publish(client, "ana", "hello")
     deliver(client, peer, admin, {"id": f"{admin.id}#likes/9", "type": "Like", "actor": admin.id, "object": mine.ap_id})
-    theirs = f"{admin.id}/statuses/1"
-    note = {"id": theirs, "type": "Note", "attributedTo": admin.id, "content": "<p>mine</p>", "to": [PUBLIC]}
-    deliver(client, peer, admin, {"id": f"{theirs}/activity", "type": "Create", "actor": admin.id, "object": note})
+    note = remote_note(admin, 1, "<p>mine</p>")
+    theirs = note["id"]
+    deliver(client, peer, admin, create_of(admin, note))
     # When his account Delete arrives
     deliver(client, peer, admin, load_payload("mastodon_delete_actor.json", hosts))
     # Then his follows, like and post are gone, and he is marked gone
