@@ -51,8 +51,10 @@ def test_a_bad_signature_is_401(client: TestClient, peer: FakePeer, make_user: C
     make_user("ana")
     ben = peer.add_actor("ben")
     eve = peer.add_actor("eve", key_index=1)
+    # Given a peer that signs with eve's key but names ben's
     url = f"{ANA}/outbox"
     forged = peer.signed_get_headers(eve, url, key_id=ben.key_id)
+    # Then the forgery, and a signature made for another URL, are refused
     assert client.get(url, headers=forged).status_code == 401
     other_target = peer.signed_get_headers(ben, f"{ANA}/followers")
     assert client.get(url, headers=other_target).status_code == 401

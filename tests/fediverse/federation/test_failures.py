@@ -90,10 +90,13 @@ def test_a_500_is_retried_and_the_activity_arrives_once(client: TestClient, peer
 def test_retry_after_is_honoured(
     client: TestClient, peer: FakePeer, ben: PeerActor, status: int, retry_after: str
 ) -> None:
+    # Given ben's server asks us to come back later
     peer.answer_inbox_with((status, {"Retry-After": retry_after}))
+    # When ana's like is sent
     like_bens_note(client, peer, ben)
     drain(client)
     (delivery,) = deliveries(client)
+    # Then the retry waits at least as long as it asked
     assert delivery.state == WorkState.QUEUED
     assert delivery.last_status == status
     # an hour for "3600"; a far date is capped at 12 h, still far longer than our own first backoff (~30 s)
@@ -124,10 +127,12 @@ def test_a_410_forgets_the_recipient_and_stops_deliveries(
 
 
 def test_another_4xx_is_dropped_with_the_reason_kept(client: TestClient, peer: FakePeer, ben: PeerActor) -> None:
+    # Given ben's server refuses the like for good
     peer.answer_inbox_with(400)
     like_bens_note(client, peer, ben)
     drain(client)
     (delivery,) = deliveries(client)
+    # Then the delivery is dropped, the reason kept, and never retried
     assert (delivery.state, delivery.last_status) == (WorkState.FAILED, 400)
     assert "400" in delivery.last_error
     make_due(client)
@@ -198,6 +203,7 @@ def _nothing_stored(client: TestClient) -> bool:
 def test_bad_requests_get_their_4xx_and_leave_nothing_stored(
     client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
 ) -> None:
+    # Given ana's post, and peers with their keys (mallory's document says its key is ben's)
     make_user("ana")
     target = publish(client, "ana", "target").ap_id
     ben = peer.add_actor("ben")
@@ -240,6 +246,7 @@ def test_bad_requests_get_their_4xx_and_leave_nothing_stored(
         "wrong content type": 415,
         "oversized body": 413,
     }
+    # When each bad request reaches the inbox, each gets its 4xx and nothing is stored
     answers = {name: _post(client, *case) for name, case in cases.items()}
     assert answers == expected
     drain(client)

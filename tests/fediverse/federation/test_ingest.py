@@ -86,7 +86,9 @@ def test_a_note_the_origin_does_not_confirm_is_not_stored(
     ben = peer.add_actor("ben")
     eve = other_peer.add_actor("eve", key_index=1)
     follow_remote(client, other_peer, "ana", eve)
+    # When ben forwards a note of eve's that her server does not have
     deliver(client, peer, ben, create_of(ben, remote_note(eve, 2, "<p>made up</p>")))  # eve's server has no such note
+    # Then nothing is stored, and the item fails at once
     assert posts(client) == {}
     kind, state, error = inbox_outcomes(client)[-1]
     assert (kind, state) == ("Create", WorkState.FAILED)  # a 404 from the origin is final, not retried
@@ -100,9 +102,11 @@ def test_a_note_attributed_to_someone_else_on_the_same_server_is_fetched_again(
     ben = peer.add_actor("ben")
     eve = peer.add_actor("eve", key_index=1)
     follow_remote(client, peer, "ana", eve)
+    # Given eve's real note, and ben claiming other words for it
     real = remote_note(eve, 3, "<p>eve's words</p>")
     peer.add_object(real)
     deliver(client, peer, ben, create_of(ben, {**real, "content": "<p>ben's words</p>"}))
+    # Then eve's words are stored
     assert posts(client) == {real["id"]: "<p>eve's words</p>"}
 
 
@@ -141,8 +145,10 @@ def test_a_delete_of_someone_elses_note_is_ignored(
     ben = peer.add_actor("ben")
     eve = peer.add_actor("eve", key_index=1)
     follow_remote(client, peer, "ana", eve)
+    # Given eve's stored note
     eves = remote_note(eve, 5)
     deliver(client, peer, eve, create_of(eve, eves))
+    # When ben deletes it, it stays
     deliver(client, peer, ben, {"id": f"{ben.id}#delete/1", "type": "Delete", "actor": ben.id, "object": eves["id"]})
     assert query(client, select(Post.deleted_at)) == [(None,)]
 
@@ -154,6 +160,7 @@ def test_a_note_from_a_stranger_to_nobody_here_is_dropped(
     client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
 ) -> None:
     make_user("ana")
+    # When a stranger nobody here follows posts to nobody here, nothing is kept
     stranger = peer.add_actor("stranger")
     deliver(client, peer, stranger, create_of(stranger, remote_note(stranger, 6, "<p>buy now</p>")))
     assert posts(client) == {}
@@ -164,9 +171,11 @@ def test_a_strangers_reply_to_a_local_post_is_kept_and_notifies(
 ) -> None:
     make_user("ana")
     stranger = peer.add_actor("stranger")
+    # Given ana's post and a stranger replying to it
     mine = publish(client, "ana", "thoughts?")
     reply = remote_note(stranger, 7, "<p>nice</p>", inReplyTo=mine.ap_id)
     deliver(client, peer, stranger, create_of(stranger, reply))
+    # Then the reply is kept, threaded, and ana is told
     (stored,) = query(client, select(Post.id, Post.in_reply_to_id).where(Post.ap_id == reply["id"]))
     assert stored[1] == mine.id
     assert query(client, select(Notification.type, Notification.post_id)) == [(NotificationType.REPLY, stored[0])]
@@ -181,12 +190,15 @@ def test_a_delete_that_arrives_before_its_create_wins(
     make_user("ana")
     ben = peer.add_actor("ben")
     follow_remote(client, peer, "ana", ben)
+    # When ben's Delete of a note arrives before its Create
     early = remote_note(ben, 8, "<p>regretted</p>")
     deliver(
         client, peer, ben, {"id": f"{early['id']}#delete", "type": "Delete", "actor": ben.id, "object": early["id"]}
     )
     assert query(client, select(DeletedObject.ap_id)) == [(early["id"],)]
+    # When its Create follows
     deliver(client, peer, ben, create_of(ben, early))
+    # Then the note is never stored
     assert posts(client) == {}
 
 
@@ -237,6 +249,7 @@ def test_reject_by_id_ends_a_pending_follow(
     ben = peer.add_actor("ben")
     act(client, actions.follow, "ana", ben.id)
     drain(client)
+    # When ben rejects ana's follow by its id alone, it ends
     (follow,) = peer.activities("Follow")
     deliver(client, peer, ben, {"id": f"{ben.id}#rejects/1", "type": "Reject", "actor": ben.id, "object": follow["id"]})
     assert query(client, select(Follow.id)) == []
@@ -307,9 +320,11 @@ def test_undo_of_someone_elses_activity_is_refused(
     make_user("ana")
     ben = peer.add_actor("ben")
     eve = peer.add_actor("eve", key_index=1)
+    # Given ben liked ana's post
     mine = publish(client, "ana", "liked by ben")
     like = {"id": f"{ben.id}#likes/1", "type": "Like", "actor": ben.id, "object": mine.ap_id}
     deliver(client, peer, ben, like)
+    # When eve tries to undo it (embedded or by id), it stays
     deliver(client, peer, eve, {"id": f"{eve.id}#undo/1", "type": "Undo", "actor": eve.id, "object": like})
     deliver(client, peer, eve, {"id": f"{eve.id}#undo/2", "type": "Undo", "actor": eve.id, "object": like["id"]})
     assert len(query(client, select(Like.id))) == 1
@@ -324,6 +339,7 @@ def test_unknown_types_get_202_and_are_not_stored(
 ) -> None:
     make_user("ana")
     ben = peer.add_actor("ben")
+    # When a signed activity of a type we do not handle arrives, it is accepted and dropped
     activity = {"id": f"{ben.id}#{kind}/1", "type": kind, "actor": ben.id, "object": ANA}
     assert send_activity(client, peer, ben, activity) == 202
     assert query(client, select(InboxItem.id)) == []
@@ -389,6 +405,7 @@ def test_a_boost_of_a_followers_only_post_is_ignored(
     make_user("ana")
     ben = peer.add_actor("ben")
     remote_follows(client, peer, ben, "ana")
+    # Given ana's followers-only and public posts, both boosted by ben
     private = publish(client, "ana", "between us", visibility=Visibility.FOLLOWERS)
     public = publish(client, "ana", "for everyone")
     for number, target in enumerate((private, public)):
@@ -399,4 +416,5 @@ def test_a_boost_of_a_followers_only_post_is_ignored(
             "object": target.ap_id,
         }
         deliver(client, peer, ben, boost)
+    # Then only the public one counts
     assert query(client, select(Announce.post_id)) == [(public.id,)]

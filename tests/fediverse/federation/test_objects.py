@@ -88,8 +88,10 @@ def test_a_deleted_note_answers_410_with_a_tombstone(client: TestClient, make_us
 
 def test_unknown_and_foreign_ids_are_404(client: TestClient, make_user: Callable[..., Account]) -> None:
     make_user("ana")
+    # Given ana's post
     make_user("ben")
     post = publish(client, "ana", "mine")
+    # Then ids that do not exist, or that name it under another account, are 404; a bad page is 400
     assert client.get("/users/ana/statuses/123456789", headers=AS2).status_code == 404
     assert client.get(f"/users/ben/statuses/{post.id}", headers=AS2).status_code == 404  # the id under another name
     assert client.get("/users/ana/activities/nothing-here", headers=AS2).status_code == 404
@@ -197,7 +199,9 @@ def test_a_follow_is_shown_to_its_followee_only(
     make_user("ana")
     ben = peer.add_actor("ben")
     eve = peer.add_actor("eve", key_index=1)
+    # Given ana's Follow of ben
     follow = follow_remote(client, peer, "ana", ben)
+    # Then only ben, signed, may read it
     assert client.get(follow["id"], headers=AS2).status_code == 404
     assert client.get(follow["id"], headers=peer.signed_get_headers(eve, follow["id"])).status_code == 404
     served = client.get(follow["id"], headers=peer.signed_get_headers(ben, follow["id"]))

@@ -262,6 +262,7 @@ def _store_bens_note(world: World) -> str:
 
 
 def test_like_and_unlike(world: World, reader: Callable[[dict[str, Any]], Any]) -> None:
+    # When ana likes ben's note, ben's own inbox gets the Like
     note_id = _store_bens_note(world)
     act(world.client, actions.like, "ana", note_id)
     drain(world.client)
@@ -269,6 +270,7 @@ def test_like_and_unlike(world: World, reader: Callable[[dict[str, Any]], Any]) 
     assert path == "/users/ben/inbox"
     assert (like["actor"], like["object"]) == (ANA, note_id)
     assert reader(like).id == like["id"]
+    # When she takes it back, he gets an Undo embedding it
     act(world.client, actions.unlike, "ana", note_id)
     drain(world.client)
     ((_, _, undo),) = world.deliveries("Undo")
@@ -277,6 +279,7 @@ def test_like_and_unlike(world: World, reader: Callable[[dict[str, Any]], Any]) 
 
 
 def test_boost_and_unboost(world: World, reader: Callable[[dict[str, Any]], Any]) -> None:
+    # When ana boosts ben's note
     note_id = _store_bens_note(world)
     act(world.client, actions.boost, "ana", note_id)
     drain(world.client)
@@ -293,6 +296,7 @@ def test_boost_and_unboost(world: World, reader: Callable[[dict[str, Any]], Any]
     assert "published" in announce
     assert reader(announce).id == announce["id"]
     world.forget()
+    # When she takes it back, the same inboxes get an Undo embedding it
     act(world.client, actions.unboost, "ana", note_id)
     drain(world.client)
     undos = world.deliveries("Undo")

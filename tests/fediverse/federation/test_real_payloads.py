@@ -126,6 +126,7 @@ def test_mastodon_image_note_keeps_alt_text_blurhash_size_and_focal_point_in_ord
 def test_mastodon_mention_with_content_warning(
     client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
 ) -> None:
+    # Given lain here, and Mastodon's capture of a post mentioning her behind a content warning
     make_user("lain")
     admin = peer.add_actor("admin")
     payload = load_payload(
@@ -133,6 +134,7 @@ def test_mastodon_mention_with_content_warning(
         {"http://mastodon.example.org": peer.base_url, "http://localtesting.pleroma.lol": TEST_BASE_URL},
     )
     deliver(client, peer, admin, payload)
+    # Then it is kept with its warning and she is notified
     post = stored_post(client, payload["object"]["id"])
     assert post.summary == "cw"
     assert post.sensitive is True
@@ -174,12 +176,14 @@ def test_pixelfed_album_keeps_every_image_in_order(
 def test_gotosocial_note_with_single_string_addressing(
     client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
 ) -> None:
+    # Given ana follows a GoToSocial user, whose note with an image arrives
     make_user("ana")
     admin = peer.add_actor("admin")
     follow_remote(client, peer, "ana", admin)
     payload = load_payload("gotosocial_create_note.json", {"http://localhost:8080": peer.base_url})
     assert isinstance(payload["to"], str)  # GoToSocial writes one addressee as a bare string
     deliver(client, peer, admin, payload)
+    # Then it is public, without a content warning, with its image described
     post = stored_post(client, payload["object"]["id"])
     assert post.visibility == Visibility.PUBLIC
     assert post.summary is None  # GoToSocial sends "" for no content warning
@@ -218,11 +222,13 @@ def test_gotosocial_reply_mentioning_a_local_user_notifies_once(
 def test_misskey_note_with_a_file_and_a_content_warning(
     client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
 ) -> None:
+    # Given ana follows a Misskey user, whose note with a file arrives
     make_user("ana")
     aiko = peer.add_actor("9m4hfr7qwc", preferredUsername="aiko")  # Misskey actor URLs use an opaque id
     follow_remote(client, peer, "ana", aiko)
     payload = load_payload("misskey_note_with_file.json", {"https://misskey.example": peer.base_url})
     deliver(client, peer, aiko, payload)
+    # Then the warning, the file and its description are kept, and the author has her username
     post = stored_post(client, payload["object"]["id"])
     assert post.summary == "eye strain"
     assert post.sensitive is True
@@ -271,6 +277,7 @@ def test_likes_from_mastodon_and_misskey_are_counted_and_undone(
 
 
 def test_akkoma_like(client: TestClient, peer: FakePeer, make_user: Callable[..., Account]) -> None:
+    # Given ana's post, liked by an Akkoma user
     make_user("ana")
     mira = peer.add_actor("mira")
     post = publish(client, "ana", "fog over the bay")
@@ -282,7 +289,9 @@ def test_akkoma_like(client: TestClient, peer: FakePeer, make_user: Callable[...
             "https://akkoma.example": peer.base_url,
         },
     )
+    # When it arrives
     deliver(client, peer, mira, like)
+    # Then she is notified
     assert notifications(client, "ana") == [(NotificationType.LIKE, mira.id, post.id)]
 
 
@@ -494,12 +503,15 @@ def test_reports_from_instance_actors_reach_the_moderators(
     actor_path: str,
     hosts: dict[str, str],
 ) -> None:
+    # Given a report by a server's instance actor about ana and her post
     make_user("ana")
     reporter = peer.add_actor(actor_path.rsplit("/", 1)[-1] or "actor", path=actor_path, type="Application")
     post = publish(client, "ana", "buy my pictures")
     values = {"PEER": peer.base_url, "POST": post.ap_id, "US": TEST_BASE_URL, "ANA": f"{TEST_BASE_URL}/users/ana"}
     flag = load_payload(name, {old: values[new] for old, new in hosts.items()})
+    # When it arrives
     deliver(client, peer, reporter, flag)
+    # Then the moderators see it, about ana, with the post and the comment
     (report,) = query(
         client,
         select(Report.ap_id, Report.comment, Report.post_ap_ids, Actor.ap_id).join(
