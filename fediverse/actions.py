@@ -144,15 +144,6 @@ async def edit_post(services: Services, username: str, reference: str, **changes
     return edited
 
 
-async def update_profile(services: Services, username: str, changes: profiles.ProfileChanges) -> Actor:
-    """Change the display name, bio or follower approval, and send ``Update{Person}``."""
-    account, _ = await load_account(services, username)
-    async with services.db.transaction() as session:
-        actor = await profiles.update_profile(session, services.urls, account, changes)
-    services.wake_worker("deliveries")
-    return actor
-
-
 async def delete_post(services: Services, username: str, reference: str) -> None:
     account, _ = await load_account(services, username)
     post = await find_post(services, reference)
@@ -171,3 +162,14 @@ async def _attach(session: AsyncSession, row: Row) -> Row:
     if attached is None:
         raise NotFound("It no longer exists.")
     return attached
+
+
+async def update_profile(services: Services, username: str, changes: profiles.ProfileChanges) -> None:
+    """Change display name, bio, images or follower approval, and tell followers' servers."""
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        stored_account = await session.get(Account, account.id)
+        actor = await session.get(Actor, account.actor_id)
+        assert stored_account is not None and actor is not None
+        await profiles.update_profile(session, services.urls, stored_account, actor, changes)
+    services.wake_worker("deliveries")

@@ -1,9 +1,9 @@
 """Who may read a post or one of our activities: the rule behind every object URL.
 
-Mastodon's ``StatusPolicy#show?``: public and unlisted posts are for anyone, followers-only posts for
-accepted followers and the people mentioned, direct posts for the people mentioned; an author who
-blocks a reader hides everything from them. A reader is a remote actor proven by a signed GET (or
-nobody); an instance actor follows no one, so it reads public things only.
+Mastodon's ``StatusPolicy#show?``: the web pages' rule (``fediverse.visibility``: public and unlisted for
+anyone, followers-only for accepted followers and the people mentioned, direct for the people
+mentioned), and an author who blocks a reader hides everything from them. A reader is a remote actor
+proven by a signed GET (or nobody); an instance actor follows no one, so it reads public things only.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.vocab import PUBLIC_ALIASES, audience, get_id, get_ids
-from storage.models import Actor, Block, Follow, FollowState, Mention, Post, Visibility
+from fediverse.visibility import OPEN, visible_to
+from storage.models import Actor, Block, Follow, FollowState, Post
 
-OPEN_VISIBILITIES = frozenset({Visibility.PUBLIC, Visibility.UNLISTED})
+OPEN_VISIBILITIES = frozenset(OPEN)
 
 
 async def is_blocked_by(session: AsyncSession, owner_id: int, reader: Actor) -> bool:
@@ -34,20 +35,18 @@ async def is_follower(session: AsyncSession, followee_id: int, reader: Actor) ->
 
 
 async def may_read_post(session: AsyncSession, post: Post, reader: Actor | None) -> bool:
+    """``fediverse.visibility``'s rule for a remote reader, who is also refused by an author blocking them.
+    Deleted posts count as readable here: their id answers 410, not 404."""
     if reader is not None and reader.id == post.author_id:
         return True
     if reader is not None and await is_blocked_by(session, post.author_id, reader):
         return False
     if post.visibility in OPEN_VISIBILITIES:
         return True
-    if reader is None:
+    if reader is None or reader.id is None:
         return False
-    mentioned = await session.scalar(
-        select(Mention.actor_id).where(Mention.post_id == post.id, Mention.actor_id == reader.id)
-    )
-    if mentioned is not None:
-        return True
-    return post.visibility == Visibility.FOLLOWERS and await is_follower(session, post.author_id, reader)
+    found = await session.scalar(select(Post.id).where(Post.id == post.id, visible_to(reader.id)))
+    return found is not None
 
 
 async def may_read_activity(

@@ -61,7 +61,7 @@ class SchemaOutdatedError(RuntimeError):
 async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIterator[Services]:
     """Open the database, media store and HTTP client; ``migrate`` upgrades the schema first."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         if migrate:
             await db.migrate()

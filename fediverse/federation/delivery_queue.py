@@ -14,11 +14,13 @@ import asyncio
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import delete, exists, select, update
 
 from activitypub.delivery import (
@@ -29,9 +31,10 @@ from activitypub.delivery import (
     next_retry_delay,
 )
 from activitypub.keys import PrivateKey
+from fediverse.config import ConfigError
 from fediverse.services import Services
 from storage.models import Actor, Delivery, Follow, HostHealth, OutboxActivity, WorkState
-from storage.queue import claim_due
+from storage.queue import claim_due, holding_claims
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,8 +42,18 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 CONCURRENCY = 200
 PER_HOST_CONCURRENCY = 4
-#: A claim lasts this long; a batch that takes longer is retried by another worker (peers dedupe).
-LOCK_FOR = timedelta(minutes=5)
+#: A claim lasts this long unless renewed; a crashed worker's deliveries are sent again after it.
+DEFAULT_LOCK_SECONDS = 60
+#: While a batch is being sent, finished outcomes are written this often.
+RECORD_EVERY_SECONDS = 0.25
+
+
+def read_seconds(extra: Mapping[str, str], variable: str, default: int, *, maximum: int = 3600) -> int:
+    """A whole number of seconds from ``REVERIE_*`` settings, or ``ConfigError`` naming the variable."""
+    raw = extra.get(variable, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ConfigError(variable, f"must be a whole number of seconds from 1 to {maximum}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,13 @@ class DeliveryQueue:
         self.per_host = per_host
         self.clients = DeliveryClients(max_hosts=1024, max_connections_per_host=per_host)
         self.signing_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sign")
+        extra = services.settings.extra
+        # How soon a crashed worker's claimed deliveries are retried.
+        self.lock_for = timedelta(seconds=read_seconds(extra, "REVERIE_DELIVERY_LOCK_SECONDS", DEFAULT_LOCK_SECONDS))
+        # How long one POST may take in all (Mastodon: 10 s to read, 30 s in total).
+        total = read_seconds(extra, "REVERIE_DELIVERY_TIMEOUT_SECONDS", 30, maximum=300)
+        self.timeout = httpx.Timeout(min(10.0, total), connect=min(5.0, total))
+        self.total_timeout = float(total)
 
     async def aclose(self) -> None:
         await self.clients.aclose()
@@ -79,7 +99,7 @@ class DeliveryQueue:
         )
         async with self.services.db.transaction() as session:
             rows = await claim_due(
-                session, Delivery, limit=self.batch_size, lock_for=LOCK_FOR, now=now, extra_where=[~backed_off]
+                session, Delivery, limit=self.batch_size, lock_for=self.lock_for, now=now, extra_where=[~backed_off]
             )
         if not rows:
             return 0
@@ -101,10 +121,32 @@ class DeliveryQueue:
                     user_agent=self.services.user_agent,
                     allow_private=self.services.settings.allow_private_addresses,
                     signing_executor=self.signing_pool,
+                    timeout=self.timeout,
+                    total_timeout=self.total_timeout,
                 )
 
-        outcomes = await asyncio.gather(*(send(row) for row in rows))
-        await self._record(list(zip(rows, outcomes, strict=True)))
+        # Outcomes are recorded as they come in, not when the whole batch is done: after a crash only the
+        # deliveries that were really in flight are sent again.
+        unrecorded = {row.id for row in rows if row.id is not None}
+        finished: list[tuple[Delivery, DeliveryOutcome]] = []
+
+        async def send_and_collect(row: Delivery) -> None:
+            finished.append((row, await send(row)))
+
+        async def record_finished() -> None:
+            batch = finished[:]
+            del finished[: len(batch)]
+            if batch:
+                await self._record(batch)
+                unrecorded.difference_update(row.id for row, _ in batch)
+
+        async with holding_claims(self.services.db, Delivery, unrecorded, lock_for=self.lock_for):
+            sending = asyncio.gather(*(send_and_collect(row) for row in rows))
+            while not sending.done():
+                await asyncio.wait([sending], timeout=RECORD_EVERY_SECONDS)
+                await record_finished()
+            await sending
+            await record_finished()
         return len(rows)
 
     async def _prepare(self, activity_ids: set[int]) -> dict[int, _Prepared]:

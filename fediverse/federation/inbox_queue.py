@@ -14,13 +14,13 @@ from datetime import timedelta
 
 import httpx
 from sqlalchemy import delete
-from sqlalchemy.exc import OperationalError
 
 from activitypub.delivery import compute_backoff
 from activitypub.errors import ActivityPubError, FetchError, GoneError, InvalidDocumentError, UnsafeAddressError
 from fediverse.errors import ReverieError
 from fediverse.federation.ingest import HANDLERS, IngestContext
 from fediverse.services import Services
+from storage.db import UNAVAILABLE_ERRORS
 from storage.models import InboxItem, WorkState
 from storage.queue import claim_due
 from storage.types import utcnow
@@ -35,7 +35,7 @@ LOCK_FOR = timedelta(minutes=5)
 KEEP_DONE_FOR = timedelta(days=7)
 
 _PERMANENT = (InvalidDocumentError, UnsafeAddressError, GoneError, ReverieError, ValueError, KeyError, TypeError)
-_TRANSIENT = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, OperationalError)
+_TRANSIENT = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, *UNAVAILABLE_ERRORS)
 
 
 class InboxQueue:

@@ -224,7 +224,12 @@ def test_follow_and_unfollow(world: World, reader: Callable[[dict[str, Any]], An
 
 def test_approving_and_rejecting_follow_requests(world: World, reader: Callable[[dict[str, Any]], Any]) -> None:
     # Given ana approves her followers by hand
-    act(world.client, actions.update_profile, "ana", ProfileChanges(manually_approves_followers=True))
+    act(
+        world.client,
+        actions.update_profile,
+        "ana",
+        ProfileChanges(display_name="", bio="", manually_approves_followers=True),
+    )
     drain(world.client)
     world.forget()
     # When mia and a second account ask to follow her, nothing is answered yet
@@ -315,7 +320,12 @@ def test_a_profile_update_reaches_followers_and_followees(
     follow_remote(world.client, world.other, "ana", world.mia)
     world.forget()
     # When she changes her name and bio
-    act(world.client, actions.update_profile, "ana", ProfileChanges(display_name="Ana Lima", bio="paints #harbours"))
+    act(
+        world.client,
+        actions.update_profile,
+        "ana",
+        ProfileChanges(display_name="Ana Lima", bio="paints #harbours", manually_approves_followers=False),
+    )
     drain(world.client)
     # Then followers' servers and mia's get one Update{Person} each
     updates = world.deliveries("Update")
