@@ -7,7 +7,7 @@ at once.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,6 +131,17 @@ async def publish(services: Services, username: str, draft: posts.PostDraft) -> 
         post = await posts.publish_post(session, services.urls, account, draft)
     services.wake_worker("deliveries")
     return post
+
+
+async def edit_post(services: Services, username: str, reference: str, **changes: Any) -> Post:
+    """Change a post's caption, content warning or alt texts (``fediverse.social.posts.edit_post``'s
+    keywords) and send ``Update{Note}`` to everyone who received it."""
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        edited = await posts.edit_post(session, services.urls, account, await _attach(session, post), **changes)
+    services.wake_worker("deliveries")
+    return edited
 
 
 async def delete_post(services: Services, username: str, reference: str) -> None:

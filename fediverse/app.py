@@ -23,7 +23,7 @@ from fediverse.jobs import open_worker
 from fediverse.ratelimit import LoginThrottle
 from fediverse.rendering import STATIC_DIR, create_templates
 from fediverse.responses import JSONResponse, wants_json
-from fediverse.routes import actors, api_generation, api_media, api_posts, inbox, media, web, wellknown
+from fediverse.routes import actors, api_generation, api_media, api_posts, inbox, media, objects, web, wellknown
 from fediverse.security import SecurityHeadersMiddleware
 from fediverse.services import open_services
 from storage.batching import BatchInserter
@@ -38,6 +38,7 @@ def _routes() -> list[BaseRoute]:
         *wellknown.routes,
         *inbox.routes,
         *actors.routes,
+        *objects.routes,
         *web.routes,
         *media.routes,
         *api_generation.routes,

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,10 +62,12 @@ class PeerActor:
     keys: KeyPairPem
     base_url: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Where the actor lives; Mastodon's instance actor is ``/actor``, GoToSocial's ``/users/{host}``.
+    path: str | None = None
 
     @property
     def id(self) -> str:
-        return f"{self.base_url}/users/{self.username}"
+        return self.base_url + (self.path or f"/users/{self.username}")
 
     @property
     def key_id(self) -> str:
@@ -117,8 +120,8 @@ class FakePeer:
             ]
         )
 
-    def add_actor(self, username: str, key_index: int = 0, **extra: Any) -> PeerActor:
-        actor = PeerActor(username, test_key(key_index), self.base_url, extra)
+    def add_actor(self, username: str, key_index: int = 0, *, path: str | None = None, **extra: Any) -> PeerActor:
+        actor = PeerActor(username, test_key(key_index), self.base_url, extra, path)
         self.actors[username] = actor
         return actor
 
@@ -163,7 +166,11 @@ class FakePeer:
         return JSONResponse(actor.document(), media_type=AS2)
 
     async def _object(self, request: Request) -> Response:
-        document = self.objects.get(f"{self.base_url}/{request.path_params['path']}")
+        url = f"{self.base_url}/{request.path_params['path']}"
+        actor = next((actor for actor in self.actors.values() if actor.id == url), None)
+        if actor is not None and actor.id not in self.gone:
+            return JSONResponse(actor.document(), media_type=AS2)
+        document = self.objects.get(url)
         if document is None:
             return Response(status_code=404)
         return JSONResponse(document, media_type=AS2)
@@ -178,10 +185,29 @@ class FakePeer:
         status, extra_headers = answer if isinstance(answer, tuple) else (answer, {})
         return Response(status_code=status, headers=extra_headers)
 
-    def signed_headers(self, actor: PeerActor, url: str, body: bytes) -> dict[str, str]:
-        headers = {"Content-Type": AS2, "Date": formatdate(usegmt=True)}
+    def signed_get_headers(self, actor: PeerActor, url: str, *, key_id: str | None = None) -> dict[str, str]:
+        """Headers of a GET of ``url`` signed by ``actor``, as Mastodon signs fetches."""
+        headers = {"Accept": AS2}
+        private_key = load_private_key(actor.keys.private_pem)
+        signed = sign_request("GET", url, headers, None, key_id=key_id or actor.key_id, private_key=private_key)
+        return {**headers, **signed}
+
+    def signed_headers(
+        self,
+        actor: PeerActor,
+        url: str,
+        body: bytes,
+        *,
+        key_id: str | None = None,
+        now: datetime | None = None,
+        content_type: str = AS2,
+    ) -> dict[str, str]:
+        """Headers of a POST of ``body`` to ``url`` signed by ``actor`` (or naming ``key_id``), as Mastodon
+        signs deliveries; ``now`` backdates the signature."""
+        headers = {"Content-Type": content_type, "Date": formatdate(usegmt=True)}
+        private_key = load_private_key(actor.keys.private_pem)
         signed = sign_request(
-            "POST", url, headers, body, key_id=actor.key_id, private_key=load_private_key(actor.keys.private_pem)
+            "POST", url, headers, body, key_id=key_id or actor.key_id, private_key=private_key, now=now
         )
         return {**headers, **signed}
 

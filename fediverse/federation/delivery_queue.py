@@ -180,7 +180,7 @@ class DeliveryQueue:
                 "attempts": row.attempts + 1,
                 "locked_until": None,
                 "last_status": outcome.status,
-                "last_error": (outcome.reason or outcome.body_excerpt or None) if outcome.kind != "sent" else None,
+                "last_error": _describe_failure(outcome) if outcome.kind != "sent" else None,
             }
             if outcome.kind == "sent":
                 change.update(state=WorkState.DONE, sent_at=now)
@@ -232,8 +232,19 @@ class DeliveryQueue:
 
     @staticmethod
     async def _forget_gone(session: Any, inboxes: set[str], now: datetime) -> None:
-        """A 410 from a personal inbox: that actor is gone; stop delivering to it."""
+        """A 410 from an inbox: nothing more goes there; from a personal inbox, that actor is gone."""
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.inbox_url.in_(list(inboxes)), Delivery.state == WorkState.QUEUED)
+            .values(state=WorkState.GONE, locked_until=None, last_error="the inbox answered 410 to another delivery")
+        )
         gone = list(await session.scalars(select(Actor.id).where(Actor.inbox_url.in_(list(inboxes)))))
         if gone:
             await session.execute(update(Actor).where(Actor.id.in_(gone)).values(gone_at=now))
             await session.execute(delete(Follow).where(Follow.follower_id.in_(gone)))
+
+
+def _describe_failure(outcome: DeliveryOutcome) -> str | None:
+    """Why a delivery failed, with what the peer said (its body often names the problem)."""
+    excerpt = " ".join(outcome.body_excerpt.split())[:500]
+    return ": ".join(part for part in (outcome.reason, excerpt) if part) or None

@@ -81,7 +81,8 @@ class InboxQueue:
             permanent = True
         except _TRANSIENT as failure:
             error = failure
-            permanent = False
+            # An object its own server says does not exist will not appear by asking again.
+            permanent = isinstance(failure, FetchError) and failure.status == 404
         async with self.services.db.transaction() as session:
             row = await session.get(InboxItem, item.id)
             if row is None:

@@ -122,13 +122,15 @@ async def _claim_media(session: AsyncSession, account: Account, media_ids: Seque
 
 
 async def post_audience(session: AsyncSession, view: PostView, parent_author: Actor | None) -> list[str]:
-    """Inboxes that must receive a post's activities: followers (unless direct), mentions, the parent's author."""
+    """Inboxes that must receive a post's activities: followers' (shared where they have one; none for a
+    direct post), and the personal inboxes of the people mentioned and of the parent's author, so a
+    server without a shared inbox (GoToSocial) or one that routes by inbox still delivers it to them."""
     post, author = view.post, view.author
     assert author.id is not None
     inboxes = [] if post.visibility == Visibility.DIRECT else await follower_inboxes(session, author.id)
-    inboxes += [actor.shared_inbox_url or actor.inbox_url for actor in view.mentions if not actor.is_local]
+    inboxes += [actor.inbox_url for actor in view.mentions if not actor.is_local]
     if parent_author is not None and not parent_author.is_local:
-        inboxes.append(parent_author.shared_inbox_url or parent_author.inbox_url)
+        inboxes.append(parent_author.inbox_url)
     return inboxes
 
 
@@ -173,11 +175,15 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     )
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
     mentioned = list({actor.id: actor for actor in draft.mentions if actor.id is not None}.values())
+    parent_author = await session.get(Actor, parent.author_id) if parent else None
+    if parent_author is not None and not parent_author.is_local and parent_author.id not in {a.id for a in mentioned}:
+        # A reply addresses the author it answers (Mastodon's composer mentions them), so a followers-only
+        # or direct reply reaches them and their server threads it.
+        mentioned.append(parent_author)
     session.add_all(Mention(post_id=post.id, actor_id=actor.id or 0) for actor in mentioned)
     await session.flush()
     for actor in mentioned:
         await notify(session, actor.id or 0, NotificationType.MENTION, from_actor_id=author.id, post_id=post.id)
-    parent_author = await session.get(Actor, parent.author_id) if parent else None
     if parent is not None and parent_author is not None and parent_author.id not in {a.id for a in mentioned}:
         await notify(session, parent_author.id or 0, NotificationType.REPLY, from_actor_id=author.id, post_id=post.id)
     if draft.remix_of_ap_id:

@@ -1,4 +1,5 @@
-"""A local account changes its profile: the rows change and followers' servers get ``Update{Person}``.
+"""A local account changes its profile: the rows change and ``Update{Person}`` goes to every server that
+follows the account or is followed by it (Mastodon refreshes a profile from either side).
 
 Call inside a write transaction.
 """
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activitypub.vocab import PUBLIC
 from fediverse.federation.activities import new_activity_id, update_activity
 from fediverse.federation.documents import ActorImages, actor_document
-from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.federation.outbox import follower_inboxes, following_inboxes, queue_activity
 from fediverse.text import render_text
 from fediverse.urls import Urls
 from storage.models import Account, Actor, Media
@@ -46,18 +47,23 @@ async def update_profile(
         actor.header_url = urls.media_url(changes.header.display_key or "")
     actor.updated_at = utcnow()
     await session.flush()
-    ids = [i for i in (account.avatar_media_id, account.header_media_id) if i is not None]
-    media_rows = {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(ids)))} if ids else {}
-    images = ActorImages(icon=media_rows.get(account.avatar_media_id), header=media_rows.get(account.header_media_id))
-    document = actor_document(actor, account, urls, images)
+    document = actor_document(actor, account, urls, await load_actor_images(session, account))
     document.pop("@context", None)
     activity = update_activity(
         new_activity_id(urls, account.username), actor.ap_id, document, [PUBLIC], [actor.followers_url or ""]
     )
     assert actor.id is not None
-    await queue_activity(
-        session, actor, activity, await follower_inboxes(session, actor.id), local_base_url=urls.base_url
-    )
+    inboxes = [*await follower_inboxes(session, actor.id), *await following_inboxes(session, actor.id)]
+    await queue_activity(session, actor, activity, inboxes, local_base_url=urls.base_url)
+
+
+async def load_actor_images(session: AsyncSession, account: Account) -> ActorImages:
+    """The avatar and header of a local account, for its actor document."""
+    wanted = [media_id for media_id in (account.avatar_media_id, account.header_media_id) if media_id is not None]
+    if not wanted:
+        return ActorImages()
+    found = {media.id: media for media in await session.scalars(select(Media).where(Media.id.in_(wanted)))}
+    return ActorImages(icon=found.get(account.avatar_media_id), header=found.get(account.header_media_id))
 
 
 async def _store(session: AsyncSession, media: Media) -> int:
