@@ -8,8 +8,6 @@ outside (its HTTP API, or its database), polling with a bounded deadline: real p
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,31 +20,14 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import Announce, Follow, FollowState, Like, Notification, Post
-from tests.processes import ROOT, free_port, reverie_env, reverie_server, run_reverie
+from storage.models import Announce, Follow, FollowState, Like, Media, Notification, Post, PostMedia
+from tests.processes import free_port, reverie_server, run_reverie
 
 pytestmark = pytest.mark.slow
 
 AS2 = {"Accept": "application/activity+json"}
 DEADLINE_SECONDS = 30
 T = TypeVar("T")
-
-#: Until ``reverie post`` exists, a post is published by calling the action the web UI and CLI share.
-# TODO: replace with `reverie post bob --caption ...` once that command lands.
-PUBLISH = """
-import asyncio, sys
-from fediverse import actions
-from fediverse.config import load_settings
-from fediverse.services import open_services
-from fediverse.social.posts import PostDraft
-
-async def main() -> None:
-    async with open_services(load_settings()) as services:
-        post = await actions.publish(services, sys.argv[1], PostDraft(caption=sys.argv[2]))
-        print(post.ap_id)
-
-asyncio.run(main())
-"""
 
 
 @dataclass
@@ -64,17 +45,10 @@ class Instance:
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    def publish(self, username: str, caption: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-c", PUBLISH, username, caption],
-            env=reverie_env(self.env),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip().splitlines()[-1]
+    def publish(self, username: str, prompt: str, caption: str) -> str:
+        """``reverie post``: paint the prompt, publish; returns the new note's id."""
+        url = self.reverie("post", username, "--prompt", prompt, "--caption", caption).strip().splitlines()[-1]
+        return f"{self.base_url}/users/{username}/statuses/{url.rsplit('/', 1)[1]}"
 
     def read(self, statement: Any) -> list[Any]:
         """Rows of a ``select`` on this instance's database, read from outside the process."""
@@ -145,11 +119,19 @@ def test_follow_post_like_boost_and_unfollow_across_two_instances(instances: tup
     eventually(lambda: bobs_followers() == 1, "B to list ana as bob's follower")
     eventually(lambda: a.read(select(Follow.state).where(Follow.state == FollowState.ACCEPTED)), "A to see the Accept")
     # When bob publishes
-    post_id = b.publish("bob", "first light over the harbour")
+    post_id = b.publish("bob", "a harbour at first light, calm water", "first light over the harbour")
     # Then ana's instance receives it
     eventually(lambda: a.read(select(Post.id).where(Post.ap_id == post_id)), "the post to reach A")
     (content,) = a.read(select(Post.content_html).where(Post.ap_id == post_id))
     assert "first light over the harbour" in content[0]
+    # …with its painted image, described for people who cannot see it
+    (attachment,) = a.read(
+        select(Media.remote_url, Media.alt_text, Media.blurhash)
+        .join(PostMedia, PostMedia.media_id == Media.id)
+        .join(Post, Post.id == PostMedia.post_id)
+        .where(Post.ap_id == post_id)
+    )
+    assert attachment[0].startswith(b.base_url + "/media/") and attachment[1] and attachment[2]
     # When ana likes and boosts it
     a.reverie("like", "ana", post_id)
     a.reverie("boost", "ana", post_id)
