@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
 
@@ -87,9 +88,9 @@ async def _work_waiting(services: Services) -> bool:
     return found is not None
 
 
-async def recover_abandoned_jobs(services: Services) -> int:
-    """Fail jobs still marked running whose lease lapsed: their worker crashed or was killed."""
-    now = utcnow()
+async def recover_abandoned_jobs(services: Services, *, now: datetime | None = None) -> int:
+    """Fail jobs still marked running whose lease lapsed (by ``now``): their worker crashed or was killed."""
+    now = now or utcnow()
     async with services.db.transaction() as session:
         lost = list(
             await session.scalars(
