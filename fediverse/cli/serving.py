@@ -64,8 +64,8 @@ def _print_banner(settings: Settings, accounts: int, listen: str) -> None:
     print(f"  data folder: {settings.data_dir}")
     print(f"  database:    {settings.database_url.split('@')[-1]}")
     if accounts == 0:
-        print("  No accounts yet. Create the first one (it will be the admin) with:")
-        print("      reverie user create NAME --admin")
+        print(f"  No accounts yet. Open {settings.base_url}/setup in a browser to create the admin account,")
+        print("  or run:  reverie user create NAME --admin")
     print(flush=True)
 
 
