@@ -7,6 +7,7 @@ at once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fediverse.errors import NotFound
 from fediverse.services import Services
 from fediverse.social import follows, interactions, posts, profiles
+from fediverse.urls import Urls
 from storage.models import Account, Actor, Follow, Like, Post
 
 
@@ -90,39 +92,36 @@ async def _post_and_author(services: Services, reference: str) -> tuple[Post, Ac
     return post, author
 
 
-async def like(services: Services, username: str, reference: str) -> Like:
+_Interaction = Callable[[AsyncSession, Urls, Actor, Post, Actor], Awaitable[object]]
+
+
+async def _interact(services: Services, username: str, reference: str, operation: _Interaction) -> object:
+    """Run one of ``fediverse.social.interactions``' operations on a post, as ``username``."""
     _, me = await load_account(services, username)
     post, author = await _post_and_author(services, reference)
     async with services.db.transaction() as session:
-        result = await interactions.like_post(
-            session, services.urls, await _attach(session, me), await _attach(session, post), author
-        )
+        actor, target = await _attach(session, me), await _attach(session, post)
+        result = await operation(session, services.urls, actor, target, author)
     services.wake_worker("deliveries")
     return result
 
 
+async def like(services: Services, username: str, reference: str) -> Like:
+    result = await _interact(services, username, reference, interactions.like_post)
+    assert isinstance(result, Like)
+    return result
+
+
 async def unlike(services: Services, username: str, reference: str) -> None:
-    _, me = await load_account(services, username)
-    post, author = await _post_and_author(services, reference)
-    async with services.db.transaction() as session:
-        await interactions.unlike_post(session, services.urls, await _attach(session, me), post, author)
-    services.wake_worker("deliveries")
+    await _interact(services, username, reference, interactions.unlike_post)
 
 
 async def boost(services: Services, username: str, reference: str) -> None:
-    _, me = await load_account(services, username)
-    post, author = await _post_and_author(services, reference)
-    async with services.db.transaction() as session:
-        await interactions.boost_post(session, services.urls, await _attach(session, me), post, author)
-    services.wake_worker("deliveries")
+    await _interact(services, username, reference, interactions.boost_post)
 
 
 async def unboost(services: Services, username: str, reference: str) -> None:
-    _, me = await load_account(services, username)
-    post, author = await _post_and_author(services, reference)
-    async with services.db.transaction() as session:
-        await interactions.unboost_post(session, services.urls, await _attach(session, me), post, author)
-    services.wake_worker("deliveries")
+    await _interact(services, username, reference, interactions.unboost_post)
 
 
 async def publish(services: Services, username: str, draft: posts.PostDraft) -> Post:

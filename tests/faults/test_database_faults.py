@@ -22,10 +22,10 @@ from fediverse.app import create_app
 from fediverse.config import Settings
 from storage.models import InboxItem
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
-from tests.faults.test_crash_during_fanout import publish_caption, wait_for
+from tests.faults.harness import prepare_fanout, wait_for
 from tests.peers import FakePeer, running_peer
 from tests.processes import free_port, reverie_server
-from tests.seeding import create_user_with_followers, delivery_states
+from tests.seeding import delivery_states
 from tests.sink import running_sink
 
 pytestmark = pytest.mark.slow
@@ -129,15 +129,8 @@ def test_a_postgresql_restart_fails_requests_cleanly_and_the_worker_resumes(
 ) -> None:
     database_url, control = throwaway_postgres
     with running_sink(20) as sink:
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        create_user_with_followers(database_url, base_url, "ana", [sink.inbox_url(p) for p in sink.ports])
-        env = {
-            "REVERIE_BASE_URL": base_url,
-            "REVERIE_DATA_DIR": str(tmp_path / "data"),
-            "REVERIE_DATABASE_URL": database_url,
-            "REVERIE_ALLOW_PRIVATE_ADDRESSES": "true",
-        }
+        instance = prepare_fanout(tmp_path, database_url, sink)
+        env, port, base_url = instance.env, instance.port, instance.base_url
         actor_url = f"{base_url}/users/ana"
         as2 = {"Accept": "application/activity+json"}
         with reverie_server("serve", "--port", str(port), env=env, port=port, log=tmp_path / "serve.log") as server:
@@ -150,7 +143,7 @@ def test_a_postgresql_restart_fails_requests_cleanly_and_the_worker_resumes(
             # …and when it is back, the same server answers again and its worker delivers new work
             control("start")
             wait_for(lambda: httpx.get(actor_url, headers=as2).status_code == 200, timeout=30, what="recovery")
-            note_id = publish_caption(env, "ana", "posted after the database came back")
+            note_id = instance.publish("posted after the database came back")
             wait_for(lambda: delivery_states(database_url).get("done") == 20, timeout=60, what="deliveries")
             assert server.process.poll() is None
         assert len(sink.arrivals(f"{note_id}/activity")) == 20

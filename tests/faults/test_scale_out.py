@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults.test_crash_during_fanout import publish_caption, wait_for
-from tests.processes import free_port, reverie_server
-from tests.seeding import create_user_with_followers, delivery_states
+from tests.faults.harness import prepare_fanout, wait_for
+from tests.processes import reverie_server
+from tests.seeding import delivery_states
 from tests.sink import running_sink
 
 pytestmark = pytest.mark.slow
@@ -24,15 +24,8 @@ WORKERS = 3
 def test_web_processes_and_separate_workers_deliver_everything_exactly_once(tmp_path: Path, database_url: str) -> None:
     with running_sink(HOSTS) as sink:
         sink.delay_for = lambda port: (port % 10) * 0.01
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        create_user_with_followers(database_url, base_url, "ana", [sink.inbox_url(p) for p in sink.ports])
-        env = {
-            "REVERIE_BASE_URL": base_url,
-            "REVERIE_DATA_DIR": str(tmp_path / "data"),
-            "REVERIE_DATABASE_URL": database_url,
-            "REVERIE_ALLOW_PRIVATE_ADDRESSES": "true",
-        }
+        instance = prepare_fanout(tmp_path, database_url, sink)
+        env, port, base_url = instance.env, instance.port, instance.base_url
         with ExitStack() as stack:
             # Given two web processes without a worker, and three worker processes beside them
             stack.enter_context(
@@ -53,7 +46,7 @@ def test_web_processes_and_separate_workers_deliver_everything_exactly_once(tmp_
                     reverie_server("worker", env=env, port=port, log=tmp_path / f"worker{index}.log", wait_path=None)
                 )
             # When posts fan out to many hosts
-            note_ids = [publish_caption(env, "ana", f"hello number {index}") for index in range(POSTS)]
+            note_ids = [instance.publish(f"hello number {index}") for index in range(POSTS)]
             wait_for(
                 lambda: delivery_states(database_url).get("done") == HOSTS * POSTS, timeout=180, what="all deliveries"
             )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
 import numpy as np
 
 from ..base import (
     ALGORITHMIC_MEDIA,
+    BlockingGenerator,
     CancelToken,
     Capabilities,
     GeneratedImage,
@@ -28,7 +28,7 @@ MODEL_NAME = "procedural mood painter"
 _LOSSLESS_STYLES = ("pixel", "poster")  # flat colours: PNG is small and JPEG would smear the edges
 
 
-class ProceduralGenerator:
+class ProceduralGenerator(BlockingGenerator):
     """Paints from the prompt's words; same prompt + seed + version gives the same pixels."""
 
     name = GENERATOR_NAME
@@ -49,16 +49,6 @@ class ProceduralGenerator:
             supports_progress=True,
             styles=STYLE_NAMES,
         )
-
-    async def generate(
-        self,
-        request: GenerationRequest,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> list[GeneratedImage]:
-        validate_request(request, self.capabilities)
-        return await asyncio.to_thread(self.generate_sync, request, progress=progress, cancel=cancel)
 
     def generate_sync(
         self,
