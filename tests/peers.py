@@ -109,6 +109,8 @@ class FakePeer:
         self.inbox_statuses: deque[int | tuple[int, dict[str, str]]] = deque()
         self.gone: set[str] = set()
         self.trusted_keys: dict[str, str] = {}
+        #: WebFinger answers that point a name at some actor id (anywhere), overriding ``actors``.
+        self.webfinger_points: dict[str, str] = {}
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -149,12 +151,13 @@ class FakePeer:
         resource = request.query_params.get("resource", "")
         username = resource.removeprefix("acct:").split("@", 1)[0]
         actor = self.actors.get(username)
-        if actor is None:
+        pointed = self.webfinger_points.get(username)
+        if actor is None and pointed is None:
             return Response(status_code=404)
         return JSONResponse(
             {
-                "subject": f"acct:{actor.handle}",
-                "links": [{"rel": "self", "type": AS2, "href": actor.id}],
+                "subject": f"acct:{username}@{self.host}",
+                "links": [{"rel": "self", "type": AS2, "href": pointed or (actor.id if actor else "")}],
             },
             media_type="application/jrd+json",
         )
