@@ -2,7 +2,7 @@
 
 REVERIE_GENERATOR                 procedural (default) | openai | diffusers
 REVERIE_GENERATION_FORMAT         auto | jpeg | png      (procedural, diffusers)
-REVERIE_GENERATION_TIMEOUT        seconds, for remote backends (default 120)
+REVERIE_GENERATION_TIMEOUT        seconds one generation may take (default 300; also the job timeout)
 REVERIE_OPENAI_BASE_URL           e.g. https://api.openai.com or http://127.0.0.1:8080 (LocalAI, sd-server)
 REVERIE_OPENAI_API_KEY            bearer token (optional for local servers)
 REVERIE_OPENAI_MODEL              default gpt-image-1
@@ -70,7 +70,7 @@ def _create_openai(options: Mapping[str, str], client: httpx.AsyncClient | None)
         base_url=base_url.rstrip("/").removesuffix("/v1"),
         api_key=options.get("REVERIE_OPENAI_API_KEY", "").strip(),
         model=options.get("REVERIE_OPENAI_MODEL", "").strip() or "gpt-image-1",
-        timeout=read_number(options, "REVERIE_GENERATION_TIMEOUT", 120.0, low=1.0, high=3600.0),
+        timeout=read_number(options, "REVERIE_GENERATION_TIMEOUT", 300.0, low=1.0, high=3600.0),
         sizes=_sizes(options.get("REVERIE_OPENAI_SIZES", "")) or DEFAULT_SIZES,
         response_format=response_format,
         quality=options.get("REVERIE_OPENAI_QUALITY", "").strip() or None,
