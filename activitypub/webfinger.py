@@ -140,6 +140,7 @@ def split_handle(handle: str) -> tuple[str, str]:
 class WebFingerResult:
     subject: str
     actor_id: str
+    subscribe_template: str | None = None  # remote-follow URL with ``{uri}`` (OStatus subscribe link)
 
 
 async def lookup_webfinger(
@@ -193,9 +194,21 @@ def _read_jrd(content_type: str, content: bytes, username: str, handle: str, url
     # GoToSocial compares the username case-sensitively; so do we.
     if subject_user != username:
         raise WebFingerError("WebFinger subject names another account", resource=handle, detail=subject)
-    links = document.get("links")
-    for link in links if isinstance(links, list) else []:
-        if not isinstance(link, dict) or link.get("rel") != "self":
+    raw_links = document.get("links")
+    links = [link for link in raw_links if isinstance(link, dict)] if isinstance(raw_links, list) else []
+    subscribe = next(
+        (
+            link["template"]
+            for link in links
+            if link.get("rel") == SUBSCRIBE_REL
+            and isinstance(link.get("template"), str)
+            and link["template"].lower().startswith(("https://", "http://"))
+            and "{uri}" in link["template"]
+        ),
+        None,
+    )
+    for link in links:
+        if link.get("rel") != "self":
             continue
         href, link_type = link.get("href"), link.get("type")
         if (
@@ -204,7 +217,7 @@ def _read_jrd(content_type: str, content: bytes, username: str, handle: str, url
             and is_activitystreams_content_type(link_type)
             and href.lower().startswith(("https://", "http://"))
         ):
-            return WebFingerResult(subject=subject, actor_id=href)
+            return WebFingerResult(subject=subject, actor_id=href, subscribe_template=subscribe)
     raise WebFingerError("WebFinger answer has no ActivityPub self link", resource=handle)
 
 

@@ -125,3 +125,8 @@ async def get_local_actor(session: AsyncSession, username: str) -> tuple[Account
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def any_account(session: AsyncSession) -> bool:
+    """Whether a local account exists yet (before the first, the instance offers its setup page)."""
+    return await session.scalar(select(Account.id).limit(1)) is not None

@@ -7,14 +7,16 @@ at once.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.errors import NotFound
 from fediverse.services import Services
-from fediverse.social import follows, interactions, posts
+from fediverse.social import follows, interactions, posts, profiles
+from fediverse.urls import Urls
 from storage.models import Account, Actor, Follow, Like, Post
 
 
@@ -90,39 +92,36 @@ async def _post_and_author(services: Services, reference: str) -> tuple[Post, Ac
     return post, author
 
 
-async def like(services: Services, username: str, reference: str) -> Like:
+_Interaction = Callable[[AsyncSession, Urls, Actor, Post, Actor], Awaitable[object]]
+
+
+async def _interact(services: Services, username: str, reference: str, operation: _Interaction) -> object:
+    """Run one of ``fediverse.social.interactions``' operations on a post, as ``username``."""
     _, me = await load_account(services, username)
     post, author = await _post_and_author(services, reference)
     async with services.db.transaction() as session:
-        result = await interactions.like_post(
-            session, services.urls, await _attach(session, me), await _attach(session, post), author
-        )
+        actor, target = await _attach(session, me), await _attach(session, post)
+        result = await operation(session, services.urls, actor, target, author)
     services.wake_worker("deliveries")
     return result
 
 
+async def like(services: Services, username: str, reference: str) -> Like:
+    result = await _interact(services, username, reference, interactions.like_post)
+    assert isinstance(result, Like)
+    return result
+
+
 async def unlike(services: Services, username: str, reference: str) -> None:
-    _, me = await load_account(services, username)
-    post, author = await _post_and_author(services, reference)
-    async with services.db.transaction() as session:
-        await interactions.unlike_post(session, services.urls, await _attach(session, me), post, author)
-    services.wake_worker("deliveries")
+    await _interact(services, username, reference, interactions.unlike_post)
 
 
 async def boost(services: Services, username: str, reference: str) -> None:
-    _, me = await load_account(services, username)
-    post, author = await _post_and_author(services, reference)
-    async with services.db.transaction() as session:
-        await interactions.boost_post(session, services.urls, await _attach(session, me), post, author)
-    services.wake_worker("deliveries")
+    await _interact(services, username, reference, interactions.boost_post)
 
 
 async def unboost(services: Services, username: str, reference: str) -> None:
-    _, me = await load_account(services, username)
-    post, author = await _post_and_author(services, reference)
-    async with services.db.transaction() as session:
-        await interactions.unboost_post(session, services.urls, await _attach(session, me), post, author)
-    services.wake_worker("deliveries")
+    await _interact(services, username, reference, interactions.unboost_post)
 
 
 async def publish(services: Services, username: str, draft: posts.PostDraft) -> Post:
@@ -131,6 +130,17 @@ async def publish(services: Services, username: str, draft: posts.PostDraft) -> 
         post = await posts.publish_post(session, services.urls, account, draft)
     services.wake_worker("deliveries")
     return post
+
+
+async def edit_post(services: Services, username: str, reference: str, **changes: Any) -> Post:
+    """Change a post's caption, content warning or alt texts (``fediverse.social.posts.edit_post``'s
+    keywords) and send ``Update{Note}`` to everyone who received it."""
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        edited = await posts.edit_post(session, services.urls, account, await _attach(session, post), **changes)
+    services.wake_worker("deliveries")
+    return edited
 
 
 async def delete_post(services: Services, username: str, reference: str) -> None:
@@ -151,3 +161,14 @@ async def _attach(session: AsyncSession, row: Row) -> Row:
     if attached is None:
         raise NotFound("It no longer exists.")
     return attached
+
+
+async def update_profile(services: Services, username: str, changes: profiles.ProfileChanges) -> None:
+    """Change display name, bio, images or follower approval, and tell followers' servers."""
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        stored_account = await session.get(Account, account.id)
+        actor = await session.get(Actor, account.actor_id)
+        assert stored_account is not None and actor is not None
+        await profiles.update_profile(session, services.urls, stored_account, actor, changes)
+    services.wake_worker("deliveries")

@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
@@ -17,13 +18,16 @@ from starlette.staticfiles import StaticFiles
 
 from activitypub.errors import ActivityPubError, DigestError, FetchError, InvalidDocumentError, SignatureError
 from fediverse.config import Settings, load_settings
-from fediverse.errors import ReverieError, TooManyRequests
+from fediverse.errors import ReverieError, ServiceUnavailable
 from fediverse.federation.intake import InboxIntake
 from fediverse.jobs import open_worker
+from fediverse.ratelimit import LoginThrottle
 from fediverse.rendering import STATIC_DIR, create_templates
 from fediverse.responses import JSONResponse, wants_json
-from fediverse.routes import actors, inbox, profiles, wellknown
+from fediverse.routes import actors, api_generation, api_media, api_posts, inbox, media, objects, web, wellknown
+from fediverse.security import SecurityHeadersMiddleware
 from fediverse.services import open_services
+from storage.db import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,12 @@ def _routes() -> list[BaseRoute]:
         *wellknown.routes,
         *inbox.routes,
         *actors.routes,
-        *profiles.routes,
+        *objects.routes,
+        *web.routes,
+        *media.routes,
+        *api_generation.routes,
+        *api_media.routes,
+        *api_posts.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -58,7 +67,8 @@ def _error_response(
 
 async def _on_reverie_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ReverieError)
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+    retry_after = getattr(error, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     if error.status_code >= 500:
         log.error("%s: %s", type(error).__name__, error.detail)
     return _error_response(request, error.status_code, str(error), headers)
@@ -86,6 +96,13 @@ async def _on_protocol_error(request: Request, error: Exception) -> Response:
     return _error_response(request, status, str(error))
 
 
+async def _on_database_unavailable(request: Request, error: Exception) -> Response:
+    """The database is locked past the busy timeout, restarting, or out of connections: 503, retry soon.
+    Nothing is half-written: the failed transaction rolled back."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
+    return await _on_reverie_error(request, ServiceUnavailable("The database is busy; please try again shortly."))
+
+
 async def _on_unexpected(request: Request, error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return PlainTextResponse("Internal server error.", status_code=500)
@@ -94,6 +111,7 @@ async def _on_unexpected(request: Request, error: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     ReverieError: _on_reverie_error,
     ActivityPubError: _on_protocol_error,
+    **dict.fromkeys(UNAVAILABLE_ERRORS, _on_database_unavailable),
     HTTPException: _on_http_exception,
     Exception: _on_unexpected,
 }
@@ -120,8 +138,14 @@ def create_app(settings: Settings) -> Starlette:
                 if task is not None:
                     await task
 
-    app = Starlette(routes=_routes(), lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    app = Starlette(
+        routes=_routes(),
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url)],
+    )
     app.state.templates = create_templates()
+    app.state.login_throttle = LoginThrottle()
     return app
 
 

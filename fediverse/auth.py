@@ -3,7 +3,9 @@
 A session is a random token in an HttpOnly, SameSite=Lax cookie (Secure on https); only its SHA-256
 is stored (``WebSession``), so a database leak does not hand out sessions. Each session has its own CSRF
 token, which every state-changing request must echo in a form field (``csrf_token``) or the
-``X-CSRF-Token`` header.
+``X-CSRF-Token`` header. Forms used before signing in (sign-in, first-run setup, registration) carry a
+double-submit token instead: a random cookie that the form must repeat. A request whose ``Origin`` is
+another site is refused either way.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fediverse.errors import Forbidden, Unauthorized
+from fediverse.errors import Forbidden, TooManyRequests, Unauthorized
+from fediverse.passwords import verify_password
+from fediverse.ratelimit import LoginThrottle
 from fediverse.services import Services
 from storage.models import Account, WebSession
 from storage.types import utcnow
@@ -26,6 +31,8 @@ SESSION_COOKIE = "reverie_session"
 SESSION_LIFETIME = timedelta(days=30)
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
+FORM_COOKIE = "reverie_form"
+CSRF_FAILURE = "The form expired or came from another site; reload the page and try again."
 
 
 def _hash(token: str) -> str:
@@ -111,11 +118,84 @@ async def require_admin(request: Request) -> Account:
     return account
 
 
+def check_origin(request: Request) -> None:
+    """Refuse a request that a browser says came from another site (``Origin``, else ``Referer``)."""
+    services: Services = request.state.services
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin or origin == "null":
+        return
+    parts = urlsplit(origin)
+    if f"{parts.scheme}://{parts.netloc}".lower() != services.settings.base_url.lower():
+        raise Forbidden(CSRF_FAILURE)
+
+
 async def check_csrf(request: Request, submitted: str | None = None) -> None:
     """Refuse a state-changing request whose CSRF token (form field or header) is not the session's."""
     found = await current_session(request)
     if found is None:
         raise Unauthorized("Please sign in.")
+    check_origin(request)
     token = submitted if submitted is not None else request.headers.get(CSRF_HEADER, "")
     if not token or not hmac.compare_digest(token, found[0].csrf_token):
-        raise Forbidden("The form expired or came from another site; reload the page and try again.")
+        raise Forbidden(CSRF_FAILURE)
+
+
+def form_token(request: Request) -> str:
+    """The double-submit token for a form shown before sign-in; ``set_form_cookie`` stores it."""
+    existing = request.cookies.get(FORM_COOKIE, "")
+    return existing if len(existing) == 32 else secrets.token_urlsafe(24)
+
+
+def set_form_cookie(request: Request, response: Response, token: str) -> None:
+    services: Services = request.state.services
+    response.set_cookie(
+        FORM_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.base_url.startswith("https://"),
+        path="/",
+    )
+
+
+def check_form_token(request: Request, submitted: str) -> None:
+    """A form posted before sign-in must repeat the cookie set when it was shown."""
+    check_origin(request)
+    cookie = request.cookies.get(FORM_COOKIE, "")
+    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+        raise Forbidden(CSRF_FAILURE)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate(request: Request, throttle: LoginThrottle, username: str, password: str) -> Account | None:
+    """The account when the password matches; ``TooManyRequests`` after too many failures."""
+    services: Services = request.state.services
+    address = client_address(request)
+    wait = throttle.retry_after(username, address)
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        raise TooManyRequests(
+            f"Too many sign-in attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            retry_after=wait,
+        )
+    async with services.db.session() as session:
+        account = await session.scalar(select(Account).where(Account.username == username))
+    hash_to_check = account.password_hash if account is not None and account.disabled_at is None else None
+    if not await verify_password(hash_to_check, password):
+        throttle.record_failure(username, address)
+        return None
+    throttle.record_success(username)
+    return account
+
+
+async def end_other_sessions(request: Request, account_id: int) -> None:
+    """Sign out every other browser of ``account_id`` (after a password change)."""
+    services: Services = request.state.services
+    keep = _hash(request.cookies.get(SESSION_COOKIE, ""))
+    async with services.db.transaction() as session:
+        await session.execute(
+            delete(WebSession).where(WebSession.account_id == account_id, WebSession.token_hash != keep)
+        )

@@ -43,6 +43,8 @@ class Settings:
     registrations: str = "closed"
     log_level: str = "info"
     run_worker: bool = True
+    #: How long a request waits for SQLite's write lock before failing with 503.
+    sqlite_busy_timeout_ms: int = 10_000
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -83,6 +85,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
         registrations=registrations,
         log_level=values.pop("LOG_LEVEL", "info").strip().lower(),
         run_worker=_parse_bool("RUN_WORKER", values.pop("RUN_WORKER", "true")),
+        sqlite_busy_timeout_ms=_parse_int(
+            "SQLITE_BUSY_TIMEOUT_MS", values.pop("SQLITE_BUSY_TIMEOUT_MS", "10000"), 1, 600_000
+        ),
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )
 
@@ -151,6 +156,13 @@ def _validate_database_url(raw: str) -> str:
     except DatabaseURLError as error:
         raise ConfigError("REVERIE_DATABASE_URL", str(error)) from error
     return raw
+
+
+def _parse_int(name: str, raw: str, low: int, high: int) -> int:
+    value = raw.strip()
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ConfigError(ENV_PREFIX + name, f"must be a whole number from {low} to {high}, got {raw!r}")
+    return int(value)
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -11,6 +11,7 @@
      +-- PayloadTooLarge         (413)
      +-- UnsupportedMediaType    (415)
      +-- TooManyRequests         (429) carries retry_after seconds
+     +-- ServiceUnavailable      (503) carries retry_after seconds (e.g. the database is busy)
 
 ``fediverse.app`` holds the one table that turns these (and ``activitypub`` errors) into responses.
 """
@@ -85,4 +86,14 @@ class TooManyRequests(ReverieError):
 
     def __init__(self, message: str = "", *, retry_after: int = 60) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(ReverieError):
+    """The server is busy; try again shortly."""
+
+    status_code = 503
+
+    def __init__(self, message: str = "", *, retry_after: int = 5, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
         self.retry_after = retry_after

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fediverse.federation.delivery_queue import DeliveryQueue
 from fediverse.federation.inbox_queue import InboxQueue
 from fediverse.services import Services
+from fediverse.studio.queue import GenerationQueue
 from fediverse.worker import Worker
 
 
@@ -15,7 +16,9 @@ from fediverse.worker import Worker
 async def open_worker(services: Services) -> AsyncIterator[Worker]:
     """A worker over this version's queues, in the order ``Worker.run_once`` visits them."""
     deliveries = DeliveryQueue(services)
+    generation = GenerationQueue(services)
     try:
-        yield Worker([InboxQueue(services), deliveries])
+        yield Worker([InboxQueue(services), deliveries, generation])
     finally:
+        await generation.aclose()
         await deliveries.aclose()

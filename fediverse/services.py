@@ -17,6 +17,7 @@ from fediverse.config import Settings
 from fediverse.federation.fetching import RemoteDocuments
 from fediverse.federation.keys import KeyStore
 from fediverse.federation.resolve import Resolver
+from fediverse.studio.context import Studio
 from fediverse.urls import Urls
 from storage.db import Database
 from storage.media import LocalMediaStore, MediaStore
@@ -45,6 +46,8 @@ class Services:
     remote: RemoteDocuments
     resolver: Resolver
     keys: KeyStore
+    #: Generation: options, the process's generator, C2PA credentials.
+    studio: Studio
     #: Tells an in-process worker that new rows are due (set by the app's lifespan).
     wake_worker: Callable[[str | None], None] = field(default=_no_wakeup)
     #: Awaited by an in-process worker between items: returns once the inbox is quiet (bounded), so
@@ -68,7 +71,7 @@ class SchemaOutdatedError(RuntimeError):
 async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIterator[Services]:
     """Open the database, media store and HTTP client; ``migrate`` upgrades the schema first."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         if migrate:
             await db.migrate()
@@ -91,6 +94,7 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIt
                 remote=remote,
                 resolver=resolver,
                 keys=KeyStore(db, resolver),
+                studio=Studio(settings, http),
             )
     finally:
         await db.dispose()

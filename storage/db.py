@@ -21,12 +21,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.types import serialize_json
@@ -40,6 +42,19 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 _MIGRATION_LOCK_ID = 0x52455645  # "REVE"
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+#: What a query raises while the database is locked past the busy timeout, restarting, or unreachable:
+#: the operation rolled back and may be retried shortly. (asyncpg's connection errors reach us unwrapped.)
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InterfaceError,
+)
 
 
 class DatabaseURLError(ValueError):
@@ -66,14 +81,14 @@ def normalize_url(raw: str) -> URL:
     return url
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN, instead of the driver's implicit one.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -87,7 +102,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """The engine and session factories. Created in the application's lifespan, never at import."""
 
-    def __init__(self, url: str | URL, *, pool_size: int = 5, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 5,
+        echo: bool = False,
+        busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    ) -> None:
         self.url = normalize_url(str(url) if isinstance(url, str) else url.render_as_string(hide_password=False))
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite, "json_serializer": serialize_json}
@@ -97,11 +119,12 @@ class Database:
             options.update(pool_size=pool_size, max_overflow=pool_size * 2)
         self.engine = create_async_engine(self.url, **options)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout_ms)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._writer = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
         self.writer_engine: AsyncEngine = writer
+        self.busy_timeout_ms = busy_timeout_ms
         self._write_turns = WriteTurns() if self.is_sqlite else None
 
     @property
@@ -133,10 +156,11 @@ class Database:
             yield
             return
         try:
-            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            async with asyncio.timeout(self.busy_timeout_ms / 1000):
                 await self._write_turns.acquire(urgent=urgent)
         except TimeoutError as error:
-            raise TimeoutError("timed out waiting for the SQLite write lock in this process") from error
+            # What SQLite itself raises when its busy timeout passes: callers already treat it as "busy".
+            raise OperationalError("waiting for this process's SQLite write turn", None, error) from error
         try:
             yield
         finally:

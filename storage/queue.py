@@ -8,7 +8,11 @@ lock (``BEGIN IMMEDIATE``), which gives the same guarantee.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -16,7 +20,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from storage.db import Database
 from storage.types import utcnow
+
+log = logging.getLogger(__name__)
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -60,3 +67,41 @@ async def claim_due(
     )
     rows = (await session.execute(select(table).from_statement(claimed))).scalars().all()
     return sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
+
+
+async def extend_claims(db: Database, model: type[SQLModel], ids: Collection[int], *, lock_for: timedelta) -> None:
+    """Push the lock of rows this worker still holds further into the future."""
+    if not ids:
+        return
+    table: Any = model
+    async with db.transaction() as session:
+        await session.execute(update(table).where(table.id.in_(list(ids))).values(locked_until=utcnow() + lock_for))
+
+
+@asynccontextmanager
+async def holding_claims(
+    db: Database, model: type[SQLModel], ids: Collection[int], *, lock_for: timedelta
+) -> AsyncIterator[None]:
+    """Keep renewing the claims on ``ids`` while the block runs (``ids`` may shrink meanwhile: rows
+    already finished need no renewal).
+
+    Locks can then be short, so rows a crashed worker held become claimable again within ``lock_for``,
+    while a healthy worker that needs longer than that keeps them.
+    """
+    interval = lock_for.total_seconds() / 3
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await extend_claims(db, model, ids, lock_for=lock_for)
+            except Exception as error:  # a missed renewal only risks a duplicate, never a loss
+                log.warning("could not renew %d claims on %s: %s", len(ids), model.__name__, error)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,10 +62,12 @@ class PeerActor:
     keys: KeyPairPem
     base_url: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Where the actor lives; Mastodon's instance actor is ``/actor``, GoToSocial's ``/users/{host}``.
+    path: str | None = None
 
     @property
     def id(self) -> str:
-        return f"{self.base_url}/users/{self.username}"
+        return self.base_url + (self.path or f"/users/{self.username}")
 
     @property
     def key_id(self) -> str:
@@ -106,6 +109,8 @@ class FakePeer:
         self.inbox_statuses: deque[int | tuple[int, dict[str, str]]] = deque()
         self.gone: set[str] = set()
         self.trusted_keys: dict[str, str] = {}
+        #: WebFinger answers that point a name at some actor id (anywhere), overriding ``actors``.
+        self.webfinger_points: dict[str, str] = {}
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -117,8 +122,8 @@ class FakePeer:
             ]
         )
 
-    def add_actor(self, username: str, key_index: int = 0, **extra: Any) -> PeerActor:
-        actor = PeerActor(username, test_key(key_index), self.base_url, extra)
+    def add_actor(self, username: str, key_index: int = 0, *, path: str | None = None, **extra: Any) -> PeerActor:
+        actor = PeerActor(username, test_key(key_index), self.base_url, extra, path)
         self.actors[username] = actor
         return actor
 
@@ -146,12 +151,13 @@ class FakePeer:
         resource = request.query_params.get("resource", "")
         username = resource.removeprefix("acct:").split("@", 1)[0]
         actor = self.actors.get(username)
-        if actor is None:
+        pointed = self.webfinger_points.get(username)
+        if actor is None and pointed is None:
             return Response(status_code=404)
         return JSONResponse(
             {
-                "subject": f"acct:{actor.handle}",
-                "links": [{"rel": "self", "type": AS2, "href": actor.id}],
+                "subject": f"acct:{username}@{self.host}",
+                "links": [{"rel": "self", "type": AS2, "href": pointed or (actor.id if actor else "")}],
             },
             media_type="application/jrd+json",
         )
@@ -163,7 +169,11 @@ class FakePeer:
         return JSONResponse(actor.document(), media_type=AS2)
 
     async def _object(self, request: Request) -> Response:
-        document = self.objects.get(f"{self.base_url}/{request.path_params['path']}")
+        url = f"{self.base_url}/{request.path_params['path']}"
+        actor = next((actor for actor in self.actors.values() if actor.id == url), None)
+        if actor is not None and actor.id not in self.gone:
+            return JSONResponse(actor.document(), media_type=AS2)
+        document = self.objects.get(url)
         if document is None:
             return Response(status_code=404)
         return JSONResponse(document, media_type=AS2)
@@ -178,10 +188,29 @@ class FakePeer:
         status, extra_headers = answer if isinstance(answer, tuple) else (answer, {})
         return Response(status_code=status, headers=extra_headers)
 
-    def signed_headers(self, actor: PeerActor, url: str, body: bytes) -> dict[str, str]:
-        headers = {"Content-Type": AS2, "Date": formatdate(usegmt=True)}
+    def signed_get_headers(self, actor: PeerActor, url: str, *, key_id: str | None = None) -> dict[str, str]:
+        """Headers of a GET of ``url`` signed by ``actor``, as Mastodon signs fetches."""
+        headers = {"Accept": AS2}
+        private_key = load_private_key(actor.keys.private_pem)
+        signed = sign_request("GET", url, headers, None, key_id=key_id or actor.key_id, private_key=private_key)
+        return {**headers, **signed}
+
+    def signed_headers(
+        self,
+        actor: PeerActor,
+        url: str,
+        body: bytes,
+        *,
+        key_id: str | None = None,
+        now: datetime | None = None,
+        content_type: str = AS2,
+    ) -> dict[str, str]:
+        """Headers of a POST of ``body`` to ``url`` signed by ``actor`` (or naming ``key_id``), as Mastodon
+        signs deliveries; ``now`` backdates the signature."""
+        headers = {"Content-Type": content_type, "Date": formatdate(usegmt=True)}
+        private_key = load_private_key(actor.keys.private_pem)
         signed = sign_request(
-            "POST", url, headers, body, key_id=actor.key_id, private_key=load_private_key(actor.keys.private_pem)
+            "POST", url, headers, body, key_id=key_id or actor.key_id, private_key=private_key, now=now
         )
         return {**headers, **signed}
 
@@ -209,22 +238,29 @@ def _check_signature(request: Request, headers: dict[str, str], body: bytes, key
 
 
 @contextmanager
-def running_peer() -> Iterator[FakePeer]:
-    peer = FakePeer()
-    config = uvicorn.Config(peer.app, host="127.0.0.1", port=peer.port, log_level="warning", lifespan="off")
+def serving_in_thread(app: Any, port: int, *, lifespan: str = "off", timeout: float = 10) -> Iterator[uvicorn.Server]:
+    """``app`` under uvicorn on 127.0.0.1:``port`` in a thread, up (bounded wait) until the block ends."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + timeout
     while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the fake peer did not start")
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise TimeoutError(f"the server on port {port} did not start")
         time.sleep(0.01)
     try:
-        yield peer
+        yield server
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=timeout)
+
+
+@contextmanager
+def running_peer() -> Iterator[FakePeer]:
+    peer = FakePeer()
+    with serving_in_thread(peer.app, peer.port):
+        yield peer
 
 
 def run(coroutine: Any) -> Any:

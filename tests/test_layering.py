@@ -15,7 +15,7 @@ OUR_PACKAGES = {"activitypub", "storage", "fediverse"}
 #: What each layer may import besides the standard library and itself.
 ALLOWED = {
     "activitypub": {"httpx", "cryptography"},
-    "storage": {"sqlalchemy", "sqlmodel", "alembic", "pydantic"},
+    "storage": {"sqlalchemy", "sqlmodel", "alembic", "pydantic", "asyncpg"},
 }
 #: Top-level modules a part of the application must not import.
 FORBIDDEN_IN = {

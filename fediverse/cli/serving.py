@@ -55,6 +55,7 @@ def _default_base_url(host: str, port: int) -> str:
 async def _prepare(settings: Settings) -> int:
     """Migrate, create the instance actor, and count the accounts (for the welcome message)."""
     async with open_services(settings, migrate=True) as services, services.db.session() as session:
+        services.studio.generator  # noqa: B018 - build it now: a bad generator setting stops start-up here
         return await session.scalar(select(func.count()).select_from(Account)) or 0
 
 
@@ -63,8 +64,8 @@ def _print_banner(settings: Settings, accounts: int, listen: str) -> None:
     print(f"  data folder: {settings.data_dir}")
     print(f"  database:    {settings.database_url.split('@')[-1]}")
     if accounts == 0:
-        print("  No accounts yet. Create the first one (it will be the admin) with:")
-        print("      reverie user create NAME --admin")
+        print(f"  No accounts yet. Open {settings.base_url}/setup in a browser to create the admin account,")
+        print("  or run:  reverie user create NAME --admin")
     print(flush=True)
 
 

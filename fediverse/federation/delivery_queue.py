@@ -5,7 +5,11 @@ Outcomes (``activitypub.delivery``): sent; retry with exponential backoff and ji
 kept. A host that keeps failing is backed off as a whole (``HostHealth``), and a per-host limit keeps
 one slow server from holding every connection. The activity body is serialised once per batch; each
 delivery is signed afresh (a retry gets a new ``Date``) in a small thread pool, since RSA signing
-releases the GIL.
+releases the GIL. The POSTs go through a ``DeliveryTransport`` (aiohttp by default; docs/decisions/0021).
+
+A batch does not wait for its slowest host: once half of ``CONCURRENCY`` or fewer of a full batch's
+deliveries are left, or after ``PATIENCE`` seconds, the next batch is claimed while the rest finish in
+the background, still recorded as they arrive and with their claims renewed (docs/decisions/0022).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import contextlib
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,10 +30,11 @@ from sqlalchemy import delete, exists, select, update
 
 from activitypub.delivery import DeliveryOutcome, compute_host_backoff_until, next_retry_delay
 from activitypub.keys import PrivateKey
+from fediverse.config import ConfigError
 from fediverse.federation.transports import AiohttpTransport, DeliveryTransport, TransportFactory, TransportOptions
 from fediverse.services import Services
 from storage.models import Actor, Delivery, Follow, HostHealth, OutboxActivity, WorkState
-from storage.queue import claim_due
+from storage.queue import claim_due, holding_claims
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,32 +42,23 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 CONCURRENCY = 200
 PER_HOST_CONCURRENCY = 4
-#: A claim lasts this long; a batch that takes longer is retried by another worker (peers dedupe).
-LOCK_FOR = timedelta(minutes=5)
-#: Deliveries of a batch still running after this many seconds finish in the background and the next
-#: batch is claimed: measured, ten hosts that took 10 s to answer held 990 others back by 10 s. A full
-#: batch hands over sooner, once half of ``CONCURRENCY`` or fewer of its deliveries are left.
+#: A claim lasts this long unless renewed; a crashed worker's deliveries are sent again after it.
+DEFAULT_LOCK_SECONDS = 60
+#: While a batch is being sent, finished outcomes are written this often.
+RECORD_EVERY_SECONDS = 0.25
+#: A batch's deliveries still running after this many seconds finish in the background while the next
+#: batch is claimed: measured, ten hosts that took 10 s to answer held 990 others back by 10 s.
 PATIENCE = 2.0
 #: On shutdown, deliveries still in flight get this long to finish and be recorded.
 SHUTDOWN_GRACE = 5.0
 
 
-async def _wait_until(tasks: list[asyncio.Task[DeliveryOutcome]], *, at_most_pending: int, timeout: float) -> None:
-    """Until no more than ``at_most_pending`` of ``tasks`` are still running, or ``timeout`` passed."""
-    pending = len(tasks)
-    enough = asyncio.Event()
-
-    def count(_: object) -> None:
-        nonlocal pending
-        pending -= 1
-        if pending <= at_most_pending:
-            enough.set()
-
-    for task in tasks:
-        task.add_done_callback(count)
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            await enough.wait()
+def read_seconds(extra: Mapping[str, str], variable: str, default: int, *, maximum: int = 3600) -> int:
+    """A whole number of seconds from ``REVERIE_*`` settings, or ``ConfigError`` naming the variable."""
+    raw = extra.get(variable, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ConfigError(variable, f"must be a whole number of seconds from 1 to {maximum}")
+    return int(raw)
 
 
 @dataclass
@@ -97,10 +93,9 @@ class DeliveryQueue:
         self.per_host = per_host
         self.patience = patience
         self.signing_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sign")
-        self._in_flight = asyncio.Semaphore(concurrency)
-        self._host_slots: dict[str, _HostSlot] = {}
-        self._stragglers: set[asyncio.Task[None]] = set()
-        self._unfinished: set[asyncio.Task[DeliveryOutcome]] = set()
+        extra = services.settings.extra
+        # How soon a crashed worker's claimed deliveries are retried.
+        self.lock_for = timedelta(seconds=read_seconds(extra, "REVERIE_DELIVERY_LOCK_SECONDS", DEFAULT_LOCK_SECONDS))
         self.transport: DeliveryTransport = transport(
             TransportOptions(
                 user_agent=services.user_agent,
@@ -108,22 +103,29 @@ class DeliveryQueue:
                 max_connections=concurrency,
                 per_host=per_host,
                 signing_executor=self.signing_pool,
+                # How long one POST may take in all (Mastodon: 10 s to read, 30 s in total).
+                total_timeout=read_seconds(extra, "REVERIE_DELIVERY_TIMEOUT_SECONDS", 30, maximum=300),
             )
         )
+        self._in_flight = asyncio.Semaphore(concurrency)
+        self._host_slots: dict[str, _HostSlot] = {}
+        self._batches: set[asyncio.Task[None]] = set()
+        self._unfinished: set[asyncio.Task[DeliveryOutcome]] = set()
+        self._recording = asyncio.Lock()
 
     async def aclose(self) -> None:
-        """Stop, giving deliveries in flight ``SHUTDOWN_GRACE`` seconds; the rest are abandoned, and their
-        claims expire and they are retried."""
-        if self._stragglers:
-            await asyncio.wait(self._stragglers, timeout=SHUTDOWN_GRACE)
-        for stragglers in list(self._stragglers):
-            stragglers.cancel()
-        await asyncio.gather(*self._stragglers, return_exceptions=True)
+        """Stop, giving deliveries in flight ``SHUTDOWN_GRACE`` seconds; the rest are abandoned and sent
+        again once their claims expire."""
+        if self._batches:
+            await asyncio.wait(self._batches, timeout=SHUTDOWN_GRACE)
+        for batch in list(self._batches):
+            batch.cancel()
+        await asyncio.gather(*self._batches, return_exceptions=True)
         await self.transport.aclose()
         self.signing_pool.shutdown(wait=False)
 
     async def run_once(self) -> int:
-        while len(self._unfinished) >= self.batch_size:  # stragglers of earlier batches: claim no more yet
+        while len(self._unfinished) >= self.batch_size:  # earlier batches' stragglers: claim no more yet
             await asyncio.wait(self._unfinished, return_when=asyncio.FIRST_COMPLETED)
         now = utcnow()
         backed_off = exists(
@@ -131,28 +133,43 @@ class DeliveryQueue:
         )
         async with self.services.db.transaction() as session:
             rows = await claim_due(
-                session, Delivery, limit=self.batch_size, lock_for=LOCK_FOR, now=now, extra_where=[~backed_off]
+                session, Delivery, limit=self.batch_size, lock_for=self.lock_for, now=now, extra_where=[~backed_off]
             )
         if not rows:
             return 0
         prepared = await self._prepare({row.activity_id for row in rows})
-        sends = [asyncio.create_task(self._send(row, prepared.get(row.activity_id))) for row in rows]
+        sends = {asyncio.create_task(self._send(row, prepared.get(row.activity_id))): row for row in rows}
         self._unfinished.update(sends)
         for send in sends:
             send.add_done_callback(self._unfinished.discard)
+        batch = asyncio.create_task(self._record_as_they_finish(sends))
+        self._batches.add(batch)
+        batch.add_done_callback(self._batches.discard)
         # A full batch means more is due: claim it once most of this one is done, not all of it.
-        await _wait_until(
-            sends, at_most_pending=self.concurrency // 2 if len(rows) == self.batch_size else 0, timeout=self.patience
-        )
-        finished = [(row, send.result()) for row, send in zip(rows, sends, strict=True) if send.done()]
-        late = [(row, send) for row, send in zip(rows, sends, strict=True) if not send.done()]
-        await self._record(finished)
-        if late:
-            # Slow hosts finish in the background (their rows stay claimed) while the next batch goes out.
-            stragglers = asyncio.create_task(self._record_when_done(late))
-            self._stragglers.add(stragglers)
-            stragglers.add_done_callback(self._stragglers.discard)
+        handover = self.concurrency // 2 if len(rows) == self.batch_size else 0
+        await _wait_until(list(sends), at_most_pending=handover, timeout=self.patience)
+        if all(send.done() for send in sends):
+            await batch
         return len(rows)
+
+    async def _record_as_they_finish(self, sends: dict[asyncio.Task[DeliveryOutcome], Delivery]) -> None:
+        """Write outcomes as they arrive (every ``RECORD_EVERY_SECONDS``), renewing the claims of the rest:
+        after a crash only the deliveries really in flight are sent again."""
+        unrecorded = {row.id for row in sends.values() if row.id is not None}
+        pending: set[asyncio.Task[DeliveryOutcome]] = set(sends)
+        async with holding_claims(self.services.db, Delivery, unrecorded, lock_for=self.lock_for):
+            while pending:
+                done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY_SECONDS)
+                finished = [(sends[send], send.result()) for send in done]
+                if not finished:
+                    continue
+                try:
+                    async with self._recording:  # overlapping batches must not race on HostHealth rows
+                        await self._record(finished)
+                except Exception:  # the database is busy or away: these are sent again once their claims expire
+                    log.warning("could not record %d delivery outcomes", len(finished), exc_info=True)
+                else:
+                    unrecorded.difference_update(row.id for row, _ in finished)
 
     async def _send(self, row: Delivery, activity: _Prepared | None) -> DeliveryOutcome:
         if activity is None:
@@ -180,13 +197,6 @@ class DeliveryQueue:
             if slot.users == 0:
                 del self._host_slots[host]
 
-    async def _record_when_done(self, late: list[tuple[Delivery, asyncio.Task[DeliveryOutcome]]]) -> None:
-        """Record the batch's late deliveries as they finish, a patience's worth at a time."""
-        while late:
-            await asyncio.wait([send for _, send in late], timeout=self.patience)
-            await self._record([(row, send.result()) for row, send in late if send.done()])
-            late = [(row, send) for row, send in late if not send.done()]
-
     async def _prepare(self, activity_ids: set[int]) -> dict[int, _Prepared]:
         """Each activity's exact bytes and its actor's signing key, once per batch."""
         async with self.services.db.session() as session:
@@ -208,8 +218,6 @@ class DeliveryQueue:
         return prepared
 
     async def _record(self, results: list[tuple[Delivery, DeliveryOutcome]]) -> None:
-        if not results:
-            return
         now = utcnow()
         changes: list[dict[str, Any]] = []
         gone_inboxes: set[str] = set()
@@ -220,7 +228,7 @@ class DeliveryQueue:
                 "attempts": row.attempts + 1,
                 "locked_until": None,
                 "last_status": outcome.status,
-                "last_error": (outcome.reason or outcome.body_excerpt or None) if outcome.kind != "sent" else None,
+                "last_error": _describe_failure(outcome) if outcome.kind != "sent" else None,
             }
             if outcome.kind == "sent":
                 change.update(state=WorkState.DONE, sent_at=now)
@@ -272,8 +280,40 @@ class DeliveryQueue:
 
     @staticmethod
     async def _forget_gone(session: Any, inboxes: set[str], now: datetime) -> None:
-        """A 410 from a personal inbox: that actor is gone; stop delivering to it."""
+        """A 410 from an inbox: nothing more goes there; from a personal inbox, that actor is gone."""
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.inbox_url.in_(list(inboxes)), Delivery.state == WorkState.QUEUED)
+            .values(state=WorkState.GONE, locked_until=None, last_error="the inbox answered 410 to another delivery")
+        )
         gone = list(await session.scalars(select(Actor.id).where(Actor.inbox_url.in_(list(inboxes)))))
         if gone:
             await session.execute(update(Actor).where(Actor.id.in_(gone)).values(gone_at=now))
             await session.execute(delete(Follow).where(Follow.follower_id.in_(gone)))
+
+
+async def _wait_until(tasks: list[asyncio.Task[DeliveryOutcome]], *, at_most_pending: int, timeout: float) -> None:
+    """Until no more than ``at_most_pending`` of ``tasks`` are still running, or ``timeout`` passed."""
+    pending = sum(not task.done() for task in tasks)
+    enough = asyncio.Event()
+    if pending <= at_most_pending:
+        return
+
+    def count(_: object) -> None:
+        nonlocal pending
+        pending -= 1
+        if pending <= at_most_pending:
+            enough.set()
+
+    for task in tasks:
+        if not task.done():
+            task.add_done_callback(count)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await enough.wait()
+
+
+def _describe_failure(outcome: DeliveryOutcome) -> str | None:
+    """Why a delivery failed, with what the peer said (its body often names the problem)."""
+    excerpt = " ".join(outcome.body_excerpt.split())[:500]
+    return ": ".join(part for part in (outcome.reason, excerpt) if part) or None

@@ -68,6 +68,18 @@ def actor_document(actor: Actor, account: Account, urls: Urls, images: ActorImag
     return with_context(document)
 
 
+#: What an actor document keeps for an unsigned reader under authorized fetch: enough to find the inbox
+#: and check our signatures (Mastodon's "barebones" actor), none of the profile.
+BAREBONES_ACTOR_KEYS = frozenset(
+    {"@context", "id", "type", "preferredUsername", "webfinger", "url", "inbox", "outbox", "followers",
+     "following", "featured", "featuredTags", "endpoints", "manuallyApprovesFollowers", "publicKey"}
+)  # fmt: skip
+
+
+def barebones_actor_document(document: JsonObject) -> JsonObject:
+    return {key: value for key, value in document.items() if key in BAREBONES_ACTOR_KEYS}
+
+
 def instance_actor_document(actor: Actor, urls: Urls) -> JsonObject:
     """The instance actor: an ``Application`` whose key signs our server-level fetches."""
     return with_context(
@@ -89,6 +101,24 @@ def instance_actor_document(actor: Actor, urls: Urls) -> JsonObject:
 
 def public_key_document(actor: Actor) -> JsonObject:
     return {"id": actor.public_key_id, "owner": actor.ap_id, "publicKeyPem": actor.public_key_pem}
+
+
+def tombstone_document(object_id: str, former_type: str, deleted: datetime | None) -> JsonObject:
+    """What a deleted object's id answers (with ``410 Gone``): AS2 Core §6 ``Tombstone``."""
+    document: JsonObject = {"id": object_id, "type": "Tombstone", "formerType": former_type}
+    if deleted is not None:
+        document["deleted"] = format_datetime(deleted)
+    return with_context(document)
+
+
+def collection_page(
+    page_id: str, collection_id: str, items: Sequence[Any], *, next_page_id: str | None = None
+) -> JsonObject:
+    """An unordered ``CollectionPage`` (without ``@context``), as Mastodon pages a note's replies."""
+    document: JsonObject = {"id": page_id, "type": "CollectionPage", "partOf": collection_id, "items": list(items)}
+    if next_page_id:
+        document["next"] = next_page_id
+    return document
 
 
 def ordered_collection(collection_id: str, total_items: int, first_page_id: str) -> JsonObject:

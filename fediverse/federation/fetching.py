@@ -12,7 +12,7 @@ from activitypub.fetch import fetch_object
 from activitypub.keys import load_private_key
 from activitypub.signatures import HttpSignatureAuth
 from activitypub.vocab import JsonObject
-from activitypub.webfinger import lookup_webfinger, split_handle
+from activitypub.webfinger import WebFingerResult, lookup_webfinger, split_handle
 from fediverse.config import is_loopback_host
 from storage.models import Keypair
 
@@ -31,7 +31,10 @@ class RemoteDocuments:
 
     async def lookup_handle(self, handle: str) -> str:
         """The actor id behind ``user@host`` (WebFinger, host-meta fallback)."""
+        return (await self.finger(handle)).actor_id
+
+    async def finger(self, handle: str) -> WebFingerResult:
+        """The WebFinger answer for ``user@host``: actor id and, when offered, the remote-follow template."""
         _, host = split_handle(handle)
         scheme = "http" if self.allow_private and is_loopback_host(httpx.URL(f"http://{host}").host) else "https"
-        result = await lookup_webfinger(self.client, handle, allow_private=self.allow_private, scheme=scheme)
-        return result.actor_id
+        return await lookup_webfinger(self.client, handle, allow_private=self.allow_private, scheme=scheme)

@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 from sqlalchemy import delete, update
-from sqlalchemy.exc import OperationalError
 
 from activitypub.delivery import compute_backoff
 from activitypub.errors import ActivityPubError, FetchError, GoneError, InvalidDocumentError, UnsafeAddressError
 from fediverse.errors import ReverieError
 from fediverse.federation.ingest import HANDLERS, IngestContext
 from fediverse.services import Services
+from storage.db import UNAVAILABLE_ERRORS
 from storage.models import InboxItem, WorkState
 from storage.queue import claim_due
 from storage.types import utcnow
@@ -36,7 +36,7 @@ LOCK_FOR = timedelta(minutes=5)
 KEEP_DONE_FOR = timedelta(days=7)
 
 _PERMANENT = (InvalidDocumentError, UnsafeAddressError, GoneError, ReverieError, ValueError, KeyError, TypeError)
-_TRANSIENT = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, OperationalError)
+_TRANSIENT = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, *UNAVAILABLE_ERRORS)
 
 
 class InboxQueue:
@@ -85,7 +85,8 @@ class InboxQueue:
         except _PERMANENT as failure:
             return failure, True
         except _TRANSIENT as failure:
-            return failure, False
+            # An object its own server says does not exist will not appear by asking again.
+            return failure, isinstance(failure, FetchError) and failure.status == 404
         return None, False
 
     async def _record(self, outcomes: list[tuple[InboxItem, BaseException | None, bool]]) -> None:

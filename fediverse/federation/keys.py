@@ -10,6 +10,7 @@ from collections import OrderedDict
 
 from sqlalchemy import select
 
+from activitypub.errors import InvalidDocumentError, KeyUnavailableError
 from activitypub.keys import PrivateKey, PublicKey, load_private_key, load_public_key
 from activitypub.signatures import ResolvedKey
 from fediverse.federation.resolve import Resolver
@@ -35,9 +36,14 @@ class KeyStore:
             self._public.move_to_end(key_id)
             return ResolvedKey(key_id=key_id, owner_id=cached[0], public_key=cached[1])
         actor = await self.resolver.actor_for_key(key_id, refresh=refresh)
-        if not actor.public_key_pem:
-            raise ValueError("actor has no public key")
-        public_key = load_public_key(actor.public_key_pem)
+        try:
+            # No key (a deleted account) or one that does not parse (a damaged Update{Person}): ask its
+            # owner's server once more before giving up.
+            public_key = load_public_key(actor.public_key_pem or "")
+        except InvalidDocumentError:
+            if refresh:
+                raise KeyUnavailableError("the key's owner has no usable public key", detail=key_id) from None
+            return await self.resolve(key_id, refresh=True)
         self._public[key_id] = (actor.ap_id, public_key)
         while len(self._public) > self.max_cached:
             self._public.popitem(last=False)

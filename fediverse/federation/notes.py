@@ -81,10 +81,17 @@ def note_document(view: PostView, urls: Urls) -> JsonObject:
         "content": post.content_html,
         "attachment": [attachment_document(media, urls) for media in view.media],
         "tag": tags,
+        # Mastodon's shape when the first page holds no self-replies: ``next`` leads to everyone's replies
+        # (its "fetch all replies" follows ``next``; an empty page without it would end the walk).
         "replies": {
             "id": f"{post.ap_id}/replies",
             "type": "Collection",
-            "first": {"type": "CollectionPage", "partOf": f"{post.ap_id}/replies", "items": []},
+            "first": {
+                "type": "CollectionPage",
+                "next": f"{post.ap_id}/replies?page=true",
+                "partOf": f"{post.ap_id}/replies",
+                "items": [],
+            },
         },
     }
     if post.language:

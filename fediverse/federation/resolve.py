@@ -109,7 +109,15 @@ class Resolver:
             if local is None:
                 raise NotFound(f"No local account named {username!r}.")
             return local
-        return await self.actor(await self.lookup_handle(f"{username}@{host}"))
+        actor = await self.actor(await self.lookup_handle(f"{username}@{host}"))
+        # The handle's server may name an actor on another server (fine for split domains, e.g.
+        # @me@example.com served from ap.example.com). Believe it only when the actor's own server agrees
+        # that this actor is who its address says (Mastodon's WebFinger round trip); the account is then
+        # known by that address, never by the handle that pointed at it.
+        on_another_server = actor.domain.lower() != host.lower()
+        if on_another_server and await self.lookup_handle(f"{actor.username}@{actor.domain}") != actor.ap_id:
+            raise InvalidDocumentError("the address points to an account that does not confirm it")
+        return actor
 
     async def mark_gone(self, actor: Actor) -> None:
         async with self.db.transaction() as session:

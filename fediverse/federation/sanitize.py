@@ -12,10 +12,18 @@ import html
 import nh3
 
 ALLOWED_TAGS = {
-    "p", "span", "br", "a", "del", "pre", "code", "em", "strong", "b", "i", "u",
-    "ul", "ol", "li", "blockquote",
+    "p", "span", "br", "a", "del", "s", "pre", "code", "em", "strong", "b", "i", "u",
+    "ul", "ol", "li", "blockquote", "ruby", "rt", "rp",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "class"}, "span": {"class"}, "ol": {"start", "reversed"}, "li": {"value"}}
+#: ``"*"`` replaces nh3's default generic attributes (``lang`` and ``title``): Mastodon keeps only ``lang``.
+ALLOWED_ATTRIBUTES = {
+    "*": {"lang"},
+    "a": {"href", "class", "translate"},
+    "span": {"class", "translate"},
+    "p": {"class"},
+    "ol": {"start", "reversed"},
+    "li": {"value"},
+}
 ALLOWED_SCHEMES = {"http", "https", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "xmpp", "magnet", "gemini"}
 _CLASS_PREFIXES = ("h-", "p-", "u-", "dt-", "e-")
 _CLASS_NAMES = {"mention", "hashtag", "ellipsis", "invisible"}
@@ -25,6 +33,8 @@ MAX_HTML_LENGTH = 100_000
 
 
 def _keep_classes(element: str, attribute: str, value: str) -> str | None:
+    if attribute == "translate":
+        return value if value == "no" else None  # Mastodon keeps only translate="no"
     if attribute != "class":
         return value
     kept = [name for name in value.split() if name in _CLASS_NAMES or name.startswith(_CLASS_PREFIXES)]

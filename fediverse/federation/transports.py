@@ -39,8 +39,6 @@ from activitypub.keys import PrivateKey
 from activitypub.signatures import sign_request
 from activitypub.vocab import AS2_MEDIA_TYPE
 
-#: Mastodon's limits for a delivery (app/lib/request.rb): connect 5 s, read 10 s, 30 s in all.
-TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5, sock_read=10)
 #: How long a vetted DNS answer is reused (aiohttp connects to exactly the addresses we vetted).
 DNS_CACHE_SECONDS = 60
 #: Per-host httpx clients kept open (``HttpxTransport``).
@@ -65,6 +63,8 @@ class TransportOptions:
     per_host: int
     #: Where RSA signatures are computed (they release the GIL); ``None`` signs on the event loop.
     signing_executor: Executor | None = None
+    #: Seconds one POST may take in all; connecting gets at most 5 of them and each read 10.
+    total_timeout: float = 30.0
 
 
 TransportFactory = Callable[[TransportOptions], DeliveryTransport]
@@ -138,9 +138,11 @@ class AiohttpTransport:
             connector = aiohttp.TCPConnector(
                 resolver=VettingResolver(allow_private=self.options.allow_private), **self._connector_options
             )
+            total = self.options.total_timeout
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=TIMEOUT,
+                # Mastodon's limits (app/lib/request.rb): connect 5 s, read 10 s, 30 s in all.
+                timeout=aiohttp.ClientTimeout(total=total, connect=min(5.0, total), sock_read=min(10.0, total)),
                 auto_decompress=False,  # an error body is only excerpted; never inflate what a peer sends
                 skip_auto_headers=("Accept-Encoding",),
                 trust_env=False,
@@ -199,11 +201,14 @@ class HttpxTransport:
 
     def __init__(self, options: TransportOptions) -> None:
         self.clients = DeliveryClients(max_hosts=MAX_HTTPX_HOSTS, max_connections_per_host=options.per_host)
+        total = options.total_timeout
         self._deliver: Callable[..., Awaitable[DeliveryOutcome]] = partial(
             deliver_activity,
             user_agent=options.user_agent,
             allow_private=options.allow_private,
             signing_executor=options.signing_executor,
+            timeout=httpx.Timeout(min(10.0, total), connect=min(5.0, total)),
+            total_timeout=total,
         )
 
     async def send(self, inbox_url: str, body: bytes, *, key_id: str, private_key: PrivateKey) -> DeliveryOutcome:

@@ -180,6 +180,33 @@ class ImageGenerator(Protocol):
     ) -> list[GeneratedImage]: ...
 
 
+class BlockingGenerator:
+    """Base for backends whose work blocks (numpy painting, torch): ``generate`` validates the request and
+    runs ``generate_sync`` in a worker thread, so the event loop never waits on it."""
+
+    capabilities: Capabilities
+
+    async def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedImage]:
+        validate_request(request, self.capabilities)
+        return await asyncio.to_thread(self.generate_sync, request, progress=progress, cancel=cancel)
+
+    def generate_sync(
+        self,
+        request: GenerationRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[GeneratedImage]:
+        """The blocking body of ``generate``; call it from a worker thread (or a benchmark)."""
+        raise NotImplementedError
+
+
 def progress_on_loop(callback: ProgressCallback, loop: asyncio.AbstractEventLoop | None = None) -> ProgressCallback:
     """Wrap ``callback`` so that calls from any thread run on ``loop`` (the running loop by default)."""
     target = loop or asyncio.get_running_loop()

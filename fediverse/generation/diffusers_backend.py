@@ -8,7 +8,6 @@ pipelines are not thread-safe and torch already uses every core. Progress comes 
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import secrets
@@ -20,6 +19,7 @@ from typing import Any
 from .base import (
     TRAINED_ALGORITHMIC_MEDIA,
     BackendUnavailableError,
+    BlockingGenerator,
     CancelToken,
     Capabilities,
     GeneratedImage,
@@ -53,7 +53,7 @@ class _Cancelled(Exception):
     """Raised inside the step callback to stop a pipeline mid-run."""
 
 
-class DiffusersGenerator:
+class DiffusersGenerator(BlockingGenerator):
     name = "diffusers"
 
     def __init__(self, settings: DiffusersSettings) -> None:
@@ -79,16 +79,6 @@ class DiffusersGenerator:
     @property
     def loaded(self) -> bool:
         return self._pipeline is not None
-
-    async def generate(
-        self,
-        request: GenerationRequest,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> list[GeneratedImage]:
-        validate_request(request, self.capabilities)
-        return await asyncio.to_thread(self.generate_sync, request, progress=progress, cancel=cancel)
 
     def generate_sync(
         self,

@@ -23,6 +23,10 @@ from PIL import Image
 from .base import GeneratedImage
 
 XMP_NAMESPACE_ID = b"http://ns.adobe.com/xap/1.0/\x00"
+#: PNG chunks that carry metadata rather than pixels (text, XMP, EXIF, C2PA's ``caBX``).
+_PNG_METADATA_CHUNKS = frozenset({b"tEXt", b"iTXt", b"zTXt", b"eXIf", b"caBX"})
+#: JPEG APP1 (EXIF, XMP) and APP11 (JUMBF: C2PA) segments; APP0 (JFIF) and APP2 (ICC) stay.
+_JPEG_METADATA_MARKERS = frozenset({0xE1, 0xEB})
 EXIF_USER_COMMENT = 0x9286
 EXIF_SOFTWARE = 0x0131
 EXIF_IFD = 0x8769
@@ -127,6 +131,15 @@ def embed_provenance(data: bytes, mime: str, info: ProvenanceInfo, *, width: int
     raise ValueError(f"cannot embed provenance into {mime}")
 
 
+def strip_provenance(data: bytes, mime: str) -> bytes:
+    """``data`` without its text, XMP, EXIF and C2PA metadata, pixels untouched (to stamp it afresh)."""
+    if mime == "image/png":
+        return _strip_png(data)
+    if mime == "image/jpeg":
+        return _strip_jpeg(data)
+    raise ValueError(f"cannot strip provenance from {mime}")
+
+
 def read_parameters_text(image: Image.Image) -> str | None:
     """The A1111 ``parameters`` string from a PNG text chunk or a JPEG EXIF UserComment, if present."""
     text = image.info.get("parameters")
@@ -166,6 +179,32 @@ def render_provenance_line(info: ProvenanceInfo, *, max_prompt_chars: int = 280)
             prompt = prompt[: max_prompt_chars - 1].rstrip() + "…"
         parts.append(f"prompt: “{prompt}”")
     return " · ".join(parts)
+
+
+def provenance_from_block(
+    block: Mapping[str, Any], *, hide_prompt: bool = False, software: str = "Reverie"
+) -> ProvenanceInfo:
+    """The ``ProvenanceInfo`` back from a generation block (``generation_metadata``), e.g. to stamp a file
+    again without its prompt. Tolerant of blocks from other servers: wrong types read as absent."""
+    prompt, negative, seed = block.get("prompt"), block.get("negativePrompt"), block.get("seed")
+    parameters, remix_of = block.get("parameters"), block.get("remixOf")
+    model = str(block.get("model") or block.get("backend") or "an image generator")
+    return ProvenanceInfo(
+        digital_source_type=str(block.get("digitalSourceType") or ""),
+        creator_tool=f"{software} · {model}",
+        prompt=prompt if isinstance(prompt, str) and prompt and not hide_prompt else None,
+        negative_prompt=negative if isinstance(negative, str) and negative and not hide_prompt else None,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        backend=str(block.get("backend") or "unknown"),
+        model=model,
+        parameters=dict(parameters) if isinstance(parameters, Mapping) else {},
+        remix_of=remix_of if isinstance(remix_of, str) else None,
+    )
+
+
+def describe_generation(block: Mapping[str, Any], *, hide_prompt: bool = False) -> str:
+    """``render_provenance_line`` for a generation block; without the prompt when it is hidden."""
+    return render_provenance_line(provenance_from_block(block, hide_prompt=hide_prompt))
 
 
 def _infotext_value(value: Any) -> str:
@@ -215,3 +254,32 @@ def _embed_jpeg(data: bytes, parameters: str, xmp: bytes, software: str) -> byte
     exif.get_ifd(EXIF_IFD)[EXIF_USER_COMMENT] = b"UNICODE\x00" + parameters.encode("utf-16-be")
     segments = _jpeg_segment(0xE1, exif.tobytes()) + _jpeg_segment(0xE1, XMP_NAMESPACE_ID + xmp)
     return data[:position] + segments + data[position:]
+
+
+def _strip_png(data: bytes) -> bytes:
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG file")
+    kept, position = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length = struct.unpack(">I", data[position : position + 4])[0]
+        end = position + 12 + length
+        if data[position + 4 : position + 8] not in _PNG_METADATA_CHUNKS:
+            kept.append(data[position:end])
+        position = end
+    return b"".join(kept)
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG file")
+    kept, position = [data[:2]], 2
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker == 0xDA:  # start of scan: entropy-coded data follows, no more metadata segments
+            break
+        end = position + 2 + struct.unpack(">H", data[position + 2 : position + 4])[0]
+        if marker not in _JPEG_METADATA_MARKERS:
+            kept.append(data[position:end])
+        position = end
+    kept.append(data[position:])
+    return b"".join(kept)

@@ -2,7 +2,7 @@
 
 REVERIE_GENERATOR                 procedural (default) | openai | diffusers
 REVERIE_GENERATION_FORMAT         auto | jpeg | png      (procedural, diffusers)
-REVERIE_GENERATION_TIMEOUT        seconds, for remote backends (default 120)
+REVERIE_GENERATION_TIMEOUT        seconds one generation may take (default 300; also the job timeout)
 REVERIE_OPENAI_BASE_URL           e.g. https://api.openai.com or http://127.0.0.1:8080 (LocalAI, sd-server)
 REVERIE_OPENAI_API_KEY            bearer token (optional for local servers)
 REVERIE_OPENAI_MODEL              default gpt-image-1
@@ -70,7 +70,7 @@ def _create_openai(options: Mapping[str, str], client: httpx.AsyncClient | None)
         base_url=base_url.rstrip("/").removesuffix("/v1"),
         api_key=options.get("REVERIE_OPENAI_API_KEY", "").strip(),
         model=options.get("REVERIE_OPENAI_MODEL", "").strip() or "gpt-image-1",
-        timeout=_number(options, "REVERIE_GENERATION_TIMEOUT", 120.0, low=1.0, high=3600.0),
+        timeout=read_number(options, "REVERIE_GENERATION_TIMEOUT", 300.0, low=1.0, high=3600.0),
         sizes=_sizes(options.get("REVERIE_OPENAI_SIZES", "")) or DEFAULT_SIZES,
         response_format=response_format,
         quality=options.get("REVERIE_OPENAI_QUALITY", "").strip() or None,
@@ -91,14 +91,14 @@ def _create_diffusers(options: Mapping[str, str], _: httpx.AsyncClient | None) -
     device = options.get("REVERIE_DIFFUSERS_DEVICE", "cpu").strip().lower() or "cpu"
     if not _DEVICE.match(device):
         raise BackendConfigError("REVERIE_DIFFUSERS_DEVICE", f"must be cpu, cuda, cuda:N or mps, got {device!r}")
-    max_side = int(_number(options, "REVERIE_DIFFUSERS_MAX_SIDE", 1024, low=64, high=2048))
+    max_side = int(read_number(options, "REVERIE_DIFFUSERS_MAX_SIDE", 1024, low=64, high=2048))
     if max_side % 8:
         raise BackendConfigError("REVERIE_DIFFUSERS_MAX_SIDE", "must be a multiple of 8")
     settings = DiffusersSettings(
         model_dir=model_dir,
         device=device,
-        default_steps=int(_number(options, "REVERIE_DIFFUSERS_STEPS", 4, low=1, high=50)),
-        guidance_scale=_number(options, "REVERIE_DIFFUSERS_GUIDANCE", 0.0, low=0.0, high=30.0),
+        default_steps=int(read_number(options, "REVERIE_DIFFUSERS_STEPS", 4, low=1, high=50)),
+        guidance_scale=read_number(options, "REVERIE_DIFFUSERS_GUIDANCE", 0.0, low=0.0, high=30.0),
         max_side=max_side,
         output_format=_output_format(options, "png"),
         model_name=options.get("REVERIE_DIFFUSERS_MODEL_NAME", "").strip() or None,
@@ -113,7 +113,8 @@ def _required(options: Mapping[str, str], variable: str) -> str:
     return value
 
 
-def _number(options: Mapping[str, str], variable: str, default: float, *, low: float, high: float) -> float:
+def read_number(options: Mapping[str, str], variable: str, default: float, *, low: float, high: float) -> float:
+    """A number setting within ``low..high``, ``default`` when unset; ``BackendConfigError`` names it."""
     raw = options.get(variable, "").strip()
     if not raw:
         return default

@@ -17,8 +17,8 @@ from starlette.routing import Route
 from fediverse.accounts import USERNAME_PATTERN, get_local_actor
 from fediverse.errors import BadRequest, Gone, NotFound
 from fediverse.federation.documents import (
-    ActorImages,
     actor_document,
+    barebones_actor_document,
     instance_actor_document,
     ordered_collection,
     ordered_collection_page,
@@ -26,8 +26,10 @@ from fediverse.federation.documents import (
 from fediverse.federation.notes import create_activity
 from fediverse.posts import load_post_views
 from fediverse.responses import ActivityResponse, wants_activity_json
+from fediverse.routes.signed_fetch import PRIVATE_CACHING, authorize_fetch, is_signed_fetch
 from fediverse.services import Services
-from storage.models import Account, Actor, Follow, FollowState, Media, Post, Visibility
+from fediverse.social.profiles import load_actor_images
+from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
 
 FOLLOWS_PAGE_SIZE = 40
 OUTBOX_PAGE_SIZE = 20
@@ -42,13 +44,21 @@ async def load_account(session: AsyncSession, username: str) -> tuple[Account, A
     return found
 
 
-async def actor_response(services: Services, username: str) -> Response:
+async def actor_response(services: Services, username: str, *, barebones: bool = False) -> Response:
+    """The actor document; ``barebones`` (an unsigned reader under authorized fetch) keeps only the key
+    and endpoints."""
     async with services.db.session() as session:
         account, actor = await load_account(session, username)
-        media_ids = [i for i in (account.avatar_media_id, account.header_media_id) if i is not None]
-        media = {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(media_ids)))}
-    images = ActorImages(icon=media.get(account.avatar_media_id), header=media.get(account.header_media_id))
-    return ActivityResponse(actor_document(actor, account, services.urls, images))
+        images = await load_actor_images(session, account)
+    document = actor_document(actor, account, services.urls, images)
+    if barebones:
+        return ActivityResponse(barebones_actor_document(document), headers=PRIVATE_CACHING)
+    return ActivityResponse(document)
+
+
+async def is_barebones_read(request: Request) -> bool:
+    services: Services = request.state.services
+    return services.settings.authorized_fetch and not await is_signed_fetch(request)
 
 
 async def actor(request: Request) -> Response:
@@ -56,7 +66,7 @@ async def actor(request: Request) -> Response:
     username = request.path_params["username"]
     if not wants_activity_json(request):
         return RedirectResponse(services.urls.profile_url(username), status_code=302, headers={"Vary": "Accept"})
-    return await actor_response(services, username)
+    return await actor_response(services, username, barebones=await is_barebones_read(request))
 
 
 async def instance_actor(request: Request) -> Response:
@@ -81,6 +91,7 @@ def _page_number(request: Request) -> int | None:
 
 async def _follow_collection(request: Request, *, followers: bool) -> Response:
     """``followers`` lists who follows the account; otherwise whom the account follows."""
+    await authorize_fetch(request)
     services: Services = request.state.services
     username = request.path_params["username"]
     urls = services.urls
@@ -137,6 +148,7 @@ def _max_id(request: Request) -> int | None:
 
 async def outbox(request: Request) -> Response:
     """Public and unlisted posts as ``Create`` activities, newest first, paged by ``max_id``."""
+    await authorize_fetch(request)
     services: Services = request.state.services
     username = request.path_params["username"]
     collection_id = services.urls.outbox_url(username)
@@ -166,6 +178,7 @@ async def outbox(request: Request) -> Response:
 
 
 async def _empty_collection(request: Request, collection_id_for: Callable[[str], str]) -> Response:
+    await authorize_fetch(request)
     services: Services = request.state.services
     username = request.path_params["username"]
     async with services.db.session() as session:

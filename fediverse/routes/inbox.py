@@ -13,11 +13,12 @@ import json
 import logging
 from typing import Any
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from activitypub.errors import SignatureError
+from activitypub.errors import KeyUnavailableError, SignatureError
 from activitypub.signatures import verify_request
 from activitypub.vocab import get_id, get_str
 from fediverse.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -26,6 +27,7 @@ from fediverse.federation.ingest import HANDLED_TYPES
 from fediverse.federation.intake import InboxIntake
 from fediverse.moderation import blocked_hosts
 from fediverse.services import Services
+from storage.models import Actor
 from storage.types import RawJson, utcnow
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,22 @@ def stored_payload(body: bytes, activity: dict[str, Any]) -> RawJson | dict[str,
         return activity
 
 
+async def is_farewell_of_a_stranger(services: Services, body: bytes) -> bool:
+    """A deleted account's own Delete (or last Update) whose key can no longer be fetched, from an actor we
+    never knew or already forgot. Mastodon answers these 202 unverified rather than 401, so the sender
+    does not retry for days; nothing is stored."""
+    try:
+        activity = parse_activity(body)
+    except BadRequest:
+        return False
+    actor_id = get_id(activity.get("actor"))
+    if activity_type(activity) not in ("Delete", "Update") or actor_id != get_id(activity.get("object")):
+        return False
+    async with services.db.session() as session:
+        known = await session.scalar(select(Actor.id).where(Actor.ap_id == actor_id, Actor.gone_at.is_(None)))
+    return known is None
+
+
 def activity_type(document: dict[str, Any]) -> str:
     kinds = document.get("type")
     first = kinds[0] if isinstance(kinds, list) and kinds else kinds
@@ -105,14 +123,19 @@ async def inbox(request: Request) -> Response:
     if media_type not in ACCEPTED_CONTENT_TYPES:
         raise UnsupportedMediaType("Send application/activity+json.")
     body = await read_capped_body(request)
-    verified = await verify_request(
-        "POST",
-        request_target(request),
-        request.headers,
-        body,
-        resolve_key=services.keys.resolve,
-        scheme=request.scope["scheme"],  # what request.url would say, without building it
-    )
+    try:
+        verified = await verify_request(
+            "POST",
+            request_target(request),
+            request.headers,
+            body,
+            resolve_key=services.keys.resolve,
+            scheme=request.scope["scheme"],  # what request.url would say, without building it
+        )
+    except KeyUnavailableError:
+        if await is_farewell_of_a_stranger(services, body):
+            return Response(status_code=202)
+        raise
     activity = parse_activity(body)
     actor_id = get_id(activity.get("actor")) or ""
     if not verified.is_signed_by(actor_id):

@@ -122,10 +122,25 @@ async def receive_announce(
 
 
 async def receive_undo(
-    session: AsyncSession, actor: Actor, model: type[Like] | type[Announce], activity_id: str
+    session: AsyncSession,
+    actor: Actor,
+    model: type[Like] | type[Announce],
+    activity_id: str,
+    *,
+    object_ap_id: str | None = None,
 ) -> bool:
-    """Undo a remote actor's Like or Announce by its activity id; True when something was undone."""
+    """Undo a remote actor's Like or Announce; True when something was undone.
+
+    Matched by the activity id, else (when the Undo embeds it) by the post it acted on: Mastodon undoes a
+    like by its target, and some servers' Undo names an id that differs from the one they first sent.
+    """
     row = await session.scalar(select(model).where(model.ap_id == activity_id, model.actor_id == actor.id))
+    if row is None and object_ap_id is not None:
+        row = await session.scalar(
+            select(model)
+            .join(Post, Post.id == model.post_id)
+            .where(model.actor_id == actor.id, Post.ap_id == object_ap_id)
+        )
     if row is None:
         return False
     await session.delete(row)

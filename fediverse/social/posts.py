@@ -15,6 +15,7 @@ from fediverse.errors import BadRequest, Forbidden
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.generation.provenance import describe_generation
 from fediverse.notifications import notify
 from fediverse.posts import load_post_views
 from fediverse.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
@@ -78,7 +79,8 @@ def check_draft(draft: PostDraft) -> None:
 
 
 def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
-    """The HTML every server shows: caption, mood, and the hashtags that are not in the caption."""
+    """The HTML every server shows: caption, mood, how the image was made, what it remixes, and the hashtags
+    that are not in the caption."""
     mentions = {
         (actor.username.lower(), actor.domain.lower()): MentionTarget(
             actor.ap_id, actor.url or actor.ap_id, actor.username, actor.domain
@@ -89,6 +91,12 @@ def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
     mood = " ".join(part for part in (draft.mood_emoji.strip(), draft.mood_word.strip()) if part)
     if mood:
         content += f'<p class="reverie-mood">Mood: {html.escape(mood)}</p>'
+    if draft.generation:
+        line = describe_generation(draft.generation, hide_prompt=draft.hide_prompt)
+        content += f'<p class="reverie-provenance">{html.escape(line)}</p>'
+    if draft.remix_of_ap_id:
+        source = html.escape(draft.remix_of_ap_id, quote=True)
+        content += f'<p class="reverie-remix">🔁 Remix of <a href="{source}" rel="nofollow noopener">{source}</a></p>'
     in_caption = set(extract_hashtags(draft.caption))
     trailing = [tag for tag in tags if tag not in in_caption]
     if trailing:
@@ -114,13 +122,15 @@ async def _claim_media(session: AsyncSession, account: Account, media_ids: Seque
 
 
 async def post_audience(session: AsyncSession, view: PostView, parent_author: Actor | None) -> list[str]:
-    """Inboxes that must receive a post's activities: followers (unless direct), mentions, the parent's author."""
+    """Inboxes that must receive a post's activities: followers' (shared where they have one; none for a
+    direct post), and the personal inboxes of the people mentioned and of the parent's author, so a
+    server without a shared inbox (GoToSocial) or one that routes by inbox still delivers it to them."""
     post, author = view.post, view.author
     assert author.id is not None
     inboxes = [] if post.visibility == Visibility.DIRECT else await follower_inboxes(session, author.id)
-    inboxes += [actor.shared_inbox_url or actor.inbox_url for actor in view.mentions if not actor.is_local]
+    inboxes += [actor.inbox_url for actor in view.mentions if not actor.is_local]
     if parent_author is not None and not parent_author.is_local:
-        inboxes.append(parent_author.shared_inbox_url or parent_author.inbox_url)
+        inboxes.append(parent_author.inbox_url)
     return inboxes
 
 
@@ -165,18 +175,23 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     )
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
     mentioned = list({actor.id: actor for actor in draft.mentions if actor.id is not None}.values())
+    parent_author = await session.get(Actor, parent.author_id) if parent else None
+    if parent_author is not None and not parent_author.is_local and parent_author.id not in {a.id for a in mentioned}:
+        # A reply addresses the author it answers (Mastodon's composer mentions them), so a followers-only
+        # or direct reply reaches them and their server threads it.
+        mentioned.append(parent_author)
     session.add_all(Mention(post_id=post.id, actor_id=actor.id or 0) for actor in mentioned)
     await session.flush()
     for actor in mentioned:
         await notify(session, actor.id or 0, NotificationType.MENTION, from_actor_id=author.id, post_id=post.id)
-    parent_author = await session.get(Actor, parent.author_id) if parent else None
     if parent is not None and parent_author is not None and parent_author.id not in {a.id for a in mentioned}:
         await notify(session, parent_author.id or 0, NotificationType.REPLY, from_actor_id=author.id, post_id=post.id)
     if draft.remix_of_ap_id:
         source = await session.scalar(select(Post).where(Post.ap_id == draft.remix_of_ap_id))
         if source is not None:
             await notify(session, source.author_id, NotificationType.REMIX, from_actor_id=author.id, post_id=post.id)
-    view = PostView(post=post, author=author, media=media, tags=tags, mentions=mentioned)
+    # Tags sorted as ``load_post_views`` reads them back, so the delivered Note and the served one agree.
+    view = PostView(post=post, author=author, media=media, tags=sorted(tags), mentions=mentioned)
     activity = create_activity(view, urls)
     await queue_activity(
         session, author, activity, await post_audience(session, view, parent_author), local_base_url=urls.base_url
@@ -235,6 +250,9 @@ async def edit_post(
         mood_emoji=post.mood_emoji or "",
         mood_word=post.mood_word or "",
         mentions=view.mentions,
+        hide_prompt=post.hide_prompt,
+        generation=post.generation,
+        remix_of_ap_id=post.remix_of_ap_id,
     )
     check_draft(draft)
     old_caption_tags = set(extract_hashtags(post.source_text or ""))
@@ -250,7 +268,7 @@ async def edit_post(
             media.alt_text = alt_texts[media.id or 0][:1500]
     await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
-    edited = PostView(post=post, author=view.author, media=view.media, tags=tags, mentions=view.mentions)
+    edited = PostView(post=post, author=view.author, media=view.media, tags=sorted(tags), mentions=view.mentions)
     note: JsonObject = note_document(edited, urls)
     activity = update_activity(new_activity_id(urls, account.username), view.author.ap_id, note, note["to"], note["cc"])
     audience = await post_audience(session, edited, await _parent_author(session, post))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from storage.db import Database, DatabaseURLError, WriteTurns, normalize_url
 from storage.models import Actor
@@ -138,14 +139,11 @@ async def test_write_turns_serve_urgent_waiters_first_and_survive_cancelled_ones
     assert not turns.locked
 
 
-async def test_a_write_transaction_inside_another_fails_instead_of_hanging_on_sqlite(
-    sqlite_databases: object, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("storage.db.SQLITE_BUSY_TIMEOUT_MS", 50)
-    database = Database(sqlite_databases.create())  # type: ignore[attr-defined]
+async def test_a_write_transaction_inside_another_fails_instead_of_hanging_on_sqlite(sqlite_databases: object) -> None:
+    database = Database(sqlite_databases.create(), busy_timeout_ms=50)  # type: ignore[attr-defined]
     try:
         async with database.transaction():
-            with pytest.raises(TimeoutError, match="write lock"):
+            with pytest.raises(OperationalError, match="write turn"):
                 async with database.transaction():
                     pass
     finally:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import Actor, Delivery, OutboxActivity, WorkState
-from storage.queue import claim_due
+from storage.queue import claim_due, extend_claims, holding_claims
 from storage.types import utcnow
 
 pytestmark = pytest.mark.anyio
@@ -94,5 +94,25 @@ async def test_a_crashed_workers_claims_expire(database_url: str) -> None:
         async with database.session() as session:
             locks = (await session.scalars(select(Delivery.locked_until))).all()
         assert all(lock is not None and lock > utcnow() + timedelta(seconds=31) for lock in locks)
+    finally:
+        await database.dispose()
+
+
+async def test_extended_claims_outlive_their_first_lock(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        await add_deliveries(database, 3)
+        async with database.transaction() as session:
+            rows = await claim_due(session, Delivery, limit=10, lock_for=timedelta(seconds=10))
+        ids = [row.id for row in rows if row.id is not None]
+        async with holding_claims(database, Delivery, ids[:2], lock_for=timedelta(minutes=10)):
+            await extend_claims(database, Delivery, ids[:2], lock_for=timedelta(minutes=10))
+            after_first_lock = utcnow() + timedelta(seconds=11)
+            async with database.transaction() as session:
+                reclaimed = await claim_due(
+                    session, Delivery, limit=10, lock_for=timedelta(seconds=10), now=after_first_lock
+                )
+        # Only the row whose claim was not extended is free again once the first lock has passed.
+        assert [row.id for row in reclaimed] == ids[2:]
     finally:
         await database.dispose()

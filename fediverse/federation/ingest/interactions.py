@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from fediverse.federation.actors_in import parse_datetime
 from fediverse.federation.ingest.context import IngestContext, embedded_object, object_id, post_by_id, reload
-from fediverse.social.interactions import receive_announce, receive_like
+from fediverse.social.interactions import BOOSTABLE, receive_announce, receive_like
 from storage.models import Actor, Follow, FollowState
 from storage.types import utcnow
 
@@ -37,10 +37,12 @@ async def handle_announce(context: IngestContext, actor: Actor, activity: dict[s
             )
         if followed is None:
             return
-        if await context.resolver.note(target, document=embedded_object(activity)) is None:
+        boosted = await context.resolver.note(target, document=embedded_object(activity))
+        if boosted is None:
             return
+        target = boosted.ap_id  # the object may be named by its URL (Mastodon's /@user/id); the post has its id
     async with context.db.transaction() as session:
         post = await post_by_id(session, target)
-        if post is None or post.deleted_at is not None:
-            return
+        if post is None or post.deleted_at is not None or post.visibility not in BOOSTABLE:
+            return  # only public and unlisted posts can be boosted (Mastodon ignores the rest too)
         await receive_announce(session, await reload(session, actor), post, str(activity["id"]), published)

@@ -15,28 +15,36 @@ from storage.models import Actor, Announce, Block, Follow, Like
 
 
 async def handle_undo(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
+    """Undo by the undone activity's id, or (when it is embedded) by what it acted on, as Mastodon matches
+    an Undo of a Follow, Like or Block: real Undos sometimes name an id we never saw."""
     undone_id = object_id(activity)
     undone = embedded_object(activity)
     if undone is not None and get_id(undone.get("actor")) not in (None, actor.ap_id):
         raise InvalidDocumentError("an actor can only undo its own activities")
     kind = get_str(undone, "type") if undone is not None else None
+    target = get_id(undone.get("object")) if undone is not None else None
     async with context.db.transaction() as session:
         me = await reload(session, actor)
-        if kind in (None, "Like") and await receive_undo(session, me, Like, undone_id):
-            return
-        if kind in (None, "Announce") and await receive_undo(session, me, Announce, undone_id):
-            return
+        for model, name in ((Like, "Like"), (Announce, "Announce")):
+            if kind in (None, name) and await receive_undo(
+                session, me, model, undone_id, object_ap_id=target if kind == name else None
+            ):
+                return
         if kind in (None, "Follow"):
             follow = await session.scalar(select(Follow).where(Follow.ap_id == undone_id, Follow.follower_id == me.id))
             followee = await session.get(Actor, follow.followee_id) if follow else None
-            if followee is None and undone is not None and kind == "Follow":
-                followee = await local_actor(session, get_id(undone.get("object")) or "")
+            if followee is None and kind == "Follow":
+                followee = await local_actor(session, target or "")
             if followee is not None:
                 await drop_follow(session, me, followee)
                 return
         if kind in (None, "Block"):
-            result = await session.execute(delete(Block).where(Block.blocker_id == me.id, Block.ap_id == undone_id))
-            if getattr(result, "rowcount", 0):
+            by_id = await session.execute(delete(Block).where(Block.blocker_id == me.id, Block.ap_id == undone_id))
+            if getattr(by_id, "rowcount", 0):
+                return
+            blocked = await local_actor(session, target or "") if kind == "Block" else None
+            if blocked is not None:
+                await session.execute(delete(Block).where(Block.blocker_id == me.id, Block.blocked_id == blocked.id))
                 return
         if kind == "Accept" and undone is not None:
             # The followee revokes an accepted follow: our account no longer follows them.

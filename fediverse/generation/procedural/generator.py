@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
 import numpy as np
 
 from ..base import (
     ALGORITHMIC_MEDIA,
+    BlockingGenerator,
     CancelToken,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
+    Progress,
     ProgressCallback,
     validate_request,
 )
@@ -27,7 +28,7 @@ MODEL_NAME = "procedural mood painter"
 _LOSSLESS_STYLES = ("pixel", "poster")  # flat colours: PNG is small and JPEG would smear the edges
 
 
-class ProceduralGenerator:
+class ProceduralGenerator(BlockingGenerator):
     """Paints from the prompt's words; same prompt + seed + version gives the same pixels."""
 
     name = GENERATOR_NAME
@@ -49,16 +50,6 @@ class ProceduralGenerator:
             styles=STYLE_NAMES,
         )
 
-    async def generate(
-        self,
-        request: GenerationRequest,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> list[GeneratedImage]:
-        validate_request(request, self.capabilities)
-        return await asyncio.to_thread(self.generate_sync, request, progress=progress, cancel=cancel)
-
     def generate_sync(
         self,
         request: GenerationRequest,
@@ -73,7 +64,8 @@ class ProceduralGenerator:
         images = []
         for variant in range(request.variants):
             seed = (base_seed + variant) % 2**32
-            image, scene = paint(recipe, request.width, request.height, seed, progress=progress, cancel=cancel)
+            report = _variant_progress(progress, variant, request.variants)
+            image, scene = paint(recipe, request.width, request.height, seed, progress=report, cancel=cancel)
             lossless = recipe.style in _LOSSLESS_STYLES
             data, mime = encode_output(image, self.output_format, quality=self.jpeg_quality, lossless=lossless)
             parameters = {
@@ -104,3 +96,14 @@ class ProceduralGenerator:
                 )
             )
         return images
+
+
+def _variant_progress(progress: ProgressCallback | None, variant: int, variants: int) -> ProgressCallback | None:
+    """Report one variant's layers as a share of the whole job, so a progress bar only moves forward."""
+    if progress is None or variants == 1:
+        return progress
+
+    def report(event: Progress) -> None:
+        progress(Progress(variant * event.total + event.step, variants * event.total, event.stage))
+
+    return report

@@ -1,0 +1,200 @@
+"""Our objects at their ids: notes, their ``Create``, their replies, and every other activity we sent.
+
+Peers dereference what we send them (Mastodon refetches a note it was told about, GoToSocial re-reads a
+forwarded one from its origin), so every id we mint answers here. ActivityPub clients get the document;
+a browser at a note id is sent to its page, ``/@{name}/{id}``. A deleted note answers 410 with a
+``Tombstone``. A followers-only or direct note is shown only to a signed request from an actor allowed
+to read it (``fediverse.audience``); anyone else gets the same 404 as for a note that never existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from activitypub.vocab import PUBLIC_ALIASES, audience, with_context
+from fediverse.audience import OPEN_VISIBILITIES, may_read_activity, may_read_post
+from fediverse.errors import BadRequest, NotFound
+from fediverse.federation.documents import collection_page, tombstone_document
+from fediverse.federation.notes import PostView, create_activity, note_document
+from fediverse.posts import load_post_views
+from fediverse.responses import ActivityResponse, wants_activity_json
+from fediverse.routes.signed_fetch import PRIVATE_CACHING, authorize_fetch, identify_reader
+from fediverse.services import Services
+from storage.models import Account, Actor, OutboxActivity, Post
+
+REPLIES_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A post the requester may read; ``view`` is ``None`` when it is gone (deleted, or its author is).
+    ``private``: the answer depends on who asked, so shared caches must not keep it."""
+
+    post: Post
+    view: PostView | None
+    private: bool
+
+
+async def _find_post(request: Request) -> _Found:
+    """The local post at this URL if the requester may read it, else ``NotFound``.
+
+    One database session in the common case; only a non-public post asked for without a verified
+    signature yet leaves the session to check one (the signer's key may have to be fetched).
+    """
+    services: Services = request.state.services
+    fetcher = await authorize_fetch(request)
+    ap_id = services.urls.post_id(request.path_params["username"], request.path_params["post_id"])
+    async with services.db.session() as session:
+        row = (
+            await session.execute(
+                select(Post, Account.disabled_at)
+                .outerjoin(Account, Account.actor_id == Post.author_id)
+                .where(Post.ap_id == ap_id, Post.is_local.is_(True))
+            )
+        ).first()
+        if row is None:
+            raise NotFound("No such post.")
+        post, disabled = row
+        if post.visibility in OPEN_VISIBILITIES or fetcher is not None:
+            return await _readable(session, post, disabled is not None, fetcher)
+    reader = await identify_reader(request)
+    async with services.db.session() as session:
+        return await _readable(session, post, disabled is not None, reader)
+
+
+async def _readable(session: AsyncSession, post: Post, author_disabled: bool, reader: Actor | None) -> _Found:
+    if not await may_read_post(session, post, reader):
+        raise NotFound("No such post.")
+    gone = post.deleted_at is not None or author_disabled
+    view = None if gone else (await load_post_views(session, [post]))[0]
+    return _Found(post, view, private=reader is not None or post.visibility not in OPEN_VISIBILITIES)
+
+
+def _respond(document: dict[str, Any], found: _Found) -> Response:
+    return ActivityResponse(document, headers=PRIVATE_CACHING if found.private else None)
+
+
+def _gone(object_id: str, former_type: str, found: _Found) -> Response:
+    document = tombstone_document(object_id, former_type, found.post.deleted_at)
+    return ActivityResponse(document, status_code=410, headers=PRIVATE_CACHING if found.private else None)
+
+
+def _to_post_page(request: Request) -> Response:
+    """Browsers go to the post's page; the redirect is the same whether or not the post exists."""
+    services: Services = request.state.services
+    url = services.urls.post_url(request.path_params["username"], request.path_params["post_id"])
+    return RedirectResponse(url, status_code=302, headers={"Vary": "Accept"})
+
+
+async def note(request: Request) -> Response:
+    if not wants_activity_json(request):
+        return _to_post_page(request)
+    found = await _find_post(request)
+    if found.view is None:
+        return _gone(found.post.ap_id, "Note", found)
+    return _respond(with_context(note_document(found.view, request.state.services.urls)), found)
+
+
+async def note_activity(request: Request) -> Response:
+    """The ``Create`` of a note (its id is the note id plus ``/activity``), built from the note as it is now."""
+    if not wants_activity_json(request):
+        return _to_post_page(request)
+    found = await _find_post(request)
+    if found.view is None:
+        return _gone(f"{found.post.ap_id}/activity", "Create", found)
+    return _respond(create_activity(found.view, request.state.services.urls), found)
+
+
+def _min_id(request: Request) -> int | None:
+    raw = request.query_params.get("min_id")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 19:
+        raise BadRequest("min_id must be a post id")
+    return int(raw)
+
+
+async def replies(request: Request) -> Response:
+    """Replies anyone may read, oldest first: a ``Collection`` whose embedded ``first`` page links the next
+    by ``min_id`` (Mastodon's paging, which its "fetch all replies" walks)."""
+    services: Services = request.state.services
+    found = await _find_post(request)
+    replies_id = f"{found.post.ap_id}/replies"
+    if found.view is None:
+        return _gone(replies_id, "Collection", found)
+    min_id = _min_id(request)
+    query = (
+        select(Post.id, Post.ap_id)
+        .where(
+            Post.in_reply_to_ap_id == found.post.ap_id,
+            Post.deleted_at.is_(None),
+            Post.visibility.in_(list(OPEN_VISIBILITIES)),
+        )
+        .order_by(Post.id)
+        .limit(REPLIES_PAGE_SIZE)
+    )
+    if min_id is not None:
+        query = query.where(Post.id > min_id)
+    async with services.db.session() as session:
+        rows = (await session.execute(query)).all()
+    page_id = f"{replies_id}?page=true" + (f"&min_id={min_id}" if min_id is not None else "")
+    next_id = f"{replies_id}?page=true&min_id={rows[-1][0]}" if len(rows) == REPLIES_PAGE_SIZE else None
+    page = collection_page(page_id, replies_id, [ap_id for _, ap_id in rows], next_page_id=next_id)
+    if request.query_params.get("page") is None and min_id is None:
+        return _respond(with_context({"id": replies_id, "type": "Collection", "first": page}), found)
+    return _respond(with_context(page), found)
+
+
+async def activity(request: Request) -> Response:
+    """Any other activity one of our users sent (Follow, Like, Announce, Update, Undo, Accept, …), as sent.
+
+    An activity that was later undone answers 410 with a ``Tombstone``.
+    """
+    services: Services = request.state.services
+    fetcher = await authorize_fetch(request)
+    username = request.path_params["username"]
+    ap_id = services.urls.activity_id(username, request.path_params["token"])
+    async with services.db.session() as session:
+        row = (
+            await session.execute(
+                select(OutboxActivity, Actor)
+                .join(Actor, Actor.id == OutboxActivity.actor_id)
+                .where(OutboxActivity.ap_id == ap_id, Actor.ap_id == services.urls.actor_id(username))
+            )
+        ).first()
+    if row is None:
+        raise NotFound("No such activity.")
+    stored, owner = row
+    public = bool(audience(stored.payload) & PUBLIC_ALIASES)
+    reader = fetcher if fetcher is not None or public else await identify_reader(request)
+    async with services.db.session() as session:
+        if not await may_read_activity(session, stored.payload, owner, reader):
+            raise NotFound("No such activity.")
+        undone = await session.scalar(
+            select(OutboxActivity.id)
+            .where(
+                OutboxActivity.type == "Undo",
+                OutboxActivity.object_ap_id == ap_id,
+                OutboxActivity.actor_id == owner.id,
+            )
+            .limit(1)
+        )
+    headers = PRIVATE_CACHING if reader is not None or not public else None
+    if undone is not None:
+        return ActivityResponse(tombstone_document(ap_id, stored.type, None), status_code=410, headers=headers)
+    return ActivityResponse(stored.payload, headers=headers)
+
+
+routes = [
+    Route("/users/{username}/statuses/{post_id:int}", note),
+    Route("/users/{username}/statuses/{post_id:int}/activity", note_activity),
+    Route("/users/{username}/statuses/{post_id:int}/replies", replies),
+    Route("/users/{username}/activities/{token}", activity),
+]

@@ -1,0 +1,73 @@
+"""A local account changes its profile: the rows change and ``Update{Person}`` goes to every server that
+follows the account or is followed by it (Mastodon refreshes a profile from either side).
+
+Call inside a write transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activitypub.vocab import PUBLIC
+from fediverse.federation.activities import new_activity_id, update_activity
+from fediverse.federation.documents import ActorImages, actor_document
+from fediverse.federation.outbox import follower_inboxes, following_inboxes, queue_activity
+from fediverse.text import render_text
+from fediverse.urls import Urls
+from storage.models import Account, Actor, Media
+from storage.types import utcnow
+
+MAX_DISPLAY_NAME_LENGTH = 100
+MAX_BIO_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    display_name: str
+    bio: str
+    manually_approves_followers: bool
+    avatar: Media | None = None  # a new avatar (already stored), or None to keep the old one
+    header: Media | None = None
+
+
+async def update_profile(
+    session: AsyncSession, urls: Urls, account: Account, actor: Actor, changes: ProfileChanges
+) -> None:
+    actor.display_name = changes.display_name.strip()
+    actor.summary_html = render_text(changes.bio, local_host=urls.host, tag_url=urls.tag_url, mentions={})
+    actor.manually_approves_followers = changes.manually_approves_followers
+    if changes.avatar is not None:
+        account.avatar_media_id = await _store(session, changes.avatar)
+        actor.icon_url = urls.media_url(changes.avatar.thumbnail_key or changes.avatar.display_key or "")
+    if changes.header is not None:
+        account.header_media_id = await _store(session, changes.header)
+        actor.header_url = urls.media_url(changes.header.display_key or "")
+    actor.updated_at = utcnow()
+    await session.flush()
+    document = actor_document(actor, account, urls, await load_actor_images(session, account))
+    document.pop("@context", None)
+    activity = update_activity(
+        new_activity_id(urls, account.username), actor.ap_id, document, [PUBLIC], [actor.followers_url or ""]
+    )
+    assert actor.id is not None
+    inboxes = [*await follower_inboxes(session, actor.id), *await following_inboxes(session, actor.id)]
+    await queue_activity(session, actor, activity, inboxes, local_base_url=urls.base_url)
+
+
+async def load_actor_images(session: AsyncSession, account: Account) -> ActorImages:
+    """The avatar and header of a local account, for its actor document."""
+    wanted = [media_id for media_id in (account.avatar_media_id, account.header_media_id) if media_id is not None]
+    if not wanted:
+        return ActorImages()
+    found = {media.id: media for media in await session.scalars(select(Media).where(Media.id.in_(wanted)))}
+    return ActorImages(icon=found.get(account.avatar_media_id), header=found.get(account.header_media_id))
+
+
+async def _store(session: AsyncSession, media: Media) -> int:
+    session.add(media)
+    await session.flush()
+    assert media.id is not None
+    return media.id

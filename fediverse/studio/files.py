@@ -1,0 +1,138 @@
+"""Image files of draft media: process, stamp with provenance, store, and forget when nothing uses them.
+
+A generated image keeps its own bytes as the original (``keep_original``), stamped with XMP, the
+A1111 ``parameters`` text and, when enabled, a signed C2PA manifest. When the display copy *is* the
+original (a JPEG no larger than the display size), it carries the same stamp. The blocking parts run in
+the default executor, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from PIL import Image
+from sqlalchemy import or_, select
+
+from fediverse import __version__
+from fediverse.generation import GeneratedImage
+from fediverse.generation.provenance import ProvenanceInfo, embed_provenance, strip_provenance
+from fediverse.imaging import ProcessedImage, process_image_sync
+from fediverse.studio.signing import c2pa_signing
+from storage.db import Database
+from storage.media import MediaStore
+from storage.models import Media
+
+
+@dataclass(frozen=True)
+class StoredFiles:
+    """Where a processed image's copies live, and what a ``Media`` row records about them.
+
+    Width, height and type describe the display copy: it is what ``url`` serves and what federates.
+    """
+
+    original_key: str
+    display_key: str
+    thumbnail_key: str
+    width: int
+    height: int
+    mime: str
+    size_bytes: int
+    sha256: str
+    blurhash: str
+
+    def apply_to(self, media: Media) -> Media:
+        for name, value in vars(self).items():
+            setattr(media, name, value)
+        return media
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What goes into a generated file: provenance, and a C2PA signature when the instance signs."""
+
+    info: ProvenanceInfo
+    credentials: c2pa_signing.SigningCredentials | None = None
+
+    def apply(self, data: bytes, mime: str, width: int, height: int) -> bytes:
+        stamped = embed_provenance(data, mime, self.info, width=width, height=height)
+        if self.credentials is None:
+            return stamped
+        claim = c2pa_signing.C2paClaim(
+            title=f"image.{mime.rsplit('/', 1)[-1]}",
+            digital_source_type=self.info.digital_source_type,
+            software_name="Reverie",
+            software_version=__version__,
+            generator=f"{self.info.backend} · {self.info.model}",
+        )
+        return c2pa_signing.sign_c2pa(stamped, mime, claim, self.credentials)
+
+
+def prepare_generated_sync(image: GeneratedImage, stamp: Stamp) -> ProcessedImage:
+    """Blocking: the three copies of a generated image, the original (and a display copy that is the
+    original) stamped."""
+    processed = process_image_sync(image.data, keep_original=True)
+    original = processed.original
+    stamped = replace(original, data=stamp.apply(original.data, original.mime, original.width, original.height))
+    display = stamped if processed.display is original else processed.display
+    return replace(processed, original=stamped, display=display)
+
+
+def restamp_sync(data: bytes, mime: str, stamp: Stamp) -> bytes:
+    """Blocking: ``data`` with its provenance replaced by ``stamp`` (e.g. without the hidden prompt)."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    return stamp.apply(strip_provenance(data, mime), mime, width, height)
+
+
+async def prepare_generated(image: GeneratedImage, stamp: Stamp) -> ProcessedImage:
+    return await asyncio.get_running_loop().run_in_executor(None, prepare_generated_sync, image, stamp)
+
+
+async def restamp(data: bytes, mime: str, stamp: Stamp) -> bytes:
+    return await asyncio.get_running_loop().run_in_executor(None, restamp_sync, data, mime, stamp)
+
+
+async def store_files(store: MediaStore, processed: ProcessedImage) -> StoredFiles:
+    original, display = processed.original, processed.display
+    original_key = await store.put(original.data, original.mime)
+    display_key = original_key if display is original else await store.put(display.data, display.mime)
+    return StoredFiles(
+        original_key=original_key,
+        display_key=display_key,
+        thumbnail_key=await store.put(processed.thumbnail.data, processed.thumbnail.mime),
+        width=display.width,
+        height=display.height,
+        mime=display.mime,
+        size_bytes=len(display.data),
+        sha256=hashlib.sha256(original.data).hexdigest(),
+        blurhash=processed.blurhash,
+    )
+
+
+def keys_of(media: Media) -> set[str]:
+    return {key for key in (media.original_key, media.display_key, media.thumbnail_key) if key}
+
+
+async def forget_files(db: Database, store: MediaStore, keys: Iterable[str]) -> None:
+    """Delete the files no ``Media`` row refers to any more (the store is content-addressed, so two rows
+    may share a file). Call after the transaction that dropped the references has committed."""
+    candidates = set(keys)
+    if not candidates:
+        return
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Media.original_key, Media.display_key, Media.thumbnail_key).where(
+                or_(
+                    Media.original_key.in_(candidates),
+                    Media.display_key.in_(candidates),
+                    Media.thumbnail_key.in_(candidates),
+                )
+            )
+        )
+        in_use = {key for row in rows for key in row if key}
+    for key in candidates - in_use:
+        await store.delete(key)
