@@ -17,8 +17,9 @@ from fediverse.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, To
 from fediverse.generation import GeneratedImage
 from fediverse.generation.provenance import generation_metadata, provenance_from_block, provenance_from_image
 from fediverse.imaging import ImageRejected, process_image
+from fediverse.media_files import forget_files, keys_of
 from fediverse.services import Services
-from fediverse.studio.files import Stamp, forget_files, keys_of, prepare_generated, restamp, store_files
+from fediverse.studio.files import Stamp, prepare_generated, restamp, store_files
 from fediverse.urls import Urls
 from storage.db import Database
 from storage.media import mime_of_key

@@ -28,10 +28,10 @@ from fediverse.generation import (
     progress_on_loop,
 )
 from fediverse.imaging import ImageRejected
+from fediverse.media_files import forget_files, keys_of
 from fediverse.services import Services
 from fediverse.studio.drafts import create_generated_media, media_json
 from fediverse.studio.events import CANCELLED, COMPLETED, FAILED, PROGRESS, STARTED, append_event
-from fediverse.studio.files import forget_files, keys_of
 from fediverse.studio.submission import LEASE
 from storage.db import Database
 from storage.models import GenerationJob, JobState, Media

@@ -1,4 +1,4 @@
-"""Image files of draft media: process, stamp with provenance, store, and forget when nothing uses them.
+"""Image files of draft media: process, stamp with provenance, store (forgetting them: ``fediverse.media_files``).
 
 A generated image keeps its own bytes as the original (``keep_original``), stamped with XMP, the
 A1111 ``parameters`` text and, when enabled, a signed C2PA manifest. When the display copy *is* the
@@ -11,18 +11,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from PIL import Image
-from sqlalchemy import or_, select
 
 from fediverse import __version__
 from fediverse.generation import GeneratedImage
 from fediverse.generation.provenance import ProvenanceInfo, embed_provenance, strip_provenance
 from fediverse.imaging import ProcessedImage, process_image_sync
 from fediverse.studio.signing import c2pa_signing
-from storage.db import Database
 from storage.media import MediaStore
 from storage.models import Media
 
@@ -111,28 +108,3 @@ async def store_files(store: MediaStore, processed: ProcessedImage) -> StoredFil
         sha256=hashlib.sha256(original.data).hexdigest(),
         blurhash=processed.blurhash,
     )
-
-
-def keys_of(media: Media) -> set[str]:
-    return {key for key in (media.original_key, media.display_key, media.thumbnail_key) if key}
-
-
-async def forget_files(db: Database, store: MediaStore, keys: Iterable[str]) -> None:
-    """Delete the files no ``Media`` row refers to any more (the store is content-addressed, so two rows
-    may share a file). Call after the transaction that dropped the references has committed."""
-    candidates = set(keys)
-    if not candidates:
-        return
-    async with db.session() as session:
-        rows = await session.execute(
-            select(Media.original_key, Media.display_key, Media.thumbnail_key).where(
-                or_(
-                    Media.original_key.in_(candidates),
-                    Media.display_key.in_(candidates),
-                    Media.thumbnail_key.in_(candidates),
-                )
-            )
-        )
-        in_use = {key for row in rows for key in row if key}
-    for key in candidates - in_use:
-        await store.delete(key)
