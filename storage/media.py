@@ -2,6 +2,10 @@
 
 ``LocalMediaStore`` keeps files in a folder; other stores (object storage) implement ``MediaStore``.
 Keys are validated against a strict pattern, so a key taken from a URL can never escape the folder.
+
+Files are written before the row that refers to them commits, so a crash can leave a file no row uses.
+``stale_keys`` and ``delete_stale`` let a sweep remove those once they are old enough that no upload
+can still be on its way to a row; storing bytes that already exist renews the file's time for that.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import os
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -53,6 +58,14 @@ class MediaStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def stale_keys(self, before: datetime) -> list[str]:
+        """Keys of the files last stored before ``before``."""
+        ...
+
+    async def delete_stale(self, key: str, before: datetime) -> bool:
+        """Delete the file if it was last stored before ``before`` (not stored again meanwhile)."""
+        ...
+
     def local_path(self, key: str) -> Path | None:
         """A file path to serve the key from directly, when the store is a local folder."""
         ...
@@ -81,10 +94,36 @@ class LocalMediaStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.local_path(key).unlink, True)
 
+    async def stale_keys(self, before: datetime) -> list[str]:
+        return await asyncio.to_thread(self._stale_keys, before.timestamp())
+
+    async def delete_stale(self, key: str, before: datetime) -> bool:
+        return await asyncio.to_thread(self._delete_stale, self.local_path(key), before.timestamp())
+
+    def _stale_keys(self, before: float) -> list[str]:
+        keys = []
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                path = Path(folder, name)
+                key = path.relative_to(self.root).as_posix()
+                if _KEY.fullmatch(key) and _modified(path) < before:
+                    keys.append(key)
+        return keys
+
+    @staticmethod
+    def _delete_stale(path: Path, before: float) -> bool:
+        if _modified(path) >= before:
+            return False
+        path.unlink(missing_ok=True)
+        return True
+
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
-        if path.is_file():
+        try:
+            os.utime(path)  # stored again: a new row is about to use it, so it is not stale
             return
+        except FileNotFoundError:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
@@ -96,3 +135,11 @@ class LocalMediaStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _modified(path: Path) -> float:
+    """The file's modification time; infinitely new when it is gone (nothing to delete)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
