@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.errors import NotFound
+from fediverse.media_files import forget_files
 from fediverse.services import Services
 from fediverse.social import follows, interactions, posts, profiles
 from fediverse.urls import Urls
@@ -144,12 +145,15 @@ async def edit_post(services: Services, username: str, reference: str, **changes
 
 
 async def delete_post(services: Services, username: str, reference: str) -> None:
+    """Delete a post everywhere, and its image files here (after the commit: a crash in between leaves
+    orphan files for the housekeeping sweep, never a live post without its files)."""
     account, _ = await load_account(services, username)
     post = await find_post(services, reference)
     async with services.db.transaction() as session:
         attached = await _attach(session, post)
-        await posts.delete_post(session, services.urls, account, attached)
+        keys = await posts.delete_post(session, services.urls, account, attached)
     services.wake_worker("deliveries")
+    await forget_files(services.db, services.media, keys)
 
 
 Row = TypeVar("Row", Actor, Post)

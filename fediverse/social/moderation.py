@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fediverse.media_files import keys_of
 from fediverse.social.follows import drop_follow
 from storage.models import (
     Actor,
@@ -31,9 +32,8 @@ async def tombstone_post(session: AsyncSession, post: Post) -> None:
     post.summary = None
     post.raw = None
     post.generation = None
-    media_ids = list(await session.scalars(select(PostMedia.media_id).where(PostMedia.post_id == post.id)))
+    await drop_attachments(session, post)
     for statement in (
-        delete(PostMedia).where(PostMedia.post_id == post.id),
         delete(PostTag).where(PostTag.post_id == post.id),
         delete(Mention).where(Mention.post_id == post.id),
         delete(Announce).where(Announce.post_id == post.id),
@@ -41,8 +41,17 @@ async def tombstone_post(session: AsyncSession, post: Post) -> None:
         delete(Notification).where(Notification.post_id == post.id),
     ):
         await session.execute(statement)
-    if media_ids and not post.is_local:
-        await session.execute(delete(Media).where(Media.id.in_(media_ids)))
+
+
+async def drop_attachments(session: AsyncSession, post: Post) -> set[str]:
+    """Delete a post's attachments (an image belongs to one post) and return the keys of the files they
+    used, to forget once the transaction has committed (``fediverse.media_files.forget_files``). A remote
+    post's images stay on their server, so its rows have no files."""
+    media = list(await session.scalars(select(Media).join(PostMedia).where(PostMedia.post_id == post.id)))
+    await session.execute(delete(PostMedia).where(PostMedia.post_id == post.id))
+    if media:
+        await session.execute(delete(Media).where(Media.id.in_([item.id for item in media])))
+    return {key for item in media for key in keys_of(item)}
 
 
 async def purge_actor(session: AsyncSession, actor: Actor) -> None:

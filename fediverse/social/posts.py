@@ -18,6 +18,7 @@ from fediverse.federation.outbox import follower_inboxes, queue_activity
 from fediverse.generation.provenance import describe_generation
 from fediverse.notifications import notify
 from fediverse.posts import load_post_views
+from fediverse.social.moderation import drop_attachments
 from fediverse.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
 from fediverse.urls import Urls
 from storage.models import (
@@ -110,7 +111,11 @@ def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
 
 
 async def _claim_media(session: AsyncSession, account: Account, media_ids: Sequence[int]) -> list[Media]:
-    found = {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(list(media_ids))))}
+    """Attach drafts to the post being written. The rows are locked as they are read, so housekeeping
+    expiring the same drafts either waits and then leaves them (no longer drafts), or wins and the
+    publish is refused as for any missing image (PostgreSQL; SQLite runs one writer at a time)."""
+    query = select(Media).where(Media.id.in_(list(media_ids))).with_for_update()
+    found = {m.id: m for m in await session.scalars(query)}
     media = []
     for media_id in media_ids:
         item = found.get(media_id)
@@ -215,8 +220,10 @@ async def _parent_author(session: AsyncSession, post: Post) -> Actor | None:
     return await session.get(Actor, parent.author_id) if parent else None
 
 
-async def delete_post(session: AsyncSession, urls: Urls, account: Account, post: Post) -> None:
-    """Tombstone a local post (its id answers 410 from now on) and tell everyone who received it."""
+async def delete_post(session: AsyncSession, urls: Urls, account: Account, post: Post) -> set[str]:
+    """Tombstone a local post (its id answers 410 from now on) and tell everyone who received it.
+
+    Its images go with it: the keys of their files come back, to forget after the commit."""
     view = await _own_post_view(session, account, post)
     audience = await post_audience(session, view, await _parent_author(session, post))
     note = note_document(view, urls)
@@ -226,6 +233,7 @@ async def delete_post(session: AsyncSession, urls: Urls, account: Account, post:
     post.source_text = None
     await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
     await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
+    return await drop_attachments(session, post)
 
 
 async def edit_post(
