@@ -21,6 +21,7 @@ ENV_PREFIX = "REVERIE_"
 DEFAULT_DATA_DIR = "reverie-data"
 DEFAULT_PORT = 8000
 REGISTRATION_MODES = ("closed", "invite", "open")
+MAX_DRAFT_RETENTION_HOURS = 24 * 365 * 10
 
 
 class ConfigError(ValueError):
@@ -45,6 +46,8 @@ class Settings:
     run_worker: bool = True
     #: How long a request waits for SQLite's write lock before failing with 503.
     sqlite_busy_timeout_ms: int = 10_000
+    #: How long a generated or uploaded image may stay unpublished before housekeeping removes it.
+    draft_retention_hours: int = 24
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -87,6 +90,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
         run_worker=_parse_bool("RUN_WORKER", values.pop("RUN_WORKER", "true")),
         sqlite_busy_timeout_ms=_parse_int(
             "SQLITE_BUSY_TIMEOUT_MS", values.pop("SQLITE_BUSY_TIMEOUT_MS", "10000"), 1, 600_000
+        ),
+        draft_retention_hours=_parse_int(
+            "DRAFT_RETENTION_HOURS", values.pop("DRAFT_RETENTION_HOURS", "24"), 1, MAX_DRAFT_RETENTION_HOURS
         ),
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )

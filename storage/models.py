@@ -156,6 +156,8 @@ class Media(SQLModel, table=True):
     """One image: a local file set in the media store, or a remote attachment we only describe."""
 
     __tablename__ = "media"
+    #: Housekeeping finds expired drafts by state and age.
+    __table_args__ = (Index("ix_media_state_created_at", "state", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
     owner_account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True, sa_type=BigIntId)
@@ -434,7 +436,7 @@ class DeletedObject(SQLModel, table=True):
 
     ap_id: str = Field(primary_key=True, max_length=2048)
     actor_ap_id: str = Field(max_length=2048)
-    deleted_at: datetime = _created()
+    deleted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
 
 
 class WebSession(SQLModel, table=True):

@@ -18,6 +18,7 @@ def test_defaults_are_an_embedded_sqlite_instance_on_loopback(tmp_path: Path, mo
     assert settings.generator == "procedural"
     assert settings.authorized_fetch is False
     assert settings.allow_private_addresses is False
+    assert settings.draft_retention_hours == 24
 
 
 def test_environment_values_are_used(tmp_path: Path) -> None:
@@ -29,6 +30,7 @@ def test_environment_values_are_used(tmp_path: Path) -> None:
             "REVERIE_AUTHORIZED_FETCH": "true",
             "REVERIE_GENERATOR": "openai",
             "REVERIE_OPENAI_MODEL": "gpt-image-1",
+            "REVERIE_DRAFT_RETENTION_HOURS": "72",
         }
     )
     assert settings.base_url == "https://ana.example"
@@ -37,6 +39,7 @@ def test_environment_values_are_used(tmp_path: Path) -> None:
     assert settings.database_url.startswith("postgresql+asyncpg://")
     assert settings.authorized_fetch is True
     assert settings.generator == "openai"
+    assert settings.draft_retention_hours == 72
     assert settings.extra == {"REVERIE_OPENAI_MODEL": "gpt-image-1"}
 
 
@@ -54,6 +57,9 @@ def test_environment_values_are_used(tmp_path: Path) -> None:
         ("REVERIE_AUTHORIZED_FETCH", "maybe"),
         ("REVERIE_ALLOW_PRIVATE_ADDRESSES", "2"),
         ("REVERIE_REGISTRATIONS", "sometimes"),
+        ("REVERIE_DRAFT_RETENTION_HOURS", "0"),
+        ("REVERIE_DRAFT_RETENTION_HOURS", "a day"),
+        ("REVERIE_DRAFT_RETENTION_HOURS", "-5"),
     ],
 )
 def test_a_wrong_value_names_its_variable(variable: str, value: str) -> None:
