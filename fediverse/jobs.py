@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fediverse.federation.delivery_queue import DeliveryQueue
 from fediverse.federation.inbox_queue import InboxQueue
+from fediverse.housekeeping.queue import HousekeepingQueue
 from fediverse.services import Services
 from fediverse.studio.queue import GenerationQueue
 from fediverse.worker import Worker
@@ -18,7 +19,7 @@ async def open_worker(services: Services) -> AsyncIterator[Worker]:
     deliveries = DeliveryQueue(services)
     generation = GenerationQueue(services)
     try:
-        yield Worker([InboxQueue(services), deliveries, generation])
+        yield Worker([InboxQueue(services), deliveries, generation, HousekeepingQueue(services)])
     finally:
         await generation.aclose()
         await deliveries.aclose()

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from fediverse import __version__
-from fediverse.cli import posting, serving, social, users
+from fediverse.cli import housekeeping, posting, serving, social, users
 from fediverse.config import ConfigError
 from fediverse.errors import ReverieError
 
@@ -26,6 +26,7 @@ examples:
   REVERIE_BASE_URL=https://ana.example reverie serve --host 0.0.0.0
   reverie worker                         run only background workers (several may share a database)
   reverie post ana --prompt "misty mountains at dawn" --mood "🌄 calm"   paint and publish
+  reverie housekeeping                   remove expired drafts and unused files now
 """
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reverie {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (serving, users, social, posting):
+    for module in (serving, users, social, posting, housekeeping):
         module.register(commands)
     return parser
 
