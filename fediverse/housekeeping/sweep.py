@@ -25,7 +25,7 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 #: How long "this was deleted before we saw it created" is remembered. Mastodon keeps 6 h (in Redis);
-#: senders retry a Create for days (Mastodon about two, we about two), so we keep a month.
+#: senders retry a Create for days (we do for about two), so we keep a month.
 DELETION_MARKER_RETENTION = timedelta(days=30)
 #: A file no row uses is left alone this long: files are stored before their row commits, and a
 #: generation job may paint for up to an hour (``REVERIE_GENERATION_TIMEOUT``'s upper bound) first.
