@@ -52,14 +52,15 @@ class SweepReport:
         )
 
 
-async def sweep(services: Services, now: datetime | None = None) -> SweepReport:
-    """Remove what has expired at ``now`` (default: the present)."""
+async def sweep(services: Services, now: datetime | None = None, *, orphan_files: bool = True) -> SweepReport:
+    """Remove what has expired at ``now`` (default: the present). ``orphan_files`` walks the media folder,
+    the one step whose cost grows with the instance; the worker does it less often."""
     now = now or utcnow()
     db, store = services.db, services.media
     drafts, draft_keys = await expire_drafts(db, now - timedelta(hours=services.settings.draft_retention_hours))
     draft_files = await forget_files(db, store, draft_keys)
     markers = await prune_deletion_markers(db, now - DELETION_MARKER_RETENTION)
-    orphans = await remove_orphan_files(db, store, now - ORPHAN_FILE_GRACE)
+    orphans = await remove_orphan_files(db, store, now - ORPHAN_FILE_GRACE) if orphan_files else 0
     report = SweepReport(drafts=drafts, deletion_markers=markers, files=len(draft_files) + orphans)
     if report.total:
         log.info("housekeeping %s", report.describe())
