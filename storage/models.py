@@ -450,6 +450,17 @@ class WebSession(SQLModel, table=True):
     last_seen_at: datetime | None = _ts()
 
 
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in, counted per key ("user:NAME", "address:IP") by every web process alike."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_failed_at", "key", "failed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    key: str = Field(max_length=300)
+    failed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+
+
 class Invite(SQLModel, table=True):
     __tablename__ = "invites"
 
