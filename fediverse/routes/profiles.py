@@ -32,6 +32,7 @@ from fediverse.routes.forms import (
     safe_next,
     see_other,
     signed_in_form,
+    target_field,
     text_field,
 )
 from fediverse.services import Services
@@ -199,9 +200,7 @@ async def follow(request: Request) -> Response:
     """``POST /follow`` and ``/unfollow`` with ``target`` (an actor id): the button swaps in place."""
     services: Services = request.state.services
     account, form = await signed_in_form(request)
-    target = text_field(form, "target", max_length=2048)
-    if not target:
-        raise BadRequest("Whom to follow?")
+    target = target_field(form)
     if request.url.path == "/unfollow":
         await actions.unfollow(services, account.username, target)
     else:

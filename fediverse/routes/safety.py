@@ -17,9 +17,17 @@ from starlette.routing import Route
 from fediverse import actions
 from fediverse.auth import require_account
 from fediverse.cards import handle_path
-from fediverse.errors import BadRequest, NotFound
+from fediverse.errors import NotFound
 from fediverse.rendering import render_page
-from fediverse.routes.forms import checkbox, is_htmx, safe_next, see_other, signed_in_form, text_field
+from fediverse.routes.forms import (
+    checkbox,
+    is_htmx,
+    safe_next,
+    see_other,
+    signed_in_form,
+    target_field,
+    text_field,
+)
 from fediverse.routes.profiles import load_relationship
 from fediverse.services import Services
 from fediverse.social.reports import MAX_COMMENT_LENGTH
@@ -37,9 +45,7 @@ async def change_relation(request: Request) -> Response:
     actor id). An htmx request gets the profile's action bar back."""
     services: Services = request.state.services
     account, form = await signed_in_form(request)
-    target = text_field(form, "target", max_length=2048)
-    if not target:
-        raise BadRequest("Which account?")
+    target = target_field(form)
     if request.url.path == "/mute":
         hide = checkbox(form, "hide_notifications")
         await actions.mute(services, account.username, target, hide_notifications=hide)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -40,13 +41,18 @@ def signed_deliveries(peer: FakePeer, kind: str) -> list[tuple[str, dict[str, An
     return found
 
 
-def test_blocking_ends_follows_both_ways_and_tells_the_peer(
-    client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
-) -> None:
-    # Given ana and ben (on a Mastodon-like server) following each other
+@pytest.fixture
+def ben(client: TestClient, peer: FakePeer, make_user: Callable[..., Account]) -> PeerActor:
+    """ben, on a Mastodon-like peer that checks the signatures of ana (a local account) and of our
+    instance actor."""
     make_user("ana")
     peer.trust(client.get("/users/ana", headers=AS2).json())
-    ben = peer.add_actor("ben")
+    peer.trust(client.get("/actor", headers=AS2).json())
+    return peer.add_actor("ben")
+
+
+def test_blocking_ends_follows_both_ways_and_tells_the_peer(client: TestClient, peer: FakePeer, ben: PeerActor) -> None:
+    # Given ana and ben (on a Mastodon-like server) following each other
     our_follow = follow_remote(client, peer, "ana", ben)
     their_follow = remote_follows(client, peer, ben, "ana")
     peer.received.clear()
@@ -76,12 +82,9 @@ def test_blocking_ends_follows_both_ways_and_tells_the_peer(
 
 
 def test_a_blocked_actor_cannot_follow_like_boost_reply_or_read(
-    client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
+    client: TestClient, peer: FakePeer, ben: PeerActor
 ) -> None:
     # Given ana's public post, and a direct one to ben that his server may fetch, signed
-    make_user("ana")
-    peer.trust(client.get("/users/ana", headers=AS2).json())
-    ben = peer.add_actor("ben")
     public = publish(client, "ana", "an open field")
     direct = publish(client, "ana", "just for you", visibility=Visibility.DIRECT, mentions=[known_actor(client, ben)])
     assert client.get(direct.ap_id, headers=peer.signed_get_headers(ben, direct.ap_id)).status_code == 200
@@ -111,14 +114,10 @@ def test_a_blocked_actor_cannot_follow_like_boost_reply_or_read(
 
 
 def test_a_forwarded_report_is_a_flag_from_the_instance_actor(
-    client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
+    client: TestClient, peer: FakePeer, ben: PeerActor
 ) -> None:
     # Given ana, who follows ben and has his post in her feed
-    make_user("ana")
-    peer.trust(client.get("/users/ana", headers=AS2).json())
     instance = client.get("/actor", headers=AS2).json()
-    peer.trust(instance)
-    ben: PeerActor = peer.add_actor("ben")
     follow_remote(client, peer, "ana", ben)
     note = remote_note(ben, 7, "<p>buy my pills</p>")
     deliver(client, peer, ben, create_of(ben, note))
