@@ -275,6 +275,9 @@ class Announce(SQLModel, table=True):
 
 
 class Block(SQLModel, table=True):
+    """``blocker`` blocks ``blocked``: a local account's own block (``ap_id`` is the ``Block`` we sent, if
+    the blocked actor is remote) or a remote actor's block of a local account (the ``Block`` it sent)."""
+
     __tablename__ = "blocks"
     __table_args__ = (UniqueConstraint("blocker_id", "blocked_id"),)
 
@@ -282,6 +285,20 @@ class Block(SQLModel, table=True):
     blocker_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
     blocked_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
     ap_id: str | None = Field(default=None, max_length=2048)
+    created_at: datetime = _created()
+
+
+class Mute(SQLModel, table=True):
+    """A local account (``muter``, its actor) stops seeing ``muted``'s posts and boosts, and, with
+    ``hide_notifications``, their notifications. Never federated: the muted account cannot tell."""
+
+    __tablename__ = "mutes"
+    __table_args__ = (UniqueConstraint("muter_id", "muted_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    muter_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    muted_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    hide_notifications: bool = True
     created_at: datetime = _created()
 
 
@@ -294,7 +311,7 @@ class DomainBlock(SQLModel, table=True):
 
 
 class Report(SQLModel, table=True):
-    """A Flag: a report about an actor and some of their posts, from here or from a peer."""
+    """A report about an actor and some of their posts: made here by a local account, or a peer's Flag."""
 
     __tablename__ = "reports"
 
@@ -306,6 +323,7 @@ class Report(SQLModel, table=True):
     comment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = _created()
     resolved_at: datetime | None = _ts()
+    forwarded_at: datetime | None = _ts()  # a local report also sent (as a Flag) to the target's server
 
 
 class Notification(SQLModel, table=True):

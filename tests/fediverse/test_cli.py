@@ -68,3 +68,18 @@ def test_first_start_creates_the_data_folder_and_explains_the_next_step(tmp_path
     with reverie_server("serve", "--port", str(port), env=env, port=port, log=tmp_path / "serve.log") as server:
         assert (data / "reverie.db").is_file()
     assert "reverie user create NAME --admin" in server.output
+
+
+def test_block_and_unblock_from_a_terminal(tmp_path: Path) -> None:
+    env = {"REVERIE_DATA_DIR": str(tmp_path)}
+    for name in ("ana", "ben"):
+        assert run_reverie("user", "create", name, "--no-password", env=env).returncode == 0
+    blocked = run_reverie("block", "ana", "ben", env=env)
+    assert blocked.returncode == 0, blocked.stderr
+    assert "@ana: block ben — done" in blocked.stdout
+    # A blocked account cannot follow its blocker
+    refused = run_reverie("follow", "ben", "ana", env=env)
+    assert refused.returncode == 1 and "cannot follow" in refused.stderr
+    assert run_reverie("unblock", "ana", "ben", env=env).returncode == 0
+    assert run_reverie("follow", "ben", "ana", env=env).returncode == 0
+    assert run_reverie("block", "ana", "ana", env=env).returncode == 1
