@@ -7,7 +7,7 @@ at once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fediverse.errors import NotFound
 from fediverse.media_files import forget_files
 from fediverse.services import Services
-from fediverse.social import follows, interactions, posts, profiles
+from fediverse.social import blocks, follows, interactions, posts, profiles, reports
 from fediverse.urls import Urls
-from storage.models import Account, Actor, Follow, Like, Post
+from storage.models import Account, Actor, Block, Follow, Like, Mute, Post, Report
 
 
 async def load_account(services: Services, username: str) -> tuple[Account, Actor]:
@@ -52,23 +52,70 @@ async def find_post(services: Services, reference: str) -> Post:
     return post
 
 
-async def follow(services: Services, username: str, reference: str) -> Follow:
+Result = TypeVar("Result")
+_Relation = Callable[[AsyncSession, Urls, Actor, Actor], Awaitable[Result]]
+
+
+async def _toward(services: Services, username: str, reference: str, operation: _Relation[Result]) -> Result:
+    """Run one of ``fediverse.social``'s account-to-account operations as ``username`` on ``reference``."""
     _, me = await load_account(services, username)
     target = await find_actor(services, reference)
     async with services.db.transaction() as session:
-        result = await follows.request_follow(
-            session, services.urls, await _attach(session, me), await _attach(session, target)
-        )
+        result = await operation(session, services.urls, await _attach(session, me), await _attach(session, target))
     services.wake_worker("deliveries")
     return result
 
 
+async def follow(services: Services, username: str, reference: str) -> Follow:
+    return await _toward(services, username, reference, follows.request_follow)
+
+
 async def unfollow(services: Services, username: str, reference: str) -> None:
-    _, me = await load_account(services, username)
-    target = await find_actor(services, reference)
-    async with services.db.transaction() as session:
-        await follows.cancel_follow(session, services.urls, await _attach(session, me), await _attach(session, target))
-    services.wake_worker("deliveries")
+    await _toward(services, username, reference, follows.cancel_follow)
+
+
+async def block(services: Services, username: str, reference: str) -> Block:
+    """Block an account: follows end both ways, a remote account's server is told (``Block``)."""
+    return await _toward(services, username, reference, blocks.block_account)
+
+
+async def unblock(services: Services, username: str, reference: str) -> None:
+    await _toward(services, username, reference, blocks.unblock_account)
+
+
+async def mute(services: Services, username: str, reference: str, *, hide_notifications: bool = True) -> Mute:
+    """Mute an account (nothing is sent anywhere)."""
+
+    async def operation(session: AsyncSession, _urls: Urls, me: Actor, target: Actor) -> Mute:
+        return await blocks.mute_account(session, me, target, hide_notifications=hide_notifications)
+
+    return await _toward(services, username, reference, operation)
+
+
+async def unmute(services: Services, username: str, reference: str) -> None:
+    async def operation(session: AsyncSession, _urls: Urls, me: Actor, target: Actor) -> None:
+        await blocks.unmute_account(session, me, target)
+
+    await _toward(services, username, reference, operation)
+
+
+async def report(
+    services: Services,
+    username: str,
+    reference: str,
+    *,
+    comment: str,
+    post_references: Sequence[str] = (),
+    forward: bool = False,
+) -> Report:
+    """Report an account (and some of its posts) to this instance's admins; with ``forward``, also send
+    the report to a remote account's server (as the instance, not as ``username``)."""
+    reported_posts = [await find_post(services, item) for item in post_references]
+
+    async def operation(session: AsyncSession, urls: Urls, me: Actor, target: Actor) -> Report:
+        return await reports.file_report(session, urls, me, target, reported_posts, comment, forward=forward)
+
+    return await _toward(services, username, reference, operation)
 
 
 async def answer_follow_request(services: Services, username: str, follower_ap_id: str, *, approve: bool) -> None:

@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from fediverse.errors import Forbidden, TooManyRequests, Unauthorized
 from fediverse.passwords import verify_password
-from fediverse.ratelimit import LoginThrottle
+from fediverse.ratelimit import SignInThrottle
 from fediverse.services import Services
 from storage.models import Account, WebSession
 from storage.types import utcnow
@@ -170,11 +170,11 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def authenticate(request: Request, throttle: LoginThrottle, username: str, password: str) -> Account | None:
+async def authenticate(request: Request, throttle: SignInThrottle, username: str, password: str) -> Account | None:
     """The account when the password matches; ``TooManyRequests`` after too many failures."""
     services: Services = request.state.services
     address = client_address(request)
-    wait = throttle.retry_after(username, address)
+    wait = await throttle.retry_after(services.db, username, address)
     if wait is not None:
         minutes = max(1, round(wait / 60))
         raise TooManyRequests(
@@ -185,9 +185,9 @@ async def authenticate(request: Request, throttle: LoginThrottle, username: str,
         account = await session.scalar(select(Account).where(Account.username == username))
     hash_to_check = account.password_hash if account is not None and account.disabled_at is None else None
     if not await verify_password(hash_to_check, password):
-        throttle.record_failure(username, address)
+        await throttle.record_failure(services.db, username, address)
         return None
-    throttle.record_success(username)
+    await throttle.record_success(services.db, username)
     return account
 
 

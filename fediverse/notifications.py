@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fediverse.blocking import is_blocked_between
 from storage.models import Account, Notification, NotificationType
 
 
@@ -16,8 +17,9 @@ async def notify(
     from_actor_id: int,
     post_id: int | None = None,
 ) -> None:
-    """Notify the local account behind ``recipient_actor_id``; remote actors and self-actions are skipped."""
-    if recipient_actor_id == from_actor_id:
+    """Notify the local account behind ``recipient_actor_id``; remote actors, self-actions and actions
+    across a block are skipped."""
+    if recipient_actor_id == from_actor_id or await is_blocked_between(session, recipient_actor_id, from_actor_id):
         return
     account_id = await session.scalar(select(Account.id).where(Account.actor_id == recipient_actor_id))
     if account_id is None:

@@ -1,69 +1,69 @@
-"""A sliding-window limiter for sign-in attempts, kept in the web process's memory.
+"""Sign-in throttling: failed attempts counted per username and per client address, in the database.
 
-Failed attempts are counted per client address and per username; a key over its limit is refused
-until its oldest attempt leaves the window. With several web processes each keeps its own count, so
-the effective limit is multiplied by the process count (docs/decisions/0042).
+The counts live in ``sign_in_failures`` so that every web process sees the same numbers: with several
+``reverie serve --workers`` processes an attacker does not get a fresh allowance from each
+(docs/decisions/0042). A failure costs one small write, next to Argon2's far larger cost per attempt.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select
+
+from storage.db import Database
+from storage.models import SignInFailure
+from storage.types import utcnow
 
 
-class SlidingWindowLimiter:
-    def __init__(
-        self, limit: int, window_seconds: float, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 50_000
-    ) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self.clock = clock
-        self.max_keys = max_keys
-        self._hits: dict[str, deque[float]] = {}
+@dataclass(frozen=True)
+class SignInThrottle:
+    """At most ``per_user`` failures per username and ``per_address`` per client in a sliding ``window``."""
 
-    def _recent(self, key: str) -> deque[float]:
-        hits = self._hits.get(key)
-        if hits is None:
-            return deque()
-        cutoff = self.clock() - self.window
-        while hits and hits[0] <= cutoff:
-            hits.popleft()
-        if not hits:
-            del self._hits[key]
-        return hits
+    per_user: int = 8
+    per_address: int = 30
+    window: timedelta = timedelta(minutes=15)
+    clock: Callable[[], datetime] = utcnow
 
-    def retry_after(self, key: str) -> int | None:
-        """Seconds until ``key`` may try again, or ``None`` when it is under its limit."""
-        hits = self._recent(key)
-        if len(hits) < self.limit:
-            return None
-        return max(1, math.ceil(hits[0] + self.window - self.clock()))
-
-    def record(self, key: str) -> None:
-        if key not in self._hits and len(self._hits) >= self.max_keys:
-            self._hits.pop(next(iter(self._hits)))  # forget the oldest key rather than grow without bound
-        self._hits.setdefault(key, deque()).append(self.clock())
-
-    def reset(self, key: str) -> None:
-        self._hits.pop(key, None)
-
-
-class LoginThrottle:
-    """Failed sign-ins: at most ``per_user`` per username and ``per_address`` per client in ``window``."""
-
-    def __init__(self, *, per_user: int = 8, per_address: int = 30, window_seconds: float = 900) -> None:
-        self.by_user = SlidingWindowLimiter(per_user, window_seconds)
-        self.by_address = SlidingWindowLimiter(per_address, window_seconds)
-
-    def retry_after(self, username: str, address: str) -> int | None:
-        waits = [w for w in (self.by_user.retry_after(username), self.by_address.retry_after(address)) if w]
+    async def retry_after(self, db: Database, username: str, address: str) -> int | None:
+        """Seconds until this username and address may try again, or ``None`` when both are under limit."""
+        now = self.clock()
+        limits = {_user_key(username): self.per_user, _address_key(address): self.per_address}
+        async with db.session() as session:
+            rows = await session.execute(
+                select(SignInFailure.key, func.count(), func.min(SignInFailure.failed_at))
+                .where(SignInFailure.key.in_(limits), SignInFailure.failed_at > now - self.window)  # type: ignore[attr-defined]
+                .group_by(SignInFailure.key)
+            )
+            waits = [
+                max(1, math.ceil((oldest + self.window - now).total_seconds()))
+                for key, count, oldest in rows
+                if count >= limits[key]
+            ]
         return max(waits) if waits else None
 
-    def record_failure(self, username: str, address: str) -> None:
-        self.by_user.record(username)
-        self.by_address.record(address)
+    async def record_failure(self, db: Database, username: str, address: str) -> None:
+        """Count one failure for both keys, and forget failures that left the window (anyone's)."""
+        now = self.clock()
+        async with db.transaction() as session:
+            await session.execute(delete(SignInFailure).where(SignInFailure.failed_at <= now - self.window))  # type: ignore[arg-type]
+            await session.execute(
+                insert(SignInFailure),
+                [{"key": _user_key(username), "failed_at": now}, {"key": _address_key(address), "failed_at": now}],
+            )
 
-    def record_success(self, username: str) -> None:
-        self.by_user.reset(username)
+    async def record_success(self, db: Database, username: str) -> None:
+        """The right password clears the username's count (the address keeps its own)."""
+        async with db.transaction() as session:
+            await session.execute(delete(SignInFailure).where(SignInFailure.key == _user_key(username)))  # type: ignore[arg-type]
+
+
+def _user_key(username: str) -> str:
+    return f"user:{username[:280]}"
+
+
+def _address_key(address: str) -> str:
+    return f"address:{address[:280]}"

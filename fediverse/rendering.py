@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from fediverse.auth import current_session
+from fediverse.blocking import not_silenced_for
 from fediverse.cards import handle_path
 from fediverse.instance import get_instance_settings
 from fediverse.services import Services
@@ -82,7 +83,11 @@ async def load_viewer(request: Request) -> Viewer | None:
         unread = await session.scalar(
             select(func.count())
             .select_from(Notification)
-            .where(Notification.account_id == account.id, Notification.read_at.is_(None))
+            .where(
+                Notification.account_id == account.id,
+                Notification.read_at.is_(None),
+                not_silenced_for(Notification.actor_id, account.actor_id),
+            )
         )
     assert actor is not None
     return Viewer(account=account, actor=actor, csrf_token=web_session.csrf_token, unread=unread or 0)

@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, and_, cast, null, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from fediverse.blocking import not_hidden_from
 from fediverse.visibility import OPEN, followed_ids, visible_to
 from storage.models import Actor, Announce, Post, PostMedia, PostTag
 
@@ -95,7 +96,8 @@ def _clamp(limit: int) -> int:
 async def home_timeline(
     session: AsyncSession, actor_id: int, *, max_id: int | None = None, limit: int = PAGE_SIZE
 ) -> TimelinePage:
-    """Posts and boosts by the accounts ``actor_id`` follows, and its own; replies only within that circle."""
+    """Posts and boosts by the accounts ``actor_id`` follows, and its own; replies only within that circle.
+    Nothing by accounts it blocks or mutes (or that block it), nor boosts of their posts."""
     limit = _clamp(limit)
     circle = or_(Post.author_id.in_(followed_ids(actor_id)), Post.author_id == actor_id)
     parent = aliased(Post)
@@ -104,35 +106,54 @@ async def home_timeline(
         and_(
             circle,
             visible_to(actor_id),
+            not_hidden_from(Post.author_id, actor_id),
             or_(Post.in_reply_to_ap_id.is_(None), Post.in_reply_to_id.in_(in_circle)),
         ),
         max_id,
         limit,
     )
+    boosters = or_(Announce.actor_id.in_(followed_ids(actor_id)), Announce.actor_id == actor_id)
     boosts = _boosts_branch(
-        or_(Announce.actor_id.in_(followed_ids(actor_id)), Announce.actor_id == actor_id), max_id, limit
+        and_(boosters, not_hidden_from(Announce.actor_id, actor_id), not_hidden_from(Post.author_id, actor_id)),
+        max_id,
+        limit,
     )
     return await _run(session, [posts, boosts], limit)
 
 
+def _for_viewer(where: ColumnElement[bool], viewer_actor_id: int | None) -> ColumnElement[bool]:
+    """``where``, less the authors a signed-in viewer blocks or mutes (or who block the viewer)."""
+    return where if viewer_actor_id is None else and_(where, not_hidden_from(Post.author_id, viewer_actor_id))
+
+
 async def public_timeline(
-    session: AsyncSession, *, local_only: bool, max_id: int | None = None, limit: int = PAGE_SIZE
+    session: AsyncSession,
+    *,
+    local_only: bool,
+    viewer_actor_id: int | None = None,
+    max_id: int | None = None,
+    limit: int = PAGE_SIZE,
 ) -> TimelinePage:
     """Public top-level posts of this instance (``local_only``) or of everyone we know."""
     limit = _clamp(limit)
     where = and_(Post.visibility == "public", Post.in_reply_to_ap_id.is_(None))
     if local_only:
         where = and_(where, Post.is_local.is_(True))
-    return await _run(session, [_posts_branch(where, max_id, limit)], limit)
+    return await _run(session, [_posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit)], limit)
 
 
 async def tag_timeline(
-    session: AsyncSession, tag: str, *, max_id: int | None = None, limit: int = PAGE_SIZE
+    session: AsyncSession,
+    tag: str,
+    *,
+    viewer_actor_id: int | None = None,
+    max_id: int | None = None,
+    limit: int = PAGE_SIZE,
 ) -> TimelinePage:
     limit = _clamp(limit)
     tagged = select(PostTag.post_id).where(PostTag.tag == tag)
     where = and_(Post.visibility == "public", Post.id.in_(tagged))
-    return await _run(session, [_posts_branch(where, max_id, limit)], limit)
+    return await _run(session, [_posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit)], limit)
 
 
 async def profile_timeline(

@@ -76,6 +76,10 @@ class Urls:
         """Ids of activities that are not the Create of a post (Follow, Like, Undo, …)."""
         return f"{self.actor_id(username)}/activities/{token}"
 
+    def report_id(self, token: str) -> str:
+        """Ids of the ``Flag``s we forward (never served: a report is between two servers' admins)."""
+        return f"{self.base_url}/reports/{token}"
+
     def tag_url(self, tag: str) -> str:
         return f"{self.base_url}/tags/{quote(tag.lower())}"
 

@@ -277,6 +277,9 @@ class Announce(SQLModel, table=True):
 
 
 class Block(SQLModel, table=True):
+    """``blocker`` blocks ``blocked``: a local account's own block (``ap_id`` is the ``Block`` we sent, if
+    the blocked actor is remote) or a remote actor's block of a local account (the ``Block`` it sent)."""
+
     __tablename__ = "blocks"
     __table_args__ = (UniqueConstraint("blocker_id", "blocked_id"),)
 
@@ -284,6 +287,20 @@ class Block(SQLModel, table=True):
     blocker_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
     blocked_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
     ap_id: str | None = Field(default=None, max_length=2048)
+    created_at: datetime = _created()
+
+
+class Mute(SQLModel, table=True):
+    """A local account (``muter``, its actor) stops seeing ``muted``'s posts and boosts, and, with
+    ``hide_notifications``, their notifications. Never federated: the muted account cannot tell."""
+
+    __tablename__ = "mutes"
+    __table_args__ = (UniqueConstraint("muter_id", "muted_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    muter_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    muted_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
+    hide_notifications: bool = True
     created_at: datetime = _created()
 
 
@@ -296,7 +313,7 @@ class DomainBlock(SQLModel, table=True):
 
 
 class Report(SQLModel, table=True):
-    """A Flag: a report about an actor and some of their posts, from here or from a peer."""
+    """A report about an actor and some of their posts: made here by a local account, or a peer's Flag."""
 
     __tablename__ = "reports"
 
@@ -308,6 +325,7 @@ class Report(SQLModel, table=True):
     comment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = _created()
     resolved_at: datetime | None = _ts()
+    forwarded_at: datetime | None = _ts()  # a local report also sent (as a Flag) to the target's server
 
 
 class Notification(SQLModel, table=True):
@@ -450,6 +468,17 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = _created()
     expires_at: datetime = Field(sa_type=UTCDateTime)
     last_seen_at: datetime | None = _ts()
+
+
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in, counted per key ("user:NAME", "address:IP") by every web process alike."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_failed_at", "key", "failed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    key: str = Field(max_length=300)
+    failed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
 
 
 class Invite(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""``reverie follow|unfollow|like|unlike|boost|unboost``: act as a local account from a terminal.
+"""``reverie follow|unfollow|like|unlike|boost|unboost|block|unblock|mute|unmute``: act as a local account
+from a terminal.
 
 The change and its deliveries are stored at once; a running ``reverie serve`` or ``reverie worker``
 sends them (its worker polls the database every second).
@@ -24,6 +25,10 @@ COMMANDS: dict[str, tuple[Action, str, str]] = {
     "unlike": (actions.unlike, "POST", "take a like back"),
     "boost": (actions.boost, "POST", "boost a public post to your followers"),
     "unboost": (actions.unboost, "POST", "take a boost back"),
+    "block": (actions.block, "HANDLE", "block an account: follows end both ways, their server is told"),
+    "unblock": (actions.unblock, "HANDLE", "lift a block"),
+    "mute": (actions.mute, "HANDLE", "hide an account's posts, boosts and notifications (they are not told)"),
+    "unmute": (actions.unmute, "HANDLE", "lift a mute"),
 }
 
 

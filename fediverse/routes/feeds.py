@@ -64,9 +64,11 @@ async def _public(request: Request, *, local_only: bool, anonymous_home: bool = 
         async with services.db.session() as session:
             if not await any_account(session):
                 return see_other("/setup")
+    account = await current_account(request)
+    viewer_actor_id = account.actor_id if account else None
 
     async def load(session: AsyncSession, max_id: int | None) -> TimelinePage:
-        return await public_timeline(session, local_only=local_only, max_id=max_id)
+        return await public_timeline(session, local_only=local_only, viewer_actor_id=viewer_actor_id, max_id=max_id)
 
     heading = "Local" if local_only else "Federated"
     subtitle = (
@@ -76,7 +78,7 @@ async def _public(request: Request, *, local_only: bool, anonymous_home: bool = 
     )
     return await _render_feed(
         request,
-        await current_account(request),
+        account,
         load,
         {"heading": heading, "subtitle": subtitle, "empty_message": "Nothing here yet."},
     )
@@ -94,13 +96,15 @@ async def tag(request: Request) -> Response:
     name = normalize_tag(request.path_params["tag"])
     if not name or len(name) > 100:
         raise NotFound("No such hashtag.")
+    account = await current_account(request)
+    viewer_actor_id = account.actor_id if account else None
 
     async def load(session: AsyncSession, max_id: int | None) -> TimelinePage:
-        return await tag_timeline(session, name, max_id=max_id)
+        return await tag_timeline(session, name, viewer_actor_id=viewer_actor_id, max_id=max_id)
 
     return await _render_feed(
         request,
-        await current_account(request),
+        account,
         load,
         {"heading": f"#{name}", "subtitle": "Public posts with this hashtag", "empty_message": "No posts yet."},
     )

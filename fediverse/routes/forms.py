@@ -73,6 +73,14 @@ def text_field(form: FormData, name: str, *, max_length: int, label: str | None 
     return text
 
 
+def target_field(form: FormData) -> str:
+    """The ``target`` of a follow, block or mute form: an actor id, required."""
+    target = text_field(form, "target", max_length=2048)
+    if not target:
+        raise BadRequest("Which account?")
+    return target
+
+
 def checkbox(form: FormData, name: str) -> bool:
     return form.get(name) in ("on", "true", "1", "yes")
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fediverse.auth import require_account
+from fediverse.blocking import not_silenced_for
 from fediverse.cards import PostCard, load_cards
 from fediverse.rendering import render_page
 from fediverse.services import Services
@@ -38,7 +39,9 @@ async def notifications(request: Request) -> Response:
     account = await require_account(request)
     services: Services = request.state.services
     max_id = parse_max_id(request.query_params.get("max_id"))
-    query = select(Notification).where(Notification.account_id == account.id)
+    query = select(Notification).where(
+        Notification.account_id == account.id, not_silenced_for(Notification.actor_id, account.actor_id)
+    )
     if max_id is not None:
         query = query.where(Notification.id < max_id)
     async with services.db.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +14,7 @@ from starlette.routing import Route
 from activitypub.vocab import with_context
 from fediverse import actions
 from fediverse.auth import current_account
+from fediverse.blocking import not_hidden_from
 from fediverse.cards import PostCard, handle_path, load_card, load_cards
 from fediverse.errors import NotFound
 from fediverse.federation.notes import note_document
@@ -62,10 +63,13 @@ async def _descendants(session: AsyncSession, post: Post, viewer_actor_id: int |
     """``(post id, depth)`` of the replies under ``post`` in thread order (depth first, oldest first)."""
     children: dict[int, list[int]] = {}
     frontier, seen = [post.id], 0
+    shown = visible_to(viewer_actor_id)
+    if viewer_actor_id is not None:  # replies by accounts the viewer blocks or mutes stay out of the thread
+        shown = and_(shown, not_hidden_from(Post.author_id, viewer_actor_id))
     while frontier and seen < MAX_REPLIES:
         rows = await session.execute(
             select(Post.id, Post.in_reply_to_id)
-            .where(Post.in_reply_to_id.in_(frontier), Post.deleted_at.is_(None), visible_to(viewer_actor_id))
+            .where(Post.in_reply_to_id.in_(frontier), Post.deleted_at.is_(None), shown)
             .order_by(Post.id)
             .limit(MAX_REPLIES - seen)
         )

@@ -32,9 +32,11 @@ from fediverse.routes.forms import (
     safe_next,
     see_other,
     signed_in_form,
+    target_field,
     text_field,
 )
 from fediverse.services import Services
+from fediverse.social.blocks import find_block, find_mute
 from fediverse.social.follows import find_follow
 from fediverse.timelines import parse_max_id, profile_timeline
 from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
@@ -44,10 +46,14 @@ LIST_PAGE_SIZE = 40
 
 @dataclass(frozen=True)
 class Relationship:
-    """How the viewer stands to a profile: ``none``, ``pending`` or ``following``; ``self`` for oneself."""
+    """How the viewer stands to a profile: ``none``, ``pending`` or ``following``; ``self`` for oneself.
+    ``blocking``/``muting``: the viewer blocks or mutes them; ``blocked_by``: they block the viewer."""
 
     state: str
     follows_you: bool = False
+    blocking: bool = False
+    blocked_by: bool = False
+    muting: bool = False
 
 
 async def find_profile(session: AsyncSession, handle: str, local_host: str) -> tuple[Account | None, Actor]:
@@ -73,10 +79,24 @@ async def relationship(session: AsyncSession, viewer_actor_id: int | None, actor
     assert viewer is not None
     follow = await find_follow(session, viewer, actor)
     back = await find_follow(session, actor, viewer)
-    follows_you = back is not None and back.state == FollowState.ACCEPTED
-    if follow is None:
-        return Relationship("none", follows_you)
-    return Relationship("following" if follow.state == FollowState.ACCEPTED else "pending", follows_you)
+    state = "none" if follow is None else "following" if follow.state == FollowState.ACCEPTED else "pending"
+    return Relationship(
+        state,
+        follows_you=back is not None and back.state == FollowState.ACCEPTED,
+        blocking=await find_block(session, viewer, actor) is not None,
+        blocked_by=await find_block(session, actor, viewer) is not None,
+        muting=await find_mute(session, viewer, actor) is not None,
+    )
+
+
+async def load_relationship(session: AsyncSession, viewer_actor_id: int, ap_id: str) -> tuple[Actor, Relationship]:
+    """A known actor by id and how the viewer stands to it (for buttons that swap in place)."""
+    actor = await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
+    if actor is None:
+        raise NotFound("No such account.")
+    relation = await relationship(session, viewer_actor_id, actor)
+    assert relation is not None
+    return actor, relation
 
 
 async def _counts(session: AsyncSession, actor: Actor) -> dict[str, int]:
@@ -120,7 +140,13 @@ async def profile(request: Request) -> Response:
     return await render_with_form_token(
         request,
         "profile.html",
-        {**context, "counts": counts, "relationship": relation, "next": request.url.path},
+        {
+            **context,
+            "counts": counts,
+            "relationship": relation,
+            "next": request.url.path,
+            "reported": request.query_params.get("reported") == "1",
+        },
         headers={"Vary": "Accept, HX-Request, Cookie"},
     )
 
@@ -174,19 +200,14 @@ async def follow(request: Request) -> Response:
     """``POST /follow`` and ``/unfollow`` with ``target`` (an actor id): the button swaps in place."""
     services: Services = request.state.services
     account, form = await signed_in_form(request)
-    target = text_field(form, "target", max_length=2048)
-    if not target:
-        raise BadRequest("Whom to follow?")
+    target = target_field(form)
     if request.url.path == "/unfollow":
         await actions.unfollow(services, account.username, target)
     else:
         await actions.follow(services, account.username, target)
     if is_htmx(request):
         async with services.db.session() as session:
-            actor = await session.scalar(select(Actor).where(Actor.ap_id == target))
-            if actor is None:
-                raise NotFound("No such account.")
-            relation = await relationship(session, account.actor_id, actor)
+            actor, relation = await load_relationship(session, account.actor_id, target)
         return await render_page(request, "partials/follow_button.html", {"actor": actor, "relationship": relation})
     return see_other(safe_next(form.get("next")))
 

@@ -21,7 +21,7 @@ from fediverse.auth import (
 from fediverse.errors import BadRequest, Conflict, Forbidden
 from fediverse.instance import get_instance_settings
 from fediverse.passwords import MAX_PASSWORD_LENGTH, password_problem
-from fediverse.ratelimit import LoginThrottle
+from fediverse.ratelimit import SignInThrottle
 from fediverse.rendering import render_page
 from fediverse.routes.forms import (
     read_form,
@@ -59,7 +59,7 @@ async def login(request: Request) -> Response:
     username = username.split("@", 1)[0]
     password = text_field(form, "password", max_length=MAX_PASSWORD_LENGTH, strip=False)
     next_path = safe_next(form.get("next"))
-    throttle: LoginThrottle = request.app.state.login_throttle
+    throttle: SignInThrottle = request.app.state.login_throttle
     account = await authenticate(request, throttle, username, password)
     if account is None:
         return await render_with_form_token(

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from fediverse.routes import admin, compose, feeds, notifications, post_pages, profiles, search, session, settings
+from fediverse.routes import (
+    admin,
+    compose,
+    feeds,
+    notifications,
+    post_pages,
+    profiles,
+    safety,
+    search,
+    session,
+    settings,
+)
 
 routes: list[BaseRoute] = [
     *session.routes,
@@ -13,6 +24,7 @@ routes: list[BaseRoute] = [
     *notifications.routes,
     *search.routes,
     *settings.routes,
+    *safety.routes,
     *admin.routes,
     *post_pages.routes,
     *profiles.routes,

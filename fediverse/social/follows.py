@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fediverse.blocking import is_blocked_between
 from fediverse.errors import BadRequest, Forbidden, NotFound
 from fediverse.federation.activities import (
     accept_follow_activity,
@@ -21,7 +22,7 @@ from fediverse.federation.activities import (
 from fediverse.federation.outbox import queue_activity
 from fediverse.notifications import notify, withdraw_notification
 from fediverse.urls import Urls
-from storage.models import Actor, Block, Follow, FollowState, NotificationType
+from storage.models import Actor, Follow, FollowState, NotificationType
 from storage.types import utcnow
 
 
@@ -31,23 +32,13 @@ async def find_follow(session: AsyncSession, follower: Actor, followee: Actor) -
     )
 
 
-async def is_blocked_between(session: AsyncSession, first: Actor, second: Actor) -> bool:
-    found = await session.scalar(
-        select(Block.id).where(
-            ((Block.blocker_id == first.id) & (Block.blocked_id == second.id))
-            | ((Block.blocker_id == second.id) & (Block.blocked_id == first.id))
-        )
-    )
-    return found is not None
-
-
 async def request_follow(session: AsyncSession, urls: Urls, follower: Actor, followee: Actor) -> Follow:
     """A local account follows ``followee``. Repeating it re-sends the Follow to a remote followee that
     has not answered (some servers answer 2xx and drop it)."""
     assert follower.is_local and follower.id is not None and followee.id is not None
     if follower.id == followee.id:
         raise BadRequest("You cannot follow yourself.")
-    if await is_blocked_between(session, follower, followee):
+    if await is_blocked_between(session, follower.id, followee.id):
         raise Forbidden("You cannot follow this account.")
     follow = await find_follow(session, follower, followee)
     if follow is not None and follow.state == FollowState.ACCEPTED:
@@ -96,7 +87,7 @@ async def receive_follow(
     e.g. after a key change, and expects a fresh Accept).
     """
     assert follower.id is not None and followee.id is not None and followee.is_local
-    if await is_blocked_between(session, follower, followee):
+    if await is_blocked_between(session, follower.id, followee.id):
         await _send_follow_answer(session, urls, follower, followee, follow_activity_id, accept=False)
         return None
     follow = await find_follow(session, follower, followee)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fediverse.blocking import is_blocked_between
 from fediverse.errors import Forbidden
 from fediverse.federation.activities import announce_activity, like_activity, new_activity_id, undo_activity
 from fediverse.federation.outbox import follower_inboxes, queue_activity
@@ -21,6 +22,7 @@ BOOSTABLE = (Visibility.PUBLIC, Visibility.UNLISTED)
 async def like_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> Like:
     """A local account likes ``post``; its remote author receives a ``Like``."""
     assert actor.id is not None and author.id is not None
+    await _refuse_across_block(session, actor, author)
     existing = await session.scalar(select(Like).where(Like.actor_id == actor.id, Like.post_id == post.id))
     if existing is not None:
         return existing
@@ -53,6 +55,7 @@ async def boost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post
     assert actor.id is not None and author.id is not None
     if post.visibility not in BOOSTABLE or post.deleted_at is not None:
         raise Forbidden("Only public and unlisted posts can be boosted.")
+    await _refuse_across_block(session, actor, author)
     existing = await session.scalar(select(Announce).where(Announce.actor_id == actor.id, Announce.post_id == post.id))
     if existing is not None:
         return existing
@@ -88,6 +91,11 @@ async def unboost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Po
     await queue_activity(session, actor, undo, inboxes, local_base_url=urls.base_url)
 
 
+async def _refuse_across_block(session: AsyncSession, actor: Actor, author: Actor) -> None:
+    if await is_blocked_between(session, actor.id, author.id):
+        raise Forbidden("You cannot interact with this account.")
+
+
 def _announce_document(
     urls: Urls, actor: Actor, author: Actor, post: Post, activity_id: str, published: datetime
 ) -> dict[str, object]:
@@ -102,9 +110,11 @@ def _announce_document(
 
 
 async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity_id: str) -> None:
-    """A remote actor liked a local post."""
+    """A remote actor liked a local post (refused when its author and the actor are blocked apart)."""
     assert actor.id is not None
     if await session.scalar(select(Like.id).where(Like.actor_id == actor.id, Like.post_id == post.id)):
+        return
+    if await is_blocked_between(session, actor.id, post.author_id):
         return
     session.add(Like(actor_id=actor.id, post_id=post.id, ap_id=activity_id))
     await notify(session, post.author_id, NotificationType.LIKE, from_actor_id=actor.id, post_id=post.id)
@@ -113,9 +123,12 @@ async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity
 async def receive_announce(
     session: AsyncSession, actor: Actor, post: Post, activity_id: str, published: datetime
 ) -> None:
-    """A remote actor boosted a post (ours, or one we know from a followed account)."""
+    """A remote actor boosted a post (ours, or one we know from a followed account); a boost of a local
+    post whose author and the booster are blocked apart is refused."""
     assert actor.id is not None
     if await session.scalar(select(Announce.id).where(Announce.actor_id == actor.id, Announce.post_id == post.id)):
+        return
+    if await is_blocked_between(session, actor.id, post.author_id):
         return
     session.add(Announce(actor_id=actor.id, post_id=post.id, ap_id=activity_id, published=published))
     await notify(session, post.author_id, NotificationType.ANNOUNCE, from_actor_id=actor.id, post_id=post.id)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.vocab import JsonObject
+from fediverse.blocking import is_blocked_between
 from fediverse.errors import BadRequest, Forbidden
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
 from fediverse.federation.notes import PostView, create_activity, note_document
@@ -147,6 +148,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     parent = draft.in_reply_to
     if parent is not None and parent.deleted_at is not None:
         raise BadRequest("The post you reply to has been deleted.")
+    if parent is not None and await is_blocked_between(session, author.id, parent.author_id):
+        raise Forbidden("You cannot reply to this account.")
     media = await _claim_media(session, account, draft.media_ids)
     for item in media:
         if item.id in draft.alt_texts:

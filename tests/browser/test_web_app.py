@@ -122,3 +122,18 @@ def test_follow_someone_on_another_instance_through_search(page: object, here: I
         pytest.fail("Zoe's instance never listed Ana as a follower")
     page.goto(f"{here.url}/@zoe@{there.host}")  # type: ignore[attr-defined]
     expect(page.locator(".follow-button")).to_be_visible()  # type: ignore[attr-defined]
+
+
+def test_block_from_a_profile_swaps_the_button_in_place(page: object, here: Instance) -> None:
+    sign_in(page, here, "ben")
+    page.goto(f"{here.url}/@ana")  # type: ignore[attr-defined]
+    page.evaluate("window.stillTheSamePage = true")  # type: ignore[attr-defined]
+    page.on("dialog", lambda dialog: dialog.accept())  # type: ignore[attr-defined]
+    page.locator("#profile-actions .account-menu > summary").click()  # type: ignore[attr-defined]
+    page.get_by_role("button", name=f"Block @ana@{here.host}").click()  # type: ignore[attr-defined]
+    expect(page.locator(".block-button")).to_have_text("Unblock")  # type: ignore[attr-defined]
+    expect(page.locator(".follow-button")).to_have_count(0)  # type: ignore[attr-defined]
+    assert page.evaluate("window.stillTheSamePage") is True  # type: ignore[attr-defined]
+    # Unblocking brings the follow button back (and leaves the other tests' world as it was).
+    page.locator(".block-button").click()  # type: ignore[attr-defined]
+    expect(page.locator(".follow-button")).to_be_visible()  # type: ignore[attr-defined]

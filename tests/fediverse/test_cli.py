@@ -87,3 +87,18 @@ def test_housekeeping_sweeps_once_and_says_what_it_removed(tmp_path: Path, datab
     assert result.returncode == 0, result.stderr
     assert "1 unused file(s)" in result.stdout and "0 expired draft image(s)" in result.stdout
     assert not orphan.exists()
+
+
+def test_block_and_unblock_from_a_terminal(tmp_path: Path) -> None:
+    env = {"REVERIE_DATA_DIR": str(tmp_path)}
+    for name in ("ana", "ben"):
+        assert run_reverie("user", "create", name, "--no-password", env=env).returncode == 0
+    blocked = run_reverie("block", "ana", "ben", env=env)
+    assert blocked.returncode == 0, blocked.stderr
+    assert "@ana: block ben — done" in blocked.stdout
+    # A blocked account cannot follow its blocker
+    refused = run_reverie("follow", "ben", "ana", env=env)
+    assert refused.returncode == 1 and "cannot follow" in refused.stderr
+    assert run_reverie("unblock", "ana", "ben", env=env).returncode == 0
+    assert run_reverie("follow", "ben", "ana", env=env).returncode == 0
+    assert run_reverie("block", "ana", "ana", env=env).returncode == 1

@@ -6,8 +6,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
 
 from storage.db import Database, DatabaseURLError, WriteTurns, normalize_url
 from storage.models import Actor
@@ -148,3 +151,16 @@ async def test_a_write_transaction_inside_another_fails_instead_of_hanging_on_sq
                     pass
     finally:
         await database.dispose()
+
+
+async def test_migrations_build_exactly_the_schema_the_models_describe(database_url: str) -> None:
+    """A table, column or index added to ``storage.models`` without its Alembic migration fails here."""
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata)
+            )
+    finally:
+        await database.dispose()
+    assert differences == []

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import ACTOR_TYPES, audience, get_id, get_types
+from fediverse.blocking import is_blocked_between
 from fediverse.federation.actors_in import actor_fields, host_of
 from fediverse.federation.ingest.context import IngestContext, embedded_object, object_id, post_by_id
 from fediverse.federation.notes_in import RemoteNote, parse_note
@@ -46,6 +47,16 @@ async def _is_relevant(context: IngestContext, remote: RemoteNote, author: Actor
     return follower is not None
 
 
+async def _answers_a_block(context: IngestContext, remote: RemoteNote, author: Actor) -> bool:
+    """A reply to a local post whose author blocks the replier (or is blocked by them) is refused."""
+    parent_id = remote.fields.get("in_reply_to_ap_id")
+    if not isinstance(parent_id, str) or not context.urls.is_local(parent_id):
+        return False
+    async with context.db.session() as session:
+        parent = await post_by_id(session, parent_id)
+        return parent is not None and await is_blocked_between(session, author.id, parent.author_id)
+
+
 async def handle_create(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
     if context.urls.is_local(object_id(activity)):
         return  # nobody creates our objects for us
@@ -60,7 +71,7 @@ async def handle_create(context: IngestContext, actor: Actor, activity: dict[str
     async with context.db.session() as session:
         if await session.get(DeletedObject, remote.ap_id) is not None or await post_by_id(session, remote.ap_id):
             return  # deleted before it arrived, or a duplicate
-    if not await _is_relevant(context, remote, author, note):
+    if not await _is_relevant(context, remote, author, note) or await _answers_a_block(context, remote, author):
         return
     local_addressees = [i for i in dict.fromkeys([*remote.mention_ids, *audience(note)]) if context.urls.is_local(i)]
     async with context.db.transaction() as session:

@@ -101,6 +101,23 @@ def test_sign_in_is_throttled_after_repeated_failures(client: TestClient, make_m
     assert "Too many sign-in attempts" in response.text
 
 
+def test_sign_in_failures_count_across_web_processes(
+    client: TestClient, settings: Settings, make_member: Callable[..., Account]
+) -> None:
+    """Two apps on one database stand for two ``reverie serve --workers`` processes: guesses made
+    through one count against the other, so more processes do not mean more guesses."""
+    make_member("ana")
+    token = form_token_of(client.get("/login", headers=BROWSER).text)
+    for _ in range(8):
+        client.post("/login", data={"username": "ana", "password": "guess", "form_token": token}, headers=BROWSER)
+    with TestClient(create_app(settings), base_url=str(client.base_url)) as other_process:
+        other_token = form_token_of(other_process.get("/login", headers=BROWSER).text)
+        response = other_process.post(
+            "/login", data={"username": "ana", "password": PASSWORD, "form_token": other_token}, headers=BROWSER
+        )
+    assert response.status_code == 429
+
+
 def test_sign_in_form_needs_its_own_token(client: TestClient, make_member: Callable[..., Account]) -> None:
     make_member("ana")
     response = client.post(

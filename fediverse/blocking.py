@@ -1,0 +1,51 @@
+"""Blocks and mutes as read conditions: whose posts, boosts and notifications a viewer does not get.
+
+A viewer does not see posts or boosts by the accounts it blocks or mutes, nor by those that block it
+(Mastodon hides both sides of a block). Notifications are silenced from the accounts it blocks, and from
+those it muted with "hide notifications". The state changes live in ``fediverse.social.blocks``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Block, Mute
+
+
+def not_hidden_from(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
+    """``column`` (an actor id) is not blocked or muted by the viewer, nor blocking the viewer."""
+    return and_(
+        column.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_actor_id)),
+        column.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer_actor_id)),
+        column.not_in(select(Mute.muted_id).where(Mute.muter_id == viewer_actor_id)),
+    )
+
+
+def not_silenced_for(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
+    """A notification's ``column`` (its actor id, may be NULL) is neither blocked by the viewer nor muted
+    with notifications hidden."""
+    return or_(
+        column.is_(None),
+        and_(
+            column.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_actor_id)),
+            column.not_in(
+                select(Mute.muted_id).where(Mute.muter_id == viewer_actor_id, Mute.hide_notifications.is_(True))
+            ),
+        ),
+    )
+
+
+async def is_blocked_between(session: AsyncSession, first_id: int | None, second_id: int | None) -> bool:
+    """Whether either actor blocks the other."""
+    found = await session.scalar(
+        select(Block.id)
+        .where(
+            ((Block.blocker_id == first_id) & (Block.blocked_id == second_id))
+            | ((Block.blocker_id == second_id) & (Block.blocked_id == first_id))
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -1,0 +1,65 @@
+"""The sign-in throttle's sliding window, as the database keeps it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fediverse.ratelimit import SignInThrottle
+from storage.db import Database
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    asyncio.run(database.dispose())
+
+
+def test_a_username_is_refused_after_its_limit_until_the_window_passes(database: Database) -> None:
+    clock = Clock()
+    throttle = SignInThrottle(per_user=3, per_address=100, window=timedelta(minutes=15), clock=clock)
+
+    async def run() -> None:
+        for minute in range(3):
+            assert await throttle.retry_after(database, "ana", "10.0.0.1") is None
+            clock.now += timedelta(minutes=minute)
+            await throttle.record_failure(database, "ana", "10.0.0.1")
+        # Refused from any address until the first failure (at 12:00) leaves the 15-minute window.
+        assert await throttle.retry_after(database, "ana", "10.0.0.2") == 12 * 60
+        assert await throttle.retry_after(database, "bob", "10.0.0.2") is None
+        clock.now = datetime(2026, 11, 25, 12, 15, 1, tzinfo=UTC)
+        assert await throttle.retry_after(database, "ana", "10.0.0.1") is None
+        await database.dispose()
+
+    asyncio.run(run())
+
+
+def test_an_address_is_refused_across_usernames_and_success_clears_only_the_username(database: Database) -> None:
+    clock = Clock()
+    throttle = SignInThrottle(per_user=2, per_address=3, clock=clock)
+
+    async def run() -> None:
+        await throttle.record_failure(database, "ana", "10.0.0.1")
+        await throttle.record_failure(database, "ana", "10.0.0.1")
+        assert await throttle.retry_after(database, "ana", "10.0.0.9") is not None
+        await throttle.record_success(database, "ana")
+        assert await throttle.retry_after(database, "ana", "10.0.0.9") is None
+        await throttle.record_failure(database, "bob", "10.0.0.1")
+        # Three failures from one address, whoever they named: the address waits.
+        assert await throttle.retry_after(database, "cleo", "10.0.0.1") is not None
+        assert await throttle.retry_after(database, "cleo", "10.0.0.2") is None
+        await database.dispose()
+
+    asyncio.run(run())
