@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, update
+from sqlalchemy import update
 
 from activitypub.delivery import compute_backoff
 from activitypub.errors import ActivityPubError, FetchError, GoneError, InvalidDocumentError, UnsafeAddressError
@@ -32,8 +32,6 @@ BATCH_SIZE = 200
 CONCURRENT_SENDERS = 8
 MAX_ATTEMPTS = 8
 LOCK_FOR = timedelta(minutes=5)
-#: Applied activities are kept this long (for inspection), then pruned.
-KEEP_DONE_FOR = timedelta(days=7)
 
 _PERMANENT = (InvalidDocumentError, UnsafeAddressError, GoneError, ReverieError, ValueError, KeyError, TypeError)
 _TRANSIENT = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, *UNAVAILABLE_ERRORS)
@@ -48,13 +46,11 @@ class InboxQueue:
         self.context = IngestContext(
             db=services.db, urls=services.urls, resolver=services.resolver, forget_key=services.keys.forget
         )
-        self._passes = 0
 
     async def run_once(self) -> int:
         async with self.services.db.transaction() as session:
             items = await claim_due(session, InboxItem, limit=self.batch_size, lock_for=LOCK_FOR)
         if not items:
-            await self._prune_now_and_then()
             return 0
         by_sender: defaultdict[str, list[InboxItem]] = defaultdict(list)
         for item in items:
@@ -112,14 +108,3 @@ class InboxQueue:
             changes.append(change)
         async with self.services.db.transaction() as session:
             await session.execute(update(InboxItem), changes)
-
-    async def _prune_now_and_then(self) -> None:
-        self._passes += 1
-        if self._passes % 600 != 1:
-            return
-        async with self.services.db.transaction() as session:
-            await session.execute(
-                delete(InboxItem).where(
-                    InboxItem.state == WorkState.DONE, InboxItem.processed_at < utcnow() - KEEP_DONE_FOR
-                )
-            )

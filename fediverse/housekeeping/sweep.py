@@ -1,4 +1,5 @@
-"""One housekeeping sweep: expired drafts, old deletion markers, orphan media files.
+"""One housekeeping sweep: expired drafts, old deletion markers, orphan media files, finished inbox
+items and deliveries, expired sign-in sessions.
 
 Every step is idempotent and safe beside other workers doing the same: rows are deleted with their
 conditions restated in the ``DELETE`` (a draft that a publish claims meanwhile is no longer a draft
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -19,7 +21,7 @@ from fediverse.media_files import forget_files, keys_in_use
 from fediverse.services import Services
 from storage.db import Database
 from storage.media import MediaStore
-from storage.models import DeletedObject, Media, MediaState
+from storage.models import DeletedObject, Delivery, InboxItem, Media, MediaState, WebSession, WorkState
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,11 @@ DELETION_MARKER_RETENTION = timedelta(days=30)
 #: A file no row uses is left alone this long: files are stored before their row commits, and a
 #: generation job may paint for up to an hour (``REVERIE_GENERATION_TIMEOUT``'s upper bound) first.
 ORPHAN_FILE_GRACE = timedelta(hours=6)
+#: Finished inbox items and deliveries are kept this long (to see what happened to them), then go: one
+#: post to 10,000 followers leaves up to 10,000 delivery rows.
+FINISHED_WORK_RETENTION = timedelta(days=7)
 BATCH_SIZE = 500
+FINISHED_STATES = (WorkState.DONE, WorkState.FAILED, WorkState.GONE)
 
 
 @dataclass(frozen=True)
@@ -40,15 +46,18 @@ class SweepReport:
     drafts: int = 0
     deletion_markers: int = 0
     files: int = 0
+    finished_work: int = 0
+    sessions: int = 0
 
     @property
     def total(self) -> int:
-        return self.drafts + self.deletion_markers + self.files
+        return self.drafts + self.deletion_markers + self.files + self.finished_work + self.sessions
 
     def describe(self) -> str:
         return (
-            f"removed {self.drafts} expired draft image(s), {self.files} unused file(s) "
-            f"and {self.deletion_markers} old deletion marker(s)"
+            f"removed {self.drafts} expired draft image(s), {self.files} unused file(s), "
+            f"{self.deletion_markers} old deletion marker(s), {self.finished_work} finished "
+            f"inbox item(s) and deliveries, and {self.sessions} expired sign-in session(s)"
         )
 
 
@@ -61,7 +70,13 @@ async def sweep(services: Services, now: datetime | None = None, *, orphan_files
     draft_files = await forget_files(db, store, draft_keys)
     markers = await prune_deletion_markers(db, now - DELETION_MARKER_RETENTION)
     orphans = await remove_orphan_files(db, store, now - ORPHAN_FILE_GRACE) if orphan_files else 0
-    report = SweepReport(drafts=drafts, deletion_markers=markers, files=len(draft_files) + orphans)
+    report = SweepReport(
+        drafts=drafts,
+        deletion_markers=markers,
+        files=len(draft_files) + orphans,
+        finished_work=await prune_finished_work(db, now - FINISHED_WORK_RETENTION),
+        sessions=await delete_in_batches(db, WebSession.token_hash, WebSession.expires_at < now),
+    )
     if report.total:
         log.info("housekeeping %s", report.describe())
     return report
@@ -94,15 +109,38 @@ async def expire_drafts(db: Database, before: datetime) -> tuple[int, set[str]]:
 
 async def prune_deletion_markers(db: Database, before: datetime) -> int:
     """Forget deletes-before-creates recorded before ``before`` (``DeletedObject``)."""
-    old = DeletedObject.deleted_at < before
-    async with db.session() as session:
-        if await session.scalar(select(DeletedObject.ap_id).where(old).limit(1)) is None:
-            return 0
-    async with db.transaction() as session:
-        rows = await session.scalars(
-            delete(DeletedObject).where(old).returning(DeletedObject.ap_id).execution_options(synchronize_session=False)
-        )
-        return len(rows.all())
+    return await delete_in_batches(db, DeletedObject.ap_id, DeletedObject.deleted_at < before)
+
+
+async def prune_finished_work(db: Database, before: datetime) -> int:
+    """Delete inbox items and deliveries that finished (applied, sent, failed or gone) and were last due
+    before ``before``; the (state, next attempt) index finds them."""
+    removed = 0
+    for key, state, last_due in (
+        (InboxItem.id, InboxItem.state, InboxItem.next_attempt_at),
+        (Delivery.id, Delivery.state, Delivery.next_attempt_at),
+    ):
+        removed += await delete_in_batches(db, key, state.in_(FINISHED_STATES), last_due < before)  # type: ignore[attr-defined]
+    return removed
+
+
+async def delete_in_batches(db: Database, key: Any, *conditions: Any) -> int:
+    """Delete the rows of ``key``'s table that meet ``conditions``, ``BATCH_SIZE`` at a time: found by a
+    read first (a sweep with nothing to do takes no write lock), deleted with the conditions restated
+    (a row that changed meanwhile stays)."""
+    removed = 0
+    while True:
+        async with db.session() as session:
+            keys = list(await session.scalars(select(key).where(*conditions).limit(BATCH_SIZE)))
+        if not keys:
+            return removed
+        async with db.transaction() as session:
+            result = await session.execute(
+                delete(key.table).where(key.in_(keys), *conditions).execution_options(synchronize_session=False)
+            )
+        removed += result.rowcount  # type: ignore[attr-defined]
+        if len(keys) < BATCH_SIZE:
+            return removed
 
 
 async def remove_orphan_files(db: Database, store: MediaStore, before: datetime) -> int:

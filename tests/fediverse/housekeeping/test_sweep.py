@@ -10,10 +10,16 @@ import pytest
 from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
-from fediverse.housekeeping.sweep import DELETION_MARKER_RETENTION, ORPHAN_FILE_GRACE, expire_drafts, sweep
+from fediverse.housekeeping.sweep import (
+    DELETION_MARKER_RETENTION,
+    FINISHED_WORK_RETENTION,
+    ORPHAN_FILE_GRACE,
+    expire_drafts,
+    sweep,
+)
 from fediverse.social import posts
 from storage.db import Database
-from storage.models import Account, DeletedObject, Media
+from storage.models import Account, DeletedObject, Delivery, InboxItem, Media, OutboxActivity, WebSession, WorkState
 from storage.types import utcnow
 from tests.conftest import run_in_app, services_of
 from tests.fediverse.housekeeping.helpers import age_draft, age_file, sweep_now
@@ -180,3 +186,76 @@ def test_sweeps_side_by_side_are_idempotent(client: TestClient, ana: Browser) ->
             return await session.scalar(select(func.count()).select_from(Media)) or 0
 
     assert run_in_app(client, count) == 0
+
+
+def test_finished_inbox_items_and_deliveries_and_expired_sessions_go_after_their_time(
+    client: TestClient, ana: Browser
+) -> None:
+    # Given work finished eight days ago and today, work still waiting for a retry since long ago,
+    # and besides ana's live session an expired one
+    services = services_of(client)
+    long_ago = utcnow() - FINISHED_WORK_RETENTION - timedelta(days=1)
+    recently = utcnow() - timedelta(hours=1)
+    rows = {
+        "old-done": (WorkState.DONE, long_ago),
+        "old-failed": (WorkState.FAILED, long_ago),
+        "old-gone": (WorkState.GONE, long_ago),
+        "new-done": (WorkState.DONE, recently),
+        "waiting": (WorkState.QUEUED, long_ago),
+    }
+
+    async def seed() -> None:
+        async with services.db.transaction() as session:
+            activity = OutboxActivity(
+                ap_id="https://here.example/activities/1", actor_id=ana.account.actor_id, type="Create", payload={}
+            )
+            session.add(activity)
+            await session.flush()
+            for name, (state, due) in rows.items():
+                session.add(
+                    Delivery(
+                        activity_id=activity.id or 0,
+                        inbox_url=f"https://{name}.example/inbox",
+                        host=f"{name}.example",
+                        state=state,
+                        next_attempt_at=due,
+                    )
+                )
+                session.add(
+                    InboxItem(
+                        activity_ap_id=f"https://{name}.example/activities/1",
+                        actor_ap_id=f"https://{name}.example/users/ben",
+                        type="Like",
+                        payload={},
+                        state=state,
+                        next_attempt_at=due,
+                    )
+                )
+            session.add(
+                WebSession(
+                    token_hash="0" * 64,
+                    account_id=ana.account.id or 0,
+                    csrf_token="x",
+                    expires_at=utcnow() - timedelta(minutes=1),
+                )
+            )
+
+    run_in_app(client, seed)
+    # When housekeeping sweeps
+    report = sweep_now(client)
+    # Then the three long-finished rows of each kind went, and only the expired session
+    assert (report.finished_work, report.sessions) == (6, 1)
+
+    async def left() -> tuple[list[str], list[str], int]:
+        async with services.db.session() as session:
+            return (
+                sorted(await session.scalars(select(Delivery.host))),
+                sorted(await session.scalars(select(InboxItem.actor_ap_id))),
+                await session.scalar(select(func.count()).select_from(WebSession)) or 0,
+            )
+
+    hosts, senders, sessions = run_in_app(client, left)
+    assert hosts == ["new-done.example", "waiting.example"]
+    assert senders == ["https://new-done.example/users/ben", "https://waiting.example/users/ben"]
+    assert sessions == 1
+    assert ana.get("/settings").status_code == 200  # still signed in
