@@ -1,6 +1,6 @@
 """Tables. Every actor we know (local or remote) is an ``Actor``; local users add an ``Account``.
 
-Work rows (``InboxItem``, ``Delivery``, ``GenerationJob``) carry ``state``, ``attempts``,
+Work rows (``InboxItem``, ``Delivery``, ``GenerationJob``, ``RemoteFetch``) carry ``state``, ``attempts``,
 ``next_attempt_at`` and ``locked_until`` so that a crashed worker's claims expire and another process
 picks them up (see ``storage.queue``).
 """
@@ -374,6 +374,35 @@ class InboxItem(SQLModel, table=True):
     last_error: str | None = _text()
     received_at: datetime = _created()
     processed_at: datetime | None = _ts()
+
+
+class FetchKind(StrEnum):
+    NOTE = "note"  # a post a stored reply answers, fetched as thread context
+    REPLIES = "replies"  # the first pages of a remote post's ``replies`` collection
+
+
+class RemoteFetch(SQLModel, table=True):
+    """A remote object to fetch in the worker for a thread (decision 0015). One row per kind and target:
+    asking again while one is queued changes nothing."""
+
+    __tablename__ = "remote_fetches"
+    __table_args__ = (
+        UniqueConstraint("kind", "target_ap_id", name="uq_remote_fetches_kind_target"),
+        Index("ix_remote_fetches_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    kind: str = Field(max_length=16)
+    target_ap_id: str = Field(max_length=2048)
+    #: For ``NOTE``: how many ancestors above the reply that asked for it (the walk stops at a bound).
+    depth: int = 0
+    state: str = Field(default=WorkState.QUEUED, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    locked_until: datetime | None = _ts()
+    last_error: str | None = _text()
+    created_at: datetime = _created()
+    finished_at: datetime | None = _ts()
 
 
 class Delivery(SQLModel, table=True):
