@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fediverse.federation.delivery_queue import DeliveryQueue
+from fediverse.federation.fetch_queue import ThreadFetchQueue
 from fediverse.federation.inbox_queue import InboxQueue
 from fediverse.housekeeping.queue import HousekeepingQueue
 from fediverse.services import Services
@@ -19,7 +20,8 @@ async def open_worker(services: Services) -> AsyncIterator[Worker]:
     deliveries = DeliveryQueue(services)
     generation = GenerationQueue(services)
     try:
-        yield Worker([InboxQueue(services), deliveries, generation, HousekeepingQueue(services)])
+        queues = [InboxQueue(services), ThreadFetchQueue(services), deliveries, generation, HousekeepingQueue(services)]
+        yield Worker(queues)
     finally:
         await generation.aclose()
         await deliveries.aclose()

@@ -1,4 +1,5 @@
-"""The worker: claims due rows from the work queues (inbox items, deliveries, generation jobs) and runs them.
+"""The worker: claims due rows from the work queues (inbox items, thread fetches, deliveries, generation jobs)
+and runs them.
 
 It runs inside ``reverie serve`` (in-process) or alone as ``reverie worker``; any number of worker
 processes may share one database, because claims are row locks that expire (``storage.queue``).

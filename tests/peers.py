@@ -57,6 +57,18 @@ class ReceivedPost:
 
 
 @dataclass
+class ReceivedGet:
+    path: str
+    headers: dict[str, str]
+    signature_ok: bool
+
+    @property
+    def key_id(self) -> str | None:
+        params = dict(part.split("=", 1) for part in self.headers.get("signature", "").split(",") if "=" in part)
+        return params["keyId"].strip('"') if "keyId" in params else None
+
+
+@dataclass
 class PeerActor:
     username: str
     keys: KeyPairPem
@@ -106,6 +118,8 @@ class FakePeer:
         self.actors: dict[str, PeerActor] = {}
         self.objects: dict[str, dict[str, Any]] = {}
         self.received: list[ReceivedPost] = []
+        #: GETs of objects (not actors), with whether their signature checks against ``trusted_keys``.
+        self.fetched: list[ReceivedGet] = []
         self.inbox_statuses: deque[int | tuple[int, dict[str, str]]] = deque()
         self.gone: set[str] = set()
         self.trusted_keys: dict[str, str] = {}
@@ -170,9 +184,17 @@ class FakePeer:
 
     async def _object(self, request: Request) -> Response:
         url = f"{self.base_url}/{request.path_params['path']}"
+        if request.url.query:
+            url += f"?{request.url.query}"
         actor = next((actor for actor in self.actors.values() if actor.id == url), None)
         if actor is not None and actor.id not in self.gone:
             return JSONResponse(actor.document(), media_type=AS2)
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        with self._lock:
+            verified = _check_signature(request, headers, None, self.trusted_keys)
+            self.fetched.append(ReceivedGet(url.removeprefix(self.base_url), headers, verified))
+        if url in self.gone:
+            return Response(status_code=410)
         document = self.objects.get(url)
         if document is None:
             return Response(status_code=404)
@@ -215,19 +237,20 @@ class FakePeer:
         return {**headers, **signed}
 
 
-def _check_signature(request: Request, headers: dict[str, str], body: bytes, keys: dict[str, str]) -> bool:
-    """Verify with pyhttpsig (not our code) against the public keys the test told the peer about."""
+def _check_signature(request: Request, headers: dict[str, str], body: bytes | None, keys: dict[str, str]) -> bool:
+    """Verify with pyhttpsig (not our code) against the public keys the test told the peer about; a POST
+    (``body`` given) must sign its digest too."""
     signature = headers.get("signature", "")
     params = dict(part.split("=", 1) for part in signature.split(",") if "=" in part)
     public_pem = keys.get(params.get("keyId", "").strip('"'))
-    digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+    digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode() if body is not None else None
     if public_pem is None or headers.get("digest") != digest:
         return False
     verifier = httpsig.HeaderVerifier(
         headers=headers,
         secret=public_pem.encode(),
-        required_headers=["(request-target)", "host", "date", "digest"],
-        method="POST",
+        required_headers=["(request-target)", "host", "date", *(["digest"] if body is not None else [])],
+        method=request.method,
         path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         sign_header="signature",
     )

@@ -33,8 +33,15 @@ CONCURRENT_SENDERS = 8
 MAX_ATTEMPTS = 8
 LOCK_FOR = timedelta(minutes=5)
 
-_PERMANENT = (InvalidDocumentError, UnsafeAddressError, GoneError, ReverieError, ValueError, KeyError, TypeError)
-_TRANSIENT = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, *UNAVAILABLE_ERRORS)
+#: Failures that asking again will not change, and those that it may (a peer down, a database busy).
+PERMANENT_ERRORS = (InvalidDocumentError, UnsafeAddressError, GoneError, ReverieError, ValueError, KeyError, TypeError)
+TRANSIENT_ERRORS = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, *UNAVAILABLE_ERRORS)
+
+
+def is_final(failure: BaseException) -> bool:
+    """Whether asking again cannot help: a permanent failure, or an object its own server says does not
+    exist (it will not appear by asking again)."""
+    return isinstance(failure, PERMANENT_ERRORS) or (isinstance(failure, FetchError) and failure.status == 404)
 
 
 class InboxQueue:
@@ -69,6 +76,7 @@ class InboxQueue:
         finally:
             await self._record(outcomes)
         self.services.wake_worker("deliveries")
+        self.services.wake_worker("fetches")  # parents that replies in this batch lack
         return len(items)
 
     async def _apply(self, item: InboxItem) -> tuple[BaseException | None, bool]:
@@ -78,11 +86,8 @@ class InboxQueue:
             if handler is not None:
                 actor = await self.services.resolver.actor(item.actor_ap_id)
                 await handler(self.context, actor, item.payload)
-        except _PERMANENT as failure:
-            return failure, True
-        except _TRANSIENT as failure:
-            # An object its own server says does not exist will not appear by asking again.
-            return failure, isinstance(failure, FetchError) and failure.status == 404
+        except (*PERMANENT_ERRORS, *TRANSIENT_ERRORS) as failure:
+            return failure, is_final(failure)
         return None, False
 
     async def _record(self, outcomes: list[tuple[InboxItem, BaseException | None, bool]]) -> None:

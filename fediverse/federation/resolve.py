@@ -15,6 +15,7 @@ from activitypub.vocab import JsonObject
 from fediverse.errors import NotFound
 from fediverse.federation.actors_in import actor_fields, host_of
 from fediverse.federation.notes_in import RemoteNote, parse_note
+from fediverse.federation.threads import link_replies
 from fediverse.urls import Urls
 from storage.db import Database
 from storage.models import Actor, DeletedObject, Media, MediaState, Mention, Post, PostMedia, PostTag
@@ -145,7 +146,10 @@ class Resolver:
         author_id = author_hint if isinstance(author_hint, str) else None
         if author_id is None or host_of(author_id) != host_of(ap_id):
             document = await self.fetch_document(ap_id)
-        author = await self.actor(parse_note(document, None).author_id)
+        author_id = parse_note(document, None).author_id
+        if host_of(author_id) != host_of(ap_id):  # checked before the author is fetched from elsewhere
+            raise InvalidDocumentError("the note and its author are on different servers")
+        author = await self.actor(author_id)
         remote = parse_note(document, author.followers_url)
         if host_of(remote.ap_id) != host_of(author.ap_id):
             raise InvalidDocumentError("the note and its author are on different servers")
@@ -171,6 +175,7 @@ async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: A
         post.in_reply_to_id = await session.scalar(select(Post.id).where(Post.ap_id == post.in_reply_to_ap_id))
     session.add(post)
     await session.flush()
+    await link_replies(session, post)
     await replace_attachments(session, post, remote)
     mentioned = (
         await session.scalars(select(Actor.id).where(Actor.ap_id.in_(remote.mention_ids))) if remote.mention_ids else []

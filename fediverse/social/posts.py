@@ -16,6 +16,7 @@ from fediverse.errors import BadRequest, Forbidden
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.notifications import notify
 from fediverse.posts import load_post_views
@@ -178,6 +179,7 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     post.url = urls.post_url(account.username, post.id)
     session.add(post)
     await session.flush()
+    await link_replies(session, post)
     session.add_all(
         PostMedia(post_id=post.id, media_id=item.id or 0, position=index) for index, item in enumerate(media)
     )

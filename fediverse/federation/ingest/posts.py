@@ -13,6 +13,7 @@ from fediverse.federation.actors_in import actor_fields, host_of
 from fediverse.federation.ingest.context import IngestContext, embedded_object, object_id, post_by_id
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.resolve import replace_attachments, store_remote_note, upsert_actor
+from fediverse.federation.threads import queue_parent_fetch
 from fediverse.notifications import notify
 from storage.models import Actor, DeletedObject, Follow, FollowState, NotificationType, Post
 
@@ -88,6 +89,8 @@ async def handle_create(context: IngestContext, actor: Actor, activity: dict[str
             author,
         )
         await _notify_locals(context, session, post, author, remote, local_addressees)
+        # The parent we lack is fetched by the worker (ThreadFetchQueue), never inside this transaction.
+        await queue_parent_fetch(session, context.urls, post)
 
 
 async def _notify_locals(

@@ -1,0 +1,73 @@
+"""The worker's queue of thread fetches (``RemoteFetch`` rows): missing parents and replies collections.
+
+Claimed like inbox items (``storage.queue.claim_due``); a network failure retries with backoff up to
+``MAX_ATTEMPTS``, while a 404, a 410, a forged document, an unsafe address or a blocked domain ends the
+row at once (``inbox_queue.is_final``), so a dead parent costs one request, not a retry storm.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from activitypub.delivery import compute_backoff
+from fediverse.federation.inbox_queue import PERMANENT_ERRORS, TRANSIENT_ERRORS, is_final
+from fediverse.federation.thread_fetches import fetch_ancestor, fetch_replies
+from fediverse.services import Services
+from storage.models import FetchKind, RemoteFetch, WorkState
+from storage.queue import claim_due
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 20
+#: Mastodon's ThreadResolveWorker and FetchRepliesWorker retry 3 times; a little more patience here.
+MAX_ATTEMPTS = 5
+LOCK_FOR = timedelta(minutes=5)
+
+
+class ThreadFetchQueue:
+    name = "fetches"
+
+    def __init__(self, services: Services, *, batch_size: int = BATCH_SIZE) -> None:
+        self.services = services
+        self.batch_size = batch_size
+
+    async def run_once(self) -> int:
+        async with self.services.db.transaction() as session:
+            rows = await claim_due(session, RemoteFetch, limit=self.batch_size, lock_for=LOCK_FOR)
+        changes = []
+        for row in rows:
+            await self.services.yield_to_requests()
+            changes.append(_outcome(row, await self._run(row)))
+        if changes:
+            async with self.services.db.transaction() as session:
+                await session.execute(update(RemoteFetch), changes)
+        return len(rows)
+
+    async def _run(self, row: RemoteFetch) -> BaseException | None:
+        resolver = self.services.resolver
+        try:
+            if row.kind == FetchKind.NOTE:
+                await fetch_ancestor(resolver, row.target_ap_id, row.depth)
+            elif row.kind == FetchKind.REPLIES:
+                await fetch_replies(resolver, row.target_ap_id)
+        except (*PERMANENT_ERRORS, *TRANSIENT_ERRORS) as failure:
+            return failure
+        return None
+
+
+def _outcome(row: RemoteFetch, error: BaseException | None) -> dict[str, Any]:
+    now = utcnow()
+    attempts = row.attempts + 1
+    change: dict[str, Any] = {"id": row.id, "attempts": attempts, "locked_until": None}
+    if error is None:
+        return {**change, "state": WorkState.DONE, "finished_at": now}
+    change["last_error"] = f"{type(error).__name__}: {error}"[:2000]
+    if is_final(error) or attempts >= MAX_ATTEMPTS:
+        log.info("thread fetch of %s (%s) failed: %s", row.target_ap_id, row.kind, change["last_error"])
+        return {**change, "state": WorkState.FAILED, "finished_at": now}
+    return {**change, "next_attempt_at": now + compute_backoff(attempts)}

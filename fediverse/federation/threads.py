@@ -1,0 +1,98 @@
+"""Keeping threads whole: linking stored replies to a parent that arrives later, and queueing the remote
+fetches (a missing parent, a replies collection) that the worker's ``ThreadFetchQueue`` runs
+(decision 0015). Everything here runs inside the caller's write transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activitypub.vocab import get_id
+from fediverse.federation.actors_in import host_of
+from fediverse.moderation import blocked_hosts
+from fediverse.urls import Urls
+from storage.models import FetchKind, Post, RemoteFetch, WorkState
+from storage.types import utcnow
+
+#: Ancestors fetched above a reply that arrived by itself. Each step costs a signed GET and a row, and
+#: a hostile chain of made-up parents must end; five covers the conversations people read (decision 0015).
+MAX_ANCESTORS = 5
+
+
+async def link_replies(session: AsyncSession, post: Post) -> None:
+    """Point replies we stored before ``post`` at it (one UPDATE)."""
+    await session.execute(
+        update(Post)
+        .where(Post.in_reply_to_ap_id == post.ap_id, Post.in_reply_to_id.is_(None), Post.id != post.id)
+        .values(in_reply_to_id=post.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def queue_parent_fetch(session: AsyncSession, urls: Urls, post: Post, *, depth: int = 1) -> bool:
+    """Queue the fetch of the post ``post`` answers, when we lack it, it is remote, not under a domain
+    block, and ``depth`` (its distance from the reply that started the walk) is within the bound."""
+    parent_id = post.in_reply_to_ap_id
+    if not parent_id or post.in_reply_to_id is not None or depth > MAX_ANCESTORS or urls.is_local(parent_id):
+        return False
+    if not parent_id.startswith(("https://", "http://")) or await blocked_hosts(session, [host_of(parent_id)]):
+        return False
+    if await session.scalar(select(Post.id).where(Post.ap_id == parent_id)) is not None:
+        return False
+    await _insert_fetch(session, FetchKind.NOTE, parent_id, depth)
+    return True
+
+
+async def queue_replies_fetch(session: AsyncSession, post: Post) -> None:
+    """Queue (again, once finished) the fetch of a remote post's replies collection."""
+    await _insert_fetch(session, FetchKind.REPLIES, post.ap_id, 0)
+    await session.execute(
+        update(RemoteFetch)
+        .where(
+            RemoteFetch.kind == FetchKind.REPLIES,
+            RemoteFetch.target_ap_id == post.ap_id,
+            RemoteFetch.state != WorkState.QUEUED,
+        )
+        .values(state=WorkState.QUEUED, attempts=0, next_attempt_at=utcnow(), last_error=None, finished_at=None)
+    )
+
+
+async def is_fetching_replies(session: AsyncSession, post: Post) -> bool:
+    state = await session.scalar(
+        select(RemoteFetch.state).where(RemoteFetch.kind == FetchKind.REPLIES, RemoteFetch.target_ap_id == post.ap_id)
+    )
+    return state == WorkState.QUEUED
+
+
+def replies_collection(post: Post) -> Any:
+    """The ``replies`` of a remote post's note (an id or an embedded collection), if it had one on its own
+    server; ``None`` for local posts."""
+    if post.is_local or not isinstance(post.raw, dict):
+        return None
+    replies = post.raw.get("replies")
+    collection_id = get_id(replies)
+    if not collection_id or host_of(collection_id) != host_of(post.ap_id):
+        return None
+    return replies
+
+
+async def _insert_fetch(session: AsyncSession, kind: str, target: str, depth: int) -> None:
+    """One row per kind and target; a second request while one exists is a no-op (``ON CONFLICT``)."""
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    await session.execute(
+        dialect_insert(RemoteFetch)
+        .values(
+            kind=kind,
+            target_ap_id=target,
+            depth=depth,
+            state=WorkState.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["kind", "target_ap_id"])
+    )
