@@ -1,5 +1,6 @@
 """The post page (``/@name/ID``, ``/@name@host/ID``) and what a viewer does to a post: like, boost,
-delete. Interactions are plain form posts that htmx upgrades to swap the action bar in place."""
+delete, load a remote post's replies from its server. Interactions are plain form posts that htmx
+upgrades to swap the action bar in place."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from fediverse.blocking import not_hidden_from
 from fediverse.cards import PostCard, handle_path, load_card, load_cards
 from fediverse.errors import NotFound
 from fediverse.federation.notes import note_document
+from fediverse.federation.threads import is_fetching_replies, queue_replies_fetch, replies_collection
 from fediverse.posts import load_post_views
 from fediverse.rendering import render_page
 from fediverse.responses import ActivityResponse, wants_activity_json
@@ -131,6 +133,8 @@ async def post_page(request: Request) -> Response:
         }
         likers = await _people(session, Like, post.id)
         boosters = await _people(session, Announce, post.id)
+        has_remote_replies = replies_collection(post) is not None
+        fetching_replies = has_remote_replies and await is_fetching_replies(session, post)
     replies = [ThreadReply(reply_cards[i], min(depth, MAX_INDENT)) for i, depth in thread if i in reply_cards]
     mention = "" if author.id == viewer_actor_id else f"@{author.username}@{author.domain} "
     return await render_page(
@@ -144,6 +148,8 @@ async def post_page(request: Request) -> Response:
             "boosters": boosters,
             "reply_prefill": mention,
             "is_own": author.id == viewer_actor_id,
+            "replies_host": author.domain if has_remote_replies else None,
+            "fetching_replies": fetching_replies,
         },
         headers={"Vary": "Accept, Cookie"},
     )
@@ -184,8 +190,23 @@ async def delete(request: Request) -> Response:
     return htmx_redirect(request, f"/@{account.username}")
 
 
+async def load_replies(request: Request) -> Response:
+    """``POST /posts/{id}/replies/fetch``: queue the fetch of a remote post's replies collection; the
+    worker stores them and the page shows them on the next load."""
+    services: Services = request.state.services
+    account, form = await signed_in_form(request)
+    async with services.db.transaction() as session:
+        post, _ = await _find_post(session, request.path_params["post_id"], account.actor_id)
+        if replies_collection(post) is None:
+            raise NotFound("This post has no replies to load from its server.")
+        await queue_replies_fetch(session, post)
+    services.wake_worker("fetches")
+    return htmx_redirect(request, safe_next(form.get("next")))
+
+
 routes = [
     Route("/@{handle}/{post_id:int}", post_page),
     Route("/posts/{post_id:int}/delete", delete, methods=["POST"]),
+    Route("/posts/{post_id:int}/replies/fetch", load_replies, methods=["POST"]),
     Route("/posts/{post_id:int}/{verb}", interact, methods=["POST"]),
 ]

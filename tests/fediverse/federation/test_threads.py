@@ -20,10 +20,11 @@ from tests.fediverse.federation.conftest import (
     deliver,
     drain,
     follow_remote,
+    publish,
     query,
     remote_note,
 )
-from tests.fediverse.web.conftest import PASSWORD
+from tests.fediverse.web.conftest import BROWSER, PASSWORD, sign_in
 from tests.peers import FakePeer, PeerActor
 
 MAX_ANCESTORS = 5
@@ -166,6 +167,80 @@ def test_a_parent_that_arrives_later_links_its_earlier_replies(
     stored_parent = stored(client, parent["id"])
     assert stored_parent is not None
     assert stored(client, f"{ben.id}/statuses/31").in_reply_to_id == stored_parent.id  # type: ignore[union-attr]
+
+
+def test_load_replies_fetches_the_collection_and_believes_each_reply_only_from_its_origin(
+    client: TestClient, peer: FakePeer, other_peer: FakePeer, ben: PeerActor, eve: PeerActor
+) -> None:
+    carl = peer.add_actor("carl", key_index=2)
+    # Given ben's post, whose replies collection leads (over a second page) to:
+    # carl's reply embedded by ben's own server, eve's reply named by id, a reply claiming to be
+    # eve's that her server never wrote, and eve's real reply embedded with forged words
+    note = remote_note(ben, 40, "<p>what do you think?</p>")
+    replies_id = f"{note['id']}/replies"
+    carls = reply_of(carl, 41, note["id"], "<p>carl agrees</p>")
+    eves = reply_of(eve, 42, note["id"], "<p>eve wonders</p>")
+    eves_second = reply_of(eve, 43, note["id"], "<p>eve's real words</p>")
+    invented = reply_of(eve, 44, note["id"], "<p>invented for eve</p>")
+    other_peer.add_object(eves)
+    other_peer.add_object(eves_second)
+    peer.add_object(carls)
+    peer.add_object(
+        {
+            "id": f"{replies_id}?page=2",
+            "type": "CollectionPage",
+            "partOf": replies_id,
+            "items": [eves["id"], invented, {**eves_second, "content": "<p>forged</p>"}],
+        }
+    )
+    note["replies"] = {
+        "id": replies_id,
+        "type": "Collection",
+        "first": {"type": "CollectionPage", "partOf": replies_id, "next": f"{replies_id}?page=2", "items": [carls]},
+    }
+    deliver(client, peer, ben, create_of(ben, note))
+    post = stored(client, note["id"])
+    assert post is not None
+    page_url = f"/@ben@{peer.host}/{post.id}"
+    # When ana opens the post, she is offered to load its replies from ben's server
+    token = sign_in(client, "ana")
+    page = client.get(page_url, headers=BROWSER).text
+    assert f"Load replies from {peer.host}" in page
+    # And without the CSRF token the button is refused
+    assert client.post(f"/posts/{post.id}/replies/fetch", data={}, headers=BROWSER).status_code == 403
+    # When she presses it, the page says the replies are being fetched
+    response = client.post(
+        f"/posts/{post.id}/replies/fetch",
+        data={"csrf_token": token, "next": page_url},
+        headers=BROWSER,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == page_url
+    assert "Fetching replies from" in client.get(page_url, headers=BROWSER).text
+    # When the worker runs
+    drain(client)
+    page = client.get(page_url, headers=BROWSER).text
+    # Then the replies appear in the thread, eve's fetched (signed) from her own server
+    assert "carl agrees" in page and "eve wonders" in page and "eve's real words" in page
+    assert "invented for eve" not in page and "forged" not in page and "Fetching replies" not in page
+    assert stored(client, invented["id"]) is None
+    assert {item.path for item in other_peer.fetched} == {
+        "/users/eve/statuses/42",
+        "/users/eve/statuses/43",
+        "/users/eve/statuses/44",
+    }
+    assert all(item.signature_ok for item in other_peer.fetched)
+    for reply in (carls, eves, eves_second):
+        row = stored(client, reply["id"])
+        assert row is not None and row.in_reply_to_id == post.id
+
+
+def test_a_local_post_offers_no_remote_replies(client: TestClient, ana: Account) -> None:
+    post = publish(client, "ana")
+    token = sign_in(client, "ana")
+    assert "Load replies" not in client.get(f"/@ana/{post.id}", headers=BROWSER).text
+    response = client.post(f"/posts/{post.id}/replies/fetch", data={"csrf_token": token}, headers=BROWSER)
+    assert response.status_code == 404
 
 
 async def _block_domain(services: Services, domain: str) -> None:
