@@ -5,6 +5,7 @@ replies, and a remote post's replies loaded from its server on request. Peers ar
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from tests.fediverse.federation.conftest import (
 )
 from tests.fediverse.web.conftest import BROWSER, PASSWORD, sign_in
 from tests.peers import FakePeer, PeerActor
+from tests.processes import free_port
 
 MAX_ANCESTORS = 5
 
@@ -84,6 +86,9 @@ def test_a_missing_parent_is_fetched_signed_in_the_worker_and_linked(
     # And nobody is notified about context
     assert len(query(client, select(Notification.id))) == notifications_before
     assert fetches(client) == [(parent["id"], WorkState.DONE, 1)]
+    # And the reply's page shows the parent above it
+    page = client.get(f"/@ben@{peer.host}/{stored_reply.id}", headers=BROWSER).text
+    assert "the start" in page[page.index("thread-ancestors") : page.index("post-full")]
 
 
 def test_the_walk_up_the_thread_stops_at_the_bound(
@@ -124,6 +129,18 @@ def test_a_parent_answering_404_or_410_ends_quietly(
         assert kept is not None and kept.in_reply_to_id is None
     assert sorted(item.path for item in other_peer.fetched) == ["/users/eve/statuses/404", "/users/eve/statuses/410"]
     assert sorted(fetches(client)) == [(missing, WorkState.FAILED, 1), (deleted, WorkState.FAILED, 1)]
+
+
+def test_an_unreachable_parent_is_retried_later_not_at_once(client: TestClient, peer: FakePeer, ben: PeerActor) -> None:
+    # Given a parent on a server that refuses connections
+    parent_id = f"http://127.0.0.1:{free_port()}/users/eve/statuses/1"
+    # When ben's reply to it arrives and the worker drains
+    deliver(client, peer, ben, create_of(ben, reply_of(ben, 6, parent_id)))
+    # Then the fetch waits for a later attempt instead of being tried again in this drain
+    ((state, attempts, due, queued),) = query(
+        client, select(RemoteFetch.state, RemoteFetch.attempts, RemoteFetch.next_attempt_at, RemoteFetch.created_at)
+    )
+    assert (state, attempts) == (WorkState.QUEUED, 1) and due - queued >= timedelta(seconds=20)  # backoff, not a loop
 
 
 def test_a_parent_on_a_blocked_domain_is_never_fetched(
