@@ -402,7 +402,7 @@ class RemoteFetch(SQLModel, table=True):
     locked_until: datetime | None = _ts()
     last_error: str | None = _text()
     created_at: datetime = _created()
-    finished_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()  # when it succeeded
 
 
 class Delivery(SQLModel, table=True):

@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from activitypub.delivery import compute_backoff
-from fediverse.federation.inbox_queue import PERMANENT_ERRORS, TRANSIENT_ERRORS, is_final
+from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change, is_final
 from fediverse.federation.thread_fetches import fetch_ancestor, fetch_replies
 from fediverse.services import Services
 from storage.models import FetchKind, RemoteFetch, WorkState
@@ -61,13 +60,10 @@ class ThreadFetchQueue:
 
 
 def _outcome(row: RemoteFetch, error: BaseException | None) -> dict[str, Any]:
-    now = utcnow()
-    attempts = row.attempts + 1
-    change: dict[str, Any] = {"id": row.id, "attempts": attempts, "locked_until": None}
-    if error is None:
-        return {**change, "state": WorkState.DONE, "finished_at": now}
-    change["last_error"] = f"{type(error).__name__}: {error}"[:2000]
-    if is_final(error) or attempts >= MAX_ATTEMPTS:
+    final = error is not None and is_final(error)
+    change = attempt_change(
+        row.id, row.attempts, error, final=final, max_attempts=MAX_ATTEMPTS, now=utcnow(), done_column="finished_at"
+    )
+    if change.get("state") == WorkState.FAILED:
         log.info("thread fetch of %s (%s) failed: %s", row.target_ap_id, row.kind, change["last_error"])
-        return {**change, "state": WorkState.FAILED, "finished_at": now}
-    return {**change, "next_attempt_at": now + compute_backoff(attempts)}
+    return change

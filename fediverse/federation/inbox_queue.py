@@ -13,15 +13,11 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import update
 
-from activitypub.delivery import compute_backoff
-from activitypub.errors import ActivityPubError, FetchError, GoneError, InvalidDocumentError, UnsafeAddressError
-from fediverse.errors import ReverieError
 from fediverse.federation.ingest import HANDLERS, IngestContext
+from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change, is_final
 from fediverse.services import Services
-from storage.db import UNAVAILABLE_ERRORS
 from storage.models import InboxItem, WorkState
 from storage.queue import claim_due
 from storage.types import utcnow
@@ -32,16 +28,6 @@ BATCH_SIZE = 200
 CONCURRENT_SENDERS = 8
 MAX_ATTEMPTS = 8
 LOCK_FOR = timedelta(minutes=5)
-
-#: Failures that asking again will not change, and those that it may (a peer down, a database busy).
-PERMANENT_ERRORS = (InvalidDocumentError, UnsafeAddressError, GoneError, ReverieError, ValueError, KeyError, TypeError)
-TRANSIENT_ERRORS = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, *UNAVAILABLE_ERRORS)
-
-
-def is_final(failure: BaseException) -> bool:
-    """Whether asking again cannot help: a permanent failure, or an object its own server says does not
-    exist (it will not appear by asking again)."""
-    return isinstance(failure, PERMANENT_ERRORS) or (isinstance(failure, FetchError) and failure.status == 404)
 
 
 class InboxQueue:
@@ -99,17 +85,17 @@ class InboxQueue:
         now = utcnow()
         changes: list[dict[str, Any]] = []
         for item, error, permanent in outcomes:
-            attempts = item.attempts + 1
-            change: dict[str, Any] = {"id": item.id, "attempts": attempts, "locked_until": None}
-            if error is None:
-                change.update(state=WorkState.DONE, processed_at=now)
-            else:
-                change["last_error"] = f"{type(error).__name__}: {error}"[:2000]
-                if permanent or attempts >= MAX_ATTEMPTS:
-                    change["state"] = WorkState.FAILED
-                    log.info("inbox item %s (%s) failed: %s", item.activity_ap_id, item.type, change["last_error"])
-                else:
-                    change["next_attempt_at"] = now + compute_backoff(attempts)
+            change = attempt_change(
+                item.id,
+                item.attempts,
+                error,
+                final=permanent,
+                max_attempts=MAX_ATTEMPTS,
+                now=now,
+                done_column="processed_at",
+            )
+            if change.get("state") == WorkState.FAILED:
+                log.info("inbox item %s (%s) failed: %s", item.activity_ap_id, item.type, change["last_error"])
             changes.append(change)
         async with self.services.db.transaction() as session:
             await session.execute(update(InboxItem), changes)
