@@ -11,7 +11,7 @@ from fediverse.federation.inbox_queue import InboxQueue
 from fediverse.housekeeping.queue import HousekeepingQueue
 from fediverse.services import Services
 from fediverse.studio.queue import GenerationQueue
-from fediverse.worker import Worker
+from fediverse.worker import Worker, WorkQueue
 
 
 @asynccontextmanager
@@ -20,7 +20,13 @@ async def open_worker(services: Services) -> AsyncIterator[Worker]:
     deliveries = DeliveryQueue(services)
     generation = GenerationQueue(services)
     try:
-        queues = [InboxQueue(services), ThreadFetchQueue(services), deliveries, generation, HousekeepingQueue(services)]
+        queues: list[WorkQueue] = [
+            InboxQueue(services),
+            ThreadFetchQueue(services),
+            deliveries,
+            generation,
+            HousekeepingQueue(services),
+        ]
         yield Worker(queues)
     finally:
         await generation.aclose()
