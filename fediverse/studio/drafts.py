@@ -119,6 +119,20 @@ async def load_job_media(db: Database, job_id: int | None) -> list[Media]:
         return list(await session.scalars(select(Media).where(Media.job_id == job_id).order_by(Media.id)))
 
 
+async def load_own_drafts(db: Database, account: Account, media_ids: Sequence[int]) -> list[Media]:
+    """The account's drafts among ``media_ids``, in that order; others' images and published ones are left out."""
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(Media).where(
+                Media.id.in_(list(media_ids)),
+                Media.owner_account_id == account.id,
+                Media.state == MediaState.DRAFT,
+            )
+        )
+        found = {row.id: row for row in rows}
+    return [found[media_id] for media_id in dict.fromkeys(media_ids) if media_id in found]
+
+
 async def load_own_draft(session: AsyncSession, account: Account, media_id: int) -> Media:
     media = await session.get(Media, media_id, with_for_update=True)
     if media is None or media.owner_account_id != account.id:
