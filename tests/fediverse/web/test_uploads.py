@@ -3,9 +3,11 @@ compose page showing it, publishing it honestly (no prompt, no AI label), and re
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 
+from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
@@ -76,6 +78,34 @@ def test_an_uploaded_picture_is_published_with_its_alt_text_and_no_ai_label(
     assert 'class="generation' not in published.text and "AIArt" not in published.text
     assert "Generated with" not in published.text and "prompt" not in published.text.lower().split("<main")[1]
     assert _drafts(client) == []
+
+
+def test_an_upload_that_declares_itself_ai_made_keeps_that_label_but_shows_no_prompt(
+    client: TestClient, make_member: Callable[..., Account]
+) -> None:
+    make_member("ana")
+    token = sign_in(client, "ana")
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+        'Iptc4xmpExt:DigitalSourceType="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"/>'
+        "</rdf:RDF></x:xmpmeta>"
+    )
+    info = PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    buffer = io.BytesIO()
+    gradient(64, 64).save(buffer, "PNG", pnginfo=info)
+    _upload(client, token, buffer.getvalue())
+    (draft,) = _drafts(client)
+    assert draft.digital_source_type == "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    assert draft.generation is None
+    page = client.post(
+        "/compose/pictures",
+        data={"csrf_token": token, "media_ids": str(draft.id), f"alt_text_{draft.id}": "A soft gradient"},
+        headers=BROWSER,
+    ).text
+    assert "#AIArt" in page or "/tags/aiart" in page.lower()
+    assert 'class="generation' not in page and "Generated with" not in page
 
 
 def test_refused_uploads_explain_themselves_and_store_nothing(
