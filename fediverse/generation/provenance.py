@@ -11,6 +11,7 @@ Chunks and segments are spliced into the encoded bytes, so pixels are never re-e
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from xml.sax.saxutils import escape
 
 from PIL import Image
 
-from .base import GeneratedImage
+from .base import IPTC_DIGITAL_SOURCE_TYPE, GeneratedImage
 
 XMP_NAMESPACE_ID = b"http://ns.adobe.com/xap/1.0/\x00"
 #: PNG chunks that carry metadata rather than pixels (text, XMP, EXIF, C2PA's ``caBX``).
@@ -31,6 +32,11 @@ EXIF_USER_COMMENT = 0x9286
 EXIF_SOFTWARE = 0x0131
 EXIF_IFD = 0x8769
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: IPTC digital source types that say software made the picture (a model, or an algorithm).
+_MACHINE_MADE = re.compile(
+    re.escape(IPTC_DIGITAL_SOURCE_TYPE.encode())
+    + rb"(trainedAlgorithmicMedia|compositeWithTrainedAlgorithmicMedia|algorithmicMedia)(?![A-Za-z])"
+)
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,16 @@ def embed_provenance(data: bytes, mime: str, info: ProvenanceInfo, *, width: int
     if mime == "image/jpeg":
         return _embed_jpeg(data, parameters, xmp, info.creator_tool)
     raise ValueError(f"cannot embed provenance into {mime}")
+
+
+def read_machine_source_type(data: bytes) -> str | None:
+    """The IPTC digital source type an uploaded file declares, when it says the image was machine-made.
+
+    XMP is plain text inside JPEG APP1, PNG iTXt and WebP chunks, so the file's own bytes are searched;
+    a compressed XMP block is not found, and the upload then simply carries no label.
+    """
+    found = _MACHINE_MADE.search(data)
+    return IPTC_DIGITAL_SOURCE_TYPE + found.group(1).decode() if found else None
 
 
 def strip_provenance(data: bytes, mime: str) -> bytes:

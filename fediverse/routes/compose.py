@@ -1,10 +1,15 @@
-"""The compose page, and publishing text, mood and reply posts from a plain form.
+"""The compose page, and the plain forms behind it: uploading a picture, publishing pictures, and
+publishing text, mood and reply posts.
 
-Image posts are made by the page's script through the generation/posting JSON API (``/api/…``);
-posts without an image also work without JavaScript, through ``POST /compose/text``.
+With JavaScript the page generates, uploads and publishes through the JSON API (``/api/…``). Without
+it, ``POST /compose/upload`` stores a picture as a draft and returns to ``/compose?media=ID``, which
+shows it; ``POST /compose/pictures`` publishes the attached drafts, ``POST /compose/text`` the rest.
 """
 
 from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -13,16 +18,26 @@ from starlette.routing import Route
 
 from activitypub.errors import ActivityPubError
 from fediverse import actions
-from fediverse.auth import current_account
+from fediverse.auth import current_account, require_account
 from fediverse.cards import post_path
-from fediverse.errors import BadRequest, NotFound, ReverieError
+from fediverse.errors import BadRequest, NotFound, PayloadTooLarge, ReverieError, TooManyRequests, UnsupportedMediaType
 from fediverse.rendering import render_page
-from fediverse.routes.forms import checkbox, htmx_redirect, see_other, signed_in_form, text_field
+from fediverse.routes.forms import (
+    check_form_csrf,
+    checkbox,
+    htmx_redirect,
+    see_other,
+    signed_in_form,
+    text_field,
+)
+from fediverse.routes.uploads import ACCEPTED_TYPES, MAX_IMAGE_BYTES, read_upload, read_upload_form
 from fediverse.services import Services
-from fediverse.social.posts import MAX_CONTENT_WARNING_LENGTH, MAX_MOOD_WORD_LENGTH, PostDraft
+from fediverse.social.posts import MAX_ATTACHMENTS, MAX_CONTENT_WARNING_LENGTH, MAX_MOOD_WORD_LENGTH, PostDraft
+from fediverse.studio.drafts import MAX_ALT_TEXT, create_upload, load_own_drafts, media_json
+from fediverse.studio.publishing import Composition, publish_composition
 from fediverse.text import MAX_CAPTION_LENGTH, extract_mentions
 from fediverse.visibility import can_see
-from storage.models import Actor, Post, Visibility
+from storage.models import Account, Actor, Media, Post, Visibility
 
 MOODS = [
     ("🌙", "dreamy"),
@@ -37,10 +52,24 @@ MOODS = [
 MAX_MENTIONS = 10
 
 
+#: What a failed upload says on the page instead of an error page (nothing was stored).
+_UPLOAD_ERRORS = (BadRequest, PayloadTooLarge, UnsupportedMediaType, TooManyRequests)
+
+
 async def compose_page(request: Request) -> Response:
     account = await current_account(request)
     if account is None:
         return see_other("/login?next=/compose")
+    return await _render_compose(request, account, _media_ids(request.query_params.getlist("media")))
+
+
+async def _render_compose(
+    request: Request, account: Account, media_ids: list[int], *, upload_error: str = "", status_code: int = 200
+) -> Response:
+    """The page, with the account's drafts among ``media_ids`` attached (uploads made without JavaScript)."""
+    services: Services = request.state.services
+    drafts = await load_own_drafts(services.db, account, media_ids[:MAX_ATTACHMENTS])
+    attachments = [_attachment(media_json(item, services.urls), drafts) for item in drafts]
     return await render_page(
         request,
         "compose.html",
@@ -51,8 +80,87 @@ async def compose_page(request: Request) -> Response:
             "max_caption": MAX_CAPTION_LENGTH,
             "max_cw": MAX_CONTENT_WARNING_LENGTH,
             "max_mood_word": MAX_MOOD_WORD_LENGTH,
+            "max_alt_text": MAX_ALT_TEXT,
+            "attachments": attachments,
+            "max_images": MAX_ATTACHMENTS,
+            "max_upload_bytes": MAX_IMAGE_BYTES,
+            "max_upload_mb": MAX_IMAGE_BYTES // (1024 * 1024),
+            "accepted_types": ACCEPTED_TYPES,
+            "upload_error": upload_error,
         },
+        status_code=status_code,
     )
+
+
+def _attachment(document: dict[str, Any], drafts: list[Media]) -> dict[str, Any]:
+    """A draft's MEDIA plus the link that shows the page without it (removing it, without JavaScript)."""
+    others = [("media", item.id) for item in drafts if item.id != document["id"]]
+    return {**document, "remove_url": "/compose" + (f"?{urlencode(others)}" if others else "")}
+
+
+def _media_ids(values: list[Any]) -> list[int]:
+    """Draft ids from form fields or the query; anything that is not an id is ignored."""
+    return [int(value) for value in values if isinstance(value, str) and value.isdigit() and len(value) <= 19]
+
+
+async def upload_picture(request: Request) -> Response:
+    """``POST /compose/upload``: store the chosen picture as a draft, then show compose with it attached.
+
+    A refused file (too large, not an image, too many pixels) comes back as the compose page with the
+    reason beside the upload control; nothing is stored.
+    """
+    services: Services = request.state.services
+    account = await require_account(request)
+    kept: list[int] = []
+    try:
+        form = await read_upload_form(request, max_fields=MAX_ATTACHMENTS + 2)
+        try:
+            await check_form_csrf(request, form)
+            kept = _media_ids(form.getlist("media"))
+            if len(kept) >= MAX_ATTACHMENTS:
+                raise BadRequest(f"A post holds at most {MAX_ATTACHMENTS} pictures.")
+            data = await read_upload(form)
+        finally:
+            await form.close()
+        media = await create_upload(services, account, data)
+    except _UPLOAD_ERRORS as error:
+        return await _render_compose(request, account, kept, upload_error=str(error), status_code=error.status_code)
+    return see_other("/compose?" + urlencode([("media", media_id) for media_id in [*kept, media.id]]))
+
+
+def _post_fields(form: FormData) -> dict[str, Any]:
+    """What every post from the page has: caption, mood, content warning, sensitivity, audience."""
+    return {
+        "caption": text_field(form, "caption", max_length=MAX_CAPTION_LENGTH, strip=False).strip(),
+        "visibility": text_field(form, "visibility", max_length=16) or Visibility.PUBLIC,
+        "content_warning": text_field(
+            form, "content_warning", max_length=MAX_CONTENT_WARNING_LENGTH, label="Content warning"
+        ),
+        "sensitive": checkbox(form, "sensitive"),
+        "mood_emoji": text_field(form, "mood_emoji", max_length=16, label="Mood emoji"),
+        "mood_word": text_field(form, "mood_word", max_length=MAX_MOOD_WORD_LENGTH, label="Mood word"),
+    }
+
+
+async def publish_pictures(request: Request) -> Response:
+    """``POST /compose/pictures``: publish the attached drafts with their alt texts (the form without JavaScript)."""
+    services: Services = request.state.services
+    account, form = await signed_in_form(request)
+    media_ids = tuple(_media_ids(form.getlist("media_ids")))
+    alt_texts = {
+        media_id: text_field(form, f"alt_text_{media_id}", max_length=MAX_ALT_TEXT, label="Alt text")
+        for media_id in media_ids
+    }
+    composition = Composition(media_ids=media_ids, alt_texts=alt_texts, **_post_fields(form))
+    post = await publish_composition(services, account, composition)
+    return htmx_redirect(request, await _post_path(services, post))
+
+
+async def _post_path(services: Services, post: Post) -> str:
+    async with services.db.session() as session:
+        author = await session.get(Actor, post.author_id)
+    assert author is not None
+    return post_path(post, author, services.urls.host)
 
 
 async def _resolve_mentions(services: Services, caption: str, parent_author: Actor | None) -> list[Actor]:
@@ -87,31 +195,20 @@ async def publish_text(request: Request) -> Response:
     """``POST /compose/text``: a caption and/or mood, optionally a reply; no image."""
     services: Services = request.state.services
     account, form = await signed_in_form(request)
-    caption = text_field(form, "caption", max_length=MAX_CAPTION_LENGTH, strip=False).strip()
-    visibility = text_field(form, "visibility", max_length=16) or Visibility.PUBLIC
+    fields = _post_fields(form)
     parent, parent_author = await _reply_target(services, form, account.actor_id)
     draft = PostDraft(
-        caption=caption,
-        visibility=visibility,
-        content_warning=text_field(
-            form, "content_warning", max_length=MAX_CONTENT_WARNING_LENGTH, label="Content warning"
-        ),
-        sensitive=checkbox(form, "sensitive"),
-        mood_emoji=text_field(form, "mood_emoji", max_length=16, label="Mood emoji"),
-        mood_word=text_field(form, "mood_word", max_length=MAX_MOOD_WORD_LENGTH, label="Mood word"),
-        in_reply_to=parent,
-        mentions=await _resolve_mentions(services, caption, parent_author),
+        **fields, in_reply_to=parent, mentions=await _resolve_mentions(services, fields["caption"], parent_author)
     )
     post = await actions.publish(services, account.username, draft)
-    async with services.db.session() as session:
-        author = await session.get(Actor, post.author_id)
-    assert author is not None
     if parent is not None and parent_author is not None:
         return htmx_redirect(request, f"{post_path(parent, parent_author, services.urls.host)}#post-{post.id}")
-    return htmx_redirect(request, post_path(post, author, services.urls.host))
+    return htmx_redirect(request, await _post_path(services, post))
 
 
 routes = [
     Route("/compose", compose_page),
     Route("/compose/text", publish_text, methods=["POST"]),
+    Route("/compose/upload", upload_picture, methods=["POST"]),
+    Route("/compose/pictures", publish_pictures, methods=["POST"]),
 ]

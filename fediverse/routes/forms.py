@@ -44,9 +44,14 @@ async def read_form(request: Request) -> FormData:
     """The posted form, after checking its size and the session's CSRF token (signed-in forms)."""
     await require_account(request)
     form = await read_form_unchecked(request)
-    token = form.get(CSRF_FIELD)
-    await check_csrf(request, token if isinstance(token, str) else None)  # None: the X-CSRF-Token header
+    await check_form_csrf(request, form)
     return form
+
+
+async def check_form_csrf(request: Request, form: FormData) -> None:
+    """The session's CSRF token, from the form's field or else the ``X-CSRF-Token`` header (403)."""
+    token = form.get(CSRF_FIELD)
+    await check_csrf(request, token if isinstance(token, str) else None)
 
 
 async def read_form_unchecked(request: Request) -> FormData:

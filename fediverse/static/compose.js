@@ -1,5 +1,6 @@
 // The compose page: generate through the JSON API with live progress (server-sent events), pick a
-// variant, then publish it. Without this script the page still posts moods and words as a plain form.
+// variant, upload pictures in place (or drop them), then publish. Without this script the page still
+// uploads and publishes pictures, moods and words through plain forms.
 "use strict";
 
 (function () {
@@ -10,12 +11,13 @@
   const state = { capabilities: null, job: null, events: null, media: [], selected: null, remixOf: null };
 
   async function api(method, url, body) {
+    const json = body && !(body instanceof FormData); // FormData: the browser sets the multipart boundary
     const response = await fetch(url, {
       method,
       credentials: "same-origin",
-      headers: Object.assign({ Accept: "application/json" }, body ? { "Content-Type": "application/json" } : {},
+      headers: Object.assign({ Accept: "application/json" }, json ? { "Content-Type": "application/json" } : {},
         method === "GET" ? {} : { "X-CSRF-Token": csrf }),
-      body: body ? JSON.stringify(body) : undefined,
+      body: json ? JSON.stringify(body) : body,
     });
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
@@ -221,6 +223,95 @@
     if (item.seed !== undefined && item.seed !== null && $("random-seed").checked) $("seed").placeholder = `random (last: ${item.seed})`;
   }
 
+  // --- uploading ----------------------------------------------------------------------------
+  const maxImages = Number(root.dataset.maxImages || 4);
+  const uploadForm = $("upload-form");
+
+  function uploads() {
+    return Array.from($("attachments").querySelectorAll(".attachment"));
+  }
+
+  function renumber() {
+    uploads().forEach((item, index) => {
+      item.querySelector("label").textContent = `Describe picture ${index + 1} (alt text)`;
+    });
+    $("alt-warning").hidden = true;
+  }
+
+  function addAttachment(media) {
+    const item = $("attachment-template").content.firstElementChild.cloneNode(true);
+    const id = `alt-${media.id}`;
+    item.dataset.mediaId = String(media.id);
+    item.querySelector("img").src = media.thumbnail_url || media.url;
+    item.querySelector("input[type=hidden]").value = String(media.id);
+    item.querySelector("label").htmlFor = id;
+    const alt = item.querySelector("textarea");
+    alt.id = id;
+    alt.name = `alt_text_${media.id}`;
+    alt.value = media.alt_text || "";
+    $("attachments").append(item);
+    renumber();
+  }
+
+  function setUploading(name) {
+    $("upload-panel").setAttribute("aria-busy", String(Boolean(name)));
+    $("upload-file").disabled = Boolean(name);
+    $("upload-status").hidden = !name;
+    $("upload-status").textContent = name ? `Uploading ${name}…` : "";
+  }
+
+  async function uploadFiles(files) {
+    showError("upload-error", "");
+    for (const file of files) {
+      if (uploads().length + (state.selected ? 1 : 0) >= maxImages) {
+        showError("upload-error", `A post holds at most ${maxImages} pictures.`);
+        break;
+      }
+      if (file.size > Number(uploadForm.dataset.maxBytes)) {
+        showError("upload-error", `${file.name} is too large: at most ${uploadForm.dataset.maxMb} MB.`);
+        continue;
+      }
+      setUploading(file.name);
+      try {
+        const body = new FormData();
+        body.append("file", file);
+        addAttachment(await api("POST", "/api/media", body));
+      } catch (error) {
+        showError("upload-error", `${file.name}: ${error.message}`);
+      } finally {
+        setUploading("");
+      }
+    }
+    $("upload-file").value = "";
+  }
+
+  async function removeAttachment(event) {
+    const link = event.target.closest(".attachment-remove");
+    if (!link) return;
+    event.preventDefault();
+    const item = link.closest(".attachment");
+    try {
+      await api("DELETE", `/api/media/${item.dataset.mediaId}`);
+      item.remove();
+      renumber();
+    } catch (error) {
+      showError("post-error", error.message);
+    }
+  }
+
+  function enableDropping() {
+    const zone = $("upload-drop");
+    const dragging = (on) => (event) => { event.preventDefault(); zone.classList.toggle("is-dragging", on); };
+    zone.addEventListener("dragenter", dragging(true));
+    zone.addEventListener("dragover", dragging(true));
+    zone.addEventListener("dragleave", dragging(false));
+    zone.addEventListener("drop", (event) => {
+      dragging(false)(event);
+      if (!$("upload-file").disabled) uploadFiles(Array.from(event.dataTransfer.files));
+    });
+    zone.querySelector(".drop-hint").hidden = false;
+  }
+
   // --- moods --------------------------------------------------------------------------------
   function pickMood(event) {
     const chip = event.target.closest(".mood-choice");
@@ -233,22 +324,34 @@
   }
 
   // --- publishing ---------------------------------------------------------------------------
+  function attachedMedia() {
+    const media = state.selected ? [{ id: state.selected.id, alt: $("alt_text") }] : [];
+    for (const item of uploads()) media.push({ id: item.dataset.mediaId, alt: item.querySelector("textarea") });
+    return media;
+  }
+
   async function publish(event) {
-    if (!state.selected) return; // no image: the plain form posts text and mood
+    const media = attachedMedia();
+    if (!media.length) return; // no image: the plain form posts text and mood
     event.preventDefault();
     showError("post-error", "");
+    const undescribed = media.find((item) => !item.alt.value.trim());
+    if (undescribed && $("alt-warning").hidden) {
+      $("alt-warning").hidden = false; // a gentle nudge once; pressing Publish again posts anyway
+      undescribed.alt.focus();
+      return;
+    }
     $("publish-button").disabled = true;
-    const media = state.selected;
     const body = {
-      media_ids: [media.id],
+      media_ids: media.map((item) => item.id),
       caption: $("caption").value,
       mood_emoji: $("mood_emoji").value.trim(),
       mood_word: $("mood_word").value.trim(),
       content_warning: $("content_warning").value.trim(),
       sensitive: $("sensitive").checked,
       visibility: $("visibility").value,
-      alt_texts: { [media.id]: $("alt_text").value },
-      hide_prompt: $("hide_prompt").checked,
+      alt_texts: Object.fromEntries(media.map((item) => [item.id, item.alt.value])),
+      hide_prompt: Boolean(state.selected) && $("hide_prompt").checked,
     };
     if (state.remixOf) body.remix_of = state.remixOf;
     try {
@@ -266,5 +369,10 @@
   $("mood-chips").addEventListener("click", pickMood);
   $("alt_text").addEventListener("input", () => { $("alt_text").dataset.edited = "1"; });
   $("post-form").addEventListener("submit", publish);
+  $("attachments").addEventListener("click", removeAttachment);
+  $("upload-file").addEventListener("change", () => uploadFiles(Array.from($("upload-file").files)));
+  uploadForm.addEventListener("submit", (event) => { event.preventDefault(); uploadFiles(Array.from($("upload-file").files)); });
+  $("upload-button").hidden = true; // choosing a file uploads it at once
+  enableDropping();
   loadGenerator();
 })();

@@ -6,6 +6,7 @@ here or discarded (an attached image is changed by editing its post).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType
 from fediverse.generation import GeneratedImage
-from fediverse.generation.provenance import generation_metadata, provenance_from_block, provenance_from_image
+from fediverse.generation.provenance import (
+    generation_metadata,
+    provenance_from_block,
+    provenance_from_image,
+    read_machine_source_type,
+)
 from fediverse.imaging import ImageRejected, process_image
 from fediverse.media_files import forget_files, keys_of
 from fediverse.services import Services
@@ -69,7 +75,11 @@ async def check_draft_room(session: AsyncSession, account_id: int, max_drafts: i
 
 
 async def create_upload(services: Services, account: Account, data: bytes, alt_text: str = "") -> Media:
-    """An uploaded image as a draft: re-encoded without its metadata, in three sizes, with a blurhash."""
+    """An uploaded image as a draft: re-encoded without its metadata, in three sizes, with a blurhash.
+
+    Uploads carry no generation data (no prompt is ever shown for them); only a file that itself declares
+    an IPTC machine-made source type keeps it, so it is labelled as the AI image it says it is.
+    """
     assert account.id is not None
     async with services.db.session() as session:
         await check_draft_room(session, account.id, services.studio.options.max_drafts)
@@ -77,9 +87,16 @@ async def create_upload(services: Services, account: Account, data: bytes, alt_t
         processed = await process_image(data)
     except ImageRejected as error:
         raise _REJECTIONS.get(error.reason, BadRequest)(str(error), detail=error.detail) from error
+    source_type = await asyncio.to_thread(read_machine_source_type, data)
     files = await store_files(services.media, processed)
     media = files.apply_to(
-        Media(owner_account_id=account.id, state=MediaState.DRAFT, mime=files.mime, alt_text=alt_text[:MAX_ALT_TEXT])
+        Media(
+            owner_account_id=account.id,
+            state=MediaState.DRAFT,
+            mime=files.mime,
+            alt_text=alt_text[:MAX_ALT_TEXT],
+            digital_source_type=source_type,
+        )
     )
     async with services.db.transaction() as session:
         session.add(media)
@@ -117,6 +134,20 @@ async def create_generated_media(
 async def load_job_media(db: Database, job_id: int | None) -> list[Media]:
     async with db.session() as session:
         return list(await session.scalars(select(Media).where(Media.job_id == job_id).order_by(Media.id)))
+
+
+async def load_own_drafts(db: Database, account: Account, media_ids: Sequence[int]) -> list[Media]:
+    """The account's drafts among ``media_ids``, in that order; others' images and published ones are left out."""
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(Media).where(
+                Media.id.in_(list(media_ids)),
+                Media.owner_account_id == account.id,
+                Media.state == MediaState.DRAFT,
+            )
+        )
+        found = {row.id: row for row in rows}
+    return [found[media_id] for media_id in dict.fromkeys(media_ids) if media_id in found]
 
 
 async def load_own_draft(session: AsyncSession, account: Account, media_id: int) -> Media:

@@ -4,9 +4,11 @@ follow across instances, and the screenshots shown in the README."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.browser.conftest import Instance, save_screenshots, sign_in
 
@@ -90,6 +92,29 @@ def test_generate_with_progress_publish_and_find_it(page: object, here: Instance
     tile.click()
     page.locator(".post-full .action-like").click()  # type: ignore[attr-defined]
     expect(page.locator(".post-full .action-like")).to_have_attribute("aria-pressed", "true")  # type: ignore[attr-defined]
+
+
+def test_upload_a_picture_describe_it_and_find_it_on_the_profile(page: object, here: Instance, tmp_path: Path) -> None:
+    picture = tmp_path / "harbour.png"
+    Image.new("RGB", (240, 160), (40, 110, 170)).save(picture)
+    sign_in(page, here, "ben")
+    page.goto(f"{here.url}/compose")  # type: ignore[attr-defined]
+    page.evaluate("window.stillTheSamePage = true")  # type: ignore[attr-defined]
+    page.get_by_label("Picture from your device").set_input_files(str(picture))  # type: ignore[attr-defined]
+    preview = page.locator("#attachments .attachment img")  # type: ignore[attr-defined]
+    expect(preview).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True  # type: ignore[attr-defined]
+    # Publishing without a description is gently questioned first.
+    page.get_by_role("button", name="Publish").click()  # type: ignore[attr-defined]
+    expect(page.locator("#alt-warning")).to_be_visible()  # type: ignore[attr-defined]
+    page.get_by_label("Describe picture 1 (alt text)").fill("Blue harbour water at noon")  # type: ignore[attr-defined]
+    page.get_by_label("Caption").fill("Harbour blues")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Publish").click()  # type: ignore[attr-defined]
+    expect(page.locator(".post-full .post-content")).to_contain_text("Harbour blues")  # type: ignore[attr-defined]
+    expect(page.locator(".post-full .media img")).to_have_attribute("alt", "Blue harbour water at noon")  # type: ignore[attr-defined]
+    expect(page.locator(".post-full .generation")).to_have_count(0)  # type: ignore[attr-defined]
+    page.goto(f"{here.url}/@ben")  # type: ignore[attr-defined]
+    expect(page.locator(".grid .tile img").first).to_be_visible()  # type: ignore[attr-defined]
 
 
 def test_compose_without_generator_offers_mood_posts(page: object, here: Instance) -> None:

@@ -90,7 +90,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(ana: Browser) -> None:
         headers={"Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(huge)},
     )
     assert response.status_code == 413
-    assert "exceeds" in response.json()["error"]
+    assert "too large: at most 40 MB" in response.json()["error"]
 
 
 def test_uploading_needs_a_session_and_the_csrf_token(client: TestClient, ana: Browser) -> None:
