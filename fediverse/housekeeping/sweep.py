@@ -21,7 +21,16 @@ from fediverse.media_files import forget_files, keys_in_use
 from fediverse.services import Services
 from storage.db import Database
 from storage.media import MediaStore
-from storage.models import DeletedObject, Delivery, InboxItem, Media, MediaState, WebSession, WorkState
+from storage.models import (
+    DeletedObject,
+    Delivery,
+    InboxItem,
+    Media,
+    MediaState,
+    RemoteFetch,
+    WebSession,
+    WorkState,
+)
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -113,12 +122,13 @@ async def prune_deletion_markers(db: Database, before: datetime) -> int:
 
 
 async def prune_finished_work(db: Database, before: datetime) -> int:
-    """Delete inbox items and deliveries that finished (applied, sent, failed or gone) and were last due
+    """Delete inbox items, deliveries and thread fetches that finished (applied, sent, failed or gone) and were last due
     before ``before``; the (state, next attempt) index finds them."""
     removed = 0
     for key, state, last_due in (
         (InboxItem.id, InboxItem.state, InboxItem.next_attempt_at),
         (Delivery.id, Delivery.state, Delivery.next_attempt_at),
+        (RemoteFetch.id, RemoteFetch.state, RemoteFetch.next_attempt_at),
     ):
         removed += await delete_in_batches(db, key, state.in_(FINISHED_STATES), last_due < before)  # type: ignore[attr-defined]
     return removed

@@ -19,7 +19,17 @@ from fediverse.housekeeping.sweep import (
 )
 from fediverse.social import posts
 from storage.db import Database
-from storage.models import Account, DeletedObject, Delivery, InboxItem, Media, OutboxActivity, WebSession, WorkState
+from storage.models import (
+    Account,
+    DeletedObject,
+    Delivery,
+    InboxItem,
+    Media,
+    OutboxActivity,
+    RemoteFetch,
+    WebSession,
+    WorkState,
+)
 from storage.types import utcnow
 from tests.conftest import run_in_app, services_of
 from tests.fediverse.housekeeping.helpers import age_draft, age_file, sweep_now
@@ -222,6 +232,11 @@ def test_finished_inbox_items_and_deliveries_and_expired_sessions_go_after_their
                     )
                 )
                 session.add(
+                    RemoteFetch(
+                        kind="note", target_ap_id=f"https://{name}.example/notes/1", state=state, next_attempt_at=due
+                    )
+                )
+                session.add(
                     InboxItem(
                         activity_ap_id=f"https://{name}.example/activities/1",
                         actor_ap_id=f"https://{name}.example/users/ben",
@@ -244,18 +259,20 @@ def test_finished_inbox_items_and_deliveries_and_expired_sessions_go_after_their
     # When housekeeping sweeps
     report = sweep_now(client)
     # Then the three long-finished rows of each kind went, and only the expired session
-    assert (report.finished_work, report.sessions) == (6, 1)
+    assert (report.finished_work, report.sessions) == (9, 1)
 
-    async def left() -> tuple[list[str], list[str], int]:
+    async def left() -> tuple[list[str], list[str], list[str], int]:
         async with services.db.session() as session:
             return (
                 sorted(await session.scalars(select(Delivery.host))),
                 sorted(await session.scalars(select(InboxItem.actor_ap_id))),
+                sorted(await session.scalars(select(RemoteFetch.target_ap_id))),
                 await session.scalar(select(func.count()).select_from(WebSession)) or 0,
             )
 
-    hosts, senders, sessions = run_in_app(client, left)
+    hosts, senders, fetches, sessions = run_in_app(client, left)
     assert hosts == ["new-done.example", "waiting.example"]
     assert senders == ["https://new-done.example/users/ben", "https://waiting.example/users/ben"]
+    assert fetches == ["https://new-done.example/notes/1", "https://waiting.example/notes/1"]
     assert sessions == 1
     assert ana.get("/settings").status_code == 200  # still signed in
