@@ -93,10 +93,10 @@ def test_publishing_an_expired_draft_after_the_sweep_is_refused_cleanly(client: 
     assert ana.get("/users/ana/outbox", headers={"Accept": "application/activity+json"}).json()["totalItems"] == 0
 
 
+# PostgreSQL only: SQLite runs one writer at a time, so the sequential tests above cover both orders there.
+@pytest.mark.parametrize("database_factory", ["postgres"], indirect=True)
 def test_a_draft_claimed_by_a_publish_in_progress_survives_a_concurrent_sweep(client: TestClient, ana: Browser) -> None:
     services = services_of(client)
-    if services.db.is_sqlite:
-        pytest.skip("SQLite runs one writer at a time: the sequential tests above cover both orders")
     draft = picture(ana, 100)
     age_draft(client, draft["id"], RETENTION * 2)
 
