@@ -37,6 +37,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 #: How long a SQLite connection waits for another writer before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Connections kept open per process on SQLite (as many again may be opened for a burst).
+SQLITE_POOL_SIZE = 16
 
 #: Arbitrary constant: PostgreSQL advisory lock held while migrating, so concurrent starts queue up.
 _MIGRATION_LOCK_ID = 0x52455645  # "REVE"
@@ -115,6 +117,10 @@ class Database:
         options: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite, "json_serializer": serialize_json}
         if self.is_sqlite:
             Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
+            # Keep the connections a busy process uses: above the pool size one is closed on return and the
+            # next is opened again (a thread and four PRAGMAs each). With the default 5 the inbox worker's
+            # concurrent senders did that on nearly every item. A connection costs a thread and a handle.
+            options.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         else:
             options.update(pool_size=pool_size, max_overflow=pool_size * 2)
         self.engine = create_async_engine(self.url, **options)

@@ -176,7 +176,7 @@ async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: A
     session.add(post)
     await session.flush()
     await link_replies(session, post)
-    await replace_attachments(session, post, remote)
+    await add_attachments(session, post, remote)
     mentioned = (
         await session.scalars(select(Actor.id).where(Actor.ap_id.in_(remote.mention_ids))) if remote.mention_ids else []
     )
@@ -186,12 +186,17 @@ async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: A
 
 
 async def replace_attachments(session: AsyncSession, post: Post, remote: RemoteNote) -> None:
-    """Set a remote post's attachments and hashtags to what ``remote`` describes."""
+    """Set a stored remote post's attachments and hashtags to what ``remote`` describes (an Update)."""
     for link in await session.scalars(select(PostMedia).where(PostMedia.post_id == post.id)):
         await session.delete(link)
     for tag in await session.scalars(select(PostTag).where(PostTag.post_id == post.id)):
         await session.delete(tag)
     await session.flush()
+    await add_attachments(session, post, remote)
+
+
+async def add_attachments(session: AsyncSession, post: Post, remote: RemoteNote) -> None:
+    """Give a remote post, which has none yet, the attachments and hashtags ``remote`` describes."""
     for position, attachment in enumerate(remote.attachments):
         media = Media(
             state=MediaState.REMOTE,

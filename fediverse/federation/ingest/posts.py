@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import ACTOR_TYPES, audience, get_id, get_types
@@ -15,6 +16,7 @@ from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.resolve import replace_attachments, store_remote_note, upsert_actor
 from fediverse.federation.threads import queue_parent_fetch
 from fediverse.notifications import notify
+from fediverse.urls import Urls
 from storage.models import Actor, DeletedObject, Follow, FollowState, NotificationType, Post
 
 
@@ -29,33 +31,44 @@ async def _authentic_note(context: IngestContext, actor: Actor, activity: dict[s
     return note
 
 
-async def _is_relevant(context: IngestContext, remote: RemoteNote, author: Actor, note: dict[str, Any]) -> bool:
+async def _is_relevant(
+    session: AsyncSession, urls: Urls, remote: RemoteNote, author: Actor, note: dict[str, Any]
+) -> bool:
     """Mastodon keeps a note only when it touches someone here: a local follower of the author, a local
     addressee or mention, or a reply to (or remix of) a local post."""
-    local_ids = [i for i in (*remote.mention_ids, *audience(note)) if context.urls.is_local(i)]
+    local_ids = [i for i in (*remote.mention_ids, *audience(note)) if urls.is_local(i)]
     if local_ids:
         return True
     for target in (remote.fields.get("in_reply_to_ap_id"), remote.fields.get("remix_of_ap_id")):
-        if isinstance(target, str) and context.urls.is_local(target):
+        if isinstance(target, str) and urls.is_local(target):
             return True
-    async with context.db.session() as session:
-        follower = await session.scalar(
-            select(Follow.id)
-            .join(Actor, Actor.id == Follow.follower_id)
-            .where(Follow.followee_id == author.id, Follow.state == FollowState.ACCEPTED, Actor.is_local.is_(True))
-            .limit(1)
-        )
+    follower = await session.scalar(
+        select(Follow.id)
+        .join(Actor, Actor.id == Follow.follower_id)
+        .where(Follow.followee_id == author.id, Follow.state == FollowState.ACCEPTED, Actor.is_local.is_(True))
+        .limit(1)
+    )
     return follower is not None
 
 
-async def _answers_a_block(context: IngestContext, remote: RemoteNote, author: Actor) -> bool:
+async def _answers_a_block(session: AsyncSession, urls: Urls, remote: RemoteNote, author: Actor) -> bool:
     """A reply to a local post whose author blocks the replier (or is blocked by them) is refused."""
     parent_id = remote.fields.get("in_reply_to_ap_id")
-    if not isinstance(parent_id, str) or not context.urls.is_local(parent_id):
+    if not isinstance(parent_id, str) or not urls.is_local(parent_id):
         return False
+    parent = await post_by_id(session, parent_id)
+    return parent is not None and await is_blocked_between(session, author.id, parent.author_id)
+
+
+async def _wanted(context: IngestContext, remote: RemoteNote, author: Actor, note: dict[str, Any]) -> bool:
+    """Whether to store the note: not deleted before it arrived, not a repeat, touching someone here, and
+    not a reply across a block. One read session for all the checks."""
     async with context.db.session() as session:
-        parent = await post_by_id(session, parent_id)
-        return parent is not None and await is_blocked_between(session, author.id, parent.author_id)
+        if await session.get(DeletedObject, remote.ap_id) is not None or await post_by_id(session, remote.ap_id):
+            return False
+        return await _is_relevant(session, context.urls, remote, author, note) and not await _answers_a_block(
+            session, context.urls, remote, author
+        )
 
 
 async def handle_create(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
@@ -69,10 +82,7 @@ async def handle_create(context: IngestContext, actor: Actor, activity: dict[str
     remote = parse_note(note, author.followers_url)
     if host_of(remote.ap_id) != host_of(author.ap_id):
         raise InvalidDocumentError("the note is not on its author's server")
-    async with context.db.session() as session:
-        if await session.get(DeletedObject, remote.ap_id) is not None or await post_by_id(session, remote.ap_id):
-            return  # deleted before it arrived, or a duplicate
-    if not await _is_relevant(context, remote, author, note) or await _answers_a_block(context, remote, author):
+    if not await _wanted(context, remote, author, note):
         return
     local_addressees = [i for i in dict.fromkeys([*remote.mention_ids, *audience(note)]) if context.urls.is_local(i)]
     async with context.db.transaction() as session:
