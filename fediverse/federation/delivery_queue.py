@@ -111,6 +111,8 @@ class DeliveryQueue:
         self._host_slots: dict[str, _HostSlot] = {}
         self._batches: set[asyncio.Task[None]] = set()
         self._unfinished: set[asyncio.Task[DeliveryOutcome]] = set()
+        #: Ids of the rows this worker claimed and has not finished with (sent and recorded, or given up).
+        self._held: set[int] = set()
         self._recording = asyncio.Lock()
 
     async def aclose(self) -> None:
@@ -131,12 +133,21 @@ class DeliveryQueue:
         backed_off = exists(
             select(HostHealth.host).where(HostHealth.host == Delivery.host, HostHealth.backoff_until > now)
         )
+        # Never our own rows still in flight, even if a late renewal let their claims lapse: a second copy
+        # would go out while the first is still being sent.
+        not_ours = [Delivery.id.not_in(self._held)] if self._held else []  # type: ignore[union-attr]
         async with self.services.db.transaction() as session:
             rows = await claim_due(
-                session, Delivery, limit=self.batch_size, lock_for=self.lock_for, now=now, extra_where=[~backed_off]
+                session,
+                Delivery,
+                limit=self.batch_size,
+                lock_for=self.lock_for,
+                now=now,
+                extra_where=[~backed_off, *not_ours],
             )
         if not rows:
             return 0
+        self._held.update(row.id for row in rows if row.id is not None)
         prepared = await self._prepare({row.activity_id for row in rows})
         sends = {asyncio.create_task(self._send(row, prepared.get(row.activity_id))): row for row in rows}
         self._unfinished.update(sends)
@@ -157,19 +168,26 @@ class DeliveryQueue:
         after a crash only the deliveries really in flight are sent again."""
         unrecorded = {row.id for row in sends.values() if row.id is not None}
         pending: set[asyncio.Task[DeliveryOutcome]] = set(sends)
-        async with holding_claims(self.services.db, Delivery, unrecorded, lock_for=self.lock_for):
-            while pending:
-                done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY_SECONDS)
-                finished = [(sends[send], send.result()) for send in done]
-                if not finished:
-                    continue
-                try:
-                    async with self._recording:  # overlapping batches must not race on HostHealth rows
-                        await self._record(finished)
-                except Exception:  # the database is busy or away: these are sent again once their claims expire
-                    log.warning("could not record %d delivery outcomes", len(finished), exc_info=True)
-                else:
-                    unrecorded.difference_update(row.id for row, _ in finished)
+        try:
+            async with holding_claims(self.services.db, Delivery, unrecorded, lock_for=self.lock_for):
+                while pending:
+                    done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY_SECONDS)
+                    finished = [(sends[send], send.result()) for send in done]
+                    if finished and await self._record_safely(finished):
+                        unrecorded.difference_update(row.id for row, _ in finished)
+        finally:
+            self._held.difference_update(row.id for row in sends.values())
+
+    async def _record_safely(self, finished: list[tuple[Delivery, DeliveryOutcome]]) -> bool:
+        """Record outcomes; ``False`` when the database is busy or away (those rows are sent again once
+        their claims expire)."""
+        try:
+            async with self._recording:  # overlapping batches must not race on HostHealth rows
+                await self._record(finished)
+        except Exception:
+            log.warning("could not record %d delivery outcomes", len(finished), exc_info=True)
+            return False
+        return True
 
     async def _send(self, row: Delivery, activity: _Prepared | None) -> DeliveryOutcome:
         if activity is None:

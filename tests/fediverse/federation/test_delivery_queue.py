@@ -6,12 +6,14 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from starlette.testclient import TestClient
 
 from fediverse import actions
 from fediverse.federation.delivery_queue import DeliveryQueue
+from fediverse.services import Services
 from fediverse.social.posts import PostDraft
 from storage.models import Account, Actor, Delivery, Follow, FollowState, WorkState
 from storage.types import utcnow
@@ -93,3 +95,30 @@ def test_a_stalled_host_does_not_hold_back_the_next_posts_to_others(
             return {row.inbox_url: row.state for row in await session.scalars(select(Delivery))}
 
     assert set(run_in_app(client, states).values()) == {WorkState.DONE}
+
+
+def test_a_worker_never_sends_its_own_in_flight_delivery_again_when_its_claim_lapses(
+    client: TestClient, make_user: Callable[..., Account]
+) -> None:
+    make_user("ana")
+    services = services_of(client)
+    queue = DeliveryQueue(services, patience=0.2)
+    try:
+        with stalled_server() as (stalled_url, release, received):
+            # Given a delivery still being sent to a server that has not answered yet
+            add_follower(client, "ana", f"{stalled_url}/users/sam", f"{stalled_url}/users/sam/inbox")
+            run_in_app(client, actions.publish, services, "ana", PostDraft(caption="slow light"))
+            assert run_in_app(client, queue.run_once) == 1
+            # When its claim lapses (a renewal came late: a busy machine, a slow database)
+            run_in_app(client, expire_claims, services)
+            # Then the worker's next pass does not claim it again: one copy is on its way already
+            assert run_in_app(client, queue.run_once) == 0
+            release.set()
+    finally:
+        run_in_app(client, queue.aclose)
+    assert len(received) == 1
+
+
+async def expire_claims(services: Services) -> None:
+    async with services.db.transaction() as session:
+        await session.execute(update(Delivery).values(locked_until=utcnow() - timedelta(seconds=1)))
