@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
-import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +28,7 @@ from fediverse.errors import ReverieError
 from storage.models import Account, Actor, InboxItem, Media, Post
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import drain
+from tests.fediverse.test_imaging import png_declaring
 from tests.fediverse.web.conftest import BROWSER, PASSWORD, sign_in
 from tests.hostile.conftest import count_rows
 from tests.peers import AS2, FakePeer, PeerActor, running_peer
@@ -177,21 +176,6 @@ def test_media_paths_cannot_escape_the_store(client: TestClient, path: str) -> N
     assert b"root:" not in response.content
 
 
-def _png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width``×``height`` (a decompression bomb's calling card)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
-    )
-
-
 def _jpeg(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (200, 120, 40)).save(buffer, "JPEG")
@@ -201,7 +185,7 @@ def _jpeg(width: int, height: int) -> bytes:
 @pytest.mark.parametrize(
     ("name", "data", "mime"),
     [
-        ("a decompression bomb", _png_declaring(60_000, 60_000), "image/png"),
+        ("a decompression bomb", png_declaring(60_000, 60_000), "image/png"),
         ("a truncated JPEG", _jpeg(640, 480)[:2000], "image/jpeg"),
         ("absurd dimensions", _jpeg(20_000, 2), "image/jpeg"),
         ("not an image", b"#!/bin/sh\nrm -rf /\n", "image/png"),
