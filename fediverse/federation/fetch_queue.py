@@ -2,7 +2,7 @@
 
 Claimed like inbox items (``storage.queue.claim_due``); a network failure retries with backoff up to
 ``MAX_ATTEMPTS``, while a 404, a 410, a forged document, an unsafe address or a blocked domain ends the
-row at once (``inbox_queue.is_final``), so a dead parent costs one request, not a retry storm.
+row at once (``retries.is_final``), so a dead parent costs one request, not a retry storm.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change, is_final
+from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.federation.thread_fetches import fetch_ancestor, fetch_replies
 from fediverse.services import Services
 from storage.models import FetchKind, RemoteFetch, WorkState
@@ -60,9 +60,8 @@ class ThreadFetchQueue:
 
 
 def _outcome(row: RemoteFetch, error: BaseException | None) -> dict[str, Any]:
-    final = error is not None and is_final(error)
     change = attempt_change(
-        row.id, row.attempts, error, final=final, max_attempts=MAX_ATTEMPTS, now=utcnow(), done_column="finished_at"
+        row.id, row.attempts, error, max_attempts=MAX_ATTEMPTS, now=utcnow(), done_column="finished_at"
     )
     if change.get("state") == WorkState.FAILED:
         log.info("thread fetch of %s (%s) failed: %s", row.target_ap_id, row.kind, change["last_error"])

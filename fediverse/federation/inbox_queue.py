@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import update
 
 from fediverse.federation.ingest import HANDLERS, IngestContext
-from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change, is_final
+from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.services import Services
 from storage.models import InboxItem, WorkState
 from storage.queue import claim_due
@@ -49,13 +49,13 @@ class InboxQueue:
         for item in items:
             by_sender[item.actor_ap_id].append(item)
         limit = asyncio.Semaphore(CONCURRENT_SENDERS)
-        outcomes: list[tuple[InboxItem, BaseException | None, bool]] = []
+        outcomes: list[tuple[InboxItem, BaseException | None]] = []
 
         async def apply_in_order(sender_items: list[InboxItem]) -> None:
             async with limit:
                 for item in sender_items:
                     await self.services.yield_to_requests()
-                    outcomes.append((item, *await self._apply(item)))
+                    outcomes.append((item, await self._apply(item)))
 
         try:
             await asyncio.gather(*(apply_in_order(group) for group in by_sender.values()))
@@ -65,18 +65,18 @@ class InboxQueue:
         self.services.wake_worker("fetches")  # parents that replies in this batch lack
         return len(items)
 
-    async def _apply(self, item: InboxItem) -> tuple[BaseException | None, bool]:
-        """Run the item's handler: ``(error, permanent)``, ``(None, False)`` when it applied."""
+    async def _apply(self, item: InboxItem) -> BaseException | None:
+        """Run the item's handler: the failure, or ``None`` when it applied."""
         handler = HANDLERS.get(item.type)
         try:
             if handler is not None:
                 actor = await self.services.resolver.actor(item.actor_ap_id)
                 await handler(self.context, actor, item.payload)
         except (*PERMANENT_ERRORS, *TRANSIENT_ERRORS) as failure:
-            return failure, is_final(failure)
-        return None, False
+            return failure
+        return None
 
-    async def _record(self, outcomes: list[tuple[InboxItem, BaseException | None, bool]]) -> None:
+    async def _record(self, outcomes: list[tuple[InboxItem, BaseException | None]]) -> None:
         """Every outcome of a pass in one transaction (one per item took half the worker's write turns).
         A crash before this re-applies the pass's items once their claims expire; handlers are no-ops on
         repeats."""
@@ -84,12 +84,11 @@ class InboxQueue:
             return
         now = utcnow()
         changes: list[dict[str, Any]] = []
-        for item, error, permanent in outcomes:
+        for item, error in outcomes:
             change = attempt_change(
                 item.id,
                 item.attempts,
                 error,
-                final=permanent,
                 max_attempts=MAX_ATTEMPTS,
                 now=now,
                 done_column="processed_at",

@@ -29,18 +29,17 @@ def attempt_change(
     attempts_before: int,
     error: BaseException | None,
     *,
-    final: bool,
     max_attempts: int,
     now: datetime,
     done_column: str,
 ) -> dict[str, Any]:
-    """The bulk-UPDATE values after one attempt: done (``done_column`` set to ``now``); failed (``final``,
+    """The bulk-UPDATE values after one attempt: done (``done_column`` set to ``now``); failed (``is_final``,
     or out of attempts); or due again after a backoff. ``last_error`` keeps the reason."""
     attempts = attempts_before + 1
     change: dict[str, Any] = {"id": row_id, "attempts": attempts, "locked_until": None}
     if error is None:
         return {**change, "state": WorkState.DONE, done_column: now}
     change["last_error"] = f"{type(error).__name__}: {error}"[:2000]
-    if final or attempts >= max_attempts:
+    if is_final(error) or attempts >= max_attempts:
         return {**change, "state": WorkState.FAILED}
     return {**change, "next_attempt_at": now + compute_backoff(attempts)}
