@@ -126,33 +126,56 @@ class Resolver:
             if row is not None:
                 row.gone_at = utcnow()
 
-    async def note(self, ap_id: str, *, document: JsonObject | None = None) -> Post | None:
-        """A remote post by id: ours if known, else fetched from its origin and stored.
+    async def authentic_object(
+        self, object_id: str, embedded: JsonObject | None = None, *, sender: str | None = None, alias_ok: bool = False
+    ) -> JsonObject:
+        """The document of the remote object ``object_id``, believed as its own server's word: the one place
+        that decides whether a copy we were handed is trusted or the object is fetched again.
 
-        ``document`` is an embedded copy we were sent; it is trusted only when it comes from the same
-        origin as its author, otherwise the note is fetched again from its own id.
+        ``embedded`` (a copy inside an activity or a collection) is trusted only when it carries
+        ``object_id`` and that id is on the server of ``sender``: the signing actor's id, or the id of the
+        authentic document the copy came in. A server speaks for its own objects, never for another's.
+        Otherwise the object is fetched (signed) from ``object_id``, and the document must carry that id.
+        ``alias_ok`` lets a bare reference (no copy) be an alias, such as a post's URL, that its server
+        answers with the canonical document; ``fetch_object`` has checked that against its own id.
         """
+        if (
+            embedded is not None
+            and sender is not None
+            and get_str_id(embedded) == object_id
+            and host_of(object_id) == host_of(sender)
+        ):
+            return embedded
+        document = await self.fetch_document(object_id)
+        if get_str_id(document) != object_id and not (alias_ok and embedded is None):
+            raise InvalidDocumentError("the fetched object has another id than the one we were given")
+        return document
+
+    async def note(self, ap_id: str, *, embedded: JsonObject | None = None, sender: str | None = None) -> Post | None:
+        """A remote post by id: ours if known, else stored from the copy ``sender`` embedded when its server
+        speaks for the note, or fetched from the note's own id (``authentic_object``)."""
         async with self.db.session() as session:
             known = await session.scalar(select(Post).where(Post.ap_id == ap_id))
-            if known is not None:
-                return known if known.deleted_at is None else None
-            if await session.get(DeletedObject, ap_id) is not None:
-                return None
+        if known is not None:
+            return known if known.deleted_at is None else None
         if self.urls.is_local(ap_id):
             return None
-        if document is None or get_str_id(document) != ap_id:
-            document = await self.fetch_document(ap_id)
-        author_hint = document.get("attributedTo")
-        author_id = author_hint if isinstance(author_hint, str) else None
-        if author_id is None or host_of(author_id) != host_of(ap_id):
-            document = await self.fetch_document(ap_id)
-        author_id = parse_note(document, None).author_id
-        if host_of(author_id) != host_of(ap_id):  # checked before the author is fetched from elsewhere
+        return await self.store_note(await self.authentic_object(ap_id, embedded, sender=sender, alias_ok=True))
+
+    async def store_note(self, document: JsonObject) -> Post | None:
+        """Store an authentic note (from ``authentic_object``) whose author is on its server; ``None`` when
+        it was deleted, here or by its author before it arrived."""
+        remote = parse_note(document, None)
+        if host_of(remote.author_id) != host_of(remote.ap_id):  # checked before the author is fetched from elsewhere
             raise InvalidDocumentError("the note and its author are on different servers")
-        author = await self.actor(author_id)
+        async with self.db.session() as session:
+            known = await session.scalar(select(Post).where(Post.ap_id == remote.ap_id))
+            if known is not None:
+                return known if known.deleted_at is None else None
+            if await deleted_by_author(session, remote.ap_id, remote.author_id):
+                return None
+        author = await self.actor(remote.author_id)
         remote = parse_note(document, author.followers_url)
-        if host_of(remote.ap_id) != host_of(author.ap_id):
-            raise InvalidDocumentError("the note and its author are on different servers")
         async with self.db.transaction() as session:
             return await store_remote_note(session, remote, author)
 
@@ -160,6 +183,13 @@ class Resolver:
 def get_str_id(document: JsonObject) -> str | None:
     value = document.get("id")
     return value if isinstance(value, str) else None
+
+
+async def deleted_by_author(session: AsyncSession, ap_id: str, author_id: str) -> bool:
+    """Whether ``author_id`` deleted the object ``ap_id`` before we saw it (a ``DeletedObject`` marker);
+    anyone else's Delete of it counts for nothing (Mastodon keys these markers by account too)."""
+    marker = await session.get(DeletedObject, ap_id)
+    return marker is not None and marker.actor_ap_id == author_id
 
 
 async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: Actor) -> Post:

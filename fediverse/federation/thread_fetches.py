@@ -4,9 +4,10 @@
   ``Resolver`` (which believes a note only from its author's server) and stored as context, without
   notifying anyone; the walk goes on to its own parent up to ``threads.MAX_ANCESTORS``.
 - ``fetch_replies``: the first pages of a remote post's ``replies`` collection (Mastodon's
-  ``FetchRepliesService`` reads a bounded number of them too). An entry embedded by the post's own server
-  is believed as sent; one whose id is on another server is fetched from that id, and kept only if it
-  really answers the post.
+  ``FetchRepliesService`` reads a bounded number of them too). The collection and its pages are the post's
+  server's word, so they must be on its server; an entry they embed is believed or fetched again from its
+  own id by ``Resolver.authentic_object`` (the post's server speaks only for its own notes), and kept only
+  if it really answers the post.
 """
 
 from __future__ import annotations
@@ -55,12 +56,20 @@ async def fetch_replies(resolver: Resolver, post_ap_id: str) -> int:
         return 0
     origin = host_of(post.ap_id)
     if not isinstance(collection, dict):
-        collection = await resolver.fetch_document(str(collection))
+        collection = await _origin_document(resolver, str(collection), origin)
     entries = await _collection_entries(resolver, collection, origin)
     stored = 0
     for entry in entries[:MAX_REPLIES]:
-        stored += await _store_reply(resolver, post, entry, origin)
+        stored += await _store_reply(resolver, post, entry)
     return stored
+
+
+async def _origin_document(resolver: Resolver, url: str, origin: str) -> dict[str, Any]:
+    """A collection or page fetched from the post's server, which must still be the server it comes from."""
+    document = await resolver.authentic_object(url, alias_ok=True)
+    if host_of(get_id(document) or "") != origin:
+        raise InvalidDocumentError("the collection is not on the post's server")
+    return document
 
 
 async def _collection_entries(resolver: Resolver, collection: dict[str, Any], origin: str) -> list[Any]:
@@ -74,7 +83,7 @@ async def _collection_entries(resolver: Resolver, collection: dict[str, Any], or
             page_id = get_id(page)
             if not page_id or host_of(page_id) != origin:
                 break  # pages are the post's server's word; another server's are not asked
-            page = await resolver.fetch_document(page_id)
+            page = await _origin_document(resolver, page_id, origin)
         entries += _items(page)
         page = page.get("next")
     return entries
@@ -84,20 +93,18 @@ def _items(page: dict[str, Any]) -> list[Any]:
     return [*as_list(page.get("orderedItems")), *as_list(page.get("items"))]
 
 
-async def _store_reply(resolver: Resolver, post: Post, entry: Any, origin: str) -> int:
+async def _store_reply(resolver: Resolver, post: Post, entry: Any) -> int:
     """1 when ``entry`` is a reply to ``post`` that is now stored; a bad entry is skipped, not fatal."""
     reply_id = get_id(entry)
     if not reply_id or resolver.urls.is_local(reply_id):
         return 0
     try:
         await _refuse_blocked(resolver, reply_id)
-        # Embedded by the post's own server: believed for its own notes only; others come from their id.
-        document = entry if isinstance(entry, dict) and host_of(reply_id) == origin else None
-        if document is None:
-            document = await resolver.fetch_document(reply_id)
+        embedded = entry if isinstance(entry, dict) else None
+        document = await resolver.authentic_object(reply_id, embedded, sender=post.ap_id)
         if get_id(document.get("inReplyTo")) != post.ap_id:
             return 0
-        return int(await resolver.note(reply_id, document=document) is not None)
+        return int(await resolver.store_note(document) is not None)
     except (FetchError, GoneError, InvalidDocumentError, Forbidden) as error:
         log.info("skipped reply %s of %s: %s", reply_id, post.ap_id, error)
         return 0

@@ -60,7 +60,7 @@ def request_target(request: Request) -> str:
 
 
 def parse_activity(body: bytes) -> dict[str, Any]:
-    """The activity as a JSON object with an id, a type and an actor, or ``BadRequest``."""
+    """The activity as a JSON object with an id, a type and an actor on the id's server, or ``BadRequest``."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:  # bad JSON, bad UTF-8, absurd nesting
@@ -72,8 +72,13 @@ def parse_activity(body: bytes) -> dict[str, Any]:
         raise BadRequest("The activity has no usable id.")
     if not isinstance(document.get("type"), str | list):
         raise BadRequest("The activity has no type.")
-    if not get_id(document.get("actor")):
+    actor_id = get_id(document.get("actor"))
+    if not actor_id:
         raise BadRequest("The activity has no actor.")
+    if host_of(activity_id) != host_of(actor_id):
+        # An id is its server's to mint: another server's id would squat the activity it names (the inbox
+        # keeps one item per id), so that server's genuine activity would be dropped as a replay.
+        raise BadRequest("The activity's id is not on its actor's server.")
     return document
 
 

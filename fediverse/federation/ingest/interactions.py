@@ -37,7 +37,7 @@ async def handle_announce(context: IngestContext, actor: Actor, activity: dict[s
             )
         if followed is None:
             return
-        boosted = await context.resolver.note(target, document=embedded_object(activity))
+        boosted = await context.resolver.note(target, embedded=embedded_object(activity), sender=actor.ap_id)
         if boosted is None:
             return
         target = boosted.ap_id  # the object may be named by its URL (Mastodon's /@user/id); the post has its id

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import get_ids, get_str
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.ingest.context import IngestContext, local_actor, object_id, post_by_id, reload
@@ -24,11 +25,13 @@ async def handle_delete(context: IngestContext, actor: Actor, activity: dict[str
             return
         post = await post_by_id(session, target)
         if post is not None:
-            if post.author_id == me.id and not post.is_local:
-                await tombstone_post(session, post)
+            if post.author_id != me.id or post.is_local:
+                raise InvalidDocumentError("only its author can delete a note")
+            await tombstone_post(session, post)
             return
         if host_of(target) == host_of(actor.ap_id) and await session.get(DeletedObject, target) is None:
             # The Delete arrived before the Create: remember it so the Create is dropped (Mastodon keeps 6 h).
+            # It counts only if the note turns out to be this actor's (``resolve.deleted_by_author``).
             session.add(DeletedObject(ap_id=target, actor_ap_id=actor.ap_id))
 
 

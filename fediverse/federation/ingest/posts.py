@@ -8,27 +8,33 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.errors import InvalidDocumentError
-from activitypub.vocab import ACTOR_TYPES, audience, get_id, get_types
+from activitypub.vocab import ACTOR_TYPES, audience, get_types
 from fediverse.blocking import is_blocked_between
 from fediverse.federation.actors_in import actor_fields, host_of
 from fediverse.federation.ingest.context import IngestContext, embedded_object, object_id, post_by_id
 from fediverse.federation.notes_in import RemoteNote, parse_note
-from fediverse.federation.resolve import replace_attachments, store_remote_note, upsert_actor
+from fediverse.federation.resolve import deleted_by_author, replace_attachments, store_remote_note, upsert_actor
 from fediverse.federation.threads import queue_parent_fetch
 from fediverse.notifications import notify
 from fediverse.urls import Urls
-from storage.models import Actor, DeletedObject, Follow, FollowState, NotificationType, Post
+from storage.models import Actor, Follow, FollowState, NotificationType, Post
 
 
-async def _authentic_note(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> dict[str, Any]:
-    """The note an activity carries, believed only if it comes from the actor's own origin and names the
-    actor as author; otherwise fetched again from its own id (GoToSocial's rule, federation.md §6)."""
-    note = embedded_object(activity)
+async def _senders_note(
+    context: IngestContext, actor: Actor, activity: dict[str, Any]
+) -> tuple[dict[str, Any], RemoteNote]:
+    """The note a Create or Update carries, which must be the sending actor's own: on its server and
+    attributed to it. A forward keeps the author as the activity's actor, so a note of anyone else here is a
+    forgery (Mastodon refuses a Create of another server's object). The embedded copy is believed or
+    fetched again by ``Resolver.authentic_object``."""
     note_id = object_id(activity)
-    attributed = get_id(note.get("attributedTo")) if note is not None else None
-    if note is None or host_of(note_id) != host_of(actor.ap_id) or attributed != actor.ap_id:
-        note = await context.resolver.fetch_document(note_id)
-    return note
+    if host_of(note_id) != host_of(actor.ap_id):
+        raise InvalidDocumentError("the object is not on the sending actor's server")
+    note = await context.resolver.authentic_object(note_id, embedded_object(activity), sender=actor.ap_id)
+    remote = parse_note(note, actor.followers_url)
+    if remote.author_id != actor.ap_id:
+        raise InvalidDocumentError("the object is not attributed to the sending actor")
+    return note, remote
 
 
 async def _is_relevant(
@@ -64,7 +70,7 @@ async def _wanted(context: IngestContext, remote: RemoteNote, author: Actor, not
     """Whether to store the note: not deleted before it arrived, not a repeat, touching someone here, and
     not a reply across a block. One read session for all the checks."""
     async with context.db.session() as session:
-        if await session.get(DeletedObject, remote.ap_id) is not None or await post_by_id(session, remote.ap_id):
+        if await deleted_by_author(session, remote.ap_id, author.ap_id) or await post_by_id(session, remote.ap_id):
             return False
         return await _is_relevant(session, context.urls, remote, author, note) and not await _answers_a_block(
             session, context.urls, remote, author
@@ -74,15 +80,8 @@ async def _wanted(context: IngestContext, remote: RemoteNote, author: Actor, not
 async def handle_create(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
     if context.urls.is_local(object_id(activity)):
         return  # nobody creates our objects for us
-    note = await _authentic_note(context, actor, activity)
-    author = actor
-    attributed = get_id(note.get("attributedTo"))
-    if attributed != actor.ap_id:  # a forwarded note: its author comes from the fetched copy
-        author = await context.resolver.actor(attributed or "")
-    remote = parse_note(note, author.followers_url)
-    if host_of(remote.ap_id) != host_of(author.ap_id):
-        raise InvalidDocumentError("the note is not on its author's server")
-    if not await _wanted(context, remote, author, note):
+    note, remote = await _senders_note(context, actor, activity)
+    if not await _wanted(context, remote, actor, note):
         return
     local_addressees = [i for i in dict.fromkeys([*remote.mention_ids, *audience(note)]) if context.urls.is_local(i)]
     async with context.db.transaction() as session:
@@ -96,9 +95,9 @@ async def handle_create(context: IngestContext, actor: Actor, activity: dict[str
                 remote.tags,
                 list(dict.fromkeys([*remote.mention_ids, *local_addressees])),
             ),
-            author,
+            actor,
         )
-        await _notify_locals(context, session, post, author, remote, local_addressees)
+        await _notify_locals(context, session, post, actor, remote, local_addressees)
         # The parent we lack is fetched by the worker (ThreadFetchQueue), never inside this transaction.
         await queue_parent_fetch(session, context.urls, post)
 
@@ -134,10 +133,11 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
         raise InvalidDocumentError("an actor can only update itself")
     async with context.db.session() as session:
         post = await post_by_id(session, target)
-    if post is None or post.author_id != actor.id or post.is_local or post.deleted_at is not None:
-        return  # unknown to us (Mastodon ignores those too), or not theirs to edit
-    note = await _authentic_note(context, actor, activity)
-    remote = parse_note(note, actor.followers_url)
+    if post is None or post.is_local or post.deleted_at is not None:
+        return  # unknown to us (Mastodon ignores those too), or ours, which nobody edits for us
+    if post.author_id != actor.id:
+        raise InvalidDocumentError("only its author can update a note")
+    _, remote = await _senders_note(context, actor, activity)
     edited = remote.fields.get("edited_at")
     if post.edited_at is not None and (edited is None or edited <= post.edited_at):
         return  # stale or repeated update
@@ -152,10 +152,8 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
 
 
 async def _update_actor(context: IngestContext, actor: Actor, embedded: dict[str, Any] | None) -> None:
-    """A profile change. The embedded document is used when it is the actor's own; else fetched."""
-    document = embedded if embedded is not None and embedded.get("id") == actor.ap_id else None
-    if document is None:
-        document = await context.resolver.fetch_document(actor.ap_id)
+    """A profile change: the actor's own document, as embedded or fetched again (``authentic_object``)."""
+    document = await context.resolver.authentic_object(actor.ap_id, embedded, sender=actor.ap_id)
     fields = actor_fields(document)
     async with context.db.transaction() as session:
         await upsert_actor(session, fields)
