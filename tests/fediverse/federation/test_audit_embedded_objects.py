@@ -195,7 +195,7 @@ def test_h1_update_of_someone_elses_note_is_refused(
     assert error is not None and "only its author" in error
 
 
-def test_h1_delete_of_another_servers_note_is_ignored(
+def test_h1_delete_of_another_servers_note_is_refused(
     client: TestClient, peer: FakePeer, other_peer: FakePeer, make_user: Callable[..., Account]
 ) -> None:
     # Given ana follows eve on a third server, and eve's note is stored
