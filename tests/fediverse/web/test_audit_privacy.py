@@ -145,10 +145,11 @@ def test_w6_a_a_blocked_viewer_gets_the_blockers_profile_without_posts_and_404_f
     # Given ana's public post, and ana blocking ben
     make_member("ana")
     make_member("ben")
-    anas = post_as("ana", caption="anas lighthouse")
+    anas = post_as("ana", caption="anas lighthouse", generation={"prompt": "a lighthouse at dusk"})
+    token = as_user(client, "ben")
+    assert client.get("/api/remix", params={"source": anas.ap_id}).status_code == 200
     run_action(client, actions.block, "ana", BEN)
     # When ben opens her profile, he gets it without her posts (as Mastodon shows a blocker's profile)
-    token = as_user(client, "ben")
     profile = client.get("/@ana", headers=BROWSER)
     assert profile.status_code == 200 and "You cannot follow this account" in profile.text
     assert "anas lighthouse" not in profile.text and f"/@ana/{anas.id}" not in profile.text
@@ -162,6 +163,8 @@ def test_w6_a_a_blocked_viewer_gets_the_blockers_profile_without_posts_and_404_f
     api_reply = {"caption": "hey", "in_reply_to": anas.ap_id}
     refused = client.post("/api/posts", json=api_reply, headers={"X-CSRF-Token": token})
     assert refused.status_code == 404 and refused.json() == {"error": "No such post."}
+    # And her prompt is not his to remix any more
+    assert client.get("/api/remix", params={"source": anas.ap_id}).status_code == 404
 
 
 def test_w6_a_the_blocker_does_not_see_the_blocked_accounts_posts(
