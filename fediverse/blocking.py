@@ -15,11 +15,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Block, Mute
 
 
+def not_blocking(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
+    """``column`` (an actor id) does not block the viewer."""
+    return column.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer_actor_id))
+
+
+def not_blocked_between(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
+    """``column`` (an actor id) is neither blocked by the viewer nor blocking the viewer."""
+    return and_(
+        column.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_actor_id)),
+        not_blocking(column, viewer_actor_id),
+    )
+
+
 def not_hidden_from(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
     """``column`` (an actor id) is not blocked or muted by the viewer, nor blocking the viewer."""
     return and_(
-        column.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_actor_id)),
-        column.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer_actor_id)),
+        not_blocked_between(column, viewer_actor_id),
         column.not_in(select(Mute.muted_id).where(Mute.muter_id == viewer_actor_id)),
     )
 

@@ -13,9 +13,9 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from fediverse.auth import current_session
-from fediverse.blocking import not_silenced_for
 from fediverse.cards import handle_path
 from fediverse.instance import get_instance_settings
+from fediverse.notifications import shown_to
 from fediverse.services import Services
 from storage.models import Account, Actor, Notification
 from storage.types import utcnow
@@ -81,13 +81,7 @@ async def load_viewer(request: Request) -> Viewer | None:
     async with services.db.session() as session:
         actor = await session.get(Actor, account.actor_id)
         unread = await session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(
-                Notification.account_id == account.id,
-                Notification.read_at.is_(None),
-                not_silenced_for(Notification.actor_id, account.actor_id),
-            )
+            select(func.count()).select_from(Notification).where(shown_to(account), Notification.read_at.is_(None))
         )
     assert actor is not None
     return Viewer(account=account, actor=actor, csrf_token=web_session.csrf_token, unread=unread or 0)

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fediverse.auth import require_account
-from fediverse.blocking import not_silenced_for
 from fediverse.cards import PostCard, load_cards
+from fediverse.notifications import shown_to
 from fediverse.rendering import render_page
 from fediverse.services import Services
 from fediverse.social.follows import find_follow
@@ -39,9 +39,7 @@ async def notifications(request: Request) -> Response:
     account = await require_account(request)
     services: Services = request.state.services
     max_id = parse_max_id(request.query_params.get("max_id"))
-    query = select(Notification).where(
-        Notification.account_id == account.id, not_silenced_for(Notification.actor_id, account.actor_id)
-    )
+    query = select(Notification).where(shown_to(account))
     if max_id is not None:
         query = query.where(Notification.id < max_id)
     async with services.db.session() as session:

@@ -109,7 +109,11 @@ async def report_form(request: Request) -> Response:
         posts = list(
             await session.scalars(
                 select(Post)
-                .where(Post.author_id == target.id, Post.deleted_at.is_(None), visible_to(account.actor_id))
+                .where(
+                    Post.author_id == target.id,
+                    Post.deleted_at.is_(None),
+                    visible_to(account.actor_id, despite_own_blocks=True),
+                )
                 .order_by(Post.id.desc())
                 .limit(REPORTABLE_POSTS)
             )
@@ -140,7 +144,7 @@ async def send_report(request: Request) -> Response:
                 select(Post.ap_id).where(
                     Post.id.in_(post_ids[:REPORTABLE_POSTS]),
                     Post.author_id == target.id,
-                    visible_to(account.actor_id),
+                    visible_to(account.actor_id, despite_own_blocks=True),
                 )
             )
         )

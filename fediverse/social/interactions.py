@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fediverse.blocking import is_blocked_between
-from fediverse.errors import Forbidden
+from fediverse.errors import Forbidden, NotFound
 from fediverse.federation.activities import announce_activity, like_activity, new_activity_id, undo_activity
 from fediverse.federation.outbox import follower_inboxes, queue_activity
 from fediverse.notifications import notify, withdraw_notification
 from fediverse.urls import Urls
+from fediverse.visibility import can_see
 from storage.models import Actor, Announce, Like, NotificationType, Post, Visibility
 from storage.types import utcnow
 
@@ -22,7 +22,7 @@ BOOSTABLE = (Visibility.PUBLIC, Visibility.UNLISTED)
 async def like_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> Like:
     """A local account likes ``post``; its remote author receives a ``Like``."""
     assert actor.id is not None and author.id is not None
-    await _refuse_across_block(session, actor, author)
+    await _refuse_unseen(session, actor, post)
     existing = await session.scalar(select(Like).where(Like.actor_id == actor.id, Like.post_id == post.id))
     if existing is not None:
         return existing
@@ -55,7 +55,7 @@ async def boost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post
     assert actor.id is not None and author.id is not None
     if post.visibility not in BOOSTABLE or post.deleted_at is not None:
         raise Forbidden("Only public and unlisted posts can be boosted.")
-    await _refuse_across_block(session, actor, author)
+    await _refuse_unseen(session, actor, post)
     existing = await session.scalar(select(Announce).where(Announce.actor_id == actor.id, Announce.post_id == post.id))
     if existing is not None:
         return existing
@@ -91,9 +91,10 @@ async def unboost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Po
     await queue_activity(session, actor, undo, inboxes, local_base_url=urls.base_url)
 
 
-async def _refuse_across_block(session: AsyncSession, actor: Actor, author: Actor) -> None:
-    if await is_blocked_between(session, actor.id, author.id):
-        raise Forbidden("You cannot interact with this account.")
+async def _refuse_unseen(session: AsyncSession, actor: Actor, post: Post) -> None:
+    """A post the actor may not see (private, or across a block) answers as a missing one."""
+    if not await can_see(session, post, actor.id):
+        raise NotFound("No such post.")
 
 
 def _announce_document(
@@ -110,11 +111,12 @@ def _announce_document(
 
 
 async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity_id: str) -> None:
-    """A remote actor liked a local post (refused when its author and the actor are blocked apart)."""
+    """A remote actor liked a local post (refused when it may not see the post: not addressed to it, or its
+    author and the actor are blocked apart)."""
     assert actor.id is not None
     if await session.scalar(select(Like.id).where(Like.actor_id == actor.id, Like.post_id == post.id)):
         return
-    if await is_blocked_between(session, actor.id, post.author_id):
+    if not await can_see(session, post, actor.id):
         return
     session.add(Like(actor_id=actor.id, post_id=post.id, ap_id=activity_id))
     await notify(session, post.author_id, NotificationType.LIKE, from_actor_id=actor.id, post_id=post.id)
@@ -123,12 +125,12 @@ async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity
 async def receive_announce(
     session: AsyncSession, actor: Actor, post: Post, activity_id: str, published: datetime
 ) -> None:
-    """A remote actor boosted a post (ours, or one we know from a followed account); a boost of a local
-    post whose author and the booster are blocked apart is refused."""
+    """A remote actor boosted a post (ours, or one we know from a followed account); a boost of a post the
+    booster may not see (its author and the booster are blocked apart) is refused."""
     assert actor.id is not None
     if await session.scalar(select(Announce.id).where(Announce.actor_id == actor.id, Announce.post_id == post.id)):
         return
-    if await is_blocked_between(session, actor.id, post.author_id):
+    if not await can_see(session, post, actor.id):
         return
     session.add(Announce(actor_id=actor.id, post_id=post.id, ap_id=activity_id, published=published))
     await notify(session, post.author_id, NotificationType.ANNOUNCE, from_actor_id=actor.id, post_id=post.id)

@@ -11,8 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.vocab import JsonObject
-from fediverse.blocking import is_blocked_between
-from fediverse.errors import BadRequest, Forbidden
+from fediverse.errors import BadRequest, Forbidden, NotFound
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.outbox import follower_inboxes, queue_activity
@@ -23,6 +22,7 @@ from fediverse.posts import load_post_views
 from fediverse.social.moderation import drop_attachments
 from fediverse.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
 from fediverse.urls import Urls
+from fediverse.visibility import can_see
 from storage.models import (
     Account,
     Actor,
@@ -149,8 +149,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     parent = draft.in_reply_to
     if parent is not None and parent.deleted_at is not None:
         raise BadRequest("The post you reply to has been deleted.")
-    if parent is not None and await is_blocked_between(session, author.id, parent.author_id):
-        raise Forbidden("You cannot reply to this account.")
+    if parent is not None and not await can_see(session, parent, author.id):
+        raise NotFound("No such post.")  # what an unknown post answers: a reply does not reveal it exists
     media = await _claim_media(session, account, draft.media_ids)
     for item in media:
         if item.id in draft.alt_texts:

@@ -15,15 +15,18 @@ from fediverse.errors import NotFound
 from fediverse.generation import Capabilities, GenerationRequest, InvalidRequestError, validate_request
 from fediverse.generation.base import MAX_PROMPT_CHARS
 from fediverse.services import Services
+from fediverse.visibility import can_see
 from storage.models import Account, Post, Visibility
 
 
 async def remix_recipe(services: Services, account: Account, reference: str) -> dict[str, Any]:
     """``{"prompt", "negative_prompt", "seed", "style", "width", "height", "remix_of"}`` for a post."""
     post = await find_post(services, reference)
+    async with services.db.session() as session:
+        visible = await can_see(session, post, account.actor_id)  # a post across a block is missing
     private = post.visibility in (Visibility.FOLLOWERS, Visibility.DIRECT) and post.author_id != account.actor_id
     prompt = (post.generation or {}).get("prompt")
-    if private or post.hide_prompt or not isinstance(prompt, str) or not prompt.strip():
+    if not visible or private or post.hide_prompt or not isinstance(prompt, str) or not prompt.strip():
         raise NotFound("This post has no prompt to remix.")
     return recipe_for(post, services.studio.generator.capabilities)
 

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import ACTOR_TYPES, audience, get_types
-from fediverse.blocking import is_blocked_between
 from fediverse.federation.actors_in import actor_fields, host_of
 from fediverse.federation.ingest.context import IngestContext, embedded_object, object_id, post_by_id
 from fediverse.federation.notes_in import RemoteNote, parse_note
@@ -17,6 +16,7 @@ from fediverse.federation.resolve import deleted_by_author, replace_attachments,
 from fediverse.federation.threads import queue_parent_fetch
 from fediverse.notifications import notify
 from fediverse.urls import Urls
+from fediverse.visibility import can_see
 from storage.models import Actor, Follow, FollowState, NotificationType, Post
 
 
@@ -57,22 +57,23 @@ async def _is_relevant(
     return follower is not None
 
 
-async def _answers_a_block(session: AsyncSession, urls: Urls, remote: RemoteNote, author: Actor) -> bool:
-    """A reply to a local post whose author blocks the replier (or is blocked by them) is refused."""
+async def _answers_an_unseen_post(session: AsyncSession, urls: Urls, remote: RemoteNote, author: Actor) -> bool:
+    """A reply to a local post its author may not see (not addressed to them, across a block, or deleted)
+    is refused: no row, no notification."""
     parent_id = remote.fields.get("in_reply_to_ap_id")
     if not isinstance(parent_id, str) or not urls.is_local(parent_id):
         return False
     parent = await post_by_id(session, parent_id)
-    return parent is not None and await is_blocked_between(session, author.id, parent.author_id)
+    return parent is not None and not await can_see(session, parent, author.id)
 
 
 async def _wanted(context: IngestContext, remote: RemoteNote, author: Actor, note: dict[str, Any]) -> bool:
     """Whether to store the note: not deleted before it arrived, not a repeat, touching someone here, and
-    not a reply across a block. One read session for all the checks."""
+    not a reply to a post its author may not see. One read session for all the checks."""
     async with context.db.session() as session:
         if await deleted_by_author(session, remote.ap_id, author.ap_id) or await post_by_id(session, remote.ap_id):
             return False
-        return await _is_relevant(session, context.urls, remote, author, note) and not await _answers_a_block(
+        return await _is_relevant(session, context.urls, remote, author, note) and not await _answers_an_unseen_post(
             session, context.urls, remote, author
         )
 
