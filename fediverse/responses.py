@@ -1,7 +1,8 @@
 """Response types and content negotiation shared by the routes.
 
 Every object has one URL: ``Accept: application/activity+json`` (or ``application/ld+json`` with the AS2
-profile) gets the ActivityStreams document, a browser gets HTML.
+profile) gets the ActivityStreams document, a browser gets HTML. ActivityStreams responses are made only
+by ``fediverse.routes.signed_fetch``, after its check of who is reading.
 """
 
 from __future__ import annotations
@@ -53,21 +54,8 @@ def wants_json(request: Request) -> bool:
     return "text/html" not in accept or wants_activity_json(request)
 
 
-def _dumps(document: Any) -> bytes:
+def dump_json(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-class ActivityResponse(Response):
-    """An ActivityStreams document. ``Vary: Accept`` because the same URL also serves HTML."""
-
-    media_type = AS2_CONTENT_TYPE
-
-    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
-        merged = {"Vary": "Accept", "Cache-Control": "max-age=60, public"} | (headers or {})
-        super().__init__(content, status_code=status_code, headers=merged)
-
-    def render(self, content: Any) -> bytes:
-        return _dumps(content)
 
 
 class JSONResponse(Response):
@@ -85,4 +73,4 @@ class JSONResponse(Response):
         super().__init__(content, status_code=status_code, headers=headers, media_type=media_type)
 
     def render(self, content: Any) -> bytes:
-        return _dumps(content)
+        return dump_json(content)

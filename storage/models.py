@@ -156,7 +156,8 @@ class Media(SQLModel, table=True):
     """One image: a local file set in the media store, or a remote attachment we only describe."""
 
     __tablename__ = "media"
-    #: Housekeeping finds expired drafts by state and age.
+    #: Housekeeping finds expired drafts by state and age; ``GET /media/{key}`` and the sweep find rows by
+    #: file key (the ``*_key`` indexes).
     __table_args__ = (Index("ix_media_state_created_at", "state", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
@@ -167,9 +168,9 @@ class Media(SQLModel, table=True):
     width: int | None = None
     height: int | None = None
     size_bytes: int | None = None
-    original_key: str | None = Field(default=None, max_length=255)
-    display_key: str | None = Field(default=None, max_length=255)
-    thumbnail_key: str | None = Field(default=None, max_length=255)
+    original_key: str | None = Field(default=None, max_length=255, index=True)
+    display_key: str | None = Field(default=None, max_length=255, index=True)
+    thumbnail_key: str | None = Field(default=None, max_length=255, index=True)
     remote_url: str | None = Field(default=None, max_length=2048)
     blurhash: str | None = Field(default=None, max_length=164)
     alt_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import ACTOR_TYPES, get_bool, get_id, get_str, get_types, get_url
 from fediverse.federation.sanitize import sanitize_html
+from fediverse.names import clean_display_name, is_plain_host, is_remote_username
 
 MAX_NAME_LENGTH = 2048
 MAX_SUMMARY_LENGTH = 20_000
@@ -34,7 +35,9 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     """The ``Actor`` columns described by a remote actor document.
 
     Raises ``InvalidDocumentError`` for what Mastodon would also refuse: no id, an unknown type, no inbox,
-    no username, or a key owned by someone else.
+    no username (or one with characters no username has), or a key owned by someone else; and for an id
+    whose host is not a plain ASCII host name. The display name loses what would disguise a handle
+    (``fediverse.names``).
     """
     actor_id = get_str(document, "id")
     if not actor_id or not actor_id.startswith(("https://", "http://")):
@@ -46,9 +49,11 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     if not inbox_url:
         raise InvalidDocumentError("actor has no inbox")
     username = get_str(document, "preferredUsername") or _webfinger_username(document)
-    if not username or len(username) > MAX_NAME_LENGTH:
+    if not username or len(username) > MAX_NAME_LENGTH or not is_remote_username(username):
         raise InvalidDocumentError("actor has no usable preferredUsername")
     domain = host_of(actor_id)
+    if not is_plain_host(domain):
+        raise InvalidDocumentError("actor id's host is not a plain ASCII host name")
     key = document.get("publicKey")
     if isinstance(key, list):
         key = next((k for k in key if isinstance(k, dict)), None)
@@ -69,7 +74,7 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
         "type": sorted(types)[0],
         "username": username,
         "domain": domain,
-        "display_name": (get_str(document, "name") or "")[:MAX_NAME_LENGTH],
+        "display_name": clean_display_name((get_str(document, "name") or "")[:MAX_NAME_LENGTH]),
         "summary_html": sanitize_html((get_str(document, "summary") or "")[:MAX_SUMMARY_LENGTH]),
         "url": profile_url,
         "inbox_url": inbox_url,

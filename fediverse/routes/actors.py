@@ -6,7 +6,8 @@ profile at ``/@{name}`` (Mastodon's layout), which in turn serves the document t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +26,8 @@ from fediverse.federation.documents import (
 )
 from fediverse.federation.notes import create_activity
 from fediverse.posts import load_post_views
-from fediverse.responses import ActivityResponse, wants_activity_json
-from fediverse.routes.signed_fetch import PRIVATE_CACHING, authorize_fetch, is_signed_fetch
+from fediverse.responses import wants_activity_json
+from fediverse.routes.signed_fetch import Reader, anyone, authorize_fetch, authorize_key_read, authorize_read
 from fediverse.services import Services
 from fediverse.social.profiles import load_actor_images
 from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
@@ -44,21 +45,19 @@ async def load_account(session: AsyncSession, username: str) -> tuple[Account, A
     return found
 
 
-async def actor_response(services: Services, username: str, *, barebones: bool = False) -> Response:
-    """The actor document; ``barebones`` (an unsigned reader under authorized fetch) keeps only the key
-    and endpoints."""
+async def actor_response(request: Request, username: str) -> Response:
+    """The actor document, at ``/users/{name}`` or ``/@{name}``. Under authorized fetch, anyone but a
+    verified signer the account does not block gets the barebones one: the key and endpoints only."""
+    services: Services = request.state.services
     async with services.db.session() as session:
         account, actor = await load_account(session, username)
         images = await load_actor_images(session, account)
+    assert actor.id is not None
+    reader = await authorize_key_read(request, actor.id)
     document = actor_document(actor, account, services.urls, images)
-    if barebones:
-        return ActivityResponse(barebones_actor_document(document), headers=PRIVATE_CACHING)
-    return ActivityResponse(document)
-
-
-async def is_barebones_read(request: Request) -> bool:
-    services: Services = request.state.services
-    return services.settings.authorized_fetch and not await is_signed_fetch(request)
+    if services.settings.authorized_fetch and reader.actor is None:
+        return reader.respond(barebones_actor_document(document))
+    return reader.respond(document)
 
 
 async def actor(request: Request) -> Response:
@@ -66,7 +65,7 @@ async def actor(request: Request) -> Response:
     username = request.path_params["username"]
     if not wants_activity_json(request):
         return RedirectResponse(services.urls.profile_url(username), status_code=302, headers={"Vary": "Accept"})
-    return await actor_response(services, username, barebones=await is_barebones_read(request))
+    return await actor_response(request, username)
 
 
 async def instance_actor(request: Request) -> Response:
@@ -75,7 +74,19 @@ async def instance_actor(request: Request) -> Response:
         found = await session.scalar(select(Actor).where(Actor.ap_id == services.urls.instance_actor_id()))
     if found is None:
         raise NotFound()
-    return ActivityResponse(instance_actor_document(found, services.urls))
+    return anyone().respond(instance_actor_document(found, services.urls))
+
+
+@asynccontextmanager
+async def _collection_of(request: Request, username: str) -> AsyncIterator[tuple[AsyncSession, Actor, Reader]]:
+    """A session, the account's actor and the reader of one of its collections (authorized fetch
+    checked before the account is looked up, a reader the account blocks refused)."""
+    services: Services = request.state.services
+    await authorize_fetch(request)
+    async with services.db.session() as session:
+        _, actor = await load_account(session, username)
+        assert actor.id is not None
+        yield session, actor, await authorize_read(request, actor.id, public=True, session=session)
 
 
 def _page_number(request: Request) -> int | None:
@@ -91,21 +102,19 @@ def _page_number(request: Request) -> int | None:
 
 async def _follow_collection(request: Request, *, followers: bool) -> Response:
     """``followers`` lists who follows the account; otherwise whom the account follows."""
-    await authorize_fetch(request)
     services: Services = request.state.services
     username = request.path_params["username"]
     urls = services.urls
     collection_id = urls.followers_url(username) if followers else urls.following_url(username)
     page = _page_number(request)
-    async with services.db.session() as session:
-        _, actor = await load_account(session, username)
+    async with _collection_of(request, username) as (session, actor, reader):
         mine, theirs = (
             (Follow.followee_id, Follow.follower_id) if followers else (Follow.follower_id, Follow.followee_id)
         )
         accepted = (mine == actor.id, Follow.state == FollowState.ACCEPTED)
         total = await session.scalar(select(func.count()).select_from(Follow).where(*accepted)) or 0
         if page is None:
-            return ActivityResponse(ordered_collection(collection_id, total, f"{collection_id}?page=1"))
+            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=1"))
         items = (
             await session.scalars(
                 select(Actor.ap_id)
@@ -117,7 +126,7 @@ async def _follow_collection(request: Request, *, followers: bool) -> Response:
             )
         ).all()
     has_next = page * FOLLOWS_PAGE_SIZE < total
-    return ActivityResponse(
+    return reader.respond(
         ordered_collection_page(
             f"{collection_id}?page={page}",
             collection_id,
@@ -148,13 +157,11 @@ def _max_id(request: Request) -> int | None:
 
 async def outbox(request: Request) -> Response:
     """Public and unlisted posts as ``Create`` activities, newest first, paged by ``max_id``."""
-    await authorize_fetch(request)
     services: Services = request.state.services
     username = request.path_params["username"]
     collection_id = services.urls.outbox_url(username)
     page = _page_number(request)
-    async with services.db.session() as session:
-        _, actor = await load_account(session, username)
+    async with _collection_of(request, username) as (session, actor, reader):
         listed = (
             Post.author_id == actor.id,
             Post.deleted_at.is_(None),
@@ -162,7 +169,7 @@ async def outbox(request: Request) -> Response:
         )
         total = await session.scalar(select(func.count()).select_from(Post).where(*listed)) or 0
         if page is None:
-            return ActivityResponse(ordered_collection(collection_id, total, f"{collection_id}?page=true"))
+            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"))
         max_id = _max_id(request)
         query = select(Post).where(*listed).order_by(Post.id.desc()).limit(OUTBOX_PAGE_SIZE)
         if max_id is not None:
@@ -172,21 +179,18 @@ async def outbox(request: Request) -> Response:
     items = [create_activity(view, services.urls, context=False) for view in views]
     page_id = f"{collection_id}?page=true" + (f"&max_id={max_id}" if max_id is not None else "")
     next_id = f"{collection_id}?page=true&max_id={posts[-1].id}" if len(posts) == OUTBOX_PAGE_SIZE else None
-    return ActivityResponse(
+    return reader.respond(
         ordered_collection_page(page_id, collection_id, items, total_items=total, next_page_id=next_id)
     )
 
 
 async def _empty_collection(request: Request, collection_id_for: Callable[[str], str]) -> Response:
-    await authorize_fetch(request)
-    services: Services = request.state.services
     username = request.path_params["username"]
-    async with services.db.session() as session:
-        await load_account(session, username)
     collection_id = collection_id_for(username)
-    if _page_number(request) is None:
-        return ActivityResponse(ordered_collection(collection_id, 0, f"{collection_id}?page=1"))
-    return ActivityResponse(ordered_collection_page(f"{collection_id}?page=1", collection_id, [], total_items=0))
+    async with _collection_of(request, username) as (_, _, reader):
+        if _page_number(request) is None:
+            return reader.respond(ordered_collection(collection_id, 0, f"{collection_id}?page=1"))
+        return reader.respond(ordered_collection_page(f"{collection_id}?page=1", collection_id, [], total_items=0))
 
 
 async def featured(request: Request) -> Response:

@@ -10,7 +10,6 @@ to read it (``fediverse.audience``); anyone else gets the same 404 as for a note
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +23,8 @@ from fediverse.errors import BadRequest, NotFound
 from fediverse.federation.documents import collection_page, tombstone_document
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.posts import load_post_views
-from fediverse.responses import ActivityResponse, wants_activity_json
-from fediverse.routes.signed_fetch import PRIVATE_CACHING, authorize_fetch, identify_reader
+from fediverse.responses import wants_activity_json
+from fediverse.routes.signed_fetch import Reader, authorize_fetch, authorize_read
 from fediverse.services import Services
 from storage.models import Account, Actor, OutboxActivity, Post
 
@@ -34,23 +33,22 @@ REPLIES_PAGE_SIZE = 20
 
 @dataclass(frozen=True)
 class _Found:
-    """A post the requester may read; ``view`` is ``None`` when it is gone (deleted, or its author is).
-    ``private``: the answer depends on who asked, so shared caches must not keep it."""
+    """A post the requester may read; ``view`` is ``None`` when it is gone (deleted, or its author is)."""
 
     post: Post
     view: PostView | None
-    private: bool
+    reader: Reader
 
 
-async def _find_post(request: Request) -> _Found:
-    """The local post at this URL if the requester may read it, else ``NotFound``.
+async def _find_post(request: Request, username: str, post_id: int) -> _Found:
+    """The local post ``post_id`` of ``username`` if the requester may read it, else ``NotFound``.
 
     One database session in the common case; only a non-public post asked for without a verified
     signature yet leaves the session to check one (the signer's key may have to be fetched).
     """
     services: Services = request.state.services
-    fetcher = await authorize_fetch(request)
-    ap_id = services.urls.post_id(request.path_params["username"], request.path_params["post_id"])
+    await authorize_fetch(request)
+    ap_id = services.urls.post_id(username, post_id)
     async with services.db.session() as session:
         row = (
             await session.execute(
@@ -62,28 +60,26 @@ async def _find_post(request: Request) -> _Found:
         if row is None:
             raise NotFound("No such post.")
         post, disabled = row
-        if post.visibility in OPEN_VISIBILITIES or fetcher is not None:
-            return await _readable(session, post, disabled is not None, fetcher)
-    reader = await identify_reader(request)
+        public = post.visibility in OPEN_VISIBILITIES
+        if public or services.settings.authorized_fetch:
+            reader = await authorize_read(request, post.author_id, public=public, session=session)
+            return await _readable(session, post, disabled is not None, reader)
+    reader = await authorize_read(request, post.author_id, public=public)
     async with services.db.session() as session:
         return await _readable(session, post, disabled is not None, reader)
 
 
-async def _readable(session: AsyncSession, post: Post, author_disabled: bool, reader: Actor | None) -> _Found:
-    if not await may_read_post(session, post, reader):
+async def _readable(session: AsyncSession, post: Post, author_disabled: bool, reader: Reader) -> _Found:
+    if not await may_read_post(session, post, reader.actor):
         raise NotFound("No such post.")
     gone = post.deleted_at is not None or author_disabled
     view = None if gone else (await load_post_views(session, [post]))[0]
-    return _Found(post, view, private=reader is not None or post.visibility not in OPEN_VISIBILITIES)
-
-
-def _respond(document: dict[str, Any], found: _Found) -> Response:
-    return ActivityResponse(document, headers=PRIVATE_CACHING if found.private else None)
+    return _Found(post, view, reader)
 
 
 def _gone(object_id: str, former_type: str, found: _Found) -> Response:
     document = tombstone_document(object_id, former_type, found.post.deleted_at)
-    return ActivityResponse(document, status_code=410, headers=PRIVATE_CACHING if found.private else None)
+    return found.reader.respond(document, status_code=410)
 
 
 def _to_post_page(request: Request) -> Response:
@@ -96,20 +92,26 @@ def _to_post_page(request: Request) -> Response:
 async def note(request: Request) -> Response:
     if not wants_activity_json(request):
         return _to_post_page(request)
-    found = await _find_post(request)
+    return await note_response(request, request.path_params["username"], request.path_params["post_id"])
+
+
+async def note_response(request: Request, username: str, post_id: int) -> Response:
+    """The Note (or its Tombstone) for an ActivityPub client, wherever it was asked for: at its id or
+    at its page, ``/@{name}/{id}``."""
+    found = await _find_post(request, username, post_id)
     if found.view is None:
         return _gone(found.post.ap_id, "Note", found)
-    return _respond(with_context(note_document(found.view, request.state.services.urls)), found)
+    return found.reader.respond(with_context(note_document(found.view, request.state.services.urls)))
 
 
 async def note_activity(request: Request) -> Response:
     """The ``Create`` of a note (its id is the note id plus ``/activity``), built from the note as it is now."""
     if not wants_activity_json(request):
         return _to_post_page(request)
-    found = await _find_post(request)
+    found = await _find_post(request, request.path_params["username"], request.path_params["post_id"])
     if found.view is None:
         return _gone(f"{found.post.ap_id}/activity", "Create", found)
-    return _respond(create_activity(found.view, request.state.services.urls), found)
+    return found.reader.respond(create_activity(found.view, request.state.services.urls))
 
 
 def _min_id(request: Request) -> int | None:
@@ -125,7 +127,7 @@ async def replies(request: Request) -> Response:
     """Replies anyone may read, oldest first: a ``Collection`` whose embedded ``first`` page links the next
     by ``min_id`` (Mastodon's paging, which its "fetch all replies" walks)."""
     services: Services = request.state.services
-    found = await _find_post(request)
+    found = await _find_post(request, request.path_params["username"], request.path_params["post_id"])
     replies_id = f"{found.post.ap_id}/replies"
     if found.view is None:
         return _gone(replies_id, "Collection", found)
@@ -148,8 +150,8 @@ async def replies(request: Request) -> Response:
     next_id = f"{replies_id}?page=true&min_id={rows[-1][0]}" if len(rows) == REPLIES_PAGE_SIZE else None
     page = collection_page(page_id, replies_id, [ap_id for _, ap_id in rows], next_page_id=next_id)
     if request.query_params.get("page") is None and min_id is None:
-        return _respond(with_context({"id": replies_id, "type": "Collection", "first": page}), found)
-    return _respond(with_context(page), found)
+        return found.reader.respond(with_context({"id": replies_id, "type": "Collection", "first": page}))
+    return found.reader.respond(with_context(page))
 
 
 async def activity(request: Request) -> Response:
@@ -158,7 +160,7 @@ async def activity(request: Request) -> Response:
     An activity that was later undone answers 410 with a ``Tombstone``.
     """
     services: Services = request.state.services
-    fetcher = await authorize_fetch(request)
+    await authorize_fetch(request)
     username = request.path_params["username"]
     ap_id = services.urls.activity_id(username, request.path_params["token"])
     async with services.db.session() as session:
@@ -172,10 +174,10 @@ async def activity(request: Request) -> Response:
     if row is None:
         raise NotFound("No such activity.")
     stored, owner = row
-    public = bool(audience(stored.payload) & PUBLIC_ALIASES)
-    reader = fetcher if fetcher is not None or public else await identify_reader(request)
+    assert owner.id is not None
+    reader = await authorize_read(request, owner.id, public=bool(audience(stored.payload) & PUBLIC_ALIASES))
     async with services.db.session() as session:
-        if not await may_read_activity(session, stored.payload, owner, reader):
+        if not await may_read_activity(session, stored.payload, owner, reader.actor):
             raise NotFound("No such activity.")
         undone = await session.scalar(
             select(OutboxActivity.id)
@@ -186,10 +188,9 @@ async def activity(request: Request) -> Response:
             )
             .limit(1)
         )
-    headers = PRIVATE_CACHING if reader is not None or not public else None
     if undone is not None:
-        return ActivityResponse(tombstone_document(ap_id, stored.type, None), status_code=410, headers=headers)
-    return ActivityResponse(stored.payload, headers=headers)
+        return reader.respond(tombstone_document(ap_id, stored.type, None), status_code=410)
+    return reader.respond(stored.payload)
 
 
 routes = [

@@ -12,21 +12,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from activitypub.vocab import with_context
 from fediverse import actions
 from fediverse.auth import current_account
 from fediverse.blocking import not_hidden_from
 from fediverse.cards import PostCard, handle_path, load_card, load_cards
 from fediverse.errors import NotFound
-from fediverse.federation.notes import note_document
 from fediverse.federation.threads import is_fetching_replies, queue_replies_fetch, replies_collection
-from fediverse.posts import load_post_views
 from fediverse.rendering import render_page
-from fediverse.responses import ActivityResponse, wants_activity_json
+from fediverse.responses import wants_activity_json
 from fediverse.routes.forms import htmx_redirect, is_htmx, safe_next, see_other, signed_in_form
+from fediverse.routes.objects import note_response
 from fediverse.services import Services
 from fediverse.timelines import Entry
-from fediverse.visibility import OPEN, can_see, visible_to
+from fediverse.visibility import can_see, visible_to
 from storage.models import Actor, Announce, Like, Post
 
 MAX_ANCESTORS = 20
@@ -108,17 +106,14 @@ def _matches_handle(author: Actor, handle: str, local_host: str) -> bool:
 
 async def post_page(request: Request) -> Response:
     services: Services = request.state.services
+    if wants_activity_json(request):
+        return await _note_at_page(request)
     account = await current_account(request)
     viewer_actor_id = account.actor_id if account else None
     async with services.db.session() as session:
         post, author = await _find_post(session, request.path_params["post_id"], viewer_actor_id)
         if not _matches_handle(author, request.path_params["handle"], services.urls.host):
             raise NotFound("This post does not exist, or you may not see it.")
-        if wants_activity_json(request):
-            if not post.is_local or post.visibility not in OPEN:
-                raise NotFound("No such post.")
-            (view,) = await load_post_views(session, [post])
-            return ActivityResponse(with_context(note_document(view, services.urls)))
         card = await load_card(session, services.urls, post, viewer_actor_id)
         ancestors = await load_cards(
             session,
@@ -153,6 +148,16 @@ async def post_page(request: Request) -> Response:
         },
         headers={"Vary": "Accept, Cookie"},
     )
+
+
+async def _note_at_page(request: Request) -> Response:
+    """An ActivityPub client at a local post's page gets what the note's id serves it, under the same
+    check; a remote post's page has no document here."""
+    services: Services = request.state.services
+    username, _, host = request.path_params["handle"].partition("@")
+    if host and host.lower() != services.urls.host.lower():
+        raise NotFound("No such post.")
+    return await note_response(request, username, request.path_params["post_id"])
 
 
 INTERACTIONS = {

@@ -24,7 +24,7 @@ from fediverse.errors import BadRequest, NotFound
 from fediverse.instance import get_instance_settings
 from fediverse.rendering import render_page
 from fediverse.responses import wants_activity_json
-from fediverse.routes.actors import actor_response, is_barebones_read, load_account
+from fediverse.routes.actors import actor_response, load_account
 from fediverse.routes.forms import (
     is_htmx,
     read_form_unchecked,
@@ -123,7 +123,7 @@ async def profile(request: Request) -> Response:
     services: Services = request.state.services
     handle = request.path_params["handle"]
     if wants_activity_json(request) and "@" not in handle:
-        return await actor_response(services, handle.lower(), barebones=await is_barebones_read(request))
+        return await actor_response(request, handle.lower())
     viewer = await current_account(request)
     viewer_actor_id = viewer.actor_id if viewer else None
     max_id = parse_max_id(request.query_params.get("max_id"))

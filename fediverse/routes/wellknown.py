@@ -21,6 +21,7 @@ from fediverse.instance import get_instance_settings
 from fediverse.responses import JSONResponse
 from fediverse.services import Services
 from fediverse.urls import Urls
+from fediverse.visibility import OPEN
 from storage.models import Account, Post
 from storage.types import utcnow
 
@@ -103,8 +104,10 @@ async def nodeinfo(request: Request) -> Response:
             )
             for days in (30, 180)
         }
-        local_posts = await session.scalar(
-            select(func.count()).select_from(Post).where(Post.is_local.is_(True), Post.deleted_at.is_(None))
+        local_posts = await session.scalar(  # followers-only and direct posts are nobody else's business
+            select(func.count())
+            .select_from(Post)
+            .where(Post.is_local.is_(True), Post.deleted_at.is_(None), Post.visibility.in_(OPEN))
         )
         instance = await get_instance_settings(session, services.settings)
     document = build_nodeinfo(

@@ -15,6 +15,7 @@ from activitypub.vocab import PUBLIC
 from fediverse.federation.activities import new_activity_id, update_activity
 from fediverse.federation.documents import ActorImages, actor_document
 from fediverse.federation.outbox import follower_inboxes, following_inboxes, queue_activity
+from fediverse.names import clean_display_name
 from fediverse.text import render_text
 from fediverse.urls import Urls
 from storage.models import Account, Actor, Media
@@ -36,7 +37,7 @@ class ProfileChanges:
 async def update_profile(
     session: AsyncSession, urls: Urls, account: Account, actor: Actor, changes: ProfileChanges
 ) -> None:
-    actor.display_name = changes.display_name.strip()
+    actor.display_name = clean_display_name(changes.display_name)
     actor.summary_html = render_text(changes.bio, local_host=urls.host, tag_url=urls.tag_url, mentions={})
     actor.manually_approves_followers = changes.manually_approves_followers
     if changes.avatar is not None:

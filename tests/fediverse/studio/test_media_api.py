@@ -14,7 +14,7 @@ from tests.conftest import TEST_BASE_URL
 from tests.fediverse.studio.conftest import Browser, generate, sign_in
 from tests.fediverse.test_imaging import GPS_IFD, encode, gradient, png_declaring
 
-IMMUTABLE = "public, max-age=31536000, immutable"
+DRAFT_CACHING = "private, no-cache"  # a draft is its owner's alone (decision 0046)
 
 
 def upload(browser: Browser, data: bytes, *, alt_text: str | None = None, name: str = "photo.jpg") -> Any:
@@ -43,11 +43,11 @@ def test_an_upload_becomes_a_clean_draft_served_with_cache_headers(ana: Browser)
     assert media["alt_text"] == "A gradient from teal to pink"
     assert len(media["blurhash"]) == 36
     assert "generation" not in media and "digital_source_type" not in media
-    # And the served file has lost the location, and is immutable with a content ETag
+    # And the served file has lost the location; it is a draft, so kept by no shared cache, with a content ETag
     served = ana.get(path_of(media["url"]))
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/jpeg"
-    assert served.headers["cache-control"] == IMMUTABLE
+    assert served.headers["cache-control"] == DRAFT_CACHING
     digest = media["url"].rsplit("/", 1)[-1].split(".")[0]
     assert served.headers["etag"] == f'"{digest}"'
     with Image.open(io.BytesIO(served.content)) as image:
