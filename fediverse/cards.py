@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.federation.notes import PostView
+from fediverse.generation.provenance import shared_generation
 from fediverse.posts import load_post_views
 from fediverse.timelines import Entry
 from fediverse.urls import Urls
@@ -57,10 +58,14 @@ class PostCard:
         return self.post.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
 
     @property
+    def generation(self) -> dict[str, Any]:
+        """How the image was made, as others may see it: without the prompt, seed and settings when hidden."""
+        return shared_generation(self.post.generation or {}, hide_prompt=self.post.hide_prompt)
+
+    @property
     def prompt(self) -> str | None:
-        generation: dict[str, Any] = self.post.generation or {}
-        prompt = generation.get("prompt")
-        return prompt if isinstance(prompt, str) and prompt and not self.post.hide_prompt else None
+        prompt = self.generation.get("prompt")
+        return prompt if isinstance(prompt, str) and prompt else None
 
 
 def image_view(media: Media, urls: Urls) -> ImageView | None:

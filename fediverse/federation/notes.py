@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from activitypub.vocab import PUBLIC, JsonObject, with_context
 from fediverse.federation.documents import format_datetime
+from fediverse.generation.provenance import shared_generation
 from fediverse.urls import Urls
 from storage.media import mime_of_key
 from storage.models import Actor, Media, Post, Visibility
@@ -106,17 +107,16 @@ def note_document(view: PostView, urls: Urls) -> JsonObject:
 def reverie_terms(post: Post) -> JsonObject:
     """Our JSON-LD terms (declared in ``vocab.EXTENSION_TERMS``): mood, provenance, remix source.
 
-    A hidden prompt stays out of the document; the rest of the provenance still travels.
+    With a hidden prompt the provenance is only what ``shared_generation`` allows (the generator, the kind
+    of image, the remix source): no seed, style or other parameter that would confirm a guessed prompt.
     """
     terms: JsonObject = {}
     mood = " ".join(part for part in (post.mood_emoji, post.mood_word) if part)
     if mood:
         terms["mood"] = mood
     if post.generation:
-        generation = {key: value for key, value in post.generation.items() if value is not None}
-        if post.hide_prompt:
-            generation.pop("prompt", None)
-            generation.pop("negativePrompt", None)
+        shared = shared_generation(post.generation, hide_prompt=post.hide_prompt)
+        generation = {key: value for key, value in shared.items() if value is not None}
         terms["generation"] = generation
         if "digitalSourceType" in generation:
             terms["digitalSourceType"] = generation["digitalSourceType"]

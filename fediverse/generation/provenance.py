@@ -6,6 +6,9 @@ In the file (generated images only; uploads are stripped by ``fediverse.imaging`
 * An AUTOMATIC1111-style ``parameters`` string, which Civitai and most SD tools read: a PNG ``tEXt``/``iTXt``
   chunk, or for JPEG the EXIF ``UserComment`` ("UNICODE\\0" + UTF-16BE, as A1111 writes it via piexif).
 
+A hidden prompt hides everything that could give it away (``SHOWN_WHEN_PROMPT_HIDDEN``): the file, the Note
+and the line then name only the generator and the kind of image.
+
 Chunks and segments are spliced into the encoded bytes, so pixels are never re-encoded.
 """
 
@@ -15,7 +18,7 @@ import re
 import struct
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -31,6 +34,11 @@ _JPEG_METADATA_MARKERS = frozenset({0xE1, 0xEB})
 EXIF_USER_COMMENT = 0x9286
 EXIF_SOFTWARE = 0x0131
 EXIF_IFD = 0x8769
+#: What a post with a hidden prompt still says about how it was made: the generator, the kind of image
+#: and the post it remixes. An allowlist, since backends copy what they like into ``parameters``
+#: (the negative prompt, among others), and the seed, style and size confirm a guessed prompt with a
+#: deterministic backend.
+SHOWN_WHEN_PROMPT_HIDDEN = ("backend", "model", "digitalSourceType", "remixOf")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: IPTC digital source types that say software made the picture (a model, or an algorithm).
 _MACHINE_MADE = re.compile(
@@ -52,6 +60,7 @@ class ProvenanceInfo:
     model: str
     parameters: Mapping[str, Any]
     remix_of: str | None = None
+    prompt_hidden: bool = False  # then only ``SHOWN_WHEN_PROMPT_HIDDEN`` is set
 
 
 def provenance_from_image(
@@ -67,17 +76,30 @@ def provenance_from_image(
     model = str(metadata.get("model", metadata.get("backend", "unknown")))
     version = metadata.get("version")
     tool = f"{software} · {model}" + (f" {version}" if version else "")
-    return ProvenanceInfo(
+    info = ProvenanceInfo(
         digital_source_type=image.digital_source_type,
         creator_tool=tool,
-        prompt=None if hide_prompt else prompt,
-        negative_prompt=None if hide_prompt or not negative_prompt else negative_prompt,
+        prompt=prompt,
+        negative_prompt=negative_prompt or None,
         seed=image.seed,
         backend=str(metadata.get("backend", "unknown")),
         model=model + (f" {version}" if version else ""),
         parameters=dict(metadata.get("parameters", {})),
         remix_of=remix_of,
     )
+    return without_prompt(info) if hide_prompt else info
+
+
+def without_prompt(info: ProvenanceInfo) -> ProvenanceInfo:
+    """``info`` with only what ``SHOWN_WHEN_PROMPT_HIDDEN`` allows: no prompt, seed or parameters."""
+    return replace(info, prompt=None, negative_prompt=None, seed=None, parameters={}, prompt_hidden=True)
+
+
+def shared_generation(block: Mapping[str, Any], *, hide_prompt: bool) -> dict[str, Any]:
+    """The generation block others may see: all of it, or when the prompt is hidden only the allowlist."""
+    if not hide_prompt:
+        return dict(block)
+    return {key: block[key] for key in SHOWN_WHEN_PROMPT_HIDDEN if key in block}
 
 
 def build_parameters_text(info: ProvenanceInfo, width: int, height: int) -> str:
@@ -89,7 +111,8 @@ def build_parameters_text(info: ProvenanceInfo, width: int, height: int) -> str:
     steps = info.parameters.get("steps")
     if steps is not None:
         pairs.append(("Steps", steps))
-    pairs.append(("Seed", info.seed if info.seed is not None else "none"))
+    if not info.prompt_hidden:
+        pairs.append(("Seed", info.seed if info.seed is not None else "none"))
     pairs.append(("Size", f"{width}x{height}"))
     pairs.append(("Model", info.model))
     pairs.append(("Backend", info.backend))
@@ -205,22 +228,29 @@ def provenance_from_block(
     prompt, negative, seed = block.get("prompt"), block.get("negativePrompt"), block.get("seed")
     parameters, remix_of = block.get("parameters"), block.get("remixOf")
     model = str(block.get("model") or block.get("backend") or "an image generator")
-    return ProvenanceInfo(
+    info = ProvenanceInfo(
         digital_source_type=str(block.get("digitalSourceType") or ""),
         creator_tool=f"{software} · {model}",
-        prompt=prompt if isinstance(prompt, str) and prompt and not hide_prompt else None,
-        negative_prompt=negative if isinstance(negative, str) and negative and not hide_prompt else None,
+        prompt=prompt if isinstance(prompt, str) and prompt else None,
+        negative_prompt=negative if isinstance(negative, str) and negative else None,
         seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         backend=str(block.get("backend") or "unknown"),
         model=model,
         parameters=dict(parameters) if isinstance(parameters, Mapping) else {},
         remix_of=remix_of if isinstance(remix_of, str) else None,
     )
+    return without_prompt(info) if hide_prompt else info
 
 
 def describe_generation(block: Mapping[str, Any], *, hide_prompt: bool = False) -> str:
-    """``render_provenance_line`` for a generation block; without the prompt when it is hidden."""
+    """``render_provenance_line`` for a generation block; only the generator when the prompt is hidden."""
     return render_provenance_line(provenance_from_block(block, hide_prompt=hide_prompt))
+
+
+def describe_without_prompt(block: Mapping[str, Any]) -> str:
+    """Alt text for a generated image whose prompt is hidden, in place of the generator's own description
+    (which is written from the prompt): the kind of image and its generator, nothing it shows."""
+    return f"Image generated with {provenance_from_block(block, hide_prompt=True).model} (its prompt is private)."
 
 
 def _infotext_value(value: Any) -> str:

@@ -82,6 +82,7 @@ async def _render_compose(
             "max_mood_word": MAX_MOOD_WORD_LENGTH,
             "max_alt_text": MAX_ALT_TEXT,
             "attachments": attachments,
+            "has_generated": any(item.generation for item in drafts),
             "max_images": MAX_ATTACHMENTS,
             "max_upload_bytes": MAX_IMAGE_BYTES,
             "max_upload_mb": MAX_IMAGE_BYTES // (1024 * 1024),
@@ -151,7 +152,9 @@ async def publish_pictures(request: Request) -> Response:
         media_id: text_field(form, f"alt_text_{media_id}", max_length=MAX_ALT_TEXT, label="Alt text")
         for media_id in media_ids
     }
-    composition = Composition(media_ids=media_ids, alt_texts=alt_texts, **_post_fields(form))
+    composition = Composition(
+        media_ids=media_ids, alt_texts=alt_texts, hide_prompt=checkbox(form, "hide_prompt"), **_post_fields(form)
+    )
     post = await publish_composition(services, account, composition)
     return htmx_redirect(request, await _post_path(services, post))
 

@@ -219,7 +219,8 @@
     $("preview-caption").textContent = item.seed !== undefined && item.seed !== null ? `Seed ${item.seed}` : "";
     $("compose-preview").hidden = false;
     $("alt-field").hidden = false;
-    if (!$("alt_text").dataset.edited) $("alt_text").value = item.alt_text || $("prompt").value.trim();
+    $("hide-prompt-field").hidden = false;
+    if (!$("alt_text").dataset.edited) $("alt_text").value = $("hide_prompt").checked ? "" : item.alt_text || $("prompt").value.trim();
     if (item.seed !== undefined && item.seed !== null && $("random-seed").checked) $("seed").placeholder = `random (last: ${item.seed})`;
   }
 
@@ -351,7 +352,7 @@
       sensitive: $("sensitive").checked,
       visibility: $("visibility").value,
       alt_texts: Object.fromEntries(media.map((item) => [item.id, item.alt.value])),
-      hide_prompt: Boolean(state.selected) && $("hide_prompt").checked,
+      hide_prompt: !$("hide-prompt-field").hidden && $("hide_prompt").checked,
     };
     if (state.remixOf) body.remix_of = state.remixOf;
     try {
@@ -368,6 +369,10 @@
   $("cancel-button").addEventListener("click", cancel);
   $("mood-chips").addEventListener("click", pickMood);
   $("alt_text").addEventListener("input", () => { $("alt_text").dataset.edited = "1"; });
+  $("hide_prompt").addEventListener("change", () => {
+    // the generator's description is written from the prompt: a private prompt needs the author's own words
+    if (state.selected && !$("alt_text").dataset.edited) $("alt_text").value = $("hide_prompt").checked ? "" : state.selected.alt_text || "";
+  });
   $("post-form").addEventListener("submit", publish);
   $("attachments").addEventListener("click", removeAttachment);
   $("upload-file").addEventListener("change", () => uploadFiles(Array.from($("upload-file").files)));

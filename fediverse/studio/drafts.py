@@ -25,11 +25,12 @@ from fediverse.generation.provenance import (
 from fediverse.imaging import ImageRejected, process_image
 from fediverse.media_files import forget_files, keys_of
 from fediverse.services import Services
+from fediverse.studio.events import COMPLETED
 from fediverse.studio.files import Stamp, prepare_generated, restamp, store_files
 from fediverse.urls import Urls
 from storage.db import Database
 from storage.media import mime_of_key
-from storage.models import Account, GenerationJob, Media, MediaState
+from storage.models import Account, GenerationJob, JobEvent, Media, MediaState
 
 MAX_ALT_TEXT = 1500  # Mastodon's limit for local descriptions
 
@@ -193,12 +194,33 @@ async def discard_draft(services: Services, account: Account, media_id: int) -> 
     await forget_files(services.db, services.media, keys)
 
 
+async def generator_alt_texts(db: Database, media: Sequence[Media]) -> dict[int, str]:
+    """The alt text each generated draft came with, as its job's ``completed`` event recorded it: the
+    generator's description, written from the prompt (to tell it from one the author wrote)."""
+    job_ids = {item.job_id for item in media if item.generation and item.job_id is not None}
+    if not job_ids:
+        return {}
+    async with db.session() as session:
+        events = await session.scalars(
+            select(JobEvent).where(JobEvent.job_id.in_(job_ids), JobEvent.event == COMPLETED)  # type: ignore[attr-defined,arg-type]
+        )
+        documents = [document for event in events for document in event.data.get("media", [])]
+    return {
+        document["id"]: document["alt_text"]
+        for document in documents
+        if isinstance(document, dict)
+        and isinstance(document.get("id"), int)
+        and isinstance(document.get("alt_text"), str)
+    }
+
+
 async def hide_prompt_in_files(services: Services, media: Sequence[Media]) -> None:
-    """Stamp generated drafts afresh without their prompt (the file said it; the author hides it now)."""
+    """Stamp generated drafts afresh with only what a hidden prompt lets them say (the file said more:
+    the prompt, the seed, the backend's parameters; the author hides them now)."""
     credentials = await services.studio.signing_credentials()
     replaced: set[str] = set()
     for item in media:
-        if not item.generation or not item.generation.get("prompt") or not item.original_key:
+        if not item.generation or not item.original_key:
             continue
         old_key = item.original_key
         mime = mime_of_key(old_key)

@@ -1,6 +1,8 @@
 """Publishing what a person composed: draft images in order with their alt texts, a caption, a mood, a
 content warning, a visibility, reply and remix links. Generated images add the instance's AI hashtag
-and the provenance line; a hidden prompt is also taken out of the files before they are published.
+and the provenance line. A hidden prompt is also taken out of the files before they are published, with
+the seed and settings that would confirm a guess, and the generator's description of an image (written from
+the prompt) gives way to a neutral one.
 
 Remote lookups (mentions, the post replied to) happen before the write transaction (``actions.publish``).
 """
@@ -17,9 +19,10 @@ from sqlalchemy import select
 from activitypub.errors import ActivityPubError
 from fediverse import actions
 from fediverse.errors import BadRequest, ReverieError
+from fediverse.generation.provenance import describe_without_prompt
 from fediverse.services import Services
 from fediverse.social.posts import MAX_ATTACHMENTS, PostDraft, check_draft
-from fediverse.studio.drafts import MAX_ALT_TEXT, hide_prompt_in_files
+from fediverse.studio.drafts import MAX_ALT_TEXT, generator_alt_texts, hide_prompt_in_files
 from fediverse.text import extract_mentions
 from storage.models import Account, Actor, Media, MediaState, Post, Visibility
 
@@ -84,6 +87,10 @@ async def publish_composition(services: Services, account: Account, composition:
         raise BadRequest(f"Alt text may have at most {MAX_ALT_TEXT} characters.")
     generated = [item for item in media if item.generation]
     generation = dict(generated[0].generation or {}) if generated else None
+    alt_texts = dict(composition.alt_texts)
+    if composition.hide_prompt:
+        alt_texts.update(await _descriptions_without_prompt(services, generated, alt_texts))
+        _refuse_prompt_in_alt_text(media, alt_texts)
     ai_tag = services.studio.options.ai_tag
     parent = await actions.find_post(services, composition.in_reply_to) if composition.in_reply_to else None
     draft = PostDraft(
@@ -100,11 +107,10 @@ async def publish_composition(services: Services, account: Account, composition:
         extra_tags=[ai_tag] if ai_tag and any(item.digital_source_type for item in media) else [],
         generation=generation,
         remix_of_ap_id=composition.remix_of or _remix_source(generation),
-        alt_texts=dict(composition.alt_texts),
+        alt_texts=alt_texts,
     )
     check_draft(draft)
     if composition.hide_prompt:
-        _refuse_prompt_in_alt_text(media, composition.alt_texts)
         await hide_prompt_in_files(services, generated)
     return await actions.publish(services, account.username, draft)
 
@@ -133,6 +139,21 @@ async def _load_drafts(services: Services, account: Account, media_ids: Sequence
             raise BadRequest(f"Image {position} is missing or already used in another post.")
         media.append(item)
     return media
+
+
+async def _descriptions_without_prompt(
+    services: Services, generated: Sequence[Media], alt_texts: Mapping[int, str]
+) -> dict[int, str]:
+    """Neutral alt texts for the generated images that would go out with the generator's description,
+    which it wrote from the prompt being hidden; a description the author wrote stays."""
+    written_by_generator = await generator_alt_texts(services.db, generated)
+    replaced: dict[int, str] = {}
+    for item in generated:
+        alt_text = alt_texts.get(item.id or 0, item.alt_text)
+        default = written_by_generator.get(item.id or 0)
+        if default and alt_text.strip() == default.strip():
+            replaced[item.id or 0] = describe_without_prompt(item.generation or {})
+    return replaced
 
 
 def _refuse_prompt_in_alt_text(media: Sequence[Media], alt_texts: Mapping[int, str]) -> None:
