@@ -4,7 +4,8 @@ A signature on a GET is checked only when it matters (authorized fetch is on, or
 public), so a public note costs no RSA verification or key fetch. With authorized fetch every AS2 GET
 must be signed (401 otherwise) except actor documents and the instance actor: a peer needs our key
 before it can verify anything we sign, and a peer that in turn requires signed fetches would otherwise
-wait on us forever (GoToSocial's handshake deadlock). Signers from blocked domains get 403.
+wait on us forever (GoToSocial's handshake deadlock). Signers from blocked domains get 403. A signature
+made for another server's host is refused (401) like any other bad signature.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ async def verify_fetcher(request: Request) -> Actor | None:
             b"",
             resolve_key=services.keys.resolve,
             scheme=request.url.scheme,
+            expected_host=services.settings.host,
         )
         async with services.db.session() as session:
             if await blocked_hosts(session, [host_of(verified.owner_id)]):
