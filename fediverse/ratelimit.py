@@ -6,7 +6,7 @@ not get a fresh allowance from each (docs/decisions/0042). A failure costs one s
 Argon2's far larger cost per attempt.
 
 Inbox deliveries are counted in memory, a token bucket per sending host in each web process (decision
-0046): a check costs nothing next to the signature it saves, and N processes allow N times the rate.
+0023): a check costs nothing next to the signature it saves, and N processes allow N times the rate.
 """
 
 from __future__ import annotations
