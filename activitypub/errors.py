@@ -11,7 +11,8 @@ Every error carries fields a caller can act on; ``str(error)`` is safe to show a
      |    +-- SignatureExpiredError    the signature's Date/created is outside the accepted window
      |    +-- DigestError              a body digest header is missing or does not match the body
      |    +-- SignatureMismatchError   the signature does not verify with the signer's key
-     |    +-- KeyUnavailableError      the signer's key could not be fetched (HTTP 503, retry later)
+     |    +-- MisdirectedRequestError  the request (and so its signature) is for another host
+     |    +-- KeyUnavailableError      the signer's key could not be fetched (in time); the sender may retry
      +-- InvalidDocumentError       an AS2 document lacks what the operation needs (HTTP 400)
      +-- FetchError                 a remote GET failed
      |    +-- UnsupportedURLError     the URL is not http(s) or has no host
@@ -67,6 +68,11 @@ class DigestError(SignatureError):
 
 class SignatureMismatchError(SignatureError):
     """The signature does not verify with the signer's (possibly refreshed) key."""
+
+
+class MisdirectedRequestError(SignatureError):
+    """The request's ``Host`` (which every signature we accept covers) is not this server: a request
+    signed for another server and replayed here."""
 
 
 class KeyUnavailableError(SignatureError):

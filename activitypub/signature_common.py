@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from activitypub.errors import (
     ActivityPubError,
     KeyUnavailableError,
+    MisdirectedRequestError,
     SignatureError,
     SignatureExpiredError,
     SignatureMismatchError,
@@ -151,6 +152,32 @@ async def _resolve(resolve_key: KeyResolver, key_id: str, *, refresh: bool) -> R
         raise
     except ActivityPubError as error:
         raise KeyUnavailableError("signer's key is unavailable", detail=f"{key_id}: {error.detail}") from error
+
+
+def canonical_host(authority: str) -> str:
+    """``host[:port]`` as compared with our own: lower case, no trailing dot, no port 80 or 443 (a proxy
+    in front of us may pass either on; any other port names another server)."""
+    value = authority.strip().lower()
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():  # no port (an IPv6 literal's last group is not one)
+        host, port = value, ""
+    host = host.removesuffix(".")
+    return host if port in ("", "80", "443") else f"{host}:{port}"
+
+
+def check_host(headers: Mapping[str, str], expected_host: str) -> None:
+    """Refuse (``MisdirectedRequestError``) a request whose ``Host`` is not ``expected_host``.
+
+    Both schemes sign the ``Host`` we see (draft-cavage's ``host``, RFC 9421's ``@authority`` and
+    ``@target-uri``), so this one check also refuses a signature made for another server. A repeated
+    ``Host`` arrives joined by a comma and never matches.
+    """
+    received = lower_headers(headers).get("host", "")
+    if canonical_host(received) != canonical_host(expected_host):
+        raise MisdirectedRequestError(
+            f"the request is for host {received.strip()[:255]!r}, not this server ({expected_host}); "
+            "a signature is valid only at the server it was made for"
+        )
 
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -33,13 +33,14 @@ from activitypub.errors import (
     UnsupportedAlgorithmError,
 )
 from activitypub.keys import PrivateKey, PublicKey
-from activitypub.message_signatures import verify_message_signature
+from activitypub.message_signatures import parse_signature_input, verify_message_signature
 from activitypub.signature_common import (
     KeyResolver,
     ResolvedKey,
     SignatureScheme,
     TimeWindow,
     VerifiedSignature,
+    check_host,
     check_time_window,
     lower_headers,
     resolve_and_verify,
@@ -47,6 +48,7 @@ from activitypub.signature_common import (
     utc_now,
     verify_signature_bytes,
 )
+from activitypub.structured_fields import Token
 
 __all__ = [
     "HttpSignatureAuth",
@@ -59,6 +61,7 @@ __all__ = [
     "format_http_date",
     "parse_signature_header",
     "sign_request",
+    "signature_key_id",
     "verify_draft_signature",
     "verify_request",
 ]
@@ -277,6 +280,21 @@ def detect_signature_scheme(headers: Mapping[str, str]) -> SignatureScheme | Non
     return None
 
 
+def signature_key_id(headers: Mapping[str, str]) -> str | None:
+    """The ``keyId`` (draft-cavage) or ``keyid`` (RFC 9421) a request names, unverified: for deciding
+    cheaply who claims to send it. ``None`` when unsigned or unreadable; never raises."""
+    lowered = lower_headers(headers)
+    try:
+        if detect_signature_scheme(lowered) == "rfc9421":
+            inputs = parse_signature_input(lowered["signature-input"])
+            key_id = next(iter(inputs.values())).params.get("keyid") if len(inputs) == 1 else None
+        else:
+            key_id = parse_signature_header(lowered.get("signature", "")).get("keyId")
+    except SignatureError:
+        return None
+    return key_id if isinstance(key_id, str) and not isinstance(key_id, Token) and key_id else None
+
+
 # -- verification --------------------------------------------------------------------------
 
 
@@ -425,6 +443,7 @@ async def verify_request(
     *,
     resolve_key: KeyResolver,
     scheme: str = "https",
+    expected_host: str | None = None,
     now: datetime | None = None,
     window: TimeWindow | None = None,
 ) -> VerifiedSignature:
@@ -432,10 +451,14 @@ async def verify_request(
 
     ``Signature-Input`` selects RFC 9421 (as Mastodon does), else a ``Signature`` header is read as
     draft-cavage. ``scheme`` is the scheme the client used (for RFC 9421's ``@target-uri``; the
-    application knows it behind a TLS-terminating proxy). Raises ``SignatureError`` (subclasses)
-    for unsigned or invalid requests and nothing else for any input.
+    application knows it behind a TLS-terminating proxy). ``expected_host`` is this server's own
+    ``host[:port]``: a signed request for any other host (one made for another server and replayed
+    here) is refused with ``MisdirectedRequestError`` before anything else is checked. Raises
+    ``SignatureError`` (subclasses) for unsigned or invalid requests and nothing else for any input.
     """
     kind = detect_signature_scheme(headers)
+    if kind is not None and expected_host is not None:
+        check_host(headers, expected_host)
     if kind == "rfc9421":
         return await verify_message_signature(
             method, target, headers, body, resolve_key=resolve_key, scheme=scheme, now=now, window=window

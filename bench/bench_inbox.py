@@ -155,7 +155,10 @@ async def wait_for_drain(database_url: str, timeout: float) -> tuple[float, int]
 def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExecutor, keys: list[str]) -> dict:
     with scratch_instance(arguments.database) as (data_dir, database), tempfile.TemporaryDirectory() as scratch:
         server_port, peer_port = free_port(), free_port()
-        environment = reverie_environment(f"http://127.0.0.1:{server_port}", data_dir, database.url)
+        # One peer sends everything as fast as it can: lift the per-server allowance (decision 0023).
+        environment = reverie_environment(
+            f"http://127.0.0.1:{server_port}", data_dir, database.url, REVERIE_INBOX_RATE_PER_SECOND="0"
+        )
         local_actor_id = asyncio.run(prepare_instance(environment))
         handle = f"{LOCAL_USER}@127.0.0.1:{server_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"

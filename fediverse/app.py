@@ -21,7 +21,7 @@ from fediverse.config import Settings, load_settings
 from fediverse.errors import ReverieError, ServiceUnavailable
 from fediverse.federation.intake import InboxIntake
 from fediverse.jobs import open_worker
-from fediverse.ratelimit import SignInThrottle
+from fediverse.ratelimit import HostRateLimit, SignInThrottle
 from fediverse.rendering import STATIC_DIR, create_templates
 from fediverse.responses import JSONResponse, wants_json
 from fediverse.routes import actors, api_generation, api_media, api_posts, inbox, media, objects, web, wellknown
@@ -146,6 +146,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.templates = create_templates()
     app.state.login_throttle = SignInThrottle()
+    app.state.inbox_rate = HostRateLimit(settings.inbox_rate_per_second, settings.inbox_rate_burst)
     return app
 
 

@@ -22,6 +22,9 @@ DEFAULT_DATA_DIR = "reverie-data"
 DEFAULT_PORT = 8000
 REGISTRATION_MODES = ("closed", "invite", "open")
 MAX_DRAFT_RETENTION_HOURS = 24 * 365 * 10
+MAX_INBOX_RATE = 10_000_000
+#: A key fetch's own limit (activitypub.fetch): waiting longer would never help.
+MAX_KEY_FETCH_TIMEOUT_MS = 30_000
 
 
 class ConfigError(ValueError):
@@ -48,6 +51,12 @@ class Settings:
     sqlite_busy_timeout_ms: int = 10_000
     #: How long a generated or uploaded image may stay unpublished before housekeeping removes it.
     draft_retention_hours: int = 24
+    #: Activities per second one sending server may deliver to our inboxes, sustained (0: no limit), and
+    #: how many it may send at once beyond that (the bucket's size); per web process.
+    inbox_rate_per_second: int = 100
+    inbox_rate_burst: int = 1000
+    #: How long a request (inbox POST, signed GET) may wait for its signer's key to be fetched.
+    key_fetch_timeout_ms: int = 5000
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -93,6 +102,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
         ),
         draft_retention_hours=_parse_int(
             "DRAFT_RETENTION_HOURS", values.pop("DRAFT_RETENTION_HOURS", "24"), 1, MAX_DRAFT_RETENTION_HOURS
+        ),
+        inbox_rate_per_second=_parse_int(
+            "INBOX_RATE_PER_SECOND", values.pop("INBOX_RATE_PER_SECOND", "100"), 0, MAX_INBOX_RATE
+        ),
+        inbox_rate_burst=_parse_int("INBOX_RATE_BURST", values.pop("INBOX_RATE_BURST", "1000"), 1, MAX_INBOX_RATE),
+        key_fetch_timeout_ms=_parse_int(
+            "KEY_FETCH_TIMEOUT_MS", values.pop("KEY_FETCH_TIMEOUT_MS", "5000"), 100, MAX_KEY_FETCH_TIMEOUT_MS
         ),
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )

@@ -1,13 +1,19 @@
-"""Sign-in throttling: failed attempts counted per username and per client address, in the database.
+"""Rate limits: sign-in throttling, and the inbox's allowance per sending server.
 
-The counts live in ``sign_in_failures`` so that every web process sees the same numbers: with several
-``reverie serve --workers`` processes an attacker does not get a fresh allowance from each
-(docs/decisions/0042). A failure costs one small write, next to Argon2's far larger cost per attempt.
+Sign-in failures are counted per username and per client address in ``sign_in_failures``, so that every
+web process sees the same numbers: with several ``reverie serve --workers`` processes an attacker does
+not get a fresh allowance from each (docs/decisions/0042). A failure costs one small write, next to
+Argon2's far larger cost per attempt.
+
+Inbox deliveries are counted in memory, a token bucket per sending host in each web process (decision
+0023): a check costs nothing next to the signature it saves, and N processes allow N times the rate.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,3 +73,50 @@ def _user_key(username: str) -> str:
 
 def _address_key(address: str) -> str:
     return f"address:{address[:280]}"
+
+
+#: Sending hosts whose buckets are remembered; the least recently active beyond this start afresh.
+MAX_TRACKED_HOSTS = 10_000
+
+
+class HostRateLimit:
+    """A token bucket per sending host: ``per_second`` sustained, up to ``burst`` at once (0: no limit).
+
+    Ask ``retry_after`` before the work and ``spend`` once the sender is proven (a verified signature),
+    so that requests forged in a server's name never use up that server's allowance. Requests in flight
+    between the two may leave a bucket in debt; its sender then waits that much longer.
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        burst: int,
+        *,
+        max_hosts: int = MAX_TRACKED_HOSTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self.max_hosts = max_hosts
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # host -> (tokens, as of)
+
+    def retry_after(self, host: str) -> int | None:
+        """Whole seconds until ``host`` may send again, or ``None`` when it may now."""
+        if not self.per_second:
+            return None
+        tokens = self._tokens(host)
+        return None if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.per_second))
+
+    def spend(self, host: str) -> None:
+        """Count one request from ``host``."""
+        if not self.per_second:
+            return
+        self._buckets[host] = (self._tokens(host) - 1, self.clock())
+        self._buckets.move_to_end(host)
+        while len(self._buckets) > self.max_hosts:
+            self._buckets.popitem(last=False)
+
+    def _tokens(self, host: str) -> float:
+        tokens, as_of = self._buckets.get(host, (self.burst, 0.0))
+        return min(self.burst, tokens + (self.clock() - as_of) * self.per_second)

@@ -84,17 +84,21 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIt
         ) as http:
             remote = RemoteDocuments(http, instance_key, allow_private=settings.allow_private_addresses)
             resolver = Resolver(db, urls, remote.fetch, remote.lookup_handle)
-            yield Services(
-                settings=settings,
-                urls=urls,
-                db=db,
-                media=LocalMediaStore(settings.media_dir),
-                http=http,
-                instance_key=instance_key,
-                remote=remote,
-                resolver=resolver,
-                keys=KeyStore(db, resolver),
-                studio=Studio(settings, http),
-            )
+            keys = KeyStore(db, resolver, fetch_deadline=settings.key_fetch_timeout_ms / 1000)
+            try:
+                yield Services(
+                    settings=settings,
+                    urls=urls,
+                    db=db,
+                    media=LocalMediaStore(settings.media_dir),
+                    http=http,
+                    instance_key=instance_key,
+                    remote=remote,
+                    resolver=resolver,
+                    keys=keys,
+                    studio=Studio(settings, http),
+                )
+            finally:
+                await keys.aclose()
     finally:
         await db.dispose()

@@ -1,8 +1,9 @@
 """Remote ``Note`` documents -> post fields, attachments, tags and mentions.
 
 Tolerant of what Mastodon, Pixelfed, GoToSocial, Misskey and Akkoma send (``federation.md`` §4), strict
-about what could hurt: HTML is sanitized, URLs must be http(s), blurhashes and sizes are validated, and
-one bad attachment is skipped without losing the post (Pixelfed drops the whole post; we do not).
+about what could hurt: HTML is sanitized, URLs must be http(s), blurhashes and sizes are validated,
+attachments, hashtags and mentions are capped (the rest ignored), and one bad attachment is skipped
+without losing the post (Pixelfed drops the whole post; we do not).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from storage.models import Visibility
 
 NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question", "Image"})
 MAX_ATTACHMENTS = 20
+#: Hashtags and mentions kept per note: far more than any person writes, far fewer than a 1 MB note holds.
+MAX_TAGS = 50
+MAX_MENTIONS = 50
 MAX_ALT_TEXT = 1500
 MAX_DIMENSION = 16_384
 _BLURHASH = re.compile(r"^[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]{6,164}$")
@@ -118,22 +122,24 @@ def parse_note(note: dict[str, Any], followers_url: str | None) -> RemoteNote:
         "mood_word": _mood(note),
         "raw": note,
     }
-    tags, mention_ids = [], []
+    # The first MAX_TAGS distinct hashtags and MAX_MENTIONS distinct mentions count; the rest are ignored.
+    tags: dict[str, None] = {}
+    mention_ids: dict[str, None] = {}
     for tag in iter_objects(note.get("tag")):
         kinds = get_types(tag)
         name = get_str(tag, "name") or ""
-        if "Hashtag" in kinds and name.lstrip("#"):
-            tags.append(normalize_tag(name.lstrip("#"))[:255])
-        elif "Mention" in kinds and (href := get_id(tag.get("href"))):
-            mention_ids.append(href)
+        if "Hashtag" in kinds and name.lstrip("#") and len(tags) < MAX_TAGS:
+            tags[normalize_tag(name.lstrip("#"))[:255]] = None
+        elif "Mention" in kinds and (href := get_id(tag.get("href"))) and len(mention_ids) < MAX_MENTIONS:
+            mention_ids[href] = None
     attachments = [parsed for item in iter_objects(note.get("attachment")) if (parsed := _attachment(item))]
     return RemoteNote(
         ap_id=note_id,
         author_id=author_id,
         fields=fields,
         attachments=attachments[:MAX_ATTACHMENTS],
-        tags=list(dict.fromkeys(tags)),
-        mention_ids=list(dict.fromkeys(mention_ids)),
+        tags=list(tags),
+        mention_ids=list(mention_ids),
     )
 
 

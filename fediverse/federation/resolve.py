@@ -79,14 +79,17 @@ class Resolver:
         async with self.db.transaction() as session:
             return await upsert_actor(session, fields)
 
+    async def stored_actor_for_key(self, key_id: str) -> Actor | None:
+        """The stored actor whose key is ``key_id``, when we have it with a key; no network."""
+        async with self.db.session() as session:
+            stored = await session.scalar(select(Actor).where(Actor.public_key_id == key_id))
+        return stored if stored is not None and stored.public_key_pem else None
+
     async def actor_for_key(self, key_id: str, *, refresh: bool = False) -> Actor:
         """The actor that owns ``key_id`` (``…#main-key``, or a separate key document such as GoToSocial's
-        ``/main-key``, whose ``owner`` must point back)."""
-        if not refresh:
-            async with self.db.session() as session:
-                cached = await session.scalar(select(Actor).where(Actor.public_key_id == key_id))
-            if cached is not None and cached.public_key_pem:
-                return cached
+        ``/main-key``, whose ``owner`` must point back): stored, else fetched; ``refresh`` fetches it."""
+        if not refresh and (stored := await self.stored_actor_for_key(key_id)) is not None:
+            return stored
         owner_id = key_id.split("#", 1)[0]
         actor = await self.actor(owner_id, refresh=refresh)
         if actor.public_key_id == key_id:

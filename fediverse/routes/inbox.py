@@ -1,9 +1,11 @@
 """Inboxes: ``POST /users/{name}/inbox`` and the shared ``POST /inbox`` (DESIGN §3, "In").
 
-Body cap -> content type -> signature (Digest checked on the raw bytes before any JSON parsing) ->
-JSON -> signer must be the activity's actor -> one ``InboxItem`` (unique on the activity id, so a replay
-is a no-op) stored by the group-commit writer, which also checks domain blocks and the recipient for the
-whole batch (``federation.intake``) -> ``202``. The worker applies it later.
+Content type -> the sending server's allowance (``429`` with ``Retry-After`` past it; decision 0023) ->
+body cap -> signature, for this server's host only (Digest checked on the raw bytes before any JSON
+parsing; the key fetched within a deadline) -> JSON -> signer must be the activity's actor -> one
+``InboxItem`` (unique on the activity id, so a replay is a no-op) stored by the group-commit writer, which
+also checks domain blocks and the recipient for the whole batch (``federation.intake``) -> ``202``. The
+worker applies it later.
 """
 
 from __future__ import annotations
@@ -19,13 +21,21 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activitypub.errors import KeyUnavailableError, SignatureError
-from activitypub.signatures import verify_request
+from activitypub.signatures import signature_key_id, verify_request
 from activitypub.vocab import get_id, get_str
-from fediverse.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from fediverse.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.ingest import HANDLED_TYPES
 from fediverse.federation.intake import InboxIntake
 from fediverse.moderation import blocked_hosts
+from fediverse.ratelimit import HostRateLimit
 from fediverse.services import Services
 from storage.models import Actor
 from storage.types import RawJson, utcnow
@@ -127,6 +137,10 @@ async def inbox(request: Request) -> Response:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in ACCEPTED_CONTENT_TYPES:
         raise UnsupportedMediaType("Send application/activity+json.")
+    allowance: HostRateLimit = request.app.state.inbox_rate
+    wait = allowance.retry_after(host_of(signature_key_id(request.headers) or ""))
+    if wait is not None:
+        raise TooManyRequests("Too many activities from your server; try again later.", retry_after=wait)
     body = await read_capped_body(request)
     try:
         verified = await verify_request(
@@ -136,11 +150,13 @@ async def inbox(request: Request) -> Response:
             body,
             resolve_key=services.keys.resolve,
             scheme=request.scope["scheme"],  # what request.url would say, without building it
+            expected_host=services.settings.host,
         )
     except KeyUnavailableError:
         if await is_farewell_of_a_stranger(services, body):
             return Response(status_code=202)
         raise
+    allowance.spend(host_of(verified.key_id))  # only a proven sender uses up its server's allowance
     activity = parse_activity(body)
     actor_id = get_id(activity.get("actor")) or ""
     if not verified.is_signed_by(actor_id):

@@ -10,7 +10,8 @@ public), so a public note costs no RSA verification or key fetch. With authorize
 except actor documents and the instance actor: a peer needs our key before it can verify anything we
 sign, and a peer that in turn requires signed fetches would otherwise wait on us forever (GoToSocial's
 handshake deadlock). Signers from blocked domains get 403; a signer the owner blocks gets the 404 of a
-missing object (and an actor document without the profile, as an unsigned reader does).
+missing object (and an actor document without the profile, as an unsigned reader does). A signature
+made for another server's host is refused (401) like any other bad signature.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ async def verify_fetcher(request: Request) -> Actor | None:
             b"",
             resolve_key=services.keys.resolve,
             scheme=request.url.scheme,
+            expected_host=services.settings.host,
         )
         async with services.db.session() as session:
             if await blocked_hosts(session, [host_of(verified.owner_id)]):

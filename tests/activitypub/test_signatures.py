@@ -416,6 +416,40 @@ def test_detect_signature_scheme() -> None:
     assert detect_signature_scheme({"Host": "x"}) is None
 
 
+@pytest.mark.parametrize(
+    ("sent_host", "ours", "accepted"),
+    [
+        ("local.example", "local.example", True),
+        ("LOCAL.example:443", "local.example", True),  # a proxy may pass the default port on
+        ("local.example.", "local.example", True),
+        ("127.0.0.1:8765", "127.0.0.1:8765", True),
+        ("[::1]:8765", "[::1]:8765", True),
+        ("local.example:8443", "local.example", False),
+        ("127.0.0.1:9000", "127.0.0.1:8765", False),  # another server on the same address
+        ("other.example", "local.example", False),
+        ("local.example.other.example", "local.example", False),
+        ("local.example, other.example", "local.example", False),  # a repeated Host, joined
+    ],
+)
+def test_a_signature_is_valid_only_for_our_own_host(
+    rsa_key: rsa.RSAPrivateKey, sent_host: str, ours: str, accepted: bool
+) -> None:
+    # Given a request correctly signed for the host it was sent with
+    headers = {"Content-Type": "application/activity+json", "Host": sent_host}
+    headers.update(sign_request("POST", INBOX_URL, headers, BODY, key_id=KEY_ID, private_key=rsa_key, now=NOW))
+    resolver = FakeKeyResolver(cached=rsa_key.public_key())
+    call = verify_request(
+        "POST", "/users/alice/inbox", headers, BODY, resolve_key=resolver, now=NOW, expected_host=ours
+    )
+    # Then it verifies only when that host is ours, and no key is looked up otherwise
+    if accepted:
+        assert asyncio.run(call).key_id == KEY_ID
+    else:
+        with pytest.raises(errors.MisdirectedRequestError, match="not this server"):
+            asyncio.run(call)
+        assert resolver.calls == []
+
+
 # -- properties ----------------------------------------------------------------------------
 
 

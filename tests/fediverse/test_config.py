@@ -19,6 +19,8 @@ def test_defaults_are_an_embedded_sqlite_instance_on_loopback(tmp_path: Path, mo
     assert settings.authorized_fetch is False
     assert settings.allow_private_addresses is False
     assert settings.draft_retention_hours == 24
+    assert (settings.inbox_rate_per_second, settings.inbox_rate_burst) == (100, 1000)
+    assert settings.key_fetch_timeout_ms == 5000
 
 
 def test_environment_values_are_used(tmp_path: Path) -> None:
@@ -31,6 +33,9 @@ def test_environment_values_are_used(tmp_path: Path) -> None:
             "REVERIE_GENERATOR": "openai",
             "REVERIE_OPENAI_MODEL": "gpt-image-1",
             "REVERIE_DRAFT_RETENTION_HOURS": "72",
+            "REVERIE_INBOX_RATE_PER_SECOND": "0",
+            "REVERIE_INBOX_RATE_BURST": "50",
+            "REVERIE_KEY_FETCH_TIMEOUT_MS": "2500",
         }
     )
     assert settings.base_url == "https://ana.example"
@@ -40,6 +45,8 @@ def test_environment_values_are_used(tmp_path: Path) -> None:
     assert settings.authorized_fetch is True
     assert settings.generator == "openai"
     assert settings.draft_retention_hours == 72
+    assert (settings.inbox_rate_per_second, settings.inbox_rate_burst) == (0, 50)
+    assert settings.key_fetch_timeout_ms == 2500
     assert settings.extra == {"REVERIE_OPENAI_MODEL": "gpt-image-1"}
 
 
@@ -60,6 +67,9 @@ def test_environment_values_are_used(tmp_path: Path) -> None:
         ("REVERIE_DRAFT_RETENTION_HOURS", "0"),
         ("REVERIE_DRAFT_RETENTION_HOURS", "a day"),
         ("REVERIE_DRAFT_RETENTION_HOURS", "-5"),
+        ("REVERIE_INBOX_RATE_PER_SECOND", "fast"),
+        ("REVERIE_INBOX_RATE_BURST", "0"),
+        ("REVERIE_KEY_FETCH_TIMEOUT_MS", "60000"),
     ],
 )
 def test_a_wrong_value_names_its_variable(variable: str, value: str) -> None:

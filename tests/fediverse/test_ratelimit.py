@@ -1,4 +1,4 @@
-"""The sign-in throttle's sliding window, as the database keeps it."""
+"""The sign-in throttle's sliding window, as the database keeps it; the inbox's bucket per sending server."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fediverse.ratelimit import SignInThrottle
+from fediverse.ratelimit import HostRateLimit, SignInThrottle
 from storage.db import Database
 
 
@@ -63,3 +63,50 @@ def test_an_address_is_refused_across_usernames_and_success_clears_only_the_user
         await database.dispose()
 
     asyncio.run(run())
+
+
+class Seconds:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_sending_server_gets_its_burst_then_the_sustained_rate() -> None:
+    clock = Seconds()
+    limit = HostRateLimit(per_second=2, burst=4, clock=clock)
+    # A burst of four passes, the fifth waits for a token (half a second, rounded up to one)
+    for _ in range(4):
+        assert limit.retry_after("a.example") is None
+        limit.spend("a.example")
+    assert limit.retry_after("a.example") == 1
+    # Another server is not affected
+    assert limit.retry_after("b.example") is None
+    # Tokens come back at the sustained rate, never beyond the burst
+    clock.now += 0.5
+    assert limit.retry_after("a.example") is None
+    clock.now += 3600
+    for _ in range(4):
+        limit.spend("a.example")
+    assert limit.retry_after("a.example") == 1
+
+
+def test_requests_in_flight_leave_a_debt_that_lengthens_the_wait() -> None:
+    clock = Seconds()
+    limit = HostRateLimit(per_second=1, burst=1, clock=clock)
+    for _ in range(4):  # four checked before any was counted, then all counted
+        limit.spend("a.example")
+    assert limit.retry_after("a.example") == 4
+
+
+def test_no_rate_means_no_limit_and_forgotten_hosts_start_afresh() -> None:
+    unlimited = HostRateLimit(per_second=0, burst=1)
+    for _ in range(100):
+        unlimited.spend("a.example")
+    assert unlimited.retry_after("a.example") is None
+    small = HostRateLimit(per_second=1, burst=1, max_hosts=2, clock=Seconds())
+    for host in ("a.example", "b.example", "c.example"):
+        small.spend(host)
+    assert small.retry_after("a.example") is None  # the least recently active was forgotten
+    assert small.retry_after("c.example") == 1
