@@ -1,19 +1,20 @@
-"""Local accounts and the instance actor: creation, lookup, username rules."""
+"""Local accounts and the instance actor: creation, lookup, username rules, password changes."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.keys import generate_rsa_key_pair
-from fediverse.errors import BadRequest, Conflict, InvalidUsername
+from fediverse.errors import BadRequest, Conflict, InvalidUsername, NotFound
+from fediverse.invites import redeem_invite
 from fediverse.passwords import hash_password, password_problem
 from fediverse.urls import Urls
 from storage.db import Database
-from storage.models import Account, Actor, Keypair
+from storage.models import Account, Actor, Keypair, WebSession
 from storage.types import utcnow
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_]{1,30}")
@@ -33,8 +34,13 @@ async def create_account(
     password: str | None = None,
     is_admin: bool = False,
     display_name: str = "",
+    invite: str | None = None,
 ) -> Account:
-    """Create a local user: an ``Actor``, its ``Account`` and an RSA-2048 key pair."""
+    """Create a local user: an ``Actor``, its ``Account`` and an RSA-2048 key pair.
+
+    With ``invite``, one use of that invite is counted in the same transaction (``Forbidden`` when it
+    has none left), so an invite never admits more accounts than it allows.
+    """
     validate_username(username)
     if password is not None and (problem := password_problem(password)):
         raise BadRequest(problem)
@@ -43,6 +49,8 @@ async def create_account(
     async with db.transaction() as session:
         if await session.scalar(select(Account.id).where(Account.username == username)) is not None:
             raise Conflict(f"The username {username!r} is taken.")
+        if invite is not None:
+            await redeem_invite(session, invite)
         now = utcnow()
         actor = Actor(
             ap_id=urls.actor_id(username),
@@ -77,6 +85,23 @@ async def create_account(
             )
         )
     return account
+
+
+async def change_password(db: Database, username: str, password: str, *, keep_session: str | None = None) -> None:
+    """Set a new password and sign out every browser of the account, except the session whose token
+    hash is ``keep_session`` (the one that asked for the change): whoever knew the old password is out."""
+    if problem := password_problem(password):
+        raise BadRequest(problem)
+    password_hash = await hash_password(password)
+    async with db.transaction() as session:
+        account = await session.scalar(select(Account).where(Account.username == username))
+        if account is None:
+            raise NotFound(f"No account named {username!r}.")
+        account.password_hash = password_hash
+        sign_out = delete(WebSession).where(WebSession.account_id == account.id)
+        if keep_session is not None:
+            sign_out = sign_out.where(WebSession.token_hash != keep_session)  # type: ignore[arg-type]
+        await session.execute(sign_out)
 
 
 async def ensure_instance_actor(db: Database, urls: Urls) -> Keypair:

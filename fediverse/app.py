@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from activitypub.errors import ActivityPubError, DigestError, FetchError, InvalidDocumentError, SignatureError
 from fediverse.config import Settings, load_settings
+from fediverse.data_folder import keep_new_files_private
 from fediverse.errors import ReverieError, ServiceUnavailable
 from fediverse.federation.intake import InboxIntake
 from fediverse.jobs import open_worker
@@ -152,4 +153,5 @@ def create_app(settings: Settings) -> Starlette:
 
 def create_app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory`` and multi-process serving: settings from the environment."""
+    keep_new_files_private()
     return create_app(load_settings())

@@ -183,19 +183,10 @@ async def authenticate(request: Request, throttle: SignInThrottle, username: str
         )
     async with services.db.session() as session:
         account = await session.scalar(select(Account).where(Account.username == username))
+    # Unknown and disabled accounts are checked too (against a stand-in hash), so they take as long.
     hash_to_check = account.password_hash if account is not None and account.disabled_at is None else None
     if not await verify_password(hash_to_check, password):
         await throttle.record_failure(services.db, username, address)
         return None
-    await throttle.record_success(services.db, username)
+    await throttle.record_success(services.db, username, address)
     return account
-
-
-async def end_other_sessions(request: Request, account_id: int) -> None:
-    """Sign out every other browser of ``account_id`` (after a password change)."""
-    services: Services = request.state.services
-    keep = _hash(request.cookies.get(SESSION_COOKIE, ""))
-    async with services.db.transaction() as session:
-        await session.execute(
-            delete(WebSession).where(WebSession.account_id == account_id, WebSession.token_hash != keep)
-        )

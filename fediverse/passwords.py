@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,13 +20,29 @@ async def hash_password(password: str) -> str:
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
-    """True when ``password`` matches; a missing hash (no password set) never matches."""
-    if not password_hash or len(password) > MAX_PASSWORD_LENGTH:
+    """True when ``password`` matches; a missing hash (no such account, or no password set) never matches.
+
+    Without a hash the password is still checked, against a stand-in hash with the same parameters, so
+    that an unknown username takes as long to refuse as a wrong password: timing does not tell which
+    accounts exist.
+    """
+    if len(password) > MAX_PASSWORD_LENGTH:
         return False
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+        matched = _hasher.verify(password_hash or _stand_in_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+    return matched and bool(password_hash)
+
+
+@functools.cache
+def _stand_in_hash() -> str:
+    """The hash of a random password nobody knows, made once per process."""
+    return _hasher.hash(secrets.token_urlsafe(24))
 
 
 def password_problem(password: str) -> str | None:

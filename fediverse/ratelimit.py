@@ -1,9 +1,12 @@
 """Rate limits: sign-in throttling, and the inbox's allowance per sending server.
 
-Sign-in failures are counted per username and per client address in ``sign_in_failures``, so that every
-web process sees the same numbers: with several ``reverie serve --workers`` processes an attacker does
-not get a fresh allowance from each (docs/decisions/0042). A failure costs one small write, next to
-Argon2's far larger cost per attempt.
+Sign-in failures are counted per client address and per username at that address, in
+``sign_in_failures``, so that every web process sees the same numbers: with several ``reverie serve
+--workers`` processes an attacker does not get a fresh allowance from each (docs/decisions/0042). A
+failure costs one small write, next to Argon2's far larger cost per attempt. No count is kept per username
+alone: that would let anyone lock an account's owner out by failing on purpose from anywhere. Guessing one
+password from many addresses is left to Argon2's cost, as in Mastodon and GoToSocial. An IPv6 client
+counts as its /64, the block one subscriber usually holds.
 
 Inbox deliveries are counted in memory, a token bucket per sending host in each web process (decision
 0023): a check costs nothing next to the signature it saves, and N processes allow N times the rate.
@@ -11,6 +14,7 @@ Inbox deliveries are counted in memory, a token bucket per sending host in each 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import OrderedDict
@@ -27,9 +31,10 @@ from storage.types import utcnow
 
 @dataclass(frozen=True)
 class SignInThrottle:
-    """At most ``per_user`` failures per username and ``per_address`` per client in a sliding ``window``."""
+    """At most ``per_user_and_address`` failures for one username from one client, and ``per_address``
+    from one client whatever the usernames, in a sliding ``window``."""
 
-    per_user: int = 8
+    per_user_and_address: int = 8
     per_address: int = 30
     window: timedelta = timedelta(minutes=15)
     clock: Callable[[], datetime] = utcnow
@@ -37,7 +42,7 @@ class SignInThrottle:
     async def retry_after(self, db: Database, username: str, address: str) -> int | None:
         """Seconds until this username and address may try again, or ``None`` when both are under limit."""
         now = self.clock()
-        limits = {_user_key(username): self.per_user, _address_key(address): self.per_address}
+        limits = {_user_key(username, address): self.per_user_and_address, _address_key(address): self.per_address}
         async with db.session() as session:
             rows = await session.execute(
                 select(SignInFailure.key, func.count(), func.min(SignInFailure.failed_at))
@@ -58,21 +63,37 @@ class SignInThrottle:
             await session.execute(delete(SignInFailure).where(SignInFailure.failed_at <= now - self.window))  # type: ignore[arg-type]
             await session.execute(
                 insert(SignInFailure),
-                [{"key": _user_key(username), "failed_at": now}, {"key": _address_key(address), "failed_at": now}],
+                [
+                    {"key": _user_key(username, address), "failed_at": now},
+                    {"key": _address_key(address), "failed_at": now},
+                ],
             )
 
-    async def record_success(self, db: Database, username: str) -> None:
-        """The right password clears the username's count (the address keeps its own)."""
+    async def record_success(self, db: Database, username: str, address: str) -> None:
+        """The right password clears the username's count at this address (the address keeps its own)."""
         async with db.transaction() as session:
-            await session.execute(delete(SignInFailure).where(SignInFailure.key == _user_key(username)))  # type: ignore[arg-type]
+            await session.execute(delete(SignInFailure).where(SignInFailure.key == _user_key(username, address)))  # type: ignore[arg-type]
 
 
-def _user_key(username: str) -> str:
-    return f"user:{username[:280]}"
+def client_block(address: str) -> str:
+    """What one client is counted as: its IPv4 address, or the /64 of its IPv6 address."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:100]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+def _user_key(username: str, address: str) -> str:
+    return f"user:{username[:64]} address:{client_block(address)}"
 
 
 def _address_key(address: str) -> str:
-    return f"address:{address[:280]}"
+    return f"address:{client_block(address)}"
 
 
 #: Sending hosts whose buckets are remembered; the least recently active beyond this start afresh.

@@ -14,6 +14,7 @@ import httpx
 from fediverse import __version__
 from fediverse.accounts import ensure_instance_actor
 from fediverse.config import Settings
+from fediverse.data_folder import create_data_folder
 from fediverse.federation.fetching import RemoteDocuments
 from fediverse.federation.keys import KeyStore
 from fediverse.federation.resolve import Resolver
@@ -70,7 +71,7 @@ class SchemaOutdatedError(RuntimeError):
 @asynccontextmanager
 async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIterator[Services]:
     """Open the database, media store and HTTP client; ``migrate`` upgrades the schema first."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_data_folder(settings)
     db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         if migrate:

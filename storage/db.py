@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage.private_files import create_private_file, make_private_folders
 from storage.types import serialize_json
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -116,7 +117,11 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite, "json_serializer": serialize_json}
         if self.is_sqlite:
-            Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
+            # Made 0600 before SQLite opens it: SQLite gives new files the default mode, and its -wal and
+            # -shm files take the database's.
+            database_file = Path(self.url.database or "")
+            make_private_folders(database_file.parent)
+            create_private_file(database_file)
             # Keep the connections a busy process uses: above the pool size one is closed on return and the
             # next is opened again (a thread and four PRAGMAs each). With the default 5 the inbox worker's
             # concurrent senders did that on nearly every item. A connection costs a thread and a handle.

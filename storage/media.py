@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from storage.private_files import make_private_folders
+
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 MIME_TYPES = {extension: mime for mime, extension in EXTENSIONS.items()}
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}\.(jpg|png|webp|gif)$")
@@ -72,7 +74,8 @@ class MediaStore(Protocol):
 
 
 class LocalMediaStore:
-    """Files under ``root``, written atomically (temporary file + rename) off the event loop."""
+    """Files under ``root``, written atomically (temporary file + rename) off the event loop; the files
+    are 0600 and their folders 0700 (the app serves them itself)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -124,8 +127,8 @@ class LocalMediaStore:
             return
         except FileNotFoundError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        make_private_folders(path.parent)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")  # 0600
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(data)

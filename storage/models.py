@@ -501,7 +501,7 @@ class WebSession(SQLModel, table=True):
 
 
 class SignInFailure(SQLModel, table=True):
-    """A failed sign-in, counted per key ("user:NAME", "address:IP") by every web process alike."""
+    """A failed sign-in, counted per key ("address:IP", "user:NAME address:IP") by every web process alike."""
 
     __tablename__ = "sign_in_failures"
     __table_args__ = (Index("ix_sign_in_failures_key_failed_at", "key", "failed_at"),)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from fediverse import __version__
 from fediverse.cli import housekeeping, posting, serving, social, users
 from fediverse.config import ConfigError
+from fediverse.data_folder import keep_new_files_private
 from fediverse.errors import ReverieError
 
 DESCRIPTION = """\
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    keep_new_files_private()  # everything a command creates (database, media, keys) is for this user alone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from fediverse import __version__
 from fediverse.app import create_app
 from fediverse.config import DEFAULT_PORT, Settings, is_loopback_host, load_settings
+from fediverse.data_folder import tighten_data_folder
 from fediverse.jobs import open_worker
 from fediverse.services import open_services
 from storage.models import Account
@@ -53,7 +54,9 @@ def _default_base_url(host: str, port: int) -> str:
 
 
 async def _prepare(settings: Settings) -> int:
-    """Migrate, create the instance actor, and count the accounts (for the welcome message)."""
+    """Make the data folder private, migrate, create the instance actor, and count the accounts (for the
+    welcome message)."""
+    tighten_data_folder(settings)
     async with open_services(settings, migrate=True) as services, services.db.session() as session:
         services.studio.generator  # noqa: B018 - build it now: a bad generator setting stops start-up here
         return await session.scalar(select(func.count()).select_from(Account)) or 0
@@ -108,7 +111,9 @@ async def _run_worker_until_signalled(settings: Settings) -> None:
 
 
 def run_worker(_arguments: argparse.Namespace) -> int:
-    asyncio.run(_run_worker_until_signalled(load_settings()))
+    settings = load_settings()
+    tighten_data_folder(settings)
+    asyncio.run(_run_worker_until_signalled(settings))
     return 0
 
 

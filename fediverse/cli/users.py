@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from fediverse.accounts import create_account, validate_username
+from fediverse.accounts import change_password, create_account, validate_username
 from fediverse.config import load_settings
-from fediverse.errors import BadRequest, NotFound
-from fediverse.passwords import hash_password, password_problem
+from fediverse.errors import BadRequest
+from fediverse.passwords import password_problem
 from fediverse.services import open_services
 from storage.models import Account
 
@@ -32,7 +32,9 @@ def register(commands: Any) -> None:
     create.add_argument("--no-password", action="store_true", help="create without a password (no web sign-in)")
     create.set_defaults(handler=run_create)
 
-    password = actions.add_parser("password", help="set an account's password")
+    password = actions.add_parser(
+        "password", help="set an account's password", description="Set an account's password and sign out its browsers."
+    )
     password.add_argument("name")
     password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     password.set_defaults(handler=run_password)
@@ -82,14 +84,11 @@ def run_password(arguments: argparse.Namespace) -> int:
     password = read_password(arguments.password_stdin)
 
     async def change() -> None:
-        async with open_services(load_settings()) as services, services.db.transaction() as session:
-            account = await session.scalar(select(Account).where(Account.username == arguments.name))
-            if account is None:
-                raise NotFound(f"No account named {arguments.name!r}.")
-            account.password_hash = await hash_password(password)
+        async with open_services(load_settings()) as services:
+            await change_password(services.db, arguments.name, password)
 
     asyncio.run(change())
-    print(f"Password changed for @{arguments.name}")
+    print(f"Password changed for @{arguments.name}; its browsers are signed out")
     return 0
 
 

@@ -20,6 +20,7 @@ from fediverse.auth import (
 )
 from fediverse.errors import BadRequest, Conflict, Forbidden
 from fediverse.instance import get_instance_settings
+from fediverse.invites import check_invite
 from fediverse.passwords import MAX_PASSWORD_LENGTH, password_problem
 from fediverse.ratelimit import SignInThrottle
 from fediverse.rendering import render_page
@@ -32,7 +33,7 @@ from fediverse.routes.forms import (
     text_field,
 )
 from fediverse.services import Services
-from storage.models import InstanceSetting, Invite
+from storage.models import InstanceSetting
 from storage.types import utcnow
 
 #: Marks that the first-run admin was created; its primary key makes a concurrent second setup fail.
@@ -148,30 +149,17 @@ async def register(request: Request) -> Response:
         return await render_with_form_token(request, "register.html", context)
     try:
         username, password = _new_credentials(form)
-        if instance.registrations == "invite":
-            await _use_invite(services, code, count=False)
-        account = await create_account(services.db, services.urls, username, password=password)
-        if instance.registrations == "invite":
-            await _use_invite(services, code, count=True)
+        invite = code if instance.registrations == "invite" else None
+        if invite is not None:
+            async with services.db.session() as session:
+                await check_invite(session, invite)  # before the costly key pair; counted with the account
+        account = await create_account(services.db, services.urls, username, password=password, invite=invite)
     except (BadRequest, Conflict, Forbidden) as error:
         context |= {"username": form.get("username", ""), "error": str(error)}
         return await render_with_form_token(request, "register.html", context, status_code=error.status_code)
     response = see_other("/settings/profile?welcome=1")
     await start_session(services, account, response)
     return response
-
-
-async def _use_invite(services: Services, code: str, *, count: bool) -> None:
-    """Check an invite (before the account is made) and count its use (after)."""
-    async with services.db.transaction() as session:
-        invite = await session.get(Invite, code[:64])
-        usable = invite is not None and (invite.expires_at is None or invite.expires_at > utcnow())
-        if invite is None or not usable or (invite.max_uses is not None and invite.uses >= invite.max_uses):
-            if not count:
-                raise Forbidden("This invite link is not valid any more. Ask for a new one.")
-            return
-        if count:
-            invite.uses += 1
 
 
 def new_invite_code() -> str:

@@ -14,11 +14,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fediverse import actions
-from fediverse.auth import end_other_sessions, require_account
+from fediverse.accounts import change_password
+from fediverse.auth import current_session, require_account
 from fediverse.errors import BadRequest, PayloadTooLarge
 from fediverse.federation.sanitize import html_to_text
 from fediverse.imaging import ImageRejected, ImagingOptions, process_image
-from fediverse.passwords import MAX_PASSWORD_LENGTH, hash_password, password_problem, verify_password
+from fediverse.passwords import MAX_PASSWORD_LENGTH, password_problem, verify_password
 from fediverse.rendering import render_page
 from fediverse.routes.forms import checkbox, see_other, signed_in_form, text_field
 from fediverse.services import Services
@@ -133,12 +134,8 @@ async def account_settings(request: Request) -> Response:
         error = "The two new passwords differ."
     if error:
         return await render_page(request, "settings_account.html", {"error": error}, status_code=400)
-    new_hash = await hash_password(new)
-    async with services.db.transaction() as session:
-        stored = await session.get(Account, account.id)
-        assert stored is not None
-        stored.password_hash = new_hash
-    await end_other_sessions(request, account.id or 0)
+    found = await current_session(request)
+    await change_password(services.db, account.username, new, keep_session=found[0].token_hash if found else None)
     return see_other("/settings/account?saved=1")
 
 

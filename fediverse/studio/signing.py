@@ -14,6 +14,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from storage.private_files import make_private_folders
+
 try:
     from fediverse.generation import c2pa_signing
 except ImportError:  # the optional [c2pa] extra is not installed
@@ -39,7 +41,7 @@ def load_or_create_credentials(folder: Path, instance_name: str) -> c2pa_signing
 
 
 def _write_once(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folders(path.parent)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".signer-")
     try:
         with os.fdopen(descriptor, "wb") as handle:  # mkstemp creates the file 0600

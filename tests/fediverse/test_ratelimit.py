@@ -27,18 +27,20 @@ def database(database_url: str) -> Iterator[Database]:
     asyncio.run(database.dispose())
 
 
-def test_a_username_is_refused_after_its_limit_until_the_window_passes(database: Database) -> None:
+def test_a_username_is_refused_at_one_address_after_its_limit_until_the_window_passes(database: Database) -> None:
     clock = Clock()
-    throttle = SignInThrottle(per_user=3, per_address=100, window=timedelta(minutes=15), clock=clock)
+    throttle = SignInThrottle(per_user_and_address=3, per_address=100, window=timedelta(minutes=15), clock=clock)
 
     async def run() -> None:
         for minute in range(3):
             assert await throttle.retry_after(database, "ana", "10.0.0.1") is None
             clock.now += timedelta(minutes=minute)
             await throttle.record_failure(database, "ana", "10.0.0.1")
-        # Refused from any address until the first failure (at 12:00) leaves the 15-minute window.
-        assert await throttle.retry_after(database, "ana", "10.0.0.2") == 12 * 60
-        assert await throttle.retry_after(database, "bob", "10.0.0.2") is None
+        # Refused at that address until the first failure (at 12:00) leaves the 15-minute window;
+        # the same name from another address, and another name from this one, are not.
+        assert await throttle.retry_after(database, "ana", "10.0.0.1") == 12 * 60
+        assert await throttle.retry_after(database, "ana", "10.0.0.2") is None
+        assert await throttle.retry_after(database, "bob", "10.0.0.1") is None
         clock.now = datetime(2026, 11, 25, 12, 15, 1, tzinfo=UTC)
         assert await throttle.retry_after(database, "ana", "10.0.0.1") is None
         await database.dispose()
@@ -48,14 +50,14 @@ def test_a_username_is_refused_after_its_limit_until_the_window_passes(database:
 
 def test_an_address_is_refused_across_usernames_and_success_clears_only_the_username(database: Database) -> None:
     clock = Clock()
-    throttle = SignInThrottle(per_user=2, per_address=3, clock=clock)
+    throttle = SignInThrottle(per_user_and_address=2, per_address=3, clock=clock)
 
     async def run() -> None:
         await throttle.record_failure(database, "ana", "10.0.0.1")
         await throttle.record_failure(database, "ana", "10.0.0.1")
-        assert await throttle.retry_after(database, "ana", "10.0.0.9") is not None
-        await throttle.record_success(database, "ana")
-        assert await throttle.retry_after(database, "ana", "10.0.0.9") is None
+        assert await throttle.retry_after(database, "ana", "10.0.0.1") is not None
+        await throttle.record_success(database, "ana", "10.0.0.1")
+        assert await throttle.retry_after(database, "ana", "10.0.0.1") is None
         await throttle.record_failure(database, "bob", "10.0.0.1")
         # Three failures from one address, whoever they named: the address waits.
         assert await throttle.retry_after(database, "cleo", "10.0.0.1") is not None
@@ -110,3 +112,21 @@ def test_no_rate_means_no_limit_and_forgotten_hosts_start_afresh() -> None:
         small.spend(host)
     assert small.retry_after("a.example") is None  # the least recently active was forgotten
     assert small.retry_after("c.example") == 1
+
+
+def test_an_ipv6_client_counts_as_its_slash_64(database: Database) -> None:
+    throttle = SignInThrottle(per_user_and_address=2, per_address=100, clock=Clock())
+
+    async def run() -> None:
+        # Hopping between addresses of one /64 (one subscriber's usual block) does not reset the count.
+        await throttle.record_failure(database, "ana", "2001:db8:1:2::a")
+        await throttle.record_failure(database, "ana", "2001:db8:1:2:ffff::b")
+        assert await throttle.retry_after(database, "ana", "2001:db8:1:2::c") is not None
+        assert await throttle.retry_after(database, "ana", "2001:db8:1:3::a") is None
+        # An IPv4 client reached over a dual-stack socket is still its IPv4 address.
+        await throttle.record_failure(database, "ana", "::ffff:10.0.0.7")
+        await throttle.record_failure(database, "ana", "10.0.0.7")
+        assert await throttle.retry_after(database, "ana", "10.0.0.7") is not None
+        await database.dispose()
+
+    asyncio.run(run())
