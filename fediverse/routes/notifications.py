@@ -14,9 +14,10 @@ from fediverse.auth import require_account
 from fediverse.blocking import not_silenced_for
 from fediverse.cards import PostCard, load_cards
 from fediverse.rendering import render_page
+from fediverse.routes.params import query_id
 from fediverse.services import Services
 from fediverse.social.follows import find_follow
-from fediverse.timelines import Entry, parse_max_id
+from fediverse.timelines import Entry
 from storage.models import Actor, FollowState, Notification, NotificationType
 from storage.types import utcnow
 
@@ -38,7 +39,7 @@ class NotificationView:
 async def notifications(request: Request) -> Response:
     account = await require_account(request)
     services: Services = request.state.services
-    max_id = parse_max_id(request.query_params.get("max_id"))
+    max_id = query_id(request, "max_id")
     query = select(Notification).where(
         Notification.account_id == account.id, not_silenced_for(Notification.actor_id, account.actor_id)
     )

@@ -20,11 +20,12 @@ from starlette.routing import Route
 
 from activitypub.vocab import PUBLIC_ALIASES, audience, with_context
 from fediverse.audience import OPEN_VISIBILITIES, may_read_activity, may_read_post
-from fediverse.errors import BadRequest, NotFound
+from fediverse.errors import NotFound
 from fediverse.federation.documents import collection_page, tombstone_document
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.posts import load_post_views
 from fediverse.responses import ActivityResponse, wants_activity_json
+from fediverse.routes.params import path_id, query_id
 from fediverse.routes.signed_fetch import PRIVATE_CACHING, authorize_fetch, identify_reader
 from fediverse.services import Services
 from storage.models import Account, Actor, OutboxActivity, Post
@@ -50,7 +51,7 @@ async def _find_post(request: Request) -> _Found:
     """
     services: Services = request.state.services
     fetcher = await authorize_fetch(request)
-    ap_id = services.urls.post_id(request.path_params["username"], request.path_params["post_id"])
+    ap_id = services.urls.post_id(request.path_params["username"], path_id(request, "post_id"))
     async with services.db.session() as session:
         row = (
             await session.execute(
@@ -89,7 +90,7 @@ def _gone(object_id: str, former_type: str, found: _Found) -> Response:
 def _to_post_page(request: Request) -> Response:
     """Browsers go to the post's page; the redirect is the same whether or not the post exists."""
     services: Services = request.state.services
-    url = services.urls.post_url(request.path_params["username"], request.path_params["post_id"])
+    url = services.urls.post_url(request.path_params["username"], path_id(request, "post_id"))
     return RedirectResponse(url, status_code=302, headers={"Vary": "Accept"})
 
 
@@ -112,15 +113,6 @@ async def note_activity(request: Request) -> Response:
     return _respond(create_activity(found.view, request.state.services.urls), found)
 
 
-def _min_id(request: Request) -> int | None:
-    raw = request.query_params.get("min_id")
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 19:
-        raise BadRequest("min_id must be a post id")
-    return int(raw)
-
-
 async def replies(request: Request) -> Response:
     """Replies anyone may read, oldest first: a ``Collection`` whose embedded ``first`` page links the next
     by ``min_id`` (Mastodon's paging, which its "fetch all replies" walks)."""
@@ -129,7 +121,7 @@ async def replies(request: Request) -> Response:
     replies_id = f"{found.post.ap_id}/replies"
     if found.view is None:
         return _gone(replies_id, "Collection", found)
-    min_id = _min_id(request)
+    min_id = query_id(request, "min_id")
     query = (
         select(Post.id, Post.ap_id)
         .where(
@@ -193,8 +185,8 @@ async def activity(request: Request) -> Response:
 
 
 routes = [
-    Route("/users/{username}/statuses/{post_id:int}", note),
-    Route("/users/{username}/statuses/{post_id:int}/activity", note_activity),
-    Route("/users/{username}/statuses/{post_id:int}/replies", replies),
+    Route("/users/{username}/statuses/{post_id:id}", note),
+    Route("/users/{username}/statuses/{post_id:id}/activity", note_activity),
+    Route("/users/{username}/statuses/{post_id:id}/replies", replies),
     Route("/users/{username}/activities/{token}", activity),
 ]
