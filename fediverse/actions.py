@@ -215,11 +215,13 @@ async def _attach(session: AsyncSession, row: Row) -> Row:
 
 
 async def update_profile(services: Services, username: str, changes: profiles.ProfileChanges) -> None:
-    """Change display name, bio, images or follower approval, and tell followers' servers."""
+    """Change display name, bio, images or follower approval, and tell followers' servers. The files of a
+    replaced avatar or header are deleted."""
     account, _ = await load_account(services, username)
     async with services.db.transaction() as session:
         stored_account = await session.get(Account, account.id)
         actor = await session.get(Actor, account.actor_id)
         assert stored_account is not None and actor is not None
-        await profiles.update_profile(session, services.urls, stored_account, actor, changes)
+        replaced = await profiles.update_profile(session, services.urls, stored_account, actor, changes)
     services.wake_worker("deliveries")
+    await forget_files(services.db, services.media, replaced)

@@ -37,14 +37,6 @@ class TimelinePage:
     next_max_id: int | None  # pass as ``max_id`` for the next (older) page; None at the end
 
 
-def parse_max_id(raw: str | None) -> int | None:
-    """``max_id`` from a query string; anything that is not a positive 63-bit number means "from the top"."""
-    if raw is None or not raw.isdigit() or len(raw) > 19:
-        return None
-    value = int(raw)
-    return value if 0 < value < 2**63 else None
-
-
 def _posts_branch(where: ColumnElement[bool], max_id: int | None, limit: int) -> Select[tuple[int, int, int | None]]:
     query = select(Post.id.label("entry_id"), Post.id.label("post_id"), cast(null(), BigInteger).label("booster_id"))
     query = query.where(where, Post.deleted_at.is_(None))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from .decode import DecodedImage, ImageLimits, decode_image
+from .gate import decode_gate
 from .placeholder import compute_blurhash
 
 _KEEPABLE = {"JPEG": "image/jpeg", "PNG": "image/png"}
@@ -69,9 +70,13 @@ def process_image_sync(
 
     ``keep_original`` is for our own generated images: when they are already a JPEG or PNG within the size
     cap, their bytes (with the provenance metadata we wrote) are stored as they are. Uploads are always
-    re-encoded, which strips EXIF, GPS, XMP and ICC.
+    re-encoded, which strips EXIF, GPS, XMP and ICC. Runs under the process's ``decode_gate``.
     """
-    options = options or ImagingOptions()
+    with decode_gate.slot():
+        return _process(data, options or ImagingOptions(), keep_original=keep_original)
+
+
+def _process(data: bytes, options: ImagingOptions, *, keep_original: bool) -> ProcessedImage:
     decoded = decode_image(data, options.limits, target_side=None if keep_original else options.max_side)
     image = _fit(decoded.image, options.max_side)
     original = _keep(data, decoded) if keep_original and image is decoded.image else None
@@ -97,10 +102,12 @@ async def process_image(
     keep_original: bool = False,
     executor: Executor | None = None,
 ) -> ProcessedImage:
-    """Decode, check, strip, resize and encode ``data`` off the event loop; raises ``ImageRejected``."""
-    loop = asyncio.get_running_loop()
+    """Decode, check, strip, resize and encode ``data`` off the event loop; raises ``ImageRejected``.
+
+    Waits its turn at the ``decode_gate`` on the loop, before it takes a thread."""
     work = functools.partial(process_image_sync, data, options, keep_original=keep_original)
-    return await loop.run_in_executor(executor, work)
+    async with decode_gate.turn():
+        return await asyncio.get_running_loop().run_in_executor(executor, work)
 
 
 def _fit(image: Image.Image, side: int) -> Image.Image:

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from fediverse.accounts import USERNAME_PATTERN, get_local_actor
-from fediverse.errors import BadRequest, Gone, NotFound
+from fediverse.errors import Gone, NotFound
 from fediverse.federation.documents import (
     actor_document,
     barebones_actor_document,
@@ -27,6 +27,7 @@ from fediverse.federation.documents import (
 from fediverse.federation.notes import create_activity
 from fediverse.posts import load_post_views
 from fediverse.responses import wants_activity_json
+from fediverse.routes.params import page_number, query_id
 from fediverse.routes.signed_fetch import Reader, anyone, authorize_fetch, authorize_key_read, authorize_read
 from fediverse.services import Services
 from fediverse.social.profiles import load_actor_images
@@ -34,6 +35,8 @@ from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
 
 FOLLOWS_PAGE_SIZE = 40
 OUTBOX_PAGE_SIZE = 20
+#: The furthest page of a collection one may ask for (40 a page: four million followers).
+MAX_PAGE = 100_000
 
 
 async def load_account(session: AsyncSession, username: str) -> tuple[Account, Actor]:
@@ -90,14 +93,10 @@ async def _collection_of(request: Request, username: str) -> AsyncIterator[tuple
 
 
 def _page_number(request: Request) -> int | None:
-    raw = request.query_params.get("page")
-    if raw is None:
-        return None
-    if raw == "true":
+    """``?page=N``; ``?page=true`` (Mastodon's, for a collection paged by ids) is the first."""
+    if request.query_params.get("page") == "true":
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        raise BadRequest("page must be a positive number")
-    return int(raw)
+    return page_number(request, maximum=MAX_PAGE)
 
 
 async def _follow_collection(request: Request, *, followers: bool) -> Response:
@@ -146,15 +145,6 @@ async def following(request: Request) -> Response:
     return await _follow_collection(request, followers=False)
 
 
-def _max_id(request: Request) -> int | None:
-    raw = request.query_params.get("max_id")
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise BadRequest("max_id must be a post id")
-    return int(raw)
-
-
 async def outbox(request: Request) -> Response:
     """Public and unlisted posts as ``Create`` activities, newest first, paged by ``max_id``."""
     services: Services = request.state.services
@@ -170,7 +160,7 @@ async def outbox(request: Request) -> Response:
         total = await session.scalar(select(func.count()).select_from(Post).where(*listed)) or 0
         if page is None:
             return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"))
-        max_id = _max_id(request)
+        max_id = query_id(request, "max_id")
         query = select(Post).where(*listed).order_by(Post.id.desc()).limit(OUTBOX_PAGE_SIZE)
         if max_id is not None:
             query = query.where(Post.id < max_id)

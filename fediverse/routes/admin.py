@@ -13,10 +13,12 @@ from starlette.routing import Route
 
 from fediverse.auth import require_admin
 from fediverse.errors import BadRequest, NotFound
+from fediverse.ids import parse_id
 from fediverse.instance import InstanceInfo, save_instance_settings
 from fediverse.moderation import domain_suffixes
 from fediverse.rendering import render_page
 from fediverse.routes.forms import read_form, see_other, text_field
+from fediverse.routes.params import path_id
 from fediverse.services import Services
 from storage.models import Actor, DomainBlock, Invite, Report
 from storage.types import utcnow
@@ -73,14 +75,15 @@ async def create_invite(request: Request) -> Response:
     services: Services = request.state.services
     form = await read_form(request)
     uses = text_field(form, "max_uses", max_length=4)
-    if uses and (not uses.isdigit() or not 1 <= int(uses) <= 1000):
+    max_uses = parse_id(uses, maximum=1000) if uses else None
+    if uses and max_uses is None:
         raise BadRequest("Uses must be a number from 1 to 1000, or empty for unlimited.")
     async with services.db.transaction() as session:
         session.add(
             Invite(
                 code=secrets.token_urlsafe(12),
                 created_by_account_id=admin.id or 0,
-                max_uses=int(uses) if uses else None,
+                max_uses=max_uses,
                 expires_at=utcnow() + INVITE_LIFETIME,
             )
         )
@@ -122,7 +125,7 @@ async def resolve_report(request: Request) -> Response:
     services: Services = request.state.services
     await read_form(request)
     async with services.db.transaction() as session:
-        report = await session.get(Report, request.path_params["report_id"])
+        report = await session.get(Report, path_id(request, "report_id"))
         if report is None:
             raise NotFound("No such report.")
         report.resolved_at = report.resolved_at or utcnow()
@@ -135,5 +138,5 @@ routes = [
     Route("/admin/invites", create_invite, methods=["POST"]),
     Route("/admin/domain-blocks", block_domain, methods=["POST"]),
     Route("/admin/domain-blocks/remove", unblock_domain, methods=["POST"]),
-    Route("/admin/reports/{report_id:int}/resolve", resolve_report, methods=["POST"]),
+    Route("/admin/reports/{report_id:id}/resolve", resolve_report, methods=["POST"]),
 ]

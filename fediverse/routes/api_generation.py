@@ -17,8 +17,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from fediverse.errors import BadRequest
+from fediverse.ids import parse_id
 from fediverse.responses import JSONResponse
-from fediverse.routes.api_support import api_account, path_id, read_json_object
+from fediverse.routes.api_support import api_account, read_json_object
+from fediverse.routes.params import path_id
 from fediverse.services import Services
 from fediverse.studio.drafts import load_job_media, media_json
 from fediverse.studio.events import TERMINAL_EVENTS, last_event_seq, read_events
@@ -98,9 +100,10 @@ async def generation_events(request: Request) -> Response:
 
 def _last_event_id(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
-    if not raw.strip().isdigit():
+    seq = parse_id(raw.strip(), minimum=0)
+    if seq is None:
         raise BadRequest("Last-Event-ID must be the id of an event.")
-    return int(raw)
+    return seq
 
 
 async def stream_job_events(db: Database, job_id: int, after: int) -> AsyncIterator[str]:
@@ -139,8 +142,8 @@ async def remix(request: Request) -> Response:
 routes = [
     Route("/api/generator", generator_capabilities),
     Route("/api/generations", create_generation, methods=["POST"]),
-    Route("/api/generations/{id}", generation_status),
-    Route("/api/generations/{id}/events", generation_events),
-    Route("/api/generations/{id}/cancel", cancel_generation, methods=["POST"]),
+    Route("/api/generations/{id:id}", generation_status),
+    Route("/api/generations/{id:id}/events", generation_events),
+    Route("/api/generations/{id:id}/cancel", cancel_generation, methods=["POST"]),
     Route("/api/remix", remix),
 ]

@@ -8,7 +8,8 @@ from starlette.routing import Route
 
 from fediverse.errors import BadRequest
 from fediverse.responses import JSONResponse
-from fediverse.routes.api_support import api_account, path_id, read_json_object
+from fediverse.routes.api_support import api_account, read_json_object
+from fediverse.routes.params import path_id
 from fediverse.routes.uploads import read_upload, read_upload_form
 from fediverse.services import Services
 from fediverse.studio.drafts import MAX_ALT_TEXT, create_upload, discard_draft, media_json, update_draft
@@ -59,6 +60,6 @@ async def delete_media(request: Request) -> Response:
 
 routes = [
     Route("/api/media", upload_media, methods=["POST"]),
-    Route("/api/media/{id}", edit_media, methods=["PATCH"]),
-    Route("/api/media/{id}", delete_media, methods=["DELETE"]),
+    Route("/api/media/{id:id}", edit_media, methods=["PATCH"]),
+    Route("/api/media/{id:id}", delete_media, methods=["DELETE"]),
 ]

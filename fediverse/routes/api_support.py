@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 
 from fediverse.auth import check_csrf, require_account
-from fediverse.errors import BadRequest, NotFound, UnsupportedMediaType
+from fediverse.errors import BadRequest, UnsupportedMediaType
 from fediverse.routes.inbox import read_capped_body
 from storage.models import Account
 
@@ -40,11 +40,3 @@ async def read_json_object(request: Request, limit: int = MAX_JSON_BYTES) -> dic
     if not isinstance(document, dict):
         raise BadRequest("Send a JSON object.")
     return document
-
-
-def path_id(request: Request, name: str = "id") -> int:
-    """A numeric id from the path; anything else is simply not found."""
-    raw = request.path_params[name]
-    if not raw.isdigit() or len(raw) > 19:
-        raise NotFound("Not found.")
-    return int(raw)

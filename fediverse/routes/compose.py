@@ -21,6 +21,7 @@ from fediverse import actions
 from fediverse.auth import current_account, require_account
 from fediverse.cards import post_path
 from fediverse.errors import BadRequest, NotFound, PayloadTooLarge, ReverieError, TooManyRequests, UnsupportedMediaType
+from fediverse.ids import parse_id
 from fediverse.rendering import render_page
 from fediverse.routes.forms import (
     check_form_csrf,
@@ -30,6 +31,7 @@ from fediverse.routes.forms import (
     signed_in_form,
     text_field,
 )
+from fediverse.routes.params import form_ids
 from fediverse.routes.uploads import ACCEPTED_TYPES, MAX_IMAGE_BYTES, read_upload, read_upload_form
 from fediverse.services import Services
 from fediverse.social.posts import MAX_ATTACHMENTS, MAX_CONTENT_WARNING_LENGTH, MAX_MOOD_WORD_LENGTH, PostDraft
@@ -60,7 +62,7 @@ async def compose_page(request: Request) -> Response:
     account = await current_account(request)
     if account is None:
         return see_other("/login?next=/compose")
-    return await _render_compose(request, account, _media_ids(request.query_params.getlist("media")))
+    return await _render_compose(request, account, form_ids(request.query_params.getlist("media"), "media"))
 
 
 async def _render_compose(
@@ -99,11 +101,6 @@ def _attachment(document: dict[str, Any], drafts: list[Media]) -> dict[str, Any]
     return {**document, "remove_url": "/compose" + (f"?{urlencode(others)}" if others else "")}
 
 
-def _media_ids(values: list[Any]) -> list[int]:
-    """Draft ids from form fields or the query; anything that is not an id is ignored."""
-    return [int(value) for value in values if isinstance(value, str) and value.isdigit() and len(value) <= 19]
-
-
 async def upload_picture(request: Request) -> Response:
     """``POST /compose/upload``: store the chosen picture as a draft, then show compose with it attached.
 
@@ -117,7 +114,7 @@ async def upload_picture(request: Request) -> Response:
         form = await read_upload_form(request, max_fields=MAX_ATTACHMENTS + 2)
         try:
             await check_form_csrf(request, form)
-            kept = _media_ids(form.getlist("media"))
+            kept = form_ids(form.getlist("media"), "media")
             if len(kept) >= MAX_ATTACHMENTS:
                 raise BadRequest(f"A post holds at most {MAX_ATTACHMENTS} pictures.")
             data = await read_upload(form)
@@ -147,7 +144,7 @@ async def publish_pictures(request: Request) -> Response:
     """``POST /compose/pictures``: publish the attached drafts with their alt texts (the form without JavaScript)."""
     services: Services = request.state.services
     account, form = await signed_in_form(request)
-    media_ids = tuple(_media_ids(form.getlist("media_ids")))
+    media_ids = tuple(form_ids(form.getlist("media_ids"), "media_ids"))
     alt_texts = {
         media_id: text_field(form, f"alt_text_{media_id}", max_length=MAX_ALT_TEXT, label="Alt text")
         for media_id in media_ids
@@ -185,10 +182,11 @@ async def _reply_target(services: Services, form: FormData, viewer_actor_id: int
     raw = form.get("in_reply_to")
     if not raw:
         return None, None
-    if not isinstance(raw, str) or not raw.isdigit():
+    parent_id = parse_id(raw)
+    if parent_id is None:
         raise BadRequest("The post you reply to is unknown.")
     async with services.db.session() as session:
-        parent = await session.get(Post, int(raw))
+        parent = await session.get(Post, parent_id)
         if parent is None or not await can_see(session, parent, viewer_actor_id):
             raise NotFound("The post you reply to does not exist any more.")
         return parent, await session.get(Actor, parent.author_id)

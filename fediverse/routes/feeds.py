@@ -20,9 +20,10 @@ from fediverse.cards import load_cards
 from fediverse.errors import NotFound
 from fediverse.rendering import render_page
 from fediverse.routes.forms import is_htmx, see_other
+from fediverse.routes.params import query_id
 from fediverse.services import Services
 from fediverse.text import normalize_tag
-from fediverse.timelines import TimelinePage, home_timeline, parse_max_id, public_timeline, tag_timeline
+from fediverse.timelines import TimelinePage, home_timeline, public_timeline, tag_timeline
 from storage.models import Account
 
 Loader = Callable[[AsyncSession, int | None], Awaitable[TimelinePage]]
@@ -30,7 +31,7 @@ Loader = Callable[[AsyncSession, int | None], Awaitable[TimelinePage]]
 
 async def _render_feed(request: Request, account: Account | None, load: Loader, context: dict[str, object]) -> Response:
     services: Services = request.state.services
-    max_id = parse_max_id(request.query_params.get("max_id"))
+    max_id = query_id(request, "max_id")
     viewer_actor_id = account.actor_id if account else None
     async with services.db.session() as session:
         page = await load(session, max_id)

@@ -14,9 +14,10 @@ from fediverse.auth import require_account
 from fediverse.cards import PostCard, load_cards
 from fediverse.notifications import shown_to
 from fediverse.rendering import render_page
+from fediverse.routes.params import query_id
 from fediverse.services import Services
 from fediverse.social.follows import find_follow
-from fediverse.timelines import Entry, parse_max_id
+from fediverse.timelines import Entry
 from storage.models import Actor, FollowState, Notification, NotificationType
 from storage.types import utcnow
 
@@ -38,7 +39,7 @@ class NotificationView:
 async def notifications(request: Request) -> Response:
     account = await require_account(request)
     services: Services = request.state.services
-    max_id = parse_max_id(request.query_params.get("max_id"))
+    max_id = query_id(request, "max_id")
     query = select(Notification).where(shown_to(account))
     if max_id is not None:
         query = query.where(Notification.id < max_id)

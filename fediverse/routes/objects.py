@@ -19,11 +19,12 @@ from starlette.routing import Route
 
 from activitypub.vocab import PUBLIC_ALIASES, audience, with_context
 from fediverse.audience import OPEN_VISIBILITIES, may_read_activity, may_read_post
-from fediverse.errors import BadRequest, NotFound
+from fediverse.errors import NotFound
 from fediverse.federation.documents import collection_page, tombstone_document
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.posts import load_post_views
 from fediverse.responses import wants_activity_json
+from fediverse.routes.params import path_id, query_id
 from fediverse.routes.signed_fetch import Reader, authorize_fetch, authorize_read
 from fediverse.services import Services
 from storage.models import Account, Actor, OutboxActivity, Post
@@ -85,14 +86,14 @@ def _gone(object_id: str, former_type: str, found: _Found) -> Response:
 def _to_post_page(request: Request) -> Response:
     """Browsers go to the post's page; the redirect is the same whether or not the post exists."""
     services: Services = request.state.services
-    url = services.urls.post_url(request.path_params["username"], request.path_params["post_id"])
+    url = services.urls.post_url(request.path_params["username"], path_id(request, "post_id"))
     return RedirectResponse(url, status_code=302, headers={"Vary": "Accept"})
 
 
 async def note(request: Request) -> Response:
     if not wants_activity_json(request):
         return _to_post_page(request)
-    return await note_response(request, request.path_params["username"], request.path_params["post_id"])
+    return await note_response(request, request.path_params["username"], path_id(request, "post_id"))
 
 
 async def note_response(request: Request, username: str, post_id: int) -> Response:
@@ -108,30 +109,21 @@ async def note_activity(request: Request) -> Response:
     """The ``Create`` of a note (its id is the note id plus ``/activity``), built from the note as it is now."""
     if not wants_activity_json(request):
         return _to_post_page(request)
-    found = await _find_post(request, request.path_params["username"], request.path_params["post_id"])
+    found = await _find_post(request, request.path_params["username"], path_id(request, "post_id"))
     if found.view is None:
         return _gone(f"{found.post.ap_id}/activity", "Create", found)
     return found.reader.respond(create_activity(found.view, request.state.services.urls))
-
-
-def _min_id(request: Request) -> int | None:
-    raw = request.query_params.get("min_id")
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 19:
-        raise BadRequest("min_id must be a post id")
-    return int(raw)
 
 
 async def replies(request: Request) -> Response:
     """Replies anyone may read, oldest first: a ``Collection`` whose embedded ``first`` page links the next
     by ``min_id`` (Mastodon's paging, which its "fetch all replies" walks)."""
     services: Services = request.state.services
-    found = await _find_post(request, request.path_params["username"], request.path_params["post_id"])
+    found = await _find_post(request, request.path_params["username"], path_id(request, "post_id"))
     replies_id = f"{found.post.ap_id}/replies"
     if found.view is None:
         return _gone(replies_id, "Collection", found)
-    min_id = _min_id(request)
+    min_id = query_id(request, "min_id")
     query = (
         select(Post.id, Post.ap_id)
         .where(
@@ -194,8 +186,8 @@ async def activity(request: Request) -> Response:
 
 
 routes = [
-    Route("/users/{username}/statuses/{post_id:int}", note),
-    Route("/users/{username}/statuses/{post_id:int}/activity", note_activity),
-    Route("/users/{username}/statuses/{post_id:int}/replies", replies),
+    Route("/users/{username}/statuses/{post_id:id}", note),
+    Route("/users/{username}/statuses/{post_id:id}/activity", note_activity),
+    Route("/users/{username}/statuses/{post_id:id}/replies", replies),
     Route("/users/{username}/activities/{token}", activity),
 ]

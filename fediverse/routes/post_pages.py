@@ -22,6 +22,7 @@ from fediverse.rendering import render_page
 from fediverse.responses import wants_activity_json
 from fediverse.routes.forms import htmx_redirect, is_htmx, safe_next, see_other, signed_in_form
 from fediverse.routes.objects import note_response
+from fediverse.routes.params import path_id
 from fediverse.services import Services
 from fediverse.timelines import Entry
 from fediverse.visibility import can_see, visible_to
@@ -111,7 +112,7 @@ async def post_page(request: Request) -> Response:
     account = await current_account(request)
     viewer_actor_id = account.actor_id if account else None
     async with services.db.session() as session:
-        post, author = await _find_post(session, request.path_params["post_id"], viewer_actor_id)
+        post, author = await _find_post(session, path_id(request, "post_id"), viewer_actor_id)
         if not _matches_handle(author, request.path_params["handle"], services.urls.host):
             raise NotFound("This post does not exist, or you may not see it.")
         card = await load_card(session, services.urls, post, viewer_actor_id)
@@ -157,7 +158,7 @@ async def _note_at_page(request: Request) -> Response:
     username, _, host = request.path_params["handle"].partition("@")
     if host and host.lower() != services.urls.host.lower():
         raise NotFound("No such post.")
-    return await note_response(request, username, request.path_params["post_id"])
+    return await note_response(request, username, path_id(request, "post_id"))
 
 
 INTERACTIONS = {
@@ -177,7 +178,7 @@ async def interact(request: Request) -> Response:
         raise NotFound("Unknown action.")
     account, form = await signed_in_form(request)
     async with services.db.session() as session:
-        post, _ = await _find_post(session, request.path_params["post_id"], account.actor_id)
+        post, _ = await _find_post(session, path_id(request, "post_id"), account.actor_id)
     await action(services, account.username, post.ap_id)
     if is_htmx(request):
         async with services.db.session() as session:
@@ -190,7 +191,7 @@ async def delete(request: Request) -> Response:
     services: Services = request.state.services
     account, _ = await signed_in_form(request)
     async with services.db.session() as session:
-        post, _author = await _find_post(session, request.path_params["post_id"], account.actor_id)
+        post, _author = await _find_post(session, path_id(request, "post_id"), account.actor_id)
     await actions.delete_post(services, account.username, post.ap_id)
     return htmx_redirect(request, f"/@{account.username}")
 
@@ -201,7 +202,7 @@ async def load_replies(request: Request) -> Response:
     services: Services = request.state.services
     account, form = await signed_in_form(request)
     async with services.db.transaction() as session:
-        post, _ = await _find_post(session, request.path_params["post_id"], account.actor_id)
+        post, _ = await _find_post(session, path_id(request, "post_id"), account.actor_id)
         if replies_collection(post) is None:
             raise NotFound("This post has no replies to load from its server.")
         await queue_replies_fetch(session, post)
@@ -210,8 +211,8 @@ async def load_replies(request: Request) -> Response:
 
 
 routes = [
-    Route("/@{handle}/{post_id:int}", post_page),
-    Route("/posts/{post_id:int}/delete", delete, methods=["POST"]),
-    Route("/posts/{post_id:int}/replies/fetch", load_replies, methods=["POST"]),
-    Route("/posts/{post_id:int}/{verb}", interact, methods=["POST"]),
+    Route("/@{handle}/{post_id:id}", post_page),
+    Route("/posts/{post_id:id}/delete", delete, methods=["POST"]),
+    Route("/posts/{post_id:id}/replies/fetch", load_replies, methods=["POST"]),
+    Route("/posts/{post_id:id}/{verb}", interact, methods=["POST"]),
 ]

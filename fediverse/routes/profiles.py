@@ -35,13 +35,15 @@ from fediverse.routes.forms import (
     target_field,
     text_field,
 )
+from fediverse.routes.params import page_number, query_id
 from fediverse.services import Services
 from fediverse.social.blocks import find_block, find_mute
 from fediverse.social.follows import find_follow
-from fediverse.timelines import parse_max_id, profile_timeline
+from fediverse.timelines import profile_timeline
 from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
 
 LIST_PAGE_SIZE = 40
+MAX_LIST_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ async def profile(request: Request) -> Response:
         return await actor_response(request, handle.lower())
     viewer = await current_account(request)
     viewer_actor_id = viewer.actor_id if viewer else None
-    max_id = parse_max_id(request.query_params.get("max_id"))
+    max_id = query_id(request, "max_id")
     async with services.db.session() as session:
         account, actor = await find_profile(session, handle, services.urls.host)
         page = await profile_timeline(session, actor.id or 0, viewer_actor_id, max_id=max_id, limit=24)
@@ -158,7 +160,7 @@ async def follow_list(request: Request) -> Response:
     if which not in ("followers", "following"):
         raise NotFound()
     viewer = await current_account(request)
-    page_number = max(1, min(int(request.query_params.get("page", "1") or 1), 10_000))
+    page = page_number(request, maximum=MAX_LIST_PAGE) or 1
     async with services.db.session() as session:
         account, actor = await find_profile(session, request.path_params["handle"], services.urls.host)
         if account is None:
@@ -177,7 +179,7 @@ async def follow_list(request: Request) -> Response:
             query = query.where(Follow.state == FollowState.ACCEPTED)
         rows = (
             await session.execute(
-                query.order_by(Follow.id.desc()).offset((page_number - 1) * LIST_PAGE_SIZE).limit(LIST_PAGE_SIZE + 1)
+                query.order_by(Follow.id.desc()).offset((page - 1) * LIST_PAGE_SIZE).limit(LIST_PAGE_SIZE + 1)
             )
         ).all()
     people = [(row[0], row[1]) for row in rows[:LIST_PAGE_SIZE]]
@@ -190,7 +192,7 @@ async def follow_list(request: Request) -> Response:
             "which": which,
             "people": people,
             "is_owner": is_owner,
-            "page_number": page_number,
+            "page_number": page,
             "has_more": len(rows) > LIST_PAGE_SIZE,
         },
     )

@@ -28,6 +28,7 @@ from fediverse.routes.forms import (
     target_field,
     text_field,
 )
+from fediverse.routes.params import form_ids, query_id
 from fediverse.routes.profiles import load_relationship
 from fediverse.services import Services
 from fediverse.social.reports import MAX_COMMENT_LENGTH
@@ -104,7 +105,7 @@ async def report_form(request: Request) -> Response:
     account = await require_account(request)
     services: Services = request.state.services
     target = await _reported_actor(services, request.query_params.get("account", ""))
-    chosen = request.query_params.get("post", "")
+    chosen = query_id(request, "post")
     async with services.db.session() as session:
         posts = list(
             await session.scalars(
@@ -124,7 +125,7 @@ async def report_form(request: Request) -> Response:
         {
             "target": target,
             "posts": posts,
-            "chosen": int(chosen) if chosen.isdigit() and len(chosen) < 20 else None,
+            "chosen": chosen,
             "max_comment": MAX_COMMENT_LENGTH,
         },
     )
@@ -137,7 +138,7 @@ async def send_report(request: Request) -> Response:
     account, form = await signed_in_form(request)
     target = await _reported_actor(services, text_field(form, "account", max_length=2048))
     comment = text_field(form, "comment", max_length=MAX_COMMENT_LENGTH, label="Comment")
-    post_ids = [int(value) for value in form.getlist("post") if isinstance(value, str) and value.isdigit()]
+    post_ids = form_ids(form.getlist("post"), "post")
     async with services.db.session() as session:
         posts = list(
             await session.scalars(

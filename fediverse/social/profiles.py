@@ -1,5 +1,6 @@
 """A local account changes its profile: the rows change and ``Update{Person}`` goes to every server that
-follows the account or is followed by it (Mastodon refreshes a profile from either side).
+follows the account or is followed by it (Mastodon refreshes a profile from either side). A replaced
+avatar or header is deleted with the change; its files go once the transaction has committed.
 
 Call inside a write transaction.
 """
@@ -15,10 +16,11 @@ from activitypub.vocab import PUBLIC
 from fediverse.federation.activities import new_activity_id, update_activity
 from fediverse.federation.documents import ActorImages, actor_document
 from fediverse.federation.outbox import follower_inboxes, following_inboxes, queue_activity
+from fediverse.media_files import keys_of
 from fediverse.names import clean_display_name
 from fediverse.text import render_text
 from fediverse.urls import Urls
-from storage.models import Account, Actor, Media
+from storage.models import Account, Actor, Media, PostMedia
 from storage.types import utcnow
 
 MAX_DISPLAY_NAME_LENGTH = 100
@@ -36,14 +38,19 @@ class ProfileChanges:
 
 async def update_profile(
     session: AsyncSession, urls: Urls, account: Account, actor: Actor, changes: ProfileChanges
-) -> None:
+) -> set[str]:
+    """Apply ``changes``; returns the keys of the replaced images' files, to forget after the commit
+    (``fediverse.media_files.forget_files``)."""
+    replaced: set[str] = set()
     actor.display_name = clean_display_name(changes.display_name)
     actor.summary_html = render_text(changes.bio, local_host=urls.host, tag_url=urls.tag_url, mentions={})
     actor.manually_approves_followers = changes.manually_approves_followers
     if changes.avatar is not None:
+        replaced |= await _drop_profile_image(session, account, account.avatar_media_id)
         account.avatar_media_id = await _store(session, changes.avatar)
         actor.icon_url = urls.media_url(changes.avatar.thumbnail_key or changes.avatar.display_key or "")
     if changes.header is not None:
+        replaced |= await _drop_profile_image(session, account, account.header_media_id)
         account.header_media_id = await _store(session, changes.header)
         actor.header_url = urls.media_url(changes.header.display_key or "")
     actor.updated_at = utcnow()
@@ -56,6 +63,7 @@ async def update_profile(
     assert actor.id is not None
     inboxes = [*await follower_inboxes(session, actor.id), *await following_inboxes(session, actor.id)]
     await queue_activity(session, actor, activity, inboxes, local_base_url=urls.base_url)
+    return replaced
 
 
 async def load_actor_images(session: AsyncSession, account: Account) -> ActorImages:
@@ -65,6 +73,18 @@ async def load_actor_images(session: AsyncSession, account: Account) -> ActorIma
         return ActorImages()
     found = {media.id: media for media in await session.scalars(select(Media).where(Media.id.in_(wanted)))}
     return ActorImages(icon=found.get(account.avatar_media_id), header=found.get(account.header_media_id))
+
+
+async def _drop_profile_image(session: AsyncSession, account: Account, media_id: int | None) -> set[str]:
+    """Delete the account's old avatar or header row, and return the keys of its files. A row that is
+    someone else's, or also a post's attachment, stays."""
+    old = await session.get(Media, media_id) if media_id is not None else None
+    if old is None or old.owner_account_id != account.id:
+        return set()
+    if await session.scalar(select(PostMedia.post_id).where(PostMedia.media_id == old.id).limit(1)) is not None:
+        return set()
+    await session.delete(old)
+    return keys_of(old)
 
 
 async def _store(session: AsyncSession, media: Media) -> int:

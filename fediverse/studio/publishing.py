@@ -20,6 +20,7 @@ from activitypub.errors import ActivityPubError
 from fediverse import actions
 from fediverse.errors import BadRequest, ReverieError
 from fediverse.generation.provenance import describe_without_prompt
+from fediverse.ids import parse_id
 from fediverse.services import Services
 from fediverse.social.posts import MAX_ATTACHMENTS, PostDraft, check_draft
 from fediverse.studio.drafts import MAX_ALT_TEXT, generator_alt_texts, hide_prompt_in_files
@@ -173,11 +174,10 @@ def _remix_source(generation: Mapping[str, Any] | None) -> str | None:
 
 
 def _media_id(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str) and value.isdigit() and len(value) <= 19:
-        return int(value)
-    raise BadRequest("Image ids are numbers.")
+    media_id = parse_id(value)
+    if media_id is None:
+        raise BadRequest("Image ids are numbers.")
+    return media_id
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
