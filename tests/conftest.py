@@ -23,6 +23,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
+from xdist.scheduler import LoadScopeScheduling
 
 from fediverse.accounts import create_account, use_key_pairs
 from fediverse.app import create_app
@@ -39,6 +40,22 @@ POSTGRES_URL_VARIABLE = "REVERIE_TEST_POSTGRES_URL"
 TEST_BASE_URL = "http://127.0.0.1:8765"
 #: Argon2id at its smallest (one pass over 8 KiB): the hashes stay real, verifiable Argon2id hashes.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+class _TestByTest(LoadScopeScheduling):
+    """pytest-xdist's scheduling under ``-n``: each test goes to whichever worker is free, except those
+    under ``SHARED_SETUP``, which go to one worker together (their module fixtures start real servers and
+    a browser). xdist's own ``--dist loadgroup`` does not group on pytest 9, whose node ids it cannot edit."""
+
+    SHARED_SETUP = ("tests/browser/",)
+
+    def _split_scope(self, nodeid: str) -> str:
+        return next((prefix for prefix in self.SHARED_SETUP if nodeid.startswith(prefix)), nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling:
+    return _TestByTest(config, log)
 
 
 @pytest.fixture
