@@ -6,6 +6,7 @@ Public keys are published as SPKI PEM (``BEGIN PUBLIC KEY``): PeerTube and other
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -39,7 +40,11 @@ def public_key_pem(key: PublicKey) -> str:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
 
+@lru_cache(maxsize=1024)
 def load_private_key(pem: str) -> PrivateKey:
+    """Parse one of our private keys. Cached per process: loading checks an RSA key's consistency, which
+    costs as much as generating one (~50 ms), and several holders (the fetcher's signer, each key store)
+    load the same keys."""
     key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
     if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
         raise InvalidDocumentError("unsupported private key type")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activitypub.keys import generate_rsa_key_pair
+from activitypub.keys import KeyPairPem, generate_rsa_key_pair
 from fediverse.errors import BadRequest, Conflict, InvalidUsername, NotFound
 from fediverse.invites import redeem_invite
 from fediverse.passwords import hash_password, password_problem
@@ -18,6 +19,18 @@ from storage.models import Account, Actor, Keypair, WebSession
 from storage.types import utcnow
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_]{1,30}")
+
+_new_key_pair: Callable[[], KeyPairPem] = generate_rsa_key_pair
+
+
+def use_key_pairs(source: Callable[[], KeyPairPem]) -> Callable[[], KeyPairPem]:
+    """Take new local actors' key pairs from ``source`` from now on; returns the source it replaces.
+
+    Only the test suite calls this, to hand out pre-made keys: a fresh RSA-2048 key costs 50-100 ms.
+    """
+    global _new_key_pair
+    previous, _new_key_pair = _new_key_pair, source
+    return previous
 
 
 def validate_username(username: str) -> str:
@@ -44,7 +57,7 @@ async def create_account(
     validate_username(username)
     if password is not None and (problem := password_problem(password)):
         raise BadRequest(problem)
-    keys = await asyncio.to_thread(generate_rsa_key_pair)
+    keys = await asyncio.to_thread(_new_key_pair)
     password_hash = await hash_password(password) if password is not None else None
     async with db.transaction() as session:
         if await session.scalar(select(Account.id).where(Account.username == username)) is not None:
@@ -111,7 +124,7 @@ async def ensure_instance_actor(db: Database, urls: Urls) -> Keypair:
         found = await session.scalar(select(Keypair).where(Keypair.key_id == key_id))
     if found is not None:
         return found
-    keys = await asyncio.to_thread(generate_rsa_key_pair)
+    keys = await asyncio.to_thread(_new_key_pair)
     async with db.transaction() as session:
         found = await session.scalar(select(Keypair).where(Keypair.key_id == key_id))
         if found is not None:  # another process won the race

@@ -12,7 +12,19 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
-_hasher = PasswordHasher()  # stateless parameters, not configuration
+_hasher = PasswordHasher()  # argon2-cffi's defaults (RFC 9106's low-memory profile): parameters, not configuration
+
+
+def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Hash new passwords with ``hasher`` from now on; returns the one it replaces.
+
+    Only the test suite calls this, to swap in a cheap hasher: each default hash costs tens of
+    milliseconds and 64 MiB by design. Existing hashes verify whatever made them (the parameters are in
+    the hash), so the swap changes only the cost of new ones.
+    """
+    global _hasher
+    previous, _hasher = _hasher, hasher
+    return previous
 
 
 async def hash_password(password: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,10 @@ def hue_of(text: object) -> int:
     return sum(map(ord, str(text))) % 6
 
 
+@cache
 def create_templates() -> Jinja2Templates:
-    """The template environment; autoescaping is on for every ``.html`` template."""
+    """The template environment; autoescaping is on for every ``.html`` template. One per process, so
+    that every app in it (the test suite starts hundreds) reuses the templates Jinja compiled."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.filters["ago"] = format_ago
     templates.env.filters["count"] = format_count

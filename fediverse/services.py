@@ -18,6 +18,7 @@ from fediverse.data_folder import create_data_folder
 from fediverse.federation.fetching import RemoteDocuments
 from fediverse.federation.keys import KeyStore
 from fediverse.federation.resolve import Resolver
+from fediverse.federation.transports import client_tls
 from fediverse.studio.context import Studio
 from fediverse.urls import Urls
 from storage.db import Database
@@ -81,7 +82,10 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIt
         urls = Urls(settings.base_url)
         instance_key = await ensure_instance_actor(db, urls)
         async with httpx.AsyncClient(
-            timeout=HTTP_TIMEOUT, headers={"User-Agent": user_agent(settings)}, follow_redirects=False
+            timeout=HTTP_TIMEOUT,
+            headers={"User-Agent": user_agent(settings)},
+            follow_redirects=False,
+            verify=client_tls(),
         ) as http:
             remote = RemoteDocuments(http, instance_key, allow_private=settings.allow_private_addresses)
             resolver = Resolver(db, urls, remote.fetch, remote.lookup_handle)

@@ -3,6 +3,9 @@
 Every test that touches the database runs once on SQLite and, when ``REVERIE_TEST_POSTGRES_URL`` names
 a PostgreSQL server (CI starts one), once more on PostgreSQL. Each test gets a fresh, migrated database
 copied from a template, so tests never see each other's rows.
+
+Accounts made inside the test process get a pre-made RSA key (``tests/keys.py``) and a cheap Argon2 hash;
+real ``reverie`` processes keep production's. Both cost ~100 ms per account otherwise.
 """
 
 from __future__ import annotations
@@ -17,25 +20,62 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
+from xdist.scheduler import LoadScopeScheduling
 
-from fediverse.accounts import create_account
+from fediverse.accounts import create_account, use_key_pairs
 from fediverse.app import create_app
 from fediverse.config import Settings, load_settings
+from fediverse.passwords import use_hasher
 from fediverse.services import Services
 from storage.db import Database
 from storage.models import Account
+from tests.keys import LOCAL_KEYS
 
 T = TypeVar("T")
 
 POSTGRES_URL_VARIABLE = "REVERIE_TEST_POSTGRES_URL"
 TEST_BASE_URL = "http://127.0.0.1:8765"
+#: Argon2id at its smallest (one pass over 8 KiB): the hashes stay real, verifiable Argon2id hashes.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+class _TestByTest(LoadScopeScheduling):
+    """pytest-xdist's scheduling under ``-n``: each test goes to whichever worker is free, except those
+    under ``SHARED_SETUP``, which go to one worker together (their module fixtures start real servers and
+    a browser). xdist's own ``--dist loadgroup`` does not group on pytest 9, whose node ids it cannot edit."""
+
+    SHARED_SETUP = ("tests/browser/",)
+
+    def _split_scope(self, nodeid: str) -> str:
+        return next((prefix for prefix in self.SHARED_SETUP if nodeid.startswith(prefix)), nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling:
+    return _TestByTest(config, log)
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_account_secrets() -> Iterator[None]:
+    """In-process accounts take pre-made keys and cheap password hashes, for the whole session."""
+    previous_hasher, previous_keys = use_hasher(CHEAP_HASHER), use_key_pairs(LOCAL_KEYS)
+    yield
+    use_hasher(previous_hasher)
+    use_key_pairs(previous_keys)
+
+
+@pytest.fixture(autouse=True)
+def distinct_keys_per_test(cheap_account_secrets: None) -> None:
+    """Every test hands out the pool's keys from the start: distinct within the test."""
+    LOCAL_KEYS.reset()
 
 
 def _migrate(url: str) -> None:

@@ -29,19 +29,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from activitypub.keys import KeyPairPem, generate_rsa_key_pair, load_private_key
+from activitypub.keys import KeyPairPem, load_private_key
 from activitypub.signatures import sign_request
+from tests.keys import peer_key
 from tests.processes import free_port
 
 AS2 = "application/activity+json"
-_KEYS: list[KeyPairPem] = []
-
-
-def test_key(index: int) -> KeyPairPem:
-    """RSA keys are slow to make; tests share a few."""
-    while len(_KEYS) <= index:
-        _KEYS.append(generate_rsa_key_pair())
-    return _KEYS[index]
 
 
 @dataclass
@@ -137,7 +130,7 @@ class FakePeer:
         )
 
     def add_actor(self, username: str, key_index: int = 0, *, path: str | None = None, **extra: Any) -> PeerActor:
-        actor = PeerActor(username, test_key(key_index), self.base_url, extra, path)
+        actor = PeerActor(username, peer_key(key_index), self.base_url, extra, path)
         self.actors[username] = actor
         return actor
 

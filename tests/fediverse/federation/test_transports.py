@@ -10,8 +10,8 @@ import pytest
 from activitypub.delivery import DeliveryOutcome
 from activitypub.keys import load_private_key
 from fediverse.federation.transports import AiohttpTransport, HttpxTransport, TransportFactory, TransportOptions
+from tests.keys import peer_key
 from tests.peers import FakePeer
-from tests.peers import test_key as peer_key
 from tests.processes import free_port
 
 pytestmark = pytest.mark.anyio

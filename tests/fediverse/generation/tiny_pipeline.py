@@ -25,10 +25,14 @@ def _byte_vocabulary() -> dict[str, int]:
 
 
 def build_tiny_pipeline(folder: Path) -> Path:
+    """Write the pipeline to ``folder``. Also keeps torch to one thread in this process: a model this small
+    gains nothing from more, and torch's spinning thread pool makes each step ten times slower when the
+    cores are shared (another test worker, another job)."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     tokenizer = CLIPTokenizer(vocab=_byte_vocabulary(), merges=[], model_max_length=77)
     unet = UNet2DConditionModel(
