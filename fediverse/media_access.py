@@ -1,4 +1,4 @@
-"""Who may fetch one of our media files, decided by the rows that use it (decision 0046).
+"""Who may fetch one of our media files, decided by the rows that use it (decision 0047).
 
 A file is **public** when a public or unlisted post, an avatar or a header uses it. Otherwise it is
 **restricted** to the people who may see one of the posts using it (``fediverse.visibility`` for a

@@ -3,7 +3,7 @@
 The key names the SHA-256 of the bytes, so it doubles as a strong ``ETag``; a malformed key is a 404
 (and can never reach outside the media folder, see ``storage.media.check_key``).
 
-Who gets a file is ``fediverse.media_access``'s (decision 0046). A public file (of a public or unlisted
+Who gets a file is ``fediverse.media_access``'s (decision 0047). A public file (of a public or unlisted
 post, an avatar, a header) is for anyone and cacheable forever. A restricted one (only in followers-only
 or direct posts, or a draft) is refused (404) to a signed-in viewer, or a signing actor, who may not see
 any post it is in; a request with neither is served, because the unguessable URL is the capability

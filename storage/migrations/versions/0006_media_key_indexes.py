@@ -1,4 +1,4 @@
-"""media key indexes: who may fetch a file is decided by the rows that use it (decision 0046)
+"""media key indexes: who may fetch a file is decided by the rows that use it (decision 0047)
 
 Revision ID: 0006
 Revises: 0005

@@ -14,7 +14,7 @@ from tests.conftest import TEST_BASE_URL
 from tests.fediverse.studio.conftest import Browser, generate, sign_in
 from tests.fediverse.test_imaging import GPS_IFD, encode, gradient, png_declaring
 
-DRAFT_CACHING = "private, no-cache"  # a draft is its owner's alone (decision 0046)
+DRAFT_CACHING = "private, no-cache"  # a draft is its owner's alone (decision 0047)
 
 
 def upload(browser: Browser, data: bytes, *, alt_text: str | None = None, name: str = "photo.jpg") -> Any:
