@@ -5,7 +5,7 @@
 A sink process listens on ``--hosts`` ports of 127.0.0.1, each port standing for one remote server; it
 answers every POST with 202 and counts arrivals. The database holds one local author and
 ``hosts x per-host`` remote followers (rows inserted directly). The bench publishes one post through
-``fediverse.actions.publish`` with the worker running in this process (as in ``reverie serve``) and prints
+``fediverse.social.actions.publish`` with the worker running in this process (as in ``reverie serve``) and prints
 the time from publishing until the sink has every delivery, deliveries per second, and the CPU seconds
 this process used. Two cases: every host has a shared inbox (one delivery per host), and the worst case
 where no follower has one (one delivery per follower).
@@ -39,15 +39,15 @@ from harness import (
 )
 from sqlalchemy import func, insert, select
 
-from fediverse import actions
-from fediverse.accounts import create_account
-from fediverse.config import load_settings
+from fediverse.core.accounts import create_account
+from fediverse.core.config import load_settings
 from fediverse.federation.delivery_queue import DeliveryQueue
-from fediverse.federation.inbox_queue import InboxQueue
+from fediverse.federation.inbox.inbox_queue import InboxQueue
 from fediverse.federation.transports import AiohttpTransport, HttpxTransport
 from fediverse.services import open_services
+from fediverse.social import actions
 from fediverse.social.posts import PostDraft
-from fediverse.worker import Worker
+from fediverse.worker.loop import Worker
 from storage.models import Actor, Delivery, Follow, FollowState
 from storage.types import utcnow
 

@@ -48,8 +48,8 @@ from sqlalchemy import text
 
 from activitypub.keys import generate_rsa_key_pair, load_private_key, public_key_pem
 from activitypub.signatures import sign_request
-from fediverse.accounts import create_account
-from fediverse.config import load_settings
+from fediverse.core.accounts import create_account
+from fediverse.core.config import load_settings
 from fediverse.services import open_services
 from storage.db import Database
 from tests.processes import free_port

@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from activitypub.keys import generate_rsa_key_pair, load_private_key  # noqa: E402
 from activitypub.signatures import sign_request  # noqa: E402
-from fediverse import actions  # noqa: E402
-from fediverse.accounts import create_account  # noqa: E402
-from fediverse.config import load_settings  # noqa: E402
+from fediverse.core.accounts import create_account  # noqa: E402
+from fediverse.core.config import load_settings  # noqa: E402
 from fediverse.services import open_services  # noqa: E402
+from fediverse.social import actions  # noqa: E402
 from fediverse.social.posts import PostDraft  # noqa: E402
 from storage.models import Actor, Follow, FollowState, Visibility  # noqa: E402
 from tests.processes import free_port, wait_until_up  # noqa: E402

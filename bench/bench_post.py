@@ -30,14 +30,14 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fediverse.accounts import create_account
 from fediverse.cli import build_parser
 from fediverse.cli.posting import post_from_terminal
-from fediverse.config import load_settings
+from fediverse.core.accounts import create_account
+from fediverse.core.config import load_settings
 from fediverse.generation import GenerationRequest
 from fediverse.services import Services, open_services
 from fediverse.studio.execution import execute_job
-from fediverse.studio.queue import GenerationQueue
+from fediverse.studio.generation_queue import GenerationQueue
 from fediverse.studio.submission import create_job
 from storage.models import Account, Actor, Follow, FollowState
 from tests.processes import free_port

@@ -31,10 +31,10 @@ from harness import (
     summarize_profile,
 )
 
-from fediverse import actions
-from fediverse.accounts import create_account
-from fediverse.config import load_settings
+from fediverse.core.accounts import create_account
+from fediverse.core.config import load_settings
 from fediverse.services import open_services
+from fediverse.social import actions
 from fediverse.social.posts import PostDraft
 from tests.processes import free_port
 

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 import httpx
 
 from fediverse import __version__
-from fediverse.accounts import ensure_instance_actor
-from fediverse.config import Settings
-from fediverse.data_folder import create_data_folder
+from fediverse.core.accounts import ensure_instance_actor
+from fediverse.core.config import Settings
+from fediverse.core.data_folder import create_data_folder
+from fediverse.core.urls import Urls
 from fediverse.federation.fetching import RemoteDocuments
 from fediverse.federation.keys import KeyStore
 from fediverse.federation.resolve import Resolver
 from fediverse.federation.transports import client_tls
 from fediverse.studio.context import Studio
-from fediverse.urls import Urls
 from storage.db import Database
 from storage.media import LocalMediaStore, MediaStore
 from storage.models import Keypair

@@ -2,7 +2,7 @@
 
 Work rows (``InboxItem``, ``Delivery``, ``GenerationJob``, ``RemoteFetch``) carry ``state``, ``attempts``,
 ``next_attempt_at`` and ``locked_until`` so that a crashed worker's claims expire and another process
-picks them up (see ``storage.queue``).
+picks them up (see ``storage.claims``).
 """
 
 from __future__ import annotations

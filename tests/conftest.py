@@ -25,11 +25,11 @@ from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 from xdist.scheduler import LoadScopeScheduling
 
-from fediverse.accounts import create_account, use_key_pairs
-from fediverse.app import create_app
-from fediverse.config import Settings, load_settings
-from fediverse.passwords import use_hasher
+from fediverse.core.accounts import create_account, use_key_pairs
+from fediverse.core.config import Settings, load_settings
+from fediverse.core.passwords import use_hasher
 from fediverse.services import Services
+from fediverse.web.app import create_app
 from storage.db import Database
 from storage.models import Account
 from tests.keys import LOCAL_KEYS

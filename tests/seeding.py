@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, insert, select
 
-from fediverse.accounts import create_account
-from fediverse.urls import Urls
+from fediverse.core.accounts import create_account
+from fediverse.core.urls import Urls
 from storage.db import Database
 from storage.models import Account, Actor, Delivery, Follow, FollowState
 from storage.types import utcnow

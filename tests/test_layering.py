@@ -19,9 +19,45 @@ ALLOWED = {
 }
 #: Top-level modules a part of the application must not import.
 FORBIDDEN_IN = {
-    "fediverse/generation": {"storage", "sqlalchemy", "sqlmodel", "starlette", "fediverse.app", "fediverse.routes"},
+    "fediverse/generation": {"storage", "sqlalchemy", "sqlmodel", "starlette", "fediverse.web"},
     "fediverse/imaging": {"storage", "sqlalchemy", "sqlmodel", "starlette"},
 }
+
+
+#: Inside ``fediverse/``: what each part must not import (docs/architecture.md, "Layers"). The core is
+#: the bottom; the read side never reaches into the write side; federation's shared parts never reach
+#: into the inbox's handlers or the social actions; the web and worker shells sit on top of everything.
+FORBIDDEN_INSIDE = {
+    "fediverse/core": ("fediverse.",),
+    "fediverse/reads": (
+        "fediverse.social",
+        "fediverse.studio",
+        "fediverse.federation.inbox",
+        "fediverse.web",
+        "fediverse.worker",
+        "fediverse.cli",
+    ),
+    "fediverse/federation": (
+        "fediverse.social",
+        "fediverse.reads",
+        "fediverse.studio",
+        "fediverse.web",
+        "fediverse.cli",
+    ),
+    "fediverse/social": ("fediverse.studio", "fediverse.web", "fediverse.worker", "fediverse.cli"),
+    "fediverse/studio": ("fediverse.web", "fediverse.worker", "fediverse.cli"),
+    "fediverse/housekeeping": ("fediverse.web", "fediverse.worker", "fediverse.cli"),
+    "fediverse/worker": ("fediverse.web", "fediverse.cli"),
+    "fediverse/web": ("fediverse.cli",),
+    "fediverse/services.py": ("fediverse.web", "fediverse.worker", "fediverse.cli"),
+}
+#: Exceptions to ``FORBIDDEN_INSIDE``: (part, allowed prefix). The core may use itself; the inbox's
+#: handlers are federation's one place that applies what peers send to the social graph and the reads.
+ALLOWED_INSIDE = {
+    ("fediverse/core", "fediverse.core"),
+    ("fediverse/federation", "fediverse.federation.inbox"),
+}
+INBOX = "fediverse/federation/inbox"
 
 
 def python_files(folder: str) -> Iterator[Path]:
@@ -67,6 +103,25 @@ def test_generation_and_imaging_stay_free_of_storage_and_web(part: str) -> None:
     for path in python_files(part):
         for module, node, _ in imported_modules(path):
             if any(module == banned or module.startswith(banned + ".") for banned in FORBIDDEN_IN[part]):
+                breaches.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
+    assert not breaches, "\n".join(breaches)
+
+
+def _is_under(module: str, prefix: str) -> bool:
+    return module.startswith(prefix) if prefix.endswith(".") else module == prefix or module.startswith(prefix + ".")
+
+
+@pytest.mark.parametrize("part", sorted(FORBIDDEN_INSIDE))
+def test_each_part_of_the_application_imports_only_what_sits_below_it(part: str) -> None:
+    breaches = []
+    for path in python_files(part):
+        in_inbox = str(path.relative_to(ROOT)).startswith(INBOX)
+        for module, node, _ in imported_modules(path):
+            if any(_is_under(module, allowed) for owner, allowed in ALLOWED_INSIDE if owner == part):
+                continue
+            if in_inbox and not _is_under(module, "fediverse.web") and not _is_under(module, "fediverse.cli"):
+                continue  # the inbox applies activities: it may use the social graph and the reads
+            if any(_is_under(module, banned) for banned in FORBIDDEN_INSIDE[part]):
                 breaches.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
     assert not breaches, "\n".join(breaches)
 

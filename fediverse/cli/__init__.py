@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 from fediverse import __version__
 from fediverse.cli import housekeeping, posting, serving, social, users
-from fediverse.config import ConfigError
-from fediverse.data_folder import keep_new_files_private
-from fediverse.errors import ReverieError
+from fediverse.core.config import ConfigError
+from fediverse.core.data_folder import keep_new_files_private
+from fediverse.core.errors import ReverieError
 
 DESCRIPTION = """\
 Reverie: a self-hosted, federated home for AI-generated images and moods.

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from fediverse.config import load_settings
+from fediverse.core.config import load_settings
 from fediverse.housekeeping.sweep import SweepReport, sweep
 from fediverse.services import open_services
 

@@ -14,12 +14,12 @@ from typing import Any, TextIO
 
 from sqlalchemy import func, select
 
-from fediverse import actions
-from fediverse.config import load_settings
-from fediverse.errors import ReverieError
+from fediverse.core.config import load_settings
+from fediverse.core.errors import ReverieError
 from fediverse.federation.delivery_queue import DeliveryQueue
 from fediverse.generation import Progress
 from fediverse.services import Services, open_services
+from fediverse.social import actions
 from fediverse.studio.drafts import load_job_media
 from fediverse.studio.execution import execute_job
 from fediverse.studio.publishing import Composition, publish_composition, split_mood

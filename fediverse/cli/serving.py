@@ -12,11 +12,11 @@ import uvicorn
 from sqlalchemy import func, select
 
 from fediverse import __version__
-from fediverse.app import create_app
-from fediverse.config import DEFAULT_PORT, Settings, is_loopback_host, load_settings
-from fediverse.data_folder import tighten_data_folder
-from fediverse.jobs import open_worker
+from fediverse.core.config import DEFAULT_PORT, Settings, is_loopback_host, load_settings
+from fediverse.core.data_folder import tighten_data_folder
 from fediverse.services import open_services
+from fediverse.web.app import create_app
+from fediverse.worker.queues import open_worker
 from storage.models import Account
 
 
@@ -92,7 +92,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
         os.environ["REVERIE_DATA_DIR"] = str(settings.data_dir)
         os.environ["REVERIE_DATABASE_URL"] = settings.database_url
         os.environ["REVERIE_RUN_WORKER"] = "true" if settings.run_worker else "false"
-        uvicorn.run("fediverse.app:create_app_from_env", factory=True, workers=arguments.workers, **options)
+        uvicorn.run("fediverse.web.app:create_app_from_env", factory=True, workers=arguments.workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
     return 0

@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fediverse import actions
-from fediverse.config import load_settings
+from fediverse.core.config import load_settings
 from fediverse.services import Services, open_services
+from fediverse.social import actions
 
 Action = Callable[[Services, str, str], Awaitable[object]]
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from fediverse.accounts import change_password, create_account, validate_username
-from fediverse.config import load_settings
-from fediverse.errors import BadRequest
-from fediverse.passwords import password_problem
+from fediverse.core.accounts import change_password, create_account, validate_username
+from fediverse.core.config import load_settings
+from fediverse.core.errors import BadRequest
+from fediverse.core.passwords import password_problem
 from fediverse.services import open_services
 from storage.models import Account
 

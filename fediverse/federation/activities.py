@@ -10,8 +10,8 @@ import secrets
 from datetime import datetime
 
 from activitypub.vocab import PUBLIC, JsonObject, with_context
+from fediverse.core.urls import Urls
 from fediverse.federation.documents import format_datetime
-from fediverse.urls import Urls
 
 
 def new_activity_id(urls: Urls, username: str) -> str:

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import ACTOR_TYPES, get_bool, get_id, get_str, get_types, get_url
+from fediverse.core.names import clean_display_name, is_plain_host, is_remote_username
 from fediverse.federation.sanitize import sanitize_html
-from fediverse.names import clean_display_name, is_plain_host, is_remote_username
 
 MAX_NAME_LENGTH = 2048
 MAX_SUMMARY_LENGTH = 20_000
@@ -37,7 +37,7 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     Raises ``InvalidDocumentError`` for what Mastodon would also refuse: no id, an unknown type, no inbox,
     no username (or one with characters no username has), or a key owned by someone else; and for an id
     whose host is not a plain ASCII host name. The display name loses what would disguise a handle
-    (``fediverse.names``).
+    (``fediverse.core.names``).
     """
     actor_id = get_str(document, "id")
     if not actor_id or not actor_id.startswith(("https://", "http://")):

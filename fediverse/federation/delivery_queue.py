@@ -30,11 +30,11 @@ from sqlalchemy import delete, exists, select, update
 
 from activitypub.delivery import DeliveryOutcome, compute_host_backoff_until, next_retry_delay
 from activitypub.keys import PrivateKey
-from fediverse.config import ConfigError
+from fediverse.core.config import ConfigError
 from fediverse.federation.transports import AiohttpTransport, DeliveryTransport, TransportFactory, TransportOptions
 from fediverse.services import Services
+from storage.claims import claim_due, holding_claims
 from storage.models import Actor, Delivery, Follow, HostHealth, OutboxActivity, WorkState
-from storage.queue import claim_due, holding_claims
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)

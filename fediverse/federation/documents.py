@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from activitypub.vocab import JsonObject, with_context
-from fediverse.urls import Urls
+from fediverse.core.urls import Urls
 from storage.media import mime_of_key
 from storage.models import Account, Actor, Media
 

@@ -1,6 +1,6 @@
 """The worker's queue of thread fetches (``RemoteFetch`` rows): missing parents and replies collections.
 
-Claimed like inbox items (``storage.queue.claim_due``); a network failure retries with backoff up to
+Claimed like inbox items (``storage.claims.claim_due``); a network failure retries with backoff up to
 ``MAX_ATTEMPTS``, while a 404, a 410, a forged document, an unsafe address or a blocked domain ends the
 row at once (``retries.is_final``), so a dead parent costs one request, not a retry storm.
 """
@@ -16,8 +16,8 @@ from sqlalchemy import update
 from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.federation.thread_fetches import fetch_ancestor, fetch_replies
 from fediverse.services import Services
+from storage.claims import claim_due
 from storage.models import FetchKind, RemoteFetch, WorkState
-from storage.queue import claim_due
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from activitypub.keys import load_private_key
 from activitypub.signatures import HttpSignatureAuth
 from activitypub.vocab import JsonObject
 from activitypub.webfinger import WebFingerResult, lookup_webfinger, split_handle
-from fediverse.config import is_loopback_host
+from fediverse.core.config import is_loopback_host
 from storage.models import Keypair
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from activitypub.errors import ActivityPubError, FetchError, InvalidDocumentError, KeyUnavailableError
 from activitypub.keys import PrivateKey, PublicKey, load_private_key, load_public_key
 from activitypub.signatures import ResolvedKey
-from fediverse.errors import ReverieError
+from fediverse.core.errors import ReverieError
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.resolve import Resolver
 from storage.db import Database

@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from activitypub.vocab import PUBLIC, JsonObject, with_context
+from fediverse.core.urls import Urls
 from fediverse.federation.documents import format_datetime
 from fediverse.generation.provenance import shared_generation
-from fediverse.urls import Urls
 from storage.media import mime_of_key
 from storage.models import Actor, Media, Post, Visibility
 
 
 @dataclass(frozen=True)
 class PostView:
-    """A post with what its documents and pages need, loaded together (see ``fediverse.posts``)."""
+    """A post with what its documents and pages need, loaded together (see ``fediverse.reads.post_views``)."""
 
     post: Post
     author: Actor

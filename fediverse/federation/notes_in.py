@@ -23,9 +23,9 @@ from activitypub.vocab import (
     get_url,
     iter_objects,
 )
+from fediverse.core.text import normalize_tag
 from fediverse.federation.actors_in import host_of, parse_datetime
 from fediverse.federation.sanitize import html_to_text, sanitize_html
-from fediverse.text import normalize_tag
 from storage.models import Visibility
 
 NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question", "Image"})

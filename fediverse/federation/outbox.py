@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.vocab import JsonObject, get_id
-from fediverse.moderation import blocked_hosts
+from fediverse.core.domain_blocks import blocked_hosts
 from storage.models import Actor, Delivery, Follow, FollowState, OutboxActivity
 from storage.types import utcnow
 

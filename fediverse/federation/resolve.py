@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.errors import GoneError, InvalidDocumentError
 from activitypub.vocab import JsonObject
-from fediverse.errors import NotFound
+from fediverse.core.errors import NotFound
+from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import actor_fields, host_of
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.threads import link_replies
-from fediverse.urls import Urls
 from storage.db import Database
 from storage.models import Actor, DeletedObject, Media, MediaState, Mention, Post, PostMedia, PostTag
 from storage.types import utcnow

@@ -9,7 +9,7 @@ import httpx
 
 from activitypub.delivery import compute_backoff
 from activitypub.errors import ActivityPubError, FetchError, GoneError, InvalidDocumentError, UnsafeAddressError
-from fediverse.errors import ReverieError
+from fediverse.core.errors import ReverieError
 from storage.db import UNAVAILABLE_ERRORS
 from storage.models import WorkState
 

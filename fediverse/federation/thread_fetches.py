@@ -19,11 +19,11 @@ from sqlalchemy import select
 
 from activitypub.errors import FetchError, GoneError, InvalidDocumentError
 from activitypub.vocab import as_list, get_id
-from fediverse.errors import Forbidden
+from fediverse.core.domain_blocks import blocked_hosts
+from fediverse.core.errors import Forbidden
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.resolve import Resolver
 from fediverse.federation.threads import queue_parent_fetch, replies_collection
-from fediverse.moderation import blocked_hosts
 from storage.models import Post
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.vocab import get_id
+from fediverse.core.domain_blocks import blocked_hosts
+from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import host_of
-from fediverse.moderation import blocked_hosts
-from fediverse.urls import Urls
 from storage.models import FetchKind, Post, RemoteFetch, WorkState
 from storage.types import utcnow
 

@@ -2,6 +2,6 @@
 
 ``sweep`` removes expired drafts, old deleted-before-created markers and orphan media files;
 ``queue`` runs it in the worker every few minutes; ``reverie housekeeping`` runs it once.
-A deleted post's files go at once (``fediverse.actions.delete_post``); the sweep only catches what a
+A deleted post's files go at once (``fediverse.social.actions.delete_post``); the sweep only catches what a
 crash left behind.
 """

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from fediverse.media_files import forget_files, keys_in_use
+from fediverse.core.media_files import forget_files, keys_in_use
 from fediverse.services import Services
 from storage.db import Database
 from storage.media import MediaStore

@@ -3,7 +3,7 @@
 Blocking does what Mastodon's ``BlockService`` does: follows end both ways (an ``Undo{Follow}`` for ours,
 a ``Reject{Follow}`` for theirs), their notifications to the blocker go, and a remote account's server
 gets a ``Block`` (``Undo{Block}`` on unblock) at the account's own inbox. Muting stays here.
-What a block or mute hides from pages is ``fediverse.blocking``'s.
+What a block or mute hides from pages is ``fediverse.core.blocking``'s.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fediverse.errors import BadRequest
+from fediverse.core.errors import BadRequest
+from fediverse.core.urls import Urls
 from fediverse.federation.activities import block_activity, new_activity_id, undo_activity
 from fediverse.federation.outbox import queue_activity
 from fediverse.social.follows import cancel_follow, find_follow, remove_follower
-from fediverse.urls import Urls
 from storage.models import Account, Actor, Block, Mute, Notification
 
 

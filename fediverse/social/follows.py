@@ -10,8 +10,9 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fediverse.blocking import is_blocked_between
-from fediverse.errors import BadRequest, Forbidden, NotFound
+from fediverse.core.blocking import is_blocked_between
+from fediverse.core.errors import BadRequest, Forbidden, NotFound
+from fediverse.core.urls import Urls
 from fediverse.federation.activities import (
     accept_follow_activity,
     follow_activity,
@@ -20,8 +21,7 @@ from fediverse.federation.activities import (
     undo_activity,
 )
 from fediverse.federation.outbox import queue_activity
-from fediverse.notifications import notify, withdraw_notification
-from fediverse.urls import Urls
+from fediverse.social.notifications import notify, withdraw_notification
 from storage.models import Actor, Follow, FollowState, NotificationType
 from storage.types import utcnow
 

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fediverse.errors import Forbidden, NotFound
+from fediverse.core.errors import Forbidden, NotFound
+from fediverse.core.urls import Urls
+from fediverse.core.visibility import can_see
 from fediverse.federation.activities import announce_activity, like_activity, new_activity_id, undo_activity
 from fediverse.federation.outbox import follower_inboxes, queue_activity
-from fediverse.notifications import notify, withdraw_notification
-from fediverse.urls import Urls
-from fediverse.visibility import can_see
+from fediverse.social.notifications import notify, withdraw_notification
 from storage.models import Actor, Announce, Like, NotificationType, Post, Visibility
 from storage.types import utcnow
 

@@ -11,18 +11,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.vocab import JsonObject
-from fediverse.errors import BadRequest, Forbidden, NotFound
+from fediverse.core.errors import BadRequest, Forbidden, NotFound
+from fediverse.core.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
+from fediverse.core.urls import Urls
+from fediverse.core.visibility import can_see
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.outbox import follower_inboxes, queue_activity
 from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
-from fediverse.notifications import notify
-from fediverse.posts import load_post_views
-from fediverse.social.moderation import drop_attachments
-from fediverse.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
-from fediverse.urls import Urls
-from fediverse.visibility import can_see
+from fediverse.reads.post_views import load_post_views
+from fediverse.social.notifications import notify
+from fediverse.social.removals import drop_attachments
 from storage.models import (
     Account,
     Actor,

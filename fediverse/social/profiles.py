@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activitypub.vocab import PUBLIC
+from fediverse.core.media_files import keys_of
+from fediverse.core.names import clean_display_name
+from fediverse.core.text import render_text
+from fediverse.core.urls import Urls
 from fediverse.federation.activities import new_activity_id, update_activity
 from fediverse.federation.documents import ActorImages, actor_document
 from fediverse.federation.outbox import follower_inboxes, following_inboxes, queue_activity
-from fediverse.media_files import keys_of
-from fediverse.names import clean_display_name
-from fediverse.text import render_text
-from fediverse.urls import Urls
 from storage.models import Account, Actor, Media, PostMedia
 from storage.types import utcnow
 
@@ -40,7 +40,7 @@ async def update_profile(
     session: AsyncSession, urls: Urls, account: Account, actor: Actor, changes: ProfileChanges
 ) -> set[str]:
     """Apply ``changes``; returns the keys of the replaced images' files, to forget after the commit
-    (``fediverse.media_files.forget_files``)."""
+    (``fediverse.core.media_files.forget_files``)."""
     replaced: set[str] = set()
     actor.display_name = clean_display_name(changes.display_name)
     actor.summary_html = render_text(changes.bio, local_host=urls.host, tag_url=urls.tag_url, mentions={})

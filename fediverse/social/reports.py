@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fediverse.errors import BadRequest
+from fediverse.core.errors import BadRequest
+from fediverse.core.urls import Urls
 from fediverse.federation.activities import flag_activity
 from fediverse.federation.outbox import queue_activity
-from fediverse.social.moderation import record_report
-from fediverse.urls import Urls
+from fediverse.social.removals import record_report
 from storage.models import Actor, Post, Report
 from storage.types import utcnow
 

@@ -11,7 +11,7 @@ import asyncio
 
 import httpx
 
-from fediverse.config import ConfigError, Settings
+from fediverse.core.config import ConfigError, Settings
 from fediverse.generation import BackendConfigError, ImageGenerator, create_generator
 from fediverse.studio.options import StudioOptions, as_config_error, read_studio_options
 from fediverse.studio.signing import c2pa_available, c2pa_signing, load_or_create_credentials

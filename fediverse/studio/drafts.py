@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fediverse.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType
+from fediverse.core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType
+from fediverse.core.media_files import forget_files, keys_of
+from fediverse.core.urls import Urls
 from fediverse.generation import GeneratedImage
 from fediverse.generation.provenance import (
     generation_metadata,
@@ -23,11 +25,9 @@ from fediverse.generation.provenance import (
     read_machine_source_type,
 )
 from fediverse.imaging import ImageRejected, process_image
-from fediverse.media_files import forget_files, keys_of
 from fediverse.services import Services
 from fediverse.studio.events import COMPLETED
 from fediverse.studio.files import Stamp, prepare_generated, restamp, store_files
-from fediverse.urls import Urls
 from storage.db import Database
 from storage.media import mime_of_key
 from storage.models import Account, GenerationJob, JobEvent, Media, MediaState

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fediverse.core.media_files import forget_files, keys_of
 from fediverse.generation import (
     CancelToken,
     GenerationCancelled,
@@ -28,7 +29,6 @@ from fediverse.generation import (
     progress_on_loop,
 )
 from fediverse.imaging import ImageRejected
-from fediverse.media_files import forget_files, keys_of
 from fediverse.services import Services
 from fediverse.studio.drafts import create_generated_media, media_json
 from fediverse.studio.events import CANCELLED, COMPLETED, FAILED, PROGRESS, STARTED, append_event

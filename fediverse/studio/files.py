@@ -1,4 +1,4 @@
-"""Image files of draft media: process, stamp with provenance, store (forgetting them: ``fediverse.media_files``).
+"""Image files of draft media: process, stamp with provenance, store (forgetting them: ``fediverse.core.media_files``).
 
 A generated image keeps its own bytes as the original (``keep_original``), stamped with XMP, the
 A1111 ``parameters`` text and, when enabled, a signed C2PA manifest. When the display copy *is* the

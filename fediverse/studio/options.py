@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fediverse.config import ConfigError
+from fediverse.core.config import ConfigError
 from fediverse.generation import BackendConfigError
 from fediverse.generation.registry import read_number
 

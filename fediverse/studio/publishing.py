@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy import select
 
 from activitypub.errors import ActivityPubError
-from fediverse import actions
-from fediverse.errors import BadRequest, ReverieError
+from fediverse.core.errors import BadRequest, ReverieError
+from fediverse.core.ids import parse_id
+from fediverse.core.text import extract_mentions
 from fediverse.generation.provenance import describe_without_prompt
-from fediverse.ids import parse_id
 from fediverse.services import Services
+from fediverse.social import actions
 from fediverse.social.posts import MAX_ATTACHMENTS, PostDraft, check_draft
 from fediverse.studio.drafts import MAX_ALT_TEXT, generator_alt_texts, hide_prompt_in_files
-from fediverse.text import extract_mentions
 from storage.models import Account, Actor, Media, MediaState, Post, Visibility
 
 MAX_MENTIONS = 20

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fediverse.actions import find_post
-from fediverse.errors import NotFound
+from fediverse.core.errors import NotFound
+from fediverse.core.visibility import can_see
 from fediverse.generation import Capabilities, GenerationRequest, InvalidRequestError, validate_request
 from fediverse.generation.base import MAX_PROMPT_CHARS
 from fediverse.services import Services
-from fediverse.visibility import can_see
+from fediverse.social.actions import find_post
 from storage.models import Account, Post, Visibility
 
 

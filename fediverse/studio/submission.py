@@ -1,6 +1,6 @@
 """Asking for images: a JSON request checked against the generator, a queued job, its status, its cancel.
 
-Nothing here paints; the worker (``fediverse.studio.queue``) runs queued jobs.
+Nothing here paints; the worker (``fediverse.studio.generation_queue``) runs queued jobs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fediverse.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from fediverse.core.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from fediverse.generation import Capabilities, GenerationRequest, InvalidRequestError, validate_request
 from fediverse.services import Services
 from fediverse.studio.drafts import check_draft_room

@@ -16,8 +16,8 @@ from tests.sink import Sink
 
 PUBLISH = """
 import asyncio, sys
-from fediverse import actions
-from fediverse.config import load_settings
+from fediverse.social import actions
+from fediverse.core.config import load_settings
 from fediverse.services import open_services
 from fediverse.social.posts import PostDraft
 

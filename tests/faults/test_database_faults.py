@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from fediverse.accounts import create_account
-from fediverse.app import create_app
-from fediverse.config import Settings
+from fediverse.core.accounts import create_account
+from fediverse.core.config import Settings
+from fediverse.web.app import create_app
 from storage.models import InboxItem
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.faults.harness import prepare_fanout, wait_for

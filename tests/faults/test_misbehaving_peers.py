@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from fediverse import actions
-from fediverse.app import create_app
-from fediverse.config import Settings
+from fediverse.core.config import Settings
+from fediverse.social import actions
 from fediverse.social.posts import PostDraft
+from fediverse.web.app import create_app
 from storage.models import Delivery, WorkState
 from storage.types import utcnow
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of

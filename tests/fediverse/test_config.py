@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fediverse.config import ConfigError, load_settings
+from fediverse.core.config import ConfigError, load_settings
 
 
 def test_defaults_are_an_embedded_sqlite_instance_on_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

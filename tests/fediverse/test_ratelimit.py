@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fediverse.ratelimit import HostRateLimit, SignInThrottle
+from fediverse.web.rate_limits import HostRateLimit, SignInThrottle
 from storage.db import Database
 
 

@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 
 from starlette.testclient import TestClient
 
-from fediverse.app import create_app
+from fediverse.web.app import create_app
 from tests.conftest import TEST_BASE_URL
 
 HOST = "127.0.0.1:8765"

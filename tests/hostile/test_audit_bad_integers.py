@@ -1,6 +1,6 @@
 """Audit W10: numbers from outside — ids and page numbers in paths, query strings, forms and JSON.
 
-Each is read by one helper (``fediverse.ids.parse_id``); a path id only matches a route when the database
+Each is read by one helper (``fediverse.core.ids.parse_id``); a path id only matches a route when the database
 can hold it. A number past a 64-bit signed column, a negative one, or no number at all gets a 400 or a
 404, signed in or not, on SQLite and PostgreSQL: never a 500 (SQLite raises ``OverflowError`` past
 2**63-1; asyncpg raises on int64 overflow).
@@ -19,10 +19,10 @@ from starlette.convertors import IntegerConvertor
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from fediverse.app import create_app
-from fediverse.config import Settings
-from fediverse.ids import MAX_ID, parse_id
-from fediverse.routes.params import IdConvertor
+from fediverse.core.config import Settings
+from fediverse.core.ids import MAX_ID, parse_id
+from fediverse.web.app import create_app
+from fediverse.web.params import IdConvertor
 from storage.models import Account, Post
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import AS2

@@ -22,9 +22,9 @@ from activitypub.errors import ActivityPubError
 from activitypub.fetch import is_private_address
 from activitypub.keys import load_private_key
 from activitypub.signatures import sign_request
-from fediverse import actions
-from fediverse.app import create_app
-from fediverse.errors import ReverieError
+from fediverse.core.errors import ReverieError
+from fediverse.social import actions
+from fediverse.web.app import create_app
 from storage.models import Account, Actor, InboxItem, Media, Post
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import drain

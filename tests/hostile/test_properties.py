@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import as_list, audience, get_id, get_ids, get_types, get_url, is_public
+from fediverse.core.text import extract_hashtags, extract_mentions, render_text
 from fediverse.federation.actors_in import actor_fields
 from fediverse.federation.notes_in import parse_note
 from fediverse.federation.sanitize import html_to_text, sanitize_html
-from fediverse.text import extract_hashtags, extract_mentions, render_text
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
 json_values = st.recursive(

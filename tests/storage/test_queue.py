@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from storage.claims import claim_due, extend_claims, holding_claims
 from storage.db import Database
 from storage.models import Actor, Delivery, OutboxActivity, WorkState
-from storage.queue import claim_due, extend_claims, holding_claims
 from storage.types import utcnow
 
 pytestmark = pytest.mark.anyio

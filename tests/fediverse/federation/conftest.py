@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 import pytest
 from starlette.testclient import TestClient
 
-from fediverse import actions
-from fediverse.app import create_app
-from fediverse.config import Settings
+from fediverse.core.config import Settings
+from fediverse.social import actions
 from fediverse.social.posts import PostDraft
+from fediverse.web.app import create_app
 from storage.models import Actor, Post
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.peers import FakePeer, PeerActor, running_peer
@@ -91,7 +91,7 @@ def create_of(actor: PeerActor, obj: dict[str, Any] | str, suffix: str = "") -> 
 
 
 def act(client: TestClient, action: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run a ``fediverse.actions`` function (what the web UI and the CLI call) inside the app."""
+    """Run a ``fediverse.social.actions`` function (what the web UI and the CLI call) inside the app."""
     return run_in_app(client, action, services_of(client), *args)
 
 

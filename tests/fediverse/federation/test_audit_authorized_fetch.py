@@ -11,8 +11,8 @@ from sqlalchemy import select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from fediverse import actions
-from fediverse.config import Settings
+from fediverse.core.config import Settings
+from fediverse.social import actions
 from storage.models import Account, OutboxActivity, Visibility
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import AS2, act, follow_remote, publish, query, remote_follows

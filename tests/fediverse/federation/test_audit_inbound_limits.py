@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from activitypub.keys import load_private_key
 from activitypub.message_signatures import sign_message
-from fediverse.config import Settings
+from fediverse.core.config import Settings
 from fediverse.federation.keys import KEY_FETCHES_PER_HOST
 from fediverse.federation.notes_in import MAX_MENTIONS, MAX_TAGS
 from storage.models import Account, InboxItem, Notification, Post, PostTag

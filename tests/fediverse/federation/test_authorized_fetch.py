@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert
 from starlette.testclient import TestClient
 
-from fediverse.config import Settings
+from fediverse.core.config import Settings
 from storage.models import Account, DomainBlock
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import AS2, publish

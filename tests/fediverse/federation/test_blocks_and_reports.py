@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from fediverse import actions
+from fediverse.social import actions
 from storage.models import Account, Announce, Block, Follow, Like, Notification, Post, Report, Visibility
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import (

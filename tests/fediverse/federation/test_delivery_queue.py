@@ -11,9 +11,9 @@ from datetime import timedelta
 from sqlalchemy import insert, select, update
 from starlette.testclient import TestClient
 
-from fediverse import actions
 from fediverse.federation.delivery_queue import DeliveryQueue
 from fediverse.services import Services
+from fediverse.social import actions
 from fediverse.social.posts import PostDraft
 from storage.models import Account, Actor, Delivery, Follow, FollowState, WorkState
 from storage.types import utcnow

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from activitypub.delivery import HOST_FAILURE_THRESHOLD
-from fediverse import actions
+from fediverse.social import actions
 from storage.models import Account, Actor, Delivery, Follow, HostHealth, InboxItem, Like, WorkState
 from storage.types import utcnow
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of

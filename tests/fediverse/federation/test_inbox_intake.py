@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from fediverse.federation import intake as intake_module
-from fediverse.federation.intake import QUIET_AFTER, InboxIntake
+from fediverse.federation.inbox import intake as intake_module
+from fediverse.federation.inbox.intake import QUIET_AFTER, InboxIntake
 from storage.db import Database
 from storage.models import Account, DomainBlock, InboxItem
 from storage.types import utcnow

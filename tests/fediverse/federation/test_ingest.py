@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from fediverse import actions
+from fediverse.social import actions
 from storage.models import (
     Account,
     Actor,

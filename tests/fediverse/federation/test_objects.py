@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from starlette.testclient import TestClient
 
-from fediverse import actions
-from fediverse.routes import objects
+from fediverse.social import actions
+from fediverse.web.activitypub import objects
 from storage.models import Account, Visibility
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import (

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from fediverse import actions
+from fediverse.social import actions
 from fediverse.social.profiles import ProfileChanges
 from storage.models import Account, Follow, FollowState, Visibility
 from tests.conftest import TEST_BASE_URL

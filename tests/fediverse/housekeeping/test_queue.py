@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from starlette.testclient import TestClient
 
-from fediverse.housekeeping.queue import HousekeepingQueue
-from fediverse.jobs import open_worker
+from fediverse.housekeeping.housekeeping_queue import HousekeepingQueue
+from fediverse.worker.queues import open_worker
 from tests.conftest import run_in_app, services_of
 from tests.fediverse.housekeeping.helpers import age_draft, age_file
 from tests.fediverse.studio.conftest import Browser

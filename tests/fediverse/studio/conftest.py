@@ -11,10 +11,10 @@ import pytest
 from starlette.responses import Response
 from starlette.testclient import TestClient
 
-from fediverse.accounts import create_account
-from fediverse.app import create_app
-from fediverse.auth import SESSION_COOKIE, start_session
-from fediverse.config import Settings
+from fediverse.core.accounts import create_account
+from fediverse.core.config import Settings
+from fediverse.web.app import create_app
+from fediverse.web.sessions import SESSION_COOKIE, start_session
 from storage.models import Account
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import peer, send_activity
@@ -53,7 +53,7 @@ class Browser:
 
 
 def sign_in(client: TestClient, account: Account) -> Browser:
-    """Start a real session (``fediverse.auth.start_session``) and keep its cookie on ``client``."""
+    """Start a real session (``fediverse.web.sessions.start_session``) and keep its cookie on ``client``."""
     response = Response()
     web_session = run_in_app(client, start_session, services_of(client), account, response)
     cookie = SimpleCookie(response.headers["set-cookie"])

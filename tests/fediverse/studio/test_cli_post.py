@@ -7,7 +7,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from fediverse.config import Settings
+from fediverse.core.config import Settings
 from storage.models import Account
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.studio.conftest import follow_from

@@ -18,7 +18,7 @@ from fediverse.generation import ALGORITHMIC_MEDIA, GenerationRequest
 from fediverse.generation.provenance import read_parameters_text
 from fediverse.studio.drafts import load_job_media
 from fediverse.studio.execution import INTERRUPTED, execute_job
-from fediverse.studio.queue import recover_abandoned_jobs
+from fediverse.studio.generation_queue import recover_abandoned_jobs
 from fediverse.studio.submission import create_job, load_job
 from storage.models import Account, GenerationJob, JobState
 from storage.types import utcnow

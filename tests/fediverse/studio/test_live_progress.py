@@ -20,13 +20,13 @@ import uvicorn
 from sqlalchemy import select
 from starlette.responses import Response
 
-from fediverse.accounts import create_account
-from fediverse.app import create_app
-from fediverse.auth import SESSION_COOKIE, start_session
-from fediverse.config import Settings
-from fediverse.routes import api_generation
+from fediverse.core.accounts import create_account
+from fediverse.core.config import Settings
 from fediverse.services import open_services
 from fediverse.studio.execution import INTERRUPTED
+from fediverse.web.api import generation as api_generation
+from fediverse.web.app import create_app
+from fediverse.web.sessions import SESSION_COOKIE, start_session
 from storage.models import GenerationJob
 from tests.fediverse.studio.conftest import openai_settings
 from tests.image_service import FakeImagesAPI

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from starlette.testclient import TestClient
 
-from fediverse.accounts import create_account
-from fediverse.actions import publish
+from fediverse.core.accounts import create_account
+from fediverse.social.actions import publish
 from fediverse.social.posts import PostDraft
 from storage.models import Account, Post
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
@@ -63,7 +63,7 @@ def make_member(client: TestClient) -> Callable[..., Account]:
 
 @pytest.fixture
 def post_as(client: TestClient) -> Callable[..., Post]:
-    """Publish a post (without media) as a local account, through ``fediverse.actions``."""
+    """Publish a post (without media) as a local account, through ``fediverse.social.actions``."""
 
     def make(username: str, **draft: object) -> Post:
         services = services_of(client)

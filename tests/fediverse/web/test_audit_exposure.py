@@ -10,8 +10,8 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from activitypub.errors import InvalidDocumentError
-from fediverse import actions
 from fediverse.federation.actors_in import actor_fields
+from fediverse.social import actions
 from storage.models import Account, Actor, Media, Visibility
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import (  # the app with loopback peers allowed

@@ -17,10 +17,10 @@ import pytest
 from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
-from fediverse import passwords
-from fediverse.app import create_app
-from fediverse.config import Settings
+from fediverse.core import passwords
+from fediverse.core.config import Settings
 from fediverse.studio.signing import SIGNER_FILE, c2pa_available, load_or_create_credentials
+from fediverse.web.app import create_app
 from storage.models import Account
 from tests.fediverse.test_imaging import encode, gradient
 from tests.fediverse.web.conftest import BROWSER, PASSWORD, csrf_of, form_token_of, sign_in

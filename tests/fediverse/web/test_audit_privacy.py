@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from fediverse import actions
+from fediverse.social import actions
 from storage.models import Account, Actor, Notification, NotificationType, Post, Visibility
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.web.conftest import BROWSER, page_url, sign_in

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from starlette.testclient import TestClient
 
-from fediverse import actions
+from fediverse.social import actions
 from storage.models import Account, Post
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.web.conftest import BROWSER, page_url, sign_in

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from fediverse.app import create_app
-from fediverse.config import Settings
+from fediverse.core.config import Settings
+from fediverse.web.app import create_app
 from storage.models import Account, Post
 from tests.fediverse.web.conftest import BROWSER, PASSWORD, form_token_of, page_url, sign_in
 

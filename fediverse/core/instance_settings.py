@@ -1,0 +1,50 @@
+"""Instance-wide settings an admin can change at run time (name, description, registration mode).
+
+Stored in ``instance_settings``; the environment provides the defaults until an admin saves a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.core.config import REGISTRATION_MODES, Settings
+from fediverse.core.errors import BadRequest
+from storage.models import InstanceSetting
+
+MAX_NAME_LENGTH = 100
+MAX_DESCRIPTION_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    name: str
+    description: str
+    registrations: str
+
+
+async def get_instance_settings(session: AsyncSession, settings: Settings) -> InstanceInfo:
+    stored = {row.key: row.value for row in (await session.scalars(select(InstanceSetting))).all()}
+    return InstanceInfo(
+        name=stored.get("name", settings.instance_name),
+        description=stored.get("description", ""),
+        registrations=stored.get("registrations", settings.registrations),
+    )
+
+
+async def save_instance_settings(session: AsyncSession, info: InstanceInfo) -> None:
+    """Validate and store; call inside a write transaction."""
+    if not info.name.strip() or len(info.name) > MAX_NAME_LENGTH:
+        raise BadRequest(f"The instance name needs 1–{MAX_NAME_LENGTH} characters.")
+    if len(info.description) > MAX_DESCRIPTION_LENGTH:
+        raise BadRequest(f"The description may have at most {MAX_DESCRIPTION_LENGTH} characters.")
+    if info.registrations not in REGISTRATION_MODES:
+        raise BadRequest("Unknown registration mode.")
+    for key, value in (
+        ("name", info.name.strip()),
+        ("description", info.description),
+        ("registrations", info.registrations),
+    ):
+        await session.merge(InstanceSetting(key=key, value=value))

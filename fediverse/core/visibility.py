@@ -1,0 +1,58 @@
+"""Who may see a post: one SQL condition for lists and one check for single posts, kept in step.
+
+Public and unlisted posts are for everyone; followers-only posts for the author and accepted
+followers; direct posts for the author and the accounts they mention. Nothing is seen across a block,
+either way: the blocked account does not see the blocker's posts, nor the blocker the blocked one's.
+
+This is the one read rule. Post pages, profiles, threads, search, the reply forms and the JSON API ask
+it of a local viewer; notifications ask it of their recipient, when written and again when read; incoming
+likes, boosts and replies ask it of the remote actor that sends them (a viewer is any actor id).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.core.blocking import not_blocked_between, not_blocking
+from storage.models import Follow, FollowState, Mention, Post, Visibility
+
+OPEN = (Visibility.PUBLIC, Visibility.UNLISTED)
+
+
+def followed_ids(viewer_actor_id: int) -> ColumnElement[int]:
+    """Actor ids ``viewer`` follows (accepted), as a subquery."""
+    return (  # type: ignore[return-value]
+        select(Follow.followee_id)
+        .where(Follow.follower_id == viewer_actor_id, Follow.state == FollowState.ACCEPTED)
+        .scalar_subquery()
+    )
+
+
+def visible_to(viewer_actor_id: int | None, *, despite_own_blocks: bool = False) -> ColumnElement[bool]:
+    """A WHERE clause for posts ``viewer`` may see (``None``: a visitor who is not signed in). Deleted
+    posts are the caller's to leave out. ``despite_own_blocks`` keeps the posts of accounts the viewer
+    blocks (a report may name them), never those of accounts that block the viewer."""
+    if viewer_actor_id is None:
+        return Post.visibility.in_(OPEN)
+    mentioned = select(Mention.post_id).where(Mention.actor_id == viewer_actor_id)
+    addressed = or_(
+        Post.visibility.in_(OPEN),
+        Post.author_id == viewer_actor_id,
+        and_(Post.visibility == Visibility.FOLLOWERS, Post.author_id.in_(followed_ids(viewer_actor_id))),
+        Post.id.in_(mentioned),
+    )
+    unblocked = (not_blocking if despite_own_blocks else not_blocked_between)(Post.author_id, viewer_actor_id)
+    return and_(addressed, unblocked)
+
+
+async def can_see(session: AsyncSession, post: Post, viewer_actor_id: int | None) -> bool:
+    """``visible_to`` for one post; a deleted post is seen by nobody."""
+    if post.deleted_at is not None:
+        return False
+    if post.author_id == viewer_actor_id:
+        return True
+    if viewer_actor_id is None:
+        return post.visibility in OPEN
+    found = await session.scalar(select(Post.id).where(Post.id == post.id, visible_to(viewer_actor_id)))
+    return found is not None

@@ -1,0 +1,156 @@
+"""What a page needs to draw posts: ``PostCard``s with images, counts and the viewer's own likes and
+boosts, loaded for a whole page in a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.core.urls import Urls
+from fediverse.federation.notes import PostView
+from fediverse.generation.provenance import shared_generation
+from fediverse.reads.post_views import load_post_views
+from fediverse.reads.timelines import Entry
+from storage.models import Actor, Announce, Like, Media, Post, Visibility
+
+
+@dataclass(frozen=True)
+class ImageView:
+    url: str
+    thumbnail_url: str
+    width: int | None
+    height: int | None
+    blurhash: str | None
+    alt_text: str
+
+    @property
+    def is_portrait(self) -> bool:
+        return bool(self.width and self.height and self.height > self.width)
+
+
+@dataclass(frozen=True)
+class PostCard:
+    view: PostView
+    images: list[ImageView]
+    page_url: str
+    entry_id: int
+    booster: Actor | None = None
+    likes: int = 0
+    boosts: int = 0
+    replies: int = 0
+    liked: bool = False
+    boosted: bool = False
+
+    @property
+    def post(self) -> Post:
+        return self.view.post
+
+    @property
+    def author(self) -> Actor:
+        return self.view.author
+
+    @property
+    def can_boost(self) -> bool:
+        return self.post.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
+
+    @property
+    def generation(self) -> dict[str, Any]:
+        """How the image was made, as others may see it: without the prompt, seed and settings when hidden."""
+        return shared_generation(self.post.generation or {}, hide_prompt=self.post.hide_prompt)
+
+    @property
+    def prompt(self) -> str | None:
+        prompt = self.generation.get("prompt")
+        return prompt if isinstance(prompt, str) and prompt else None
+
+
+def image_view(media: Media, urls: Urls) -> ImageView | None:
+    """URLs of a stored image (served by ``/media``) or of a remote one (shown from its origin)."""
+    if media.display_key or media.original_key:
+        url = urls.media_url(media.display_key or media.original_key or "")
+        thumbnail = urls.media_url(media.thumbnail_key) if media.thumbnail_key else url
+    elif media.remote_url:
+        url = thumbnail = media.remote_url
+    else:
+        return None
+    return ImageView(url, thumbnail, media.width, media.height, media.blurhash, media.alt_text)
+
+
+def handle_path(actor: Actor, local_host: str) -> str:
+    """Our page for an actor: ``/@name`` for local accounts, ``/@name@host`` for remote ones."""
+    return (
+        f"/@{actor.username}" if actor.is_local or actor.domain == local_host else f"/@{actor.username}@{actor.domain}"
+    )
+
+
+def post_path(post: Post, author: Actor, local_host: str) -> str:
+    return f"{handle_path(author, local_host)}/{post.id}"
+
+
+async def _counts(session: AsyncSession, column: Any, post_ids: list[int], *extra: Any) -> dict[int, int]:
+    rows = await session.execute(
+        select(column, func.count()).where(column.in_(post_ids), *extra).group_by(column)  # type: ignore[arg-type]
+    )
+    return {int(post_id): int(count) for post_id, count in rows}
+
+
+async def load_cards(
+    session: AsyncSession, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None
+) -> list[PostCard]:
+    """Cards for ``entries`` in order; entries whose post is gone are left out."""
+    post_ids = list(dict.fromkeys(entry.post_id for entry in entries))
+    if not post_ids:
+        return []
+    posts = {post.id: post for post in await session.scalars(select(Post).where(Post.id.in_(post_ids)))}
+    views = {view.post.id: view for view in await load_post_views(session, list(posts.values()))}
+    booster_ids = {entry.booster_id for entry in entries if entry.booster_id is not None}
+    boosters = (
+        {actor.id: actor for actor in await session.scalars(select(Actor).where(Actor.id.in_(booster_ids)))}
+        if booster_ids
+        else {}
+    )
+    likes = await _counts(session, Like.post_id, post_ids)
+    boosts = await _counts(session, Announce.post_id, post_ids)
+    replies = await _counts(session, Post.in_reply_to_id, post_ids, Post.deleted_at.is_(None))
+    liked: set[int] = set()
+    boosted: set[int] = set()
+    if viewer_actor_id is not None:
+        liked = set(
+            await session.scalars(
+                select(Like.post_id).where(Like.actor_id == viewer_actor_id, Like.post_id.in_(post_ids))
+            )
+        )
+        boosted = set(
+            await session.scalars(
+                select(Announce.post_id).where(Announce.actor_id == viewer_actor_id, Announce.post_id.in_(post_ids))
+            )
+        )
+    cards = []
+    for entry in entries:
+        view = views.get(entry.post_id)
+        if view is None or view.post.deleted_at is not None:
+            continue
+        cards.append(
+            PostCard(
+                view=view,
+                images=[image for media in view.media if (image := image_view(media, urls))],
+                page_url=post_path(view.post, view.author, urls.host),
+                entry_id=entry.entry_id,
+                booster=boosters.get(entry.booster_id) if entry.booster_id else None,
+                likes=likes.get(entry.post_id, 0),
+                boosts=boosts.get(entry.post_id, 0),
+                replies=replies.get(entry.post_id, 0),
+                liked=entry.post_id in liked,
+                boosted=entry.post_id in boosted,
+            )
+        )
+    return cards
+
+
+async def load_card(session: AsyncSession, urls: Urls, post: Post, viewer_actor_id: int | None) -> PostCard:
+    (card,) = await load_cards(session, urls, [Entry(post.id, post.id)], viewer_actor_id)
+    return card

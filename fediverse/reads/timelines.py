@@ -1,0 +1,181 @@
+"""Timelines: which posts (and boosts) a page shows, newest first, paged by id.
+
+Post and boost ids are both time-ordered snowflakes, so a feed is one keyset query over a
+``UNION ALL`` of posts and boosts, ordered by that shared id: ``?max_id=`` continues below the last
+entry shown, and new posts never shift a page that is already open. Each branch of the union is
+limited on its own index (``posts(author_id, id)``, ``announces.actor_id``) before the merge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, cast, null, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from fediverse.core.blocking import not_hidden_from
+from fediverse.core.visibility import OPEN, followed_ids, visible_to
+from storage.models import Actor, Announce, Post, PostMedia, PostTag
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 60
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a feed: a post, or a boost of it by ``booster_id``. ``entry_id`` orders the feed."""
+
+    entry_id: int
+    post_id: int
+    booster_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: list[Entry]
+    next_max_id: int | None  # pass as ``max_id`` for the next (older) page; None at the end
+
+
+def _posts_branch(where: ColumnElement[bool], max_id: int | None, limit: int) -> Select[tuple[int, int, int | None]]:
+    query = select(Post.id.label("entry_id"), Post.id.label("post_id"), cast(null(), BigInteger).label("booster_id"))
+    query = query.where(where, Post.deleted_at.is_(None))
+    if max_id is not None:
+        query = query.where(Post.id < max_id)
+    return query.order_by(Post.id.desc()).limit(limit)
+
+
+def _boosts_branch(boosters: ColumnElement[bool], max_id: int | None, limit: int) -> Select[tuple[int, int, int]]:
+    query = (
+        select(Announce.id.label("entry_id"), Announce.post_id.label("post_id"), Announce.actor_id.label("booster_id"))
+        .join(Post, Post.id == Announce.post_id)
+        .where(boosters, Post.deleted_at.is_(None), Post.visibility.in_(OPEN))
+    )
+    if max_id is not None:
+        query = query.where(Announce.id < max_id)
+    return query.order_by(Announce.id.desc()).limit(limit)
+
+
+async def _run(
+    session: AsyncSession,
+    branches: list[Select[tuple[int, int, int | None]]] | list[Select[tuple[int, int, int]]],
+    limit: int,
+) -> TimelinePage:
+    if len(branches) == 1:
+        rows = (await session.execute(branches[0])).all()
+    else:
+        merged = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
+        rows = (await session.execute(select(merged).order_by(merged.c.entry_id.desc()).limit(limit))).all()
+    entries = [Entry(int(row[0]), int(row[1]), None if row[2] is None else int(row[2])) for row in rows]
+    return TimelinePage(_without_repeats(entries), entries[-1].entry_id if len(entries) == limit else None)
+
+
+def _without_repeats(entries: list[Entry]) -> list[Entry]:
+    """A post shows once per page: at its newest appearance (as itself or as someone's boost)."""
+    seen: set[int] = set()
+    kept = []
+    for entry in entries:
+        if entry.post_id not in seen:
+            seen.add(entry.post_id)
+            kept.append(entry)
+    return kept
+
+
+def _clamp(limit: int) -> int:
+    return max(1, min(limit, MAX_PAGE_SIZE))
+
+
+async def home_timeline(
+    session: AsyncSession, actor_id: int, *, max_id: int | None = None, limit: int = PAGE_SIZE
+) -> TimelinePage:
+    """Posts and boosts by the accounts ``actor_id`` follows, and its own; replies only within that circle.
+    Nothing by accounts it blocks or mutes (or that block it), nor boosts of their posts."""
+    limit = _clamp(limit)
+    circle = or_(Post.author_id.in_(followed_ids(actor_id)), Post.author_id == actor_id)
+    parent = aliased(Post)
+    in_circle = select(parent.id).where(or_(parent.author_id.in_(followed_ids(actor_id)), parent.author_id == actor_id))
+    posts = _posts_branch(
+        and_(
+            circle,
+            visible_to(actor_id),
+            not_hidden_from(Post.author_id, actor_id),
+            or_(Post.in_reply_to_ap_id.is_(None), Post.in_reply_to_id.in_(in_circle)),
+        ),
+        max_id,
+        limit,
+    )
+    boosters = or_(Announce.actor_id.in_(followed_ids(actor_id)), Announce.actor_id == actor_id)
+    boosts = _boosts_branch(
+        and_(boosters, not_hidden_from(Announce.actor_id, actor_id), not_hidden_from(Post.author_id, actor_id)),
+        max_id,
+        limit,
+    )
+    return await _run(session, [posts, boosts], limit)
+
+
+def _for_viewer(where: ColumnElement[bool], viewer_actor_id: int | None) -> ColumnElement[bool]:
+    """``where``, less the authors a signed-in viewer blocks or mutes (or who block the viewer)."""
+    return where if viewer_actor_id is None else and_(where, not_hidden_from(Post.author_id, viewer_actor_id))
+
+
+async def public_timeline(
+    session: AsyncSession,
+    *,
+    local_only: bool,
+    viewer_actor_id: int | None = None,
+    max_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> TimelinePage:
+    """Public top-level posts of this instance (``local_only``) or of everyone we know."""
+    limit = _clamp(limit)
+    where = and_(Post.visibility == "public", Post.in_reply_to_ap_id.is_(None))
+    if local_only:
+        where = and_(where, Post.is_local.is_(True))
+    return await _run(session, [_posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit)], limit)
+
+
+async def tag_timeline(
+    session: AsyncSession,
+    tag: str,
+    *,
+    viewer_actor_id: int | None = None,
+    max_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> TimelinePage:
+    limit = _clamp(limit)
+    tagged = select(PostTag.post_id).where(PostTag.tag == tag)
+    where = and_(Post.visibility == "public", Post.id.in_(tagged))
+    return await _run(session, [_posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit)], limit)
+
+
+async def profile_timeline(
+    session: AsyncSession,
+    author_id: int,
+    viewer_actor_id: int | None,
+    *,
+    max_id: int | None = None,
+    limit: int = PAGE_SIZE,
+    with_media_only: bool = False,
+) -> TimelinePage:
+    """An account's own posts that ``viewer`` may see (replies left out), for the profile grid."""
+    limit = _clamp(limit)
+    where = and_(Post.author_id == author_id, visible_to(viewer_actor_id), Post.in_reply_to_ap_id.is_(None))
+    if with_media_only:
+        where = and_(where, Post.id.in_(select(PostMedia.post_id)))
+    return await _run(session, [_posts_branch(where, max_id, limit)], limit)
+
+
+async def search_actors(session: AsyncSession, text: str, *, limit: int = 20) -> list[Actor]:
+    """Known accounts whose username or display name contains ``text`` (local ones first)."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
+    query = (
+        select(Actor)
+        .where(
+            Actor.gone_at.is_(None),
+            Actor.type != "Application",
+            or_(Actor.username.ilike(pattern, escape="\\"), Actor.display_name.ilike(pattern, escape="\\")),
+        )
+        .order_by(Actor.is_local.desc(), Actor.username)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))

@@ -1,0 +1,227 @@
+"""What a signed-in local user does, in one call each: the layer the web UI and the CLI share.
+
+Each action resolves what it needs (remote lookups happen before any write lock is taken), applies
+the change through ``fediverse.social`` in one transaction, and wakes the worker so deliveries leave
+at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.core.errors import NotFound
+from fediverse.core.media_files import forget_files
+from fediverse.core.urls import Urls
+from fediverse.services import Services
+from fediverse.social import blocks, follows, interactions, posts, profiles, reports
+from storage.models import Account, Actor, Block, Follow, Like, Mute, Post, Report
+
+
+async def load_account(services: Services, username: str) -> tuple[Account, Actor]:
+    async with services.db.session() as session:
+        row = (
+            await session.execute(
+                select(Account, Actor).join(Actor, Actor.id == Account.actor_id).where(Account.username == username)
+            )
+        ).first()
+    if row is None or row[0].disabled_at is not None:
+        raise NotFound(f"No local account named {username!r}.")
+    return row[0], row[1]
+
+
+async def find_actor(services: Services, reference: str) -> Actor:
+    """An actor from ``@user@host``, ``user@host``, a bare local name or an actor id (fetched if needed)."""
+    reference = reference.strip()
+    if reference.startswith(("https://", "http://")):
+        return await services.resolver.actor(reference)
+    return await services.resolver.handle(reference)
+
+
+async def find_post(services: Services, reference: str) -> Post:
+    """A post by its id (local or remote, fetched from its origin when unknown) or our own URL."""
+    async with services.db.session() as session:
+        post = await session.scalar(select(Post).where((Post.ap_id == reference) | (Post.url == reference)))
+    if post is None and not services.urls.is_local(reference):
+        post = await services.resolver.note(reference)
+    if post is None or post.deleted_at is not None:
+        raise NotFound("No such post.")
+    return post
+
+
+Result = TypeVar("Result")
+_Relation = Callable[[AsyncSession, Urls, Actor, Actor], Awaitable[Result]]
+
+
+async def _toward(services: Services, username: str, reference: str, operation: _Relation[Result]) -> Result:
+    """Run one of ``fediverse.social``'s account-to-account operations as ``username`` on ``reference``."""
+    _, me = await load_account(services, username)
+    target = await find_actor(services, reference)
+    async with services.db.transaction() as session:
+        result = await operation(session, services.urls, await _attach(session, me), await _attach(session, target))
+    services.wake_worker("deliveries")
+    return result
+
+
+async def follow(services: Services, username: str, reference: str) -> Follow:
+    return await _toward(services, username, reference, follows.request_follow)
+
+
+async def unfollow(services: Services, username: str, reference: str) -> None:
+    await _toward(services, username, reference, follows.cancel_follow)
+
+
+async def block(services: Services, username: str, reference: str) -> Block:
+    """Block an account: follows end both ways, a remote account's server is told (``Block``)."""
+    return await _toward(services, username, reference, blocks.block_account)
+
+
+async def unblock(services: Services, username: str, reference: str) -> None:
+    await _toward(services, username, reference, blocks.unblock_account)
+
+
+async def mute(services: Services, username: str, reference: str, *, hide_notifications: bool = True) -> Mute:
+    """Mute an account (nothing is sent anywhere)."""
+
+    async def operation(session: AsyncSession, _urls: Urls, me: Actor, target: Actor) -> Mute:
+        return await blocks.mute_account(session, me, target, hide_notifications=hide_notifications)
+
+    return await _toward(services, username, reference, operation)
+
+
+async def unmute(services: Services, username: str, reference: str) -> None:
+    async def operation(session: AsyncSession, _urls: Urls, me: Actor, target: Actor) -> None:
+        await blocks.unmute_account(session, me, target)
+
+    await _toward(services, username, reference, operation)
+
+
+async def report(
+    services: Services,
+    username: str,
+    reference: str,
+    *,
+    comment: str,
+    post_references: Sequence[str] = (),
+    forward: bool = False,
+) -> Report:
+    """Report an account (and some of its posts) to this instance's admins; with ``forward``, also send
+    the report to a remote account's server (as the instance, not as ``username``)."""
+    reported_posts = [await find_post(services, item) for item in post_references]
+
+    async def operation(session: AsyncSession, urls: Urls, me: Actor, target: Actor) -> Report:
+        return await reports.file_report(session, urls, me, target, reported_posts, comment, forward=forward)
+
+    return await _toward(services, username, reference, operation)
+
+
+async def answer_follow_request(services: Services, username: str, follower_ap_id: str, *, approve: bool) -> None:
+    """Approve or reject a pending request (or remove an existing follower, with ``approve=False``)."""
+    _, me = await load_account(services, username)
+    async with services.db.transaction() as session:
+        follower = await session.scalar(select(Actor).where(Actor.ap_id == follower_ap_id))
+        if follower is None:
+            raise NotFound("No such follower.")
+        if approve:
+            await follows.approve_follow_request(session, services.urls, await _attach(session, me), follower)
+        else:
+            await follows.remove_follower(session, services.urls, await _attach(session, me), follower)
+    services.wake_worker("deliveries")
+
+
+async def _post_and_author(services: Services, reference: str) -> tuple[Post, Actor]:
+    post = await find_post(services, reference)
+    async with services.db.session() as session:
+        author = await session.get(Actor, post.author_id)
+    assert author is not None
+    return post, author
+
+
+_Interaction = Callable[[AsyncSession, Urls, Actor, Post, Actor], Awaitable[object]]
+
+
+async def _interact(services: Services, username: str, reference: str, operation: _Interaction) -> object:
+    """Run one of ``fediverse.social.interactions``' operations on a post, as ``username``."""
+    _, me = await load_account(services, username)
+    post, author = await _post_and_author(services, reference)
+    async with services.db.transaction() as session:
+        actor, target = await _attach(session, me), await _attach(session, post)
+        result = await operation(session, services.urls, actor, target, author)
+    services.wake_worker("deliveries")
+    return result
+
+
+async def like(services: Services, username: str, reference: str) -> Like:
+    result = await _interact(services, username, reference, interactions.like_post)
+    assert isinstance(result, Like)
+    return result
+
+
+async def unlike(services: Services, username: str, reference: str) -> None:
+    await _interact(services, username, reference, interactions.unlike_post)
+
+
+async def boost(services: Services, username: str, reference: str) -> None:
+    await _interact(services, username, reference, interactions.boost_post)
+
+
+async def unboost(services: Services, username: str, reference: str) -> None:
+    await _interact(services, username, reference, interactions.unboost_post)
+
+
+async def publish(services: Services, username: str, draft: posts.PostDraft) -> Post:
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        post = await posts.publish_post(session, services.urls, account, draft)
+    services.wake_worker("deliveries")
+    return post
+
+
+async def edit_post(services: Services, username: str, reference: str, **changes: Any) -> Post:
+    """Change a post's caption, content warning or alt texts (``fediverse.social.posts.edit_post``'s
+    keywords) and send ``Update{Note}`` to everyone who received it."""
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        edited = await posts.edit_post(session, services.urls, account, await _attach(session, post), **changes)
+    services.wake_worker("deliveries")
+    return edited
+
+
+async def delete_post(services: Services, username: str, reference: str) -> None:
+    """Delete a post everywhere, and its image files here (after the commit: a crash in between leaves
+    orphan files for the housekeeping sweep, never a live post without its files)."""
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        attached = await _attach(session, post)
+        keys = await posts.delete_post(session, services.urls, account, attached)
+    services.wake_worker("deliveries")
+    await forget_files(services.db, services.media, keys)
+
+
+Row = TypeVar("Row", Actor, Post)
+
+
+async def _attach(session: AsyncSession, row: Row) -> Row:
+    """The same row loaded in ``session`` (rows from an earlier session are detached)."""
+    attached = await session.get(type(row), row.id)
+    if attached is None:
+        raise NotFound("It no longer exists.")
+    return attached
+
+
+async def update_profile(services: Services, username: str, changes: profiles.ProfileChanges) -> None:
+    """Change display name, bio, images or follower approval, and tell followers' servers. The files of a
+    replaced avatar or header are deleted."""
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        stored_account = await session.get(Account, account.id)
+        actor = await session.get(Actor, account.actor_id)
+        assert stored_account is not None and actor is not None
+        replaced = await profiles.update_profile(session, services.urls, stored_account, actor, changes)
+    services.wake_worker("deliveries")
+    await forget_files(services.db, services.media, replaced)

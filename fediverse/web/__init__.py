@@ -1,0 +1,1 @@
+"""The HTTP shell: the Starlette app, sessions, headers, rendering and every route."""

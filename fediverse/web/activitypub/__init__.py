@@ -1,0 +1,1 @@
+"""What peers call: WebFinger, NodeInfo, actors, collections, objects, inboxes."""

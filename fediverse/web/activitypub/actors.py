@@ -1,0 +1,204 @@
+"""Actors and their collections: ``/users/{name}`` (+ outbox, followers, following, featured), ``/actor``.
+
+The actor URL serves the ``Person`` document to ActivityPub clients; a browser is sent to the HTML
+profile at ``/@{name}`` (Mastodon's layout), which in turn serves the document to AS2 clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from fediverse.core.accounts import USERNAME_PATTERN, get_local_actor
+from fediverse.core.errors import Gone, NotFound
+from fediverse.federation.documents import (
+    actor_document,
+    barebones_actor_document,
+    instance_actor_document,
+    ordered_collection,
+    ordered_collection_page,
+)
+from fediverse.federation.notes import create_activity
+from fediverse.reads.post_views import load_post_views
+from fediverse.services import Services
+from fediverse.social.profiles import load_actor_images
+from fediverse.web.activitypub.signed_fetch import Reader, anyone, authorize_fetch, authorize_key_read, authorize_read
+from fediverse.web.params import page_number, query_id
+from fediverse.web.responses import wants_activity_json
+from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
+
+FOLLOWS_PAGE_SIZE = 40
+OUTBOX_PAGE_SIZE = 20
+#: The furthest page of a collection one may ask for (40 a page: four million followers).
+MAX_PAGE = 100_000
+
+
+async def load_account(session: AsyncSession, username: str) -> tuple[Account, Actor]:
+    found = await get_local_actor(session, username) if USERNAME_PATTERN.fullmatch(username) else None
+    if found is None:
+        raise NotFound("No such account.")
+    if found[0].disabled_at is not None:
+        raise Gone("This account has been deleted.")
+    return found
+
+
+async def actor_response(request: Request, username: str) -> Response:
+    """The actor document, at ``/users/{name}`` or ``/@{name}``. Under authorized fetch, anyone but a
+    verified signer the account does not block gets the barebones one: the key and endpoints only."""
+    services: Services = request.state.services
+    async with services.db.session() as session:
+        account, actor = await load_account(session, username)
+        images = await load_actor_images(session, account)
+    assert actor.id is not None
+    reader = await authorize_key_read(request, actor.id)
+    document = actor_document(actor, account, services.urls, images)
+    if services.settings.authorized_fetch and reader.actor is None:
+        return reader.respond(barebones_actor_document(document))
+    return reader.respond(document)
+
+
+async def actor(request: Request) -> Response:
+    services: Services = request.state.services
+    username = request.path_params["username"]
+    if not wants_activity_json(request):
+        return RedirectResponse(services.urls.profile_url(username), status_code=302, headers={"Vary": "Accept"})
+    return await actor_response(request, username)
+
+
+async def instance_actor(request: Request) -> Response:
+    services: Services = request.state.services
+    async with services.db.session() as session:
+        found = await session.scalar(select(Actor).where(Actor.ap_id == services.urls.instance_actor_id()))
+    if found is None:
+        raise NotFound()
+    return anyone().respond(instance_actor_document(found, services.urls))
+
+
+@asynccontextmanager
+async def _collection_of(request: Request, username: str) -> AsyncIterator[tuple[AsyncSession, Actor, Reader]]:
+    """A session, the account's actor and the reader of one of its collections (authorized fetch
+    checked before the account is looked up, a reader the account blocks refused)."""
+    services: Services = request.state.services
+    await authorize_fetch(request)
+    async with services.db.session() as session:
+        _, actor = await load_account(session, username)
+        assert actor.id is not None
+        yield session, actor, await authorize_read(request, actor.id, public=True, session=session)
+
+
+def _page_number(request: Request) -> int | None:
+    """``?page=N``; ``?page=true`` (Mastodon's, for a collection paged by ids) is the first."""
+    if request.query_params.get("page") == "true":
+        return 1
+    return page_number(request, maximum=MAX_PAGE)
+
+
+async def _follow_collection(request: Request, *, followers: bool) -> Response:
+    """``followers`` lists who follows the account; otherwise whom the account follows."""
+    services: Services = request.state.services
+    username = request.path_params["username"]
+    urls = services.urls
+    collection_id = urls.followers_url(username) if followers else urls.following_url(username)
+    page = _page_number(request)
+    async with _collection_of(request, username) as (session, actor, reader):
+        mine, theirs = (
+            (Follow.followee_id, Follow.follower_id) if followers else (Follow.follower_id, Follow.followee_id)
+        )
+        accepted = (mine == actor.id, Follow.state == FollowState.ACCEPTED)
+        total = await session.scalar(select(func.count()).select_from(Follow).where(*accepted)) or 0
+        if page is None:
+            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=1"))
+        items = (
+            await session.scalars(
+                select(Actor.ap_id)
+                .join(Follow, theirs == Actor.id)
+                .where(*accepted)
+                .order_by(Follow.id.desc())
+                .offset((page - 1) * FOLLOWS_PAGE_SIZE)
+                .limit(FOLLOWS_PAGE_SIZE)
+            )
+        ).all()
+    has_next = page * FOLLOWS_PAGE_SIZE < total
+    return reader.respond(
+        ordered_collection_page(
+            f"{collection_id}?page={page}",
+            collection_id,
+            items,
+            total_items=total,
+            next_page_id=f"{collection_id}?page={page + 1}" if has_next else None,
+            prev_page_id=f"{collection_id}?page={page - 1}" if page > 1 else None,
+        )
+    )
+
+
+async def followers(request: Request) -> Response:
+    return await _follow_collection(request, followers=True)
+
+
+async def following(request: Request) -> Response:
+    return await _follow_collection(request, followers=False)
+
+
+async def outbox(request: Request) -> Response:
+    """Public and unlisted posts as ``Create`` activities, newest first, paged by ``max_id``."""
+    services: Services = request.state.services
+    username = request.path_params["username"]
+    collection_id = services.urls.outbox_url(username)
+    page = _page_number(request)
+    async with _collection_of(request, username) as (session, actor, reader):
+        listed = (
+            Post.author_id == actor.id,
+            Post.deleted_at.is_(None),
+            Post.visibility.in_([Visibility.PUBLIC, Visibility.UNLISTED]),
+        )
+        total = await session.scalar(select(func.count()).select_from(Post).where(*listed)) or 0
+        if page is None:
+            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"))
+        max_id = query_id(request, "max_id")
+        query = select(Post).where(*listed).order_by(Post.id.desc()).limit(OUTBOX_PAGE_SIZE)
+        if max_id is not None:
+            query = query.where(Post.id < max_id)
+        posts = (await session.scalars(query)).all()
+        views = await load_post_views(session, posts)
+    items = [create_activity(view, services.urls, context=False) for view in views]
+    page_id = f"{collection_id}?page=true" + (f"&max_id={max_id}" if max_id is not None else "")
+    next_id = f"{collection_id}?page=true&max_id={posts[-1].id}" if len(posts) == OUTBOX_PAGE_SIZE else None
+    return reader.respond(
+        ordered_collection_page(page_id, collection_id, items, total_items=total, next_page_id=next_id)
+    )
+
+
+async def _empty_collection(request: Request, collection_id_for: Callable[[str], str]) -> Response:
+    username = request.path_params["username"]
+    collection_id = collection_id_for(username)
+    async with _collection_of(request, username) as (_, _, reader):
+        if _page_number(request) is None:
+            return reader.respond(ordered_collection(collection_id, 0, f"{collection_id}?page=1"))
+        return reader.respond(ordered_collection_page(f"{collection_id}?page=1", collection_id, [], total_items=0))
+
+
+async def featured(request: Request) -> Response:
+    """Pinned posts. Reverie has no pins yet, so the collection is empty but well-formed."""
+    return await _empty_collection(request, request.state.services.urls.featured_url)
+
+
+async def featured_tags(request: Request) -> Response:
+    """Featured hashtags (Mastodon fetches these after every profile update); none yet."""
+    return await _empty_collection(request, request.state.services.urls.featured_tags_url)
+
+
+routes = [
+    Route("/actor", instance_actor),
+    Route("/users/{username}", actor),
+    Route("/users/{username}/outbox", outbox),
+    Route("/users/{username}/followers", followers),
+    Route("/users/{username}/following", following),
+    Route("/users/{username}/collections/featured", featured),
+    Route("/users/{username}/collections/tags", featured_tags),
+]

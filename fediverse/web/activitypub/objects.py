@@ -1,0 +1,193 @@
+"""Our objects at their ids: notes, their ``Create``, their replies, and every other activity we sent.
+
+Peers dereference what we send them (Mastodon refetches a note it was told about, GoToSocial re-reads a
+forwarded one from its origin), so every id we mint answers here. ActivityPub clients get the document;
+a browser at a note id is sent to its page, ``/@{name}/{id}``. A deleted note answers 410 with a
+``Tombstone``. A followers-only or direct note is shown only to a signed request from an actor allowed
+to read it (``fediverse.core.audience``); anyone else gets the same 404 as for a note that never existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from activitypub.vocab import PUBLIC_ALIASES, audience, with_context
+from fediverse.core.audience import OPEN_VISIBILITIES, may_read_activity, may_read_post
+from fediverse.core.errors import NotFound
+from fediverse.federation.documents import collection_page, tombstone_document
+from fediverse.federation.notes import PostView, create_activity, note_document
+from fediverse.reads.post_views import load_post_views
+from fediverse.services import Services
+from fediverse.web.activitypub.signed_fetch import Reader, authorize_fetch, authorize_read
+from fediverse.web.params import path_id, query_id
+from fediverse.web.responses import wants_activity_json
+from storage.models import Account, Actor, OutboxActivity, Post
+
+REPLIES_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A post the requester may read; ``view`` is ``None`` when it is gone (deleted, or its author is)."""
+
+    post: Post
+    view: PostView | None
+    reader: Reader
+
+
+async def _find_post(request: Request, username: str, post_id: int) -> _Found:
+    """The local post ``post_id`` of ``username`` if the requester may read it, else ``NotFound``.
+
+    One database session in the common case; only a non-public post asked for without a verified
+    signature yet leaves the session to check one (the signer's key may have to be fetched).
+    """
+    services: Services = request.state.services
+    await authorize_fetch(request)
+    ap_id = services.urls.post_id(username, post_id)
+    async with services.db.session() as session:
+        row = (
+            await session.execute(
+                select(Post, Account.disabled_at)
+                .outerjoin(Account, Account.actor_id == Post.author_id)
+                .where(Post.ap_id == ap_id, Post.is_local.is_(True))
+            )
+        ).first()
+        if row is None:
+            raise NotFound("No such post.")
+        post, disabled = row
+        public = post.visibility in OPEN_VISIBILITIES
+        if public or services.settings.authorized_fetch:
+            reader = await authorize_read(request, post.author_id, public=public, session=session)
+            return await _readable(session, post, disabled is not None, reader)
+    reader = await authorize_read(request, post.author_id, public=public)
+    async with services.db.session() as session:
+        return await _readable(session, post, disabled is not None, reader)
+
+
+async def _readable(session: AsyncSession, post: Post, author_disabled: bool, reader: Reader) -> _Found:
+    if not await may_read_post(session, post, reader.actor):
+        raise NotFound("No such post.")
+    gone = post.deleted_at is not None or author_disabled
+    view = None if gone else (await load_post_views(session, [post]))[0]
+    return _Found(post, view, reader)
+
+
+def _gone(object_id: str, former_type: str, found: _Found) -> Response:
+    document = tombstone_document(object_id, former_type, found.post.deleted_at)
+    return found.reader.respond(document, status_code=410)
+
+
+def _to_post_page(request: Request) -> Response:
+    """Browsers go to the post's page; the redirect is the same whether or not the post exists."""
+    services: Services = request.state.services
+    url = services.urls.post_url(request.path_params["username"], path_id(request, "post_id"))
+    return RedirectResponse(url, status_code=302, headers={"Vary": "Accept"})
+
+
+async def note(request: Request) -> Response:
+    if not wants_activity_json(request):
+        return _to_post_page(request)
+    return await note_response(request, request.path_params["username"], path_id(request, "post_id"))
+
+
+async def note_response(request: Request, username: str, post_id: int) -> Response:
+    """The Note (or its Tombstone) for an ActivityPub client, wherever it was asked for: at its id or
+    at its page, ``/@{name}/{id}``."""
+    found = await _find_post(request, username, post_id)
+    if found.view is None:
+        return _gone(found.post.ap_id, "Note", found)
+    return found.reader.respond(with_context(note_document(found.view, request.state.services.urls)))
+
+
+async def note_activity(request: Request) -> Response:
+    """The ``Create`` of a note (its id is the note id plus ``/activity``), built from the note as it is now."""
+    if not wants_activity_json(request):
+        return _to_post_page(request)
+    found = await _find_post(request, request.path_params["username"], path_id(request, "post_id"))
+    if found.view is None:
+        return _gone(f"{found.post.ap_id}/activity", "Create", found)
+    return found.reader.respond(create_activity(found.view, request.state.services.urls))
+
+
+async def replies(request: Request) -> Response:
+    """Replies anyone may read, oldest first: a ``Collection`` whose embedded ``first`` page links the next
+    by ``min_id`` (Mastodon's paging, which its "fetch all replies" walks)."""
+    services: Services = request.state.services
+    found = await _find_post(request, request.path_params["username"], path_id(request, "post_id"))
+    replies_id = f"{found.post.ap_id}/replies"
+    if found.view is None:
+        return _gone(replies_id, "Collection", found)
+    min_id = query_id(request, "min_id")
+    query = (
+        select(Post.id, Post.ap_id)
+        .where(
+            Post.in_reply_to_ap_id == found.post.ap_id,
+            Post.deleted_at.is_(None),
+            Post.visibility.in_(list(OPEN_VISIBILITIES)),
+        )
+        .order_by(Post.id)
+        .limit(REPLIES_PAGE_SIZE)
+    )
+    if min_id is not None:
+        query = query.where(Post.id > min_id)
+    async with services.db.session() as session:
+        rows = (await session.execute(query)).all()
+    page_id = f"{replies_id}?page=true" + (f"&min_id={min_id}" if min_id is not None else "")
+    next_id = f"{replies_id}?page=true&min_id={rows[-1][0]}" if len(rows) == REPLIES_PAGE_SIZE else None
+    page = collection_page(page_id, replies_id, [ap_id for _, ap_id in rows], next_page_id=next_id)
+    if request.query_params.get("page") is None and min_id is None:
+        return found.reader.respond(with_context({"id": replies_id, "type": "Collection", "first": page}))
+    return found.reader.respond(with_context(page))
+
+
+async def activity(request: Request) -> Response:
+    """Any other activity one of our users sent (Follow, Like, Announce, Update, Undo, Accept, …), as sent.
+
+    An activity that was later undone answers 410 with a ``Tombstone``.
+    """
+    services: Services = request.state.services
+    await authorize_fetch(request)
+    username = request.path_params["username"]
+    ap_id = services.urls.activity_id(username, request.path_params["token"])
+    async with services.db.session() as session:
+        row = (
+            await session.execute(
+                select(OutboxActivity, Actor)
+                .join(Actor, Actor.id == OutboxActivity.actor_id)
+                .where(OutboxActivity.ap_id == ap_id, Actor.ap_id == services.urls.actor_id(username))
+            )
+        ).first()
+    if row is None:
+        raise NotFound("No such activity.")
+    stored, owner = row
+    assert owner.id is not None
+    reader = await authorize_read(request, owner.id, public=bool(audience(stored.payload) & PUBLIC_ALIASES))
+    async with services.db.session() as session:
+        if not await may_read_activity(session, stored.payload, owner, reader.actor):
+            raise NotFound("No such activity.")
+        undone = await session.scalar(
+            select(OutboxActivity.id)
+            .where(
+                OutboxActivity.type == "Undo",
+                OutboxActivity.object_ap_id == ap_id,
+                OutboxActivity.actor_id == owner.id,
+            )
+            .limit(1)
+        )
+    if undone is not None:
+        return reader.respond(tombstone_document(ap_id, stored.type, None), status_code=410)
+    return reader.respond(stored.payload)
+
+
+routes = [
+    Route("/users/{username}/statuses/{post_id:id}", note),
+    Route("/users/{username}/statuses/{post_id:id}/activity", note_activity),
+    Route("/users/{username}/statuses/{post_id:id}/replies", replies),
+    Route("/users/{username}/activities/{token}", activity),
+]

@@ -1,0 +1,1 @@
+"""The JSON API our own web UI calls (docs/api.md)."""

@@ -1,0 +1,20 @@
+"""The HTML pages people use, in matching order (post pages before profile sub-pages)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from fediverse.web.pages import admin, compose, feeds, notifications, posts, profiles, safety, search, session, settings
+
+routes: list[BaseRoute] = [
+    *session.routes,
+    *feeds.routes,
+    *compose.routes,
+    *notifications.routes,
+    *search.routes,
+    *settings.routes,
+    *safety.routes,
+    *admin.routes,
+    *posts.routes,
+    *profiles.routes,
+]

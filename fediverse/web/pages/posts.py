@@ -1,0 +1,218 @@
+"""The post page (``/@name/ID``, ``/@name@host/ID``) and what a viewer does to a post: like, boost,
+delete, load a remote post's replies from its server. Interactions are plain form posts that htmx
+upgrades to swap the action bar in place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fediverse.core.blocking import not_hidden_from
+from fediverse.core.errors import NotFound
+from fediverse.core.visibility import can_see, visible_to
+from fediverse.federation.threads import is_fetching_replies, queue_replies_fetch, replies_collection
+from fediverse.reads.cards import PostCard, handle_path, load_card, load_cards
+from fediverse.reads.timelines import Entry
+from fediverse.services import Services
+from fediverse.social import actions
+from fediverse.web.activitypub.objects import note_response
+from fediverse.web.pages.forms import htmx_redirect, is_htmx, safe_next, see_other, signed_in_form
+from fediverse.web.params import path_id
+from fediverse.web.rendering import render_page
+from fediverse.web.responses import wants_activity_json
+from fediverse.web.sessions import current_account
+from storage.models import Actor, Announce, Like, Post
+
+MAX_ANCESTORS = 20
+MAX_REPLIES = 200
+MAX_INDENT = 4
+
+
+@dataclass(frozen=True)
+class ThreadReply:
+    card: PostCard
+    depth: int
+
+
+async def _find_post(session: AsyncSession, post_id: int, viewer_actor_id: int | None) -> tuple[Post, Actor]:
+    post = await session.get(Post, post_id)
+    if post is None or not await can_see(session, post, viewer_actor_id):
+        raise NotFound("This post does not exist, or you may not see it.")
+    author = await session.get(Actor, post.author_id)
+    assert author is not None
+    return post, author
+
+
+async def _ancestors(session: AsyncSession, post: Post, viewer_actor_id: int | None) -> list[Post]:
+    chain: list[Post] = []
+    parent_id = post.in_reply_to_id
+    while parent_id is not None and len(chain) < MAX_ANCESTORS:
+        parent = await session.get(Post, parent_id)
+        if parent is None or not await can_see(session, parent, viewer_actor_id):
+            break
+        chain.append(parent)
+        parent_id = parent.in_reply_to_id
+    return chain[::-1]
+
+
+async def _descendants(session: AsyncSession, post: Post, viewer_actor_id: int | None) -> list[tuple[int, int]]:
+    """``(post id, depth)`` of the replies under ``post`` in thread order (depth first, oldest first)."""
+    children: dict[int, list[int]] = {}
+    frontier, seen = [post.id], 0
+    shown = visible_to(viewer_actor_id)
+    if viewer_actor_id is not None:  # replies by accounts the viewer blocks or mutes stay out of the thread
+        shown = and_(shown, not_hidden_from(Post.author_id, viewer_actor_id))
+    while frontier and seen < MAX_REPLIES:
+        rows = await session.execute(
+            select(Post.id, Post.in_reply_to_id)
+            .where(Post.in_reply_to_id.in_(frontier), Post.deleted_at.is_(None), shown)
+            .order_by(Post.id)
+            .limit(MAX_REPLIES - seen)
+        )
+        frontier = []
+        for reply_id, parent_id in rows:
+            children.setdefault(parent_id, []).append(reply_id)
+            frontier.append(reply_id)
+            seen += 1
+    ordered: list[tuple[int, int]] = []
+
+    def walk(parent_id: int, depth: int) -> None:
+        for child in children.get(parent_id, []):
+            ordered.append((child, depth))
+            walk(child, depth + 1)
+
+    walk(post.id, 0)
+    return ordered
+
+
+async def _people(session: AsyncSession, model: type[Like] | type[Announce], post_id: int) -> list[Actor]:
+    query = (
+        select(Actor)
+        .join(model, model.actor_id == Actor.id)  # type: ignore[arg-type]
+        .where(model.post_id == post_id)
+        .order_by(model.id.desc())  # type: ignore[union-attr]
+        .limit(12)
+    )
+    return list(await session.scalars(query))
+
+
+def _matches_handle(author: Actor, handle: str, local_host: str) -> bool:
+    return handle_path(author, local_host) == f"/@{handle}"
+
+
+async def post_page(request: Request) -> Response:
+    services: Services = request.state.services
+    if wants_activity_json(request):
+        return await _note_at_page(request)
+    account = await current_account(request)
+    viewer_actor_id = account.actor_id if account else None
+    async with services.db.session() as session:
+        post, author = await _find_post(session, path_id(request, "post_id"), viewer_actor_id)
+        if not _matches_handle(author, request.path_params["handle"], services.urls.host):
+            raise NotFound("This post does not exist, or you may not see it.")
+        card = await load_card(session, services.urls, post, viewer_actor_id)
+        ancestors = await load_cards(
+            session,
+            services.urls,
+            [Entry(p.id, p.id) for p in await _ancestors(session, post, viewer_actor_id)],
+            viewer_actor_id,
+        )
+        thread = await _descendants(session, post, viewer_actor_id)
+        reply_cards = {
+            c.post.id: c
+            for c in await load_cards(session, services.urls, [Entry(i, i) for i, _ in thread], viewer_actor_id)
+        }
+        likers = await _people(session, Like, post.id)
+        boosters = await _people(session, Announce, post.id)
+        has_remote_replies = replies_collection(post) is not None
+        fetching_replies = has_remote_replies and await is_fetching_replies(session, post)
+    replies = [ThreadReply(reply_cards[i], min(depth, MAX_INDENT)) for i, depth in thread if i in reply_cards]
+    mention = "" if author.id == viewer_actor_id else f"@{author.username}@{author.domain} "
+    return await render_page(
+        request,
+        "post.html",
+        {
+            "card": card,
+            "ancestors": ancestors,
+            "replies": replies,
+            "likers": likers,
+            "boosters": boosters,
+            "reply_prefill": mention,
+            "is_own": author.id == viewer_actor_id,
+            "replies_host": author.domain if has_remote_replies else None,
+            "fetching_replies": fetching_replies,
+        },
+        headers={"Vary": "Accept, Cookie"},
+    )
+
+
+async def _note_at_page(request: Request) -> Response:
+    """An ActivityPub client at a local post's page gets what the note's id serves it, under the same
+    check; a remote post's page has no document here."""
+    services: Services = request.state.services
+    username, _, host = request.path_params["handle"].partition("@")
+    if host and host.lower() != services.urls.host.lower():
+        raise NotFound("No such post.")
+    return await note_response(request, username, path_id(request, "post_id"))
+
+
+INTERACTIONS = {
+    "like": actions.like,
+    "unlike": actions.unlike,
+    "boost": actions.boost,
+    "unboost": actions.unboost,
+}
+
+
+async def interact(request: Request) -> Response:
+    """``POST /posts/{id}/{like|unlike|boost|unboost}``."""
+    services: Services = request.state.services
+    verb = request.path_params["verb"]
+    action = INTERACTIONS.get(verb)
+    if action is None:
+        raise NotFound("Unknown action.")
+    account, form = await signed_in_form(request)
+    async with services.db.session() as session:
+        post, _ = await _find_post(session, path_id(request, "post_id"), account.actor_id)
+    await action(services, account.username, post.ap_id)
+    if is_htmx(request):
+        async with services.db.session() as session:
+            card = await load_card(session, services.urls, post, account.actor_id)
+        return await render_page(request, "partials/actions_response.html", {"card": card})
+    return see_other(safe_next(form.get("next")))
+
+
+async def delete(request: Request) -> Response:
+    services: Services = request.state.services
+    account, _ = await signed_in_form(request)
+    async with services.db.session() as session:
+        post, _author = await _find_post(session, path_id(request, "post_id"), account.actor_id)
+    await actions.delete_post(services, account.username, post.ap_id)
+    return htmx_redirect(request, f"/@{account.username}")
+
+
+async def load_replies(request: Request) -> Response:
+    """``POST /posts/{id}/replies/fetch``: queue the fetch of a remote post's replies collection; the
+    worker stores them and the page shows them on the next load."""
+    services: Services = request.state.services
+    account, form = await signed_in_form(request)
+    async with services.db.transaction() as session:
+        post, _ = await _find_post(session, path_id(request, "post_id"), account.actor_id)
+        if replies_collection(post) is None:
+            raise NotFound("This post has no replies to load from its server.")
+        await queue_replies_fetch(session, post)
+    services.wake_worker("fetches")
+    return htmx_redirect(request, safe_next(form.get("next")))
+
+
+routes = [
+    Route("/@{handle}/{post_id:id}", post_page),
+    Route("/posts/{post_id:id}/delete", delete, methods=["POST"]),
+    Route("/posts/{post_id:id}/replies/fetch", load_replies, methods=["POST"]),
+    Route("/posts/{post_id:id}/{verb}", interact, methods=["POST"]),
+]

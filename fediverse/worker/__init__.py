@@ -1,0 +1,1 @@
+"""The background shell: the worker loop and which queues it runs."""
