@@ -69,7 +69,7 @@ def bench_generation(repeats: int) -> None:
 
 
 def photo_like(width: int, height: int) -> Image.Image:
-    """A smooth colour field plus sensor-like noise, like reference/performance.md's test image."""
+    """A smooth colour field plus sensor-like noise, the kind of image a camera gives."""
     rng = np.random.default_rng(0)
     xs = np.linspace(0, 1, width, dtype=np.float32)[None, :]
     ys = np.linspace(0, 1, height, dtype=np.float32)[:, None]

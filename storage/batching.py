@@ -1,6 +1,6 @@
 """Group commit: many concurrent callers each await their row, one writer task inserts them in batches.
 
-Measured on this machine class (reference/performance.md §2): a transaction per request caps an inbox
+Measured on this machine class (decision 0001): a transaction per request caps an inbox
 at ~900/s through the ORM, while batching the same durable inserts reaches several thousand per second.
 A caller's ``insert`` returns only after the batch holding its row has committed, so answering ``202``
 afterwards is as durable as a transaction per request.

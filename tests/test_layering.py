@@ -1,4 +1,4 @@
-"""DESIGN §2's import rules, checked on the source: a breach fails here, not in review."""
+"""The import rules of docs/architecture.md (Layers), checked on the source: a breach fails here, not in review."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Rows -> ActivityStreams documents: the shapes peers see (GoToSocial's ``internaltoas`` direction).
 
 Shapes follow what Mastodon emits (``app/serializers/activitypub/*``) so every fediverse server reads
-them; see ``shared/reference/federation.md`` §2 and §4.
+them (docs/federation.md lists what we send and accept, by server).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Posts -> ``Note`` documents and their ``Create`` activities, shaped as Mastodon emits them.
 
-See ``shared/reference/federation.md`` §4.2 (attachments), §4.5 (addressing), §4.10 (the Note).
+Attachments are ``Document``s with ``mediaType``, ``blurhash``, ``width``/``height`` and alt text as
+``name``; addressing follows decision 0012.
 """
 
 from __future__ import annotations

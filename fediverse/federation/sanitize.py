@@ -1,6 +1,7 @@
 """Remote HTML, reduced to the allowlist Mastodon keeps (≥ 4.2), before anything is stored.
 
-See ``shared/reference/federation.md`` §4.6. Everything else is stripped to its text; scripts and
+Mastodon's sanitizer keeps links, paragraphs, line breaks, spans with its mention/hashtag/invisible
+classes, and a few inline elements (decision 0014). Everything else is stripped to its text; scripts and
 styles lose their content too. Remote text that is not HTML (display names, alt text) is stored as
 text and escaped when rendered, never passed through here as markup.
 """

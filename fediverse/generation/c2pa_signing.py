@@ -1,7 +1,7 @@
 """Optional C2PA manifests for generated images (extra ``[c2pa]``: ``c2pa-python``).
 
 Each instance signs with its own ES256 chain: a self-signed CA and an end-entity certificate with the
-``emailProtection`` EKU (accepted by c2pa-rs's default trust config; reference/generation.md §2.2). That
+``emailProtection`` EKU (accepted by c2pa-rs's default trust config). That
 gives tamper evidence, not third-party trust. The caller stores the credentials in the data folder.
 The manifest thumbnail is disabled (2 ms and +3 KiB per image instead of 53 ms and +136 KiB), and the prompt
 stays out of the manifest: manifests travel with every download, the prompt is the author's to share.

@@ -4,7 +4,7 @@ The encoder is a small numpy implementation of the reference algorithm (blurhash
 through ``Image.getdata``, deprecated in Pillow 13, and closes the image it is given).
 
 Computing on a 32-px copy costs well under a millisecond; on a full-size image it costs hundreds
-(reference/performance.md §5). Mastodon emits 4x4 components; Pixelfed accepts strings of 6 to 164 chars.
+(decision 0005). Mastodon emits 4x4 components; Pixelfed accepts strings of 6 to 164 chars.
 """
 
 from __future__ import annotations

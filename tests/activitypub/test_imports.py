@@ -1,4 +1,4 @@
-"""The protocol layer imports only the stdlib, httpx, cryptography and itself (DESIGN.md §2)."""
+"""The protocol layer imports only the stdlib, httpx, cryptography and itself (docs/architecture.md, Layers)."""
 
 from __future__ import annotations
 

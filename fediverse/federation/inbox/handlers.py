@@ -1,4 +1,4 @@
-"""Applying verified incoming activities (the worker's side of DESIGN §3 "In").
+"""Applying verified incoming activities (the worker's side of the inbox; decision 0020).
 
 Each handler checks what Mastodon checks (origin, ownership, relevance), does its network lookups
 before opening a write transaction, and changes rows through ``fediverse.social`` so local and remote

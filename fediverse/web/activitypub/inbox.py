@@ -1,4 +1,4 @@
-"""Inboxes: ``POST /users/{name}/inbox`` and the shared ``POST /inbox`` (DESIGN §3, "In").
+"""Inboxes: ``POST /users/{name}/inbox`` and the shared ``POST /inbox`` (the intake side; decision 0020).
 
 Content type -> the sending server's allowance (``429`` with ``Retry-After`` past it; decision 0023) ->
 body cap -> signature, for this server's host only (Digest checked on the raw bytes before any JSON

@@ -1,7 +1,8 @@
 """Build a tiny random-weight Stable Diffusion pipeline on disk, with no download.
 
 Configs follow diffusers' own fast tests (``get_dummy_components``); the CLIP tokenizer is built locally
-from a byte-level vocabulary because the usual test tokenizer lives on the hub (reference/generation.md §3(a)).
+from a byte-level vocabulary because the usual test tokenizer lives on the hub, which
+no test may reach.
 """
 
 from __future__ import annotations
