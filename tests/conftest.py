@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 from argon2 import PasswordHasher
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 from xdist.scheduler import LoadScopeScheduling
@@ -40,6 +41,11 @@ POSTGRES_URL_VARIABLE = "REVERIE_TEST_POSTGRES_URL"
 TEST_BASE_URL = "http://127.0.0.1:8765"
 #: Argon2id at its smallest (one pass over 8 KiB): the hashes stay real, verifiable Argon2id hashes.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+# Property tests assert what the code does, not how fast: Hypothesis's per-example deadline is a timing
+# assert that fails on a busy machine, so it is off for the whole suite.
+hypothesis_settings.register_profile("reverie", deadline=None)
+hypothesis_settings.load_profile("reverie")
 
 
 class _TestByTest(LoadScopeScheduling):
