@@ -83,7 +83,7 @@ async def recount(session: AsyncSession, *, fix: bool = False) -> list[Miscount]
     with ``fix``, set them to the count, in the caller's transaction."""
     found: list[Miscount] = []
     for model, table, counts in ((Post, "posts", _post_counts()), (Actor, "actors", _actor_counts())):
-        key = col(model.id)  # type: ignore[attr-defined]
+        key = col(model.id)
         for column, counted in counts.items():
             stored = getattr(model, column)
             rows = await session.execute(select(key, stored, counted).where(stored != counted).order_by(key))
