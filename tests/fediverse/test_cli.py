@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -87,6 +88,25 @@ def test_housekeeping_sweeps_once_and_says_what_it_removed(tmp_path: Path, datab
     assert result.returncode == 0, result.stderr
     assert "1 unused file(s)" in result.stdout and "0 expired draft image(s)" in result.stdout
     assert not orphan.exists()
+
+
+def test_recount_says_every_counter_matches_and_sets_a_drifted_one_right(tmp_path: Path) -> None:
+    env = {"REVERIE_DATA_DIR": str(tmp_path)}
+    for name in ("ana", "ben"):
+        assert run_reverie("user", "create", name, "--no-password", env=env).returncode == 0
+    assert run_reverie("follow", "ben", "ana", env=env).returncode == 0
+    clean = run_reverie("recount", env=env)
+    assert clean.returncode == 0, clean.stderr
+    assert "every counter matches" in clean.stdout
+    # Given a counter changed behind the database's back
+    with sqlite3.connect(tmp_path / "reverie.db") as connection:
+        connection.execute("UPDATE actors SET followers_count = 5 WHERE username = 'ana'")
+    found = run_reverie("recount", env=env)
+    assert found.returncode == 1
+    assert "followers_count: stored 5, counted 1" in found.stdout
+    fixed = run_reverie("recount", "--fix", env=env)
+    assert fixed.returncode == 0 and "1 counter(s) set right" in fixed.stdout
+    assert run_reverie("recount", env=env).returncode == 0
 
 
 def test_block_and_unblock_from_a_terminal(tmp_path: Path) -> None:
