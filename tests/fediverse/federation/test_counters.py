@@ -98,6 +98,7 @@ def test_local_actions_change_the_counts_people_see(client: TestClient, make_use
     # A followers-only post is not among the posts the profile and outbox count
     publish(client, "ana", "for friends", visibility=Visibility.FOLLOWERS)
     assert profile_counts(client, "ana")["posts"] == 1 and total_items(client, "/users/ana/outbox") == 1
+    assert client.get("/nodeinfo/2.1").json()["usage"]["localPosts"] == 2  # ana's post and bob's reply
     assert miscounts(client) == []
     # When bob takes it all back
     act(client, actions.unlike, "bob", post.ap_id)
