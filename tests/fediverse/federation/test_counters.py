@@ -11,16 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
+from sqlmodel import col
 from starlette.testclient import TestClient
 
+from fediverse.federation.threads import link_replies
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.social.posts import PostDraft
 from storage.counters import Miscount, recount
 from storage.db import Database, alembic_config
-from storage.models import Account, Visibility
+from storage.models import Account, Post, Visibility
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import (
     AS2,
@@ -334,3 +336,37 @@ def test_recount_finds_and_sets_right_a_counter_that_drifted(database_url: str) 
     found, after = asyncio.run(run())
     assert found == [Miscount("posts", 11, "likes_count", 7, 2)]
     assert after == []
+
+
+def test_a_parent_that_arrives_after_its_replies_counts_them(database_url: str) -> None:
+    """A reply stored before its parent is linked when the parent comes (``link_replies``): one UPDATE of
+    the replies, which the parent's count follows."""
+
+    async def run() -> tuple[int, list[Miscount]]:
+        database = Database(database_url)
+        try:
+            async with database.transaction() as session:
+                await session.execute(text(SEED[0]))
+                for number in (31, 32):  # two replies to a note we do not have yet
+                    session.add(
+                        Post(
+                            id=number,
+                            ap_id=f"https://a.example/p/{number}",
+                            author_id=902,
+                            in_reply_to_ap_id="https://a.example/p/30",
+                        )
+                    )
+                await session.flush()
+                parent = Post(id=30, ap_id="https://a.example/p/30", author_id=901)
+                session.add(parent)
+                await session.flush()
+                await link_replies(session, parent)
+            async with database.session() as session:
+                stored = await session.scalar(select(col(Post.replies_count)).where(col(Post.id) == 30))
+                return int(stored or 0), await recount(session)
+        finally:
+            await database.dispose()
+
+    replies, wrong = asyncio.run(run())
+    assert replies == 2
+    assert wrong == []
