@@ -78,6 +78,12 @@ def _json() -> Any:
     return Field(default=None, sa_type=JsonDocument, nullable=True)
 
 
+def _counter() -> Any:
+    """A count of rows elsewhere, kept by database triggers in the same transaction as the rows it counts
+    (migration 0007, decision 0052): pages read it instead of running ``COUNT(*)``."""
+    return Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+
+
 class Actor(SQLModel, table=True):
     """An ActivityPub actor, local or remote. Remote rows are a cache of the fetched document."""
 
@@ -110,6 +116,10 @@ class Actor(SQLModel, table=True):
     gone_at: datetime | None = _ts()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # What we store of the actor, local or remote (a remote server's own totals are not fetched):
+    posts_count: int = _counter()  # its posts not deleted, public or unlisted (what its outbox lists)
+    followers_count: int = _counter()  # accepted follows of it
+    following_count: int = _counter()  # its accepted follows of others
 
 
 class Account(SQLModel, table=True):
@@ -211,6 +221,9 @@ class Post(SQLModel, table=True):
     edited_at: datetime | None = _ts()
     deleted_at: datetime | None = _ts()
     created_at: datetime = _created()
+    likes_count: int = _counter()  # likes of it that we store
+    boosts_count: int = _counter()  # announces of it that we store
+    replies_count: int = _counter()  # stored replies to it, not deleted
 
 
 class PostMedia(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""``reverie housekeeping``: one sweep now (the worker runs the same sweep every few minutes)."""
+"""``reverie housekeeping``: one sweep now (the worker runs the same sweep every few minutes); ``reverie
+recount``: the counter columns checked against the rows they count (decision 0052)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from fediverse.core.config import load_settings
 from fediverse.housekeeping.sweep import SweepReport, sweep
 from fediverse.services import open_services
+from storage.counters import Miscount, recount
 
 
 def register(commands: Any) -> None:
@@ -22,6 +24,17 @@ def register(commands: Any) -> None:
         ),
     )
     command.set_defaults(handler=run_housekeeping)
+    check = commands.add_parser(
+        "recount",
+        help="check the stored counts (posts, followers, likes, ...) against the rows they count",
+        description=(
+            "Count every actor's posts, followers and following and every post's likes, boosts and replies "
+            "from their rows, and list the stored counters that differ (the database keeps them itself, so "
+            "none should). With --fix, set those to the count. Exits 1 when some differed and were not fixed."
+        ),
+    )
+    check.add_argument("--fix", action="store_true", help="set the counters that differ to the count")
+    check.set_defaults(handler=run_recount)
 
 
 async def _sweep_once() -> SweepReport:
@@ -33,3 +46,17 @@ def run_housekeeping(_arguments: argparse.Namespace) -> int:
     report = asyncio.run(_sweep_once())
     print(f"Housekeeping {report.describe()}.")
     return 0
+
+
+async def _recount(fix: bool) -> list[Miscount]:
+    async with open_services(load_settings()) as services, services.db.transaction() as session:
+        return await recount(session, fix=fix)
+
+
+def run_recount(arguments: argparse.Namespace) -> int:
+    found = asyncio.run(_recount(arguments.fix))
+    for item in found:
+        print(f"{item.table} {item.row_id} {item.column}: stored {item.stored}, counted {item.counted}")
+    verb = "set right" if arguments.fix else "differ"
+    print(f"Recount: {len(found)} counter(s) {verb}." if found else "Recount: every counter matches its rows.")
+    return 1 if found and not arguments.fix else 0

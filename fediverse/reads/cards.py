@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.core.urls import Urls
@@ -91,13 +91,6 @@ def post_path(post: Post, author: Actor, local_host: str) -> str:
     return f"{handle_path(author, local_host)}/{post.id}"
 
 
-async def _counts(session: AsyncSession, column: Any, post_ids: list[int], *extra: Any) -> dict[int, int]:
-    rows = await session.execute(
-        select(column, func.count()).where(column.in_(post_ids), *extra).group_by(column)  # type: ignore[arg-type]
-    )
-    return {int(post_id): int(count) for post_id, count in rows}
-
-
 async def load_cards(
     session: AsyncSession, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None
 ) -> list[PostCard]:
@@ -113,9 +106,6 @@ async def load_cards(
         if booster_ids
         else {}
     )
-    likes = await _counts(session, Like.post_id, post_ids)
-    boosts = await _counts(session, Announce.post_id, post_ids)
-    replies = await _counts(session, Post.in_reply_to_id, post_ids, Post.deleted_at.is_(None))
     liked: set[int] = set()
     boosted: set[int] = set()
     if viewer_actor_id is not None:
@@ -141,9 +131,9 @@ async def load_cards(
                 page_url=post_path(view.post, view.author, urls.host),
                 entry_id=entry.entry_id,
                 booster=boosters.get(entry.booster_id) if entry.booster_id else None,
-                likes=likes.get(entry.post_id, 0),
-                boosts=boosts.get(entry.post_id, 0),
-                replies=replies.get(entry.post_id, 0),
+                likes=view.post.likes_count,  # counters kept in the post's row (decision 0052)
+                boosts=view.post.boosts_count,
+                replies=view.post.replies_count,
                 liked=entry.post_id in liked,
                 boosted=entry.post_id in boosted,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -87,6 +88,27 @@ def test_housekeeping_sweeps_once_and_says_what_it_removed(tmp_path: Path, datab
     assert result.returncode == 0, result.stderr
     assert "1 unused file(s)" in result.stdout and "0 expired draft image(s)" in result.stdout
     assert not orphan.exists()
+
+
+def test_recount_finds_a_drifted_counter_and_sets_it_right(tmp_path: Path) -> None:
+    env = {"REVERIE_DATA_DIR": str(tmp_path)}
+    assert run_reverie("migrate", env=env).returncode == 0
+    # Given an actor whose stored follower count was written behind the database's back (it has none)
+    with sqlite3.connect(tmp_path / "reverie.db") as connection:
+        connection.execute(
+            "INSERT INTO actors (ap_id, type, username, domain, is_local, display_name, summary_html, inbox_url, "
+            "manually_approves_followers, discoverable, indexable, created_at, updated_at, followers_count) "
+            "VALUES ('https://a.example/u/zoe', 'Person', 'zoe', 'a.example', 0, '', '', 'https://a.example/i', "
+            "0, 0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 5)"
+        )
+    # When the operator recounts, it is listed; with --fix it is set to what the rows say
+    found = run_reverie("recount", env=env)
+    assert found.returncode == 1, found.stderr
+    assert "followers_count: stored 5, counted 0" in found.stdout
+    fixed = run_reverie("recount", "--fix", env=env)
+    assert fixed.returncode == 0 and "1 counter(s) set right" in fixed.stdout
+    with sqlite3.connect(tmp_path / "reverie.db") as connection:
+        assert connection.execute("SELECT followers_count FROM actors WHERE username = 'zoe'").fetchone() == (0,)
 
 
 def test_block_and_unblock_from_a_terminal(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -111,7 +111,7 @@ async def _follow_collection(request: Request, *, followers: bool) -> Response:
             (Follow.followee_id, Follow.follower_id) if followers else (Follow.follower_id, Follow.followee_id)
         )
         accepted = (mine == actor.id, Follow.state == FollowState.ACCEPTED)
-        total = await session.scalar(select(func.count()).select_from(Follow).where(*accepted)) or 0
+        total = actor.followers_count if followers else actor.following_count
         if page is None:
             return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=1"))
         items = (
@@ -157,7 +157,7 @@ async def outbox(request: Request) -> Response:
             Post.deleted_at.is_(None),
             Post.visibility.in_([Visibility.PUBLIC, Visibility.UNLISTED]),
         )
-        total = await session.scalar(select(func.count()).select_from(Post).where(*listed)) or 0
+        total = actor.posts_count  # public and unlisted posts not deleted, kept by the database (decision 0052)
         if page is None:
             return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"))
         max_id = query_id(request, "max_id")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,7 +40,7 @@ from fediverse.web.params import page_number, query_id
 from fediverse.web.rendering import render_page
 from fediverse.web.responses import wants_activity_json
 from fediverse.web.sessions import check_form_token, current_account
-from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
+from storage.models import Account, Actor, Follow, FollowState
 
 LIST_PAGE_SIZE = 40
 MAX_LIST_PAGE = 10_000
@@ -101,24 +101,9 @@ async def load_relationship(session: AsyncSession, viewer_actor_id: int, ap_id: 
     return actor, relation
 
 
-async def _counts(session: AsyncSession, actor: Actor) -> dict[str, int]:
-    accepted = Follow.state == FollowState.ACCEPTED
-    return {
-        "posts": await session.scalar(
-            select(func.count())
-            .select_from(Post)
-            .where(Post.author_id == actor.id, Post.deleted_at.is_(None), Post.visibility == Visibility.PUBLIC)
-        )
-        or 0,
-        "followers": await session.scalar(
-            select(func.count()).select_from(Follow).where(Follow.followee_id == actor.id, accepted)
-        )
-        or 0,
-        "following": await session.scalar(
-            select(func.count()).select_from(Follow).where(Follow.follower_id == actor.id, accepted)
-        )
-        or 0,
-    }
+def _counts(actor: Actor) -> dict[str, int]:
+    """Kept in the actor's row by the database (decision 0052): what we store of a remote account."""
+    return {"posts": actor.posts_count, "followers": actor.followers_count, "following": actor.following_count}
 
 
 async def profile(request: Request) -> Response:
@@ -133,7 +118,7 @@ async def profile(request: Request) -> Response:
         account, actor = await find_profile(session, handle, services.urls.host)
         page = await profile_timeline(session, actor.id or 0, viewer_actor_id, max_id=max_id, limit=24)
         cards = await load_cards(session, services.urls, page.entries, viewer_actor_id)
-        counts = await _counts(session, actor)
+        counts = _counts(actor)
         relation = await relationship(session, viewer_actor_id, actor)
     next_url = f"{request.url.path}?{urlencode({'max_id': page.next_max_id})}" if page.next_max_id else None
     context = {"account": account, "actor": actor, "cards": cards, "next_url": next_url}
