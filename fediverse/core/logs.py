@@ -17,8 +17,8 @@ from typing import Any
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-#: ``LogRecord`` attributes that are not ``extra`` fields.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+#: ``LogRecord`` attributes that are not ``extra`` fields (and uvicorn's terminal-coloured copy of its message).
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
