@@ -25,8 +25,8 @@ from starlette.routing import Route
 
 from fediverse.web.operations import RequestMetricsMiddleware, request_log
 
-REQUESTS = 20_000
-ROUNDS = 3
+REQUESTS = 10_000
+ROUNDS = 7
 
 
 async def endpoint(request: Request) -> Response:
