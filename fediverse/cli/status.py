@@ -31,7 +31,7 @@ async def _collect(settings: Settings) -> HealthReport:
     # The database alone (not open_services): status must also work when the schema is missing or old.
     database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
-        return await collect_health(database, settings.media_dir)
+        return await collect_health(database, settings.media_dir, media_max_age=0)
     finally:
         await database.dispose()
 

@@ -170,13 +170,21 @@ def _judge_revision(revision: str | None, head: str) -> Check:
 
 
 async def collect_health(
-    db: Database, media_dir: Path, *, now: datetime | None = None, hosts_shown: int = FAILING_HOSTS_SHOWN
+    db: Database,
+    media_dir: Path,
+    *,
+    now: datetime | None = None,
+    hosts_shown: int = FAILING_HOSTS_SHOWN,
+    media_max_age: float = MEDIA_USAGE_MAX_AGE_SECONDS,
 ) -> HealthReport:
-    """Everything an admin looks at to see whether the instance keeps up (see the module's text)."""
+    """Everything an admin looks at to see whether the instance keeps up (see the module's text). The media
+    folder's walk may be ``media_max_age`` seconds old (``/metrics``); a person asking gets a fresh one."""
     liveness = await check_liveness(db)
     now = now or utcnow()
     if not liveness.database.ok:
-        return HealthReport(liveness=liveness, checked_at=now, media=await media_usage(media_dir))
+        return HealthReport(
+            liveness=liveness, checked_at=now, media=await media_usage(media_dir, max_age=media_max_age)
+        )
     async with db.session() as session:
         queues = [await _queue_state(session, name, title, table, now) for name, title, table in QUEUES]
         failing_total = await session.scalar(
@@ -198,7 +206,7 @@ async def collect_health(
         queues=queues,
         failing_hosts=failing,
         failing_hosts_total=failing_total or 0,
-        media=await media_usage(media_dir),
+        media=await media_usage(media_dir, max_age=media_max_age),
     )
 
 

@@ -62,7 +62,7 @@ async def health_page(request: Request) -> Response:
     ``/healthz``, ``/metrics`` and ``reverie status`` show, at a glance."""
     await require_admin(request)
     services: Services = request.state.services
-    report = await collect_health(services.db, services.settings.media_dir)
+    report = await collect_health(services.db, services.settings.media_dir, media_max_age=0)
     return await render_page(
         request,
         "admin_health.html",

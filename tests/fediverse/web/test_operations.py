@@ -178,6 +178,10 @@ def test_the_health_page_is_for_admins(client: TestClient, make_member: Callable
             session.add(HostHealth(host="down.example", consecutive_failures=7, first_failure_at=utcnow()))
 
     run_in_app(client, a_failing_host)
+    media = services_of(client).settings.media_dir
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "ab").mkdir(exist_ok=True)
+    (media / "ab" / "picture.jpg").write_bytes(b"x" * 2500)
     assert client.get("/admin/health", headers=BROWSER).status_code == 401
     sign_in(client, "ben")
     assert client.get("/admin/health", headers=BROWSER).status_code == 403
@@ -191,4 +195,5 @@ def test_the_health_page_is_for_admins(client: TestClient, make_member: Callable
         assert shown in page.text
     assert "down.example" in page.text and "7 failures in a row" in page.text
     assert head_revision() in page.text
+    assert "2.5 KB in 1 files" in page.text
     assert "Everything answers" in page.text
