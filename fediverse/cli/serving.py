@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from fediverse import __version__
 from fediverse.core.config import DEFAULT_PORT, Settings, is_loopback_host, load_settings
 from fediverse.core.data_folder import tighten_data_folder
+from fediverse.core.logs import configure_logging
+from fediverse.core.metrics import MULTIPROCESS_VARIABLE, multiprocess_folder, prepare_multiprocess_folder
 from fediverse.services import open_services
 from fediverse.web.app import create_app
 from fediverse.worker.queues import open_worker
@@ -74,6 +76,7 @@ def _print_banner(settings: Settings, accounts: int, listen: str) -> None:
 
 def run_serve(arguments: argparse.Namespace) -> int:
     settings = load_settings(default_base_url=_default_base_url(arguments.host, arguments.port))
+    configure_logging(settings.log_level, settings.log_format)
     if arguments.no_worker:
         settings = settings.with_changes(run_worker=False)
     accounts = asyncio.run(_prepare(settings))
@@ -82,6 +85,8 @@ def run_serve(arguments: argparse.Namespace) -> int:
         "host": arguments.host,
         "port": arguments.port,
         "log_level": settings.log_level,
+        "log_config": None,  # our handlers and format (fediverse.core.logs), set up above
+        "access_log": False,  # each request is logged once, by fediverse.web.operations
         "proxy_headers": True,
         "server_header": False,
         "timeout_graceful_shutdown": 10,
@@ -92,6 +97,12 @@ def run_serve(arguments: argparse.Namespace) -> int:
         os.environ["REVERIE_DATA_DIR"] = str(settings.data_dir)
         os.environ["REVERIE_DATABASE_URL"] = settings.database_url
         os.environ["REVERIE_RUN_WORKER"] = "true" if settings.run_worker else "false"
+        # The web processes are started afresh and read this before importing prometheus-client: their
+        # counters go to files there, and /metrics adds up every process's (docs/decisions/0055).
+        os.environ.setdefault(MULTIPROCESS_VARIABLE, str(settings.data_dir / "metrics"))
+    if folder := multiprocess_folder():
+        prepare_multiprocess_folder(folder)
+    if arguments.workers > 1:
         uvicorn.run("fediverse.web.app:create_app_from_env", factory=True, workers=arguments.workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
@@ -112,7 +123,10 @@ async def _run_worker_until_signalled(settings: Settings) -> None:
 
 def run_worker(_arguments: argparse.Namespace) -> int:
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     tighten_data_folder(settings)
+    if folder := multiprocess_folder():  # shared with `reverie serve`, whose /metrics shows these counters
+        prepare_multiprocess_folder(folder)
     asyncio.run(_run_worker_until_signalled(settings))
     return 0
 

@@ -21,6 +21,7 @@ ENV_PREFIX = "REVERIE_"
 DEFAULT_DATA_DIR = "reverie-data"
 DEFAULT_PORT = 8000
 REGISTRATION_MODES = ("closed", "invite", "open")
+LOG_FORMATS = ("text", "json")
 MAX_DRAFT_RETENTION_HOURS = 24 * 365 * 10
 MAX_INBOX_RATE = 10_000_000
 #: A key fetch's own limit (activitypub.fetch): waiting longer would never help.
@@ -57,6 +58,10 @@ class Settings:
     inbox_rate_burst: int = 1000
     #: How long a request (inbox POST, signed GET) may wait for its signer's key to be fetched.
     key_fetch_timeout_ms: int = 5000
+    #: The bearer token ``/metrics`` asks for; without one ``/metrics`` is not served (404).
+    metrics_token: str | None = field(default=None, repr=False)
+    #: ``text`` (lines for people) or ``json`` (one object a line, for log shippers).
+    log_format: str = "text"
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -86,6 +91,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
     registrations = values.pop("REGISTRATIONS", "closed").strip().lower()
     if registrations not in REGISTRATION_MODES:
         raise ConfigError("REVERIE_REGISTRATIONS", f"must be one of {', '.join(REGISTRATION_MODES)}")
+    log_format = values.pop("LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        raise ConfigError("REVERIE_LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}")
     return Settings(
         base_url=validate_base_url(base_url),
         data_dir=data_dir,
@@ -110,6 +118,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
         key_fetch_timeout_ms=_parse_int(
             "KEY_FETCH_TIMEOUT_MS", values.pop("KEY_FETCH_TIMEOUT_MS", "5000"), 100, MAX_KEY_FETCH_TIMEOUT_MS
         ),
+        metrics_token=values.pop("METRICS_TOKEN", "").strip() or None,
+        log_format=log_format,
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )
 

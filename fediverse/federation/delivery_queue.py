@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from sqlalchemy import delete, exists, select, update
 from activitypub.delivery import DeliveryOutcome, compute_host_backoff_until, next_retry_delay
 from activitypub.keys import PrivateKey
 from fediverse.core.config import ConfigError
+from fediverse.core.metrics import DELIVERIES
 from fediverse.federation.transports import AiohttpTransport, DeliveryTransport, TransportFactory, TransportOptions
 from fediverse.services import Services
 from storage.claims import claim_due, holding_claims
@@ -166,6 +168,7 @@ class DeliveryQueue:
     async def _record_as_they_finish(self, sends: dict[asyncio.Task[DeliveryOutcome], Delivery]) -> None:
         """Write outcomes as they arrive (every ``RECORD_EVERY_SECONDS``), renewing the claims of the rest:
         after a crash only the deliveries really in flight are sent again."""
+        started = time.perf_counter()
         unrecorded = {row.id for row in sends.values() if row.id is not None}
         pending: set[asyncio.Task[DeliveryOutcome]] = set(sends)
         try:
@@ -173,17 +176,17 @@ class DeliveryQueue:
                 while pending:
                     done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY_SECONDS)
                     finished = [(sends[send], send.result()) for send in done]
-                    if finished and await self._record_safely(finished):
+                    if finished and await self._record_safely(finished, started):
                         unrecorded.difference_update(row.id for row, _ in finished)
         finally:
             self._held.difference_update(row.id for row in sends.values())
 
-    async def _record_safely(self, finished: list[tuple[Delivery, DeliveryOutcome]]) -> bool:
+    async def _record_safely(self, finished: list[tuple[Delivery, DeliveryOutcome]], started: float) -> bool:
         """Record outcomes; ``False`` when the database is busy or away (those rows are sent again once
         their claims expire)."""
         try:
             async with self._recording:  # overlapping batches must not race on HostHealth rows
-                await self._record(finished)
+                await self._record(finished, started)
         except Exception:
             log.warning("could not record %d delivery outcomes", len(finished), exc_info=True)
             return False
@@ -235,7 +238,7 @@ class DeliveryQueue:
             prepared[activity_id] = _Prepared(body=body, key_id=key_id, private_key=private_key)
         return prepared
 
-    async def _record(self, results: list[tuple[Delivery, DeliveryOutcome]]) -> None:
+    async def _record(self, results: list[tuple[Delivery, DeliveryOutcome]], started: float) -> None:
         now = utcnow()
         changes: list[dict[str, Any]] = []
         gone_inboxes: set[str] = set()
@@ -269,8 +272,16 @@ class DeliveryQueue:
             await self._record_host_health(session, host_results, now)
             if gone_inboxes:
                 await self._forget_gone(session, gone_inboxes, now)
-        counts = Counter(outcome.kind for _, outcome in results)
-        log.info("delivered a batch of %d: %s", len(results), dict(counts))
+        counts = Counter(_OUTCOMES[change.get("state", WorkState.QUEUED)] for change in changes)
+        for outcome, count in counts.items():
+            DELIVERIES.labels(outcome).inc(count)
+        log.info(
+            "deliveries: %d items in %.1fms %s",
+            len(results),
+            (time.perf_counter() - started) * 1000,
+            dict(counts),
+            extra={"queue": self.name, "items": len(results), "outcomes": dict(counts)},
+        )
 
     @staticmethod
     async def _record_host_health(session: Any, host_results: dict[str, list[bool]], now: datetime) -> None:
@@ -329,6 +340,10 @@ async def _wait_until(tasks: list[asyncio.Task[DeliveryOutcome]], *, at_most_pen
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):
             await enough.wait()
+
+
+#: A delivery's outcome by the state its attempt left the row in (still queued: due again later).
+_OUTCOMES = {WorkState.DONE: "sent", WorkState.GONE: "gone", WorkState.FAILED: "failed", WorkState.QUEUED: "retry"}
 
 
 def _describe_failure(outcome: DeliveryOutcome) -> str | None:

@@ -8,11 +8,14 @@ row at once (``retries.is_final``), so a dead parent costs one request, not a re
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
 
+from fediverse.core.metrics import THREAD_FETCHES
 from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.federation.thread_fetches import fetch_ancestor, fetch_replies
 from fediverse.services import Services
@@ -38,6 +41,7 @@ class ThreadFetchQueue:
     async def run_once(self) -> int:
         async with self.services.db.transaction() as session:
             rows = await claim_due(session, RemoteFetch, limit=self.batch_size, lock_for=LOCK_FOR)
+        started = time.perf_counter()
         changes = []
         for row in rows:
             await self.services.yield_to_requests()
@@ -45,6 +49,16 @@ class ThreadFetchQueue:
         if changes:
             async with self.services.db.transaction() as session:
                 await session.execute(update(RemoteFetch), changes)
+            counts = Counter(_OUTCOMES.get(change.get("state"), "retry") for change in changes)
+            for outcome, count in counts.items():
+                THREAD_FETCHES.labels(outcome).inc(count)
+            log.info(
+                "fetches: %d items in %.1fms %s",
+                len(changes),
+                (time.perf_counter() - started) * 1000,
+                dict(counts),
+                extra={"queue": self.name, "items": len(changes), "outcomes": dict(counts)},
+            )
         return len(rows)
 
     async def _run(self, row: RemoteFetch) -> BaseException | None:
@@ -57,6 +71,10 @@ class ThreadFetchQueue:
         except (*PERMANENT_ERRORS, *TRANSIENT_ERRORS) as failure:
             return failure
         return None
+
+
+#: An attempt's outcome by the state it leaves the row in (still queued: due again later).
+_OUTCOMES: dict[object, str] = {WorkState.DONE: "done", WorkState.FAILED: "failed"}
 
 
 def _outcome(row: RemoteFetch, error: BaseException | None) -> dict[str, Any]:

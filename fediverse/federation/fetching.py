@@ -14,6 +14,7 @@ from activitypub.signatures import HttpSignatureAuth
 from activitypub.vocab import JsonObject
 from activitypub.webfinger import WebFingerResult, lookup_webfinger, split_handle
 from fediverse.core.config import is_loopback_host
+from fediverse.core.metrics import REMOTE_FETCHES
 from storage.models import Keypair
 
 
@@ -27,7 +28,13 @@ class RemoteDocuments:
 
     async def fetch(self, url: str) -> JsonObject:
         """An AS2 document by id, authenticated (id matches, AS2 content type, size-capped)."""
-        return await fetch_object(self.client, url, signer=self.signer, allow_private=self.allow_private)
+        try:
+            document = await fetch_object(self.client, url, signer=self.signer, allow_private=self.allow_private)
+        except Exception:
+            _FETCH_ERRORS.inc()
+            raise
+        _FETCHES_OK.inc()
+        return document
 
     async def lookup_handle(self, handle: str) -> str:
         """The actor id behind ``user@host`` (WebFinger, host-meta fallback)."""
@@ -37,4 +44,14 @@ class RemoteDocuments:
         """The WebFinger answer for ``user@host``: actor id and, when offered, the remote-follow template."""
         _, host = split_handle(handle)
         scheme = "http" if self.allow_private and is_loopback_host(httpx.URL(f"http://{host}").host) else "https"
-        return await lookup_webfinger(self.client, handle, allow_private=self.allow_private, scheme=scheme)
+        try:
+            found = await lookup_webfinger(self.client, handle, allow_private=self.allow_private, scheme=scheme)
+        except Exception:
+            _WEBFINGER_ERRORS.inc()
+            raise
+        _WEBFINGER_OK.inc()
+        return found
+
+
+_FETCHES_OK, _FETCH_ERRORS = REMOTE_FETCHES.labels("document", "ok"), REMOTE_FETCHES.labels("document", "error")
+_WEBFINGER_OK, _WEBFINGER_ERRORS = REMOTE_FETCHES.labels("webfinger", "ok"), REMOTE_FETCHES.labels("webfinger", "error")

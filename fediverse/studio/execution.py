@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.core.media_files import forget_files, keys_of
+from fediverse.core.metrics import GENERATION_DURATION, GENERATION_JOBS
 from fediverse.generation import (
     CancelToken,
     GenerationCancelled,
@@ -59,6 +61,7 @@ async def execute_job(services: Services, job_id: int, *, listener: ProgressList
     job = await _start(services.db, job_id)
     if job is None:
         return None
+    started = time.perf_counter()
     token = CancelToken()
     reporter = _Reporter(services.db, job_id, token, listener)
     watcher = asyncio.create_task(reporter.run(), name=f"generation-{job_id}-progress")
@@ -68,10 +71,27 @@ async def execute_job(services: Services, job_id: int, *, listener: ProgressList
         token.cancel()
         await reporter.stop(watcher)
         await _finish(services, job_id, Outcome(JobState.FAILED, INTERRUPTED))
+        _count(job, JobState.FAILED, started)
         raise
     await reporter.stop(watcher)
     await _finish(services, job_id, outcome)
+    _count(job, outcome.state, started)
     return outcome.state
+
+
+def _count(job: GenerationJob, state: JobState, started: float) -> None:
+    """One log line and the metrics for a job that ended."""
+    elapsed = time.perf_counter() - started
+    GENERATION_JOBS.labels(state.value).inc()
+    GENERATION_DURATION.labels(state.value).observe(elapsed)
+    log.info(
+        "generation: job %s %s in %.1fms (%s)",
+        job.id,
+        state.value,
+        elapsed * 1000,
+        job.backend,
+        extra={"queue": "generation", "job": job.id, "state": state.value, "ms": round(elapsed * 1000, 1)},
+    )
 
 
 async def _paint(services: Services, job: GenerationJob, reporter: _Reporter, token: CancelToken) -> Outcome:

@@ -20,9 +20,10 @@ from activitypub.errors import ActivityPubError, DigestError, FetchError, Invali
 from fediverse.core.config import Settings, load_settings
 from fediverse.core.data_folder import keep_new_files_private
 from fediverse.core.errors import ReverieError, ServiceUnavailable
+from fediverse.core.logs import configure_logging
 from fediverse.federation.inbox.intake import InboxIntake
 from fediverse.services import open_services
-from fediverse.web import media
+from fediverse.web import media, operations
 from fediverse.web.activitypub import actors, inbox, objects, wellknown
 from fediverse.web.api import generation, publishing
 from fediverse.web.api import media as media_api
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 def _routes() -> list[BaseRoute]:
     return [
+        *operations.routes,
         *wellknown.routes,
         *inbox.routes,
         *actors.routes,
@@ -147,7 +149,10 @@ def create_app(settings: Settings) -> Starlette:
         routes=_routes(),
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url)],
+        middleware=[
+            Middleware(operations.RequestMetricsMiddleware),
+            Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
+        ],
     )
     app.state.templates = create_templates()
     app.state.login_throttle = SignInThrottle()
@@ -158,4 +163,6 @@ def create_app(settings: Settings) -> Starlette:
 def create_app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory`` and multi-process serving: settings from the environment."""
     keep_new_files_private()
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)  # a fresh process: `reverie serve`'s set-up is not here
+    return create_app(settings)

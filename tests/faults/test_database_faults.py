@@ -24,7 +24,7 @@ from storage.models import InboxItem
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.faults.harness import prepare_fanout, wait_for
 from tests.peers import FakePeer, running_peer
-from tests.processes import free_port, reverie_server
+from tests.processes import free_port, reverie_server, wait_until_up
 from tests.seeding import delivery_states
 from tests.sink import running_sink
 
@@ -147,3 +147,27 @@ def test_a_postgresql_restart_fails_requests_cleanly_and_the_worker_resumes(
             wait_for(lambda: delivery_states(database_url).get("done") == 20, timeout=60, what="deliveries")
             assert server.process.poll() is None
         assert len(sink.arrivals(f"{note_id}/activity")) == 20
+
+
+def test_healthz_says_the_database_is_away_while_postgresql_is_down(
+    tmp_path: Path, throwaway_postgres: tuple[str, Callable[[str], None]]
+) -> None:
+    database_url, control = throwaway_postgres
+    port = free_port()
+    env = {"REVERIE_DATA_DIR": str(tmp_path / "data"), "REVERIE_DATABASE_URL": database_url}
+    log = tmp_path / "serve.log"
+    with reverie_server("serve", "--port", str(port), env=env, port=port, log=log, wait_path=None) as server:
+        healthz = f"{server.base_url}/healthz"
+        wait_until_up(healthz, server.process, log, timeout=90)
+        assert httpx.get(healthz).status_code == 200
+        # When the database goes away, a load balancer asking /healthz hears 503 and which check failed
+        control("stop")
+        down = httpx.get(healthz, timeout=30)
+        assert down.status_code == 503
+        assert down.json()["failed"] == ["database", "migrations"]
+        assert "unreachable" in down.json()["checks"]["database"]["detail"] or "no answer" in down.text
+        assert "postgres@" not in down.text and "Traceback" not in down.text
+        # …and 200 again once it is back, from the same process
+        control("start")
+        wait_for(lambda: httpx.get(healthz).status_code == 200, timeout=30, what="healthy again")
+        assert server.process.poll() is None

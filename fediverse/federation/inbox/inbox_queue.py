@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
 
+from fediverse.core.metrics import INBOX_PROCESSED
 from fediverse.federation.inbox.handlers import HANDLERS, IngestContext
 from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.services import Services
@@ -45,6 +47,7 @@ class InboxQueue:
             items = await claim_due(session, InboxItem, limit=self.batch_size, lock_for=LOCK_FOR)
         if not items:
             return 0
+        started = time.perf_counter()
         by_sender: defaultdict[str, list[InboxItem]] = defaultdict(list)
         for item in items:
             by_sender[item.actor_ap_id].append(item)
@@ -60,7 +63,14 @@ class InboxQueue:
         try:
             await asyncio.gather(*(apply_in_order(group) for group in by_sender.values()))
         finally:
-            await self._record(outcomes)
+            counts = await self._record(outcomes)
+            log.info(
+                "inbox: %d items in %.1fms %s",
+                len(outcomes),
+                (time.perf_counter() - started) * 1000,
+                dict(counts),
+                extra={"queue": self.name, "items": len(outcomes), "outcomes": dict(counts)},
+            )
         self.services.wake_worker("deliveries")
         self.services.wake_worker("fetches")  # parents that replies in this batch lack
         return len(items)
@@ -76,12 +86,13 @@ class InboxQueue:
             return failure
         return None
 
-    async def _record(self, outcomes: list[tuple[InboxItem, BaseException | None]]) -> None:
+    async def _record(self, outcomes: list[tuple[InboxItem, BaseException | None]]) -> Counter[str]:
         """Every outcome of a pass in one transaction (one per item took half the worker's write turns).
         A crash before this re-applies the pass's items once their claims expire; handlers are no-ops on
         repeats."""
+        counts: Counter[str] = Counter()
         if not outcomes:
-            return
+            return counts
         now = utcnow()
         changes: list[dict[str, Any]] = []
         for item, error in outcomes:
@@ -95,6 +106,14 @@ class InboxQueue:
             )
             if change.get("state") == WorkState.FAILED:
                 log.info("inbox item %s (%s) failed: %s", item.activity_ap_id, item.type, change["last_error"])
+            counts[_OUTCOMES.get(change.get("state"), "retry")] += 1
             changes.append(change)
         async with self.services.db.transaction() as session:
             await session.execute(update(InboxItem), changes)
+        for outcome, count in counts.items():
+            INBOX_PROCESSED.labels(outcome).inc(count)
+        return counts
+
+
+#: An attempt's outcome by the state it leaves the row in (still queued: due again later).
+_OUTCOMES: dict[object, str] = {WorkState.DONE: "applied", WorkState.FAILED: "failed"}

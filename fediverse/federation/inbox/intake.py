@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fediverse.core.domain_blocks import blocked_hosts
 from fediverse.core.errors import Forbidden, NotFound
+from fediverse.core.metrics import INBOX_ACCEPTED
 from fediverse.federation.actors_in import host_of
 from storage.batching import BatchInserter
 from storage.db import Database
@@ -75,6 +76,7 @@ class InboxIntake:
         was disabled, as judged in the transaction that would have stored it."""
         self._last_arrival = asyncio.get_running_loop().time()
         await self._writer.insert(row)
+        INBOX_ACCEPTED.inc()
 
     async def wait_until_quiet(self, max_wait: float = MAX_YIELD) -> None:
         """Return once no activity arrived for ``QUIET_AFTER`` seconds, or after ``max_wait``.

@@ -1,5 +1,5 @@
 """Administration: the instance's name, description and registration mode; invite links; domain blocks;
-reports (Flags) to resolve. Only administrators get here."""
+reports (Flags) to resolve; the Health page. Only administrators get here."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fediverse.core.domain_blocks import domain_suffixes
 from fediverse.core.errors import BadRequest, NotFound
 from fediverse.core.ids import parse_id
 from fediverse.core.instance_settings import InstanceInfo, save_instance_settings
+from fediverse.reads.health import collect_health, describe_age, describe_bytes
 from fediverse.services import Services
 from fediverse.web.pages.forms import read_form, see_other, text_field
 from fediverse.web.params import path_id
@@ -53,6 +54,20 @@ async def admin_page(request: Request) -> Response:
             "actors": actors,
             "base_url": services.urls.base_url,
         },
+    )
+
+
+async def health_page(request: Request) -> Response:
+    """Queues, the oldest waiting item, failing hosts, media on disk, the database and its schema: what
+    ``/healthz``, ``/metrics`` and ``reverie status`` show, at a glance."""
+    await require_admin(request)
+    services: Services = request.state.services
+    report = await collect_health(services.db, services.settings.media_dir, media_max_age=0)
+    return await render_page(
+        request,
+        "admin_health.html",
+        {"report": report, "describe_age": describe_age, "describe_bytes": describe_bytes},
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -134,6 +149,7 @@ async def resolve_report(request: Request) -> Response:
 
 routes = [
     Route("/admin", admin_page),
+    Route("/admin/health", health_page),
     Route("/admin/instance", save_instance, methods=["POST"]),
     Route("/admin/invites", create_invite, methods=["POST"]),
     Route("/admin/domain-blocks", block_domain, methods=["POST"]),
