@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from fediverse.core.instance_settings import get_instance_settings
+from fediverse.core.instance_settings import instance_settings
 from fediverse.reads.cards import handle_path
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
@@ -99,8 +99,7 @@ async def render_page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     services: Services = request.state.services
-    async with services.db.session() as session:
-        instance = await get_instance_settings(session, services.settings)
+    instance = await instance_settings(services.db, services.settings)
     templates: Jinja2Templates = request.app.state.templates
     viewer = await load_viewer(request)
     base = {

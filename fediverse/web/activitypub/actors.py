@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from fediverse.core.accounts import USERNAME_PATTERN, get_local_actor
 from fediverse.core.errors import Gone, NotFound
+from activitypub.vocab import JsonObject
 from fediverse.federation.documents import (
     actor_document,
     barebones_actor_document,
@@ -31,6 +32,7 @@ from fediverse.social.profiles import load_actor_images
 from fediverse.web.activitypub.signed_fetch import Reader, anyone, authorize_fetch, authorize_key_read, authorize_read
 from fediverse.web.params import page_number, query_id
 from fediverse.web.responses import wants_activity_json
+from storage.cache import ACCOUNTS
 from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
 
 FOLLOWS_PAGE_SIZE = 40
@@ -48,16 +50,29 @@ async def load_account(session: AsyncSession, username: str) -> tuple[Account, A
     return found
 
 
+async def local_actor_document(services: Services, username: str) -> tuple[int, JsonObject]:
+    """The actor id and full ``Person`` document of a local account, from this process's cache (name
+    ``accounts``: a profile edit is served at once here, within a second by other processes)."""
+    cache = services.db.stamps.cache("actor documents", (ACCOUNTS,), max_entries=1000)
+
+    async def load() -> tuple[int, JsonObject]:
+        async with services.db.session() as session:
+            account, actor = await load_account(session, username)
+            images = await load_actor_images(session, account)
+        assert actor.id is not None
+        return actor.id, actor_document(actor, account, services.urls, images)
+
+    found = await cache.get(username, load)
+    assert found is not None
+    return found  # type: ignore[no-any-return]
+
+
 async def actor_response(request: Request, username: str) -> Response:
     """The actor document, at ``/users/{name}`` or ``/@{name}``. Under authorized fetch, anyone but a
     verified signer the account does not block gets the barebones one: the key and endpoints only."""
     services: Services = request.state.services
-    async with services.db.session() as session:
-        account, actor = await load_account(session, username)
-        images = await load_actor_images(session, account)
-    assert actor.id is not None
-    reader = await authorize_key_read(request, actor.id)
-    document = actor_document(actor, account, services.urls, images)
+    actor_id, document = await local_actor_document(services, username)
+    reader = await authorize_key_read(request, actor_id)
     if services.settings.authorized_fetch and reader.actor is None:
         return reader.respond(barebones_actor_document(document))
     return reader.respond(document)

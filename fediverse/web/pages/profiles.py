@@ -18,7 +18,7 @@ from starlette.routing import Route
 from activitypub.errors import ActivityPubError
 from fediverse.core.config import is_loopback_host
 from fediverse.core.errors import BadRequest, NotFound
-from fediverse.core.instance_settings import get_instance_settings
+from fediverse.core.instance_settings import instance_settings
 from fediverse.reads.cards import load_cards
 from fediverse.reads.timelines import profile_timeline
 from fediverse.services import Services
@@ -259,8 +259,7 @@ async def authorize_interaction(request: Request) -> Response:
 
 async def about(request: Request) -> Response:
     services: Services = request.state.services
-    async with services.db.session() as session:
-        instance = await get_instance_settings(session, services.settings)
+    instance = await instance_settings(services.db, services.settings)
     return await render_page(request, "about.html", {"instance": instance})
 
 
