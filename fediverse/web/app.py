@@ -26,6 +26,7 @@ from fediverse.web import media
 from fediverse.web.activitypub import actors, inbox, objects, wellknown
 from fediverse.web.api import generation, publishing
 from fediverse.web.api import media as media_api
+from fediverse.web.anonymous_cache import AnonymousCacheMiddleware
 from fediverse.web.headers import SecurityHeadersMiddleware
 from fediverse.web.pages import page_routes
 from fediverse.web.rate_limits import HostRateLimit, SignInThrottle
@@ -147,7 +148,10 @@ def create_app(settings: Settings) -> Starlette:
         routes=_routes(),
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[Middleware(SecurityHeadersMiddleware, base_url=settings.base_url)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
+            Middleware(AnonymousCacheMiddleware),
+        ],
     )
     app.state.templates = create_templates()
     app.state.login_throttle = SignInThrottle()

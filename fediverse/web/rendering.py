@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 from fediverse.core.instance_settings import instance_settings
 from fediverse.reads.cards import handle_path
 from fediverse.services import Services
+from fediverse.web.anonymous_cache import KEEP, SHAREABLE
 from fediverse.social.notifications import shown_to
 from fediverse.web.sessions import current_session
 from storage.models import Account, Actor, Notification
@@ -97,7 +98,10 @@ async def render_page(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    shareable: bool = False,
 ) -> Response:
+    """``shareable``: rendered for a reader who is not signed in, the page is the same for all of them
+    and may be kept briefly for the next (``fediverse.web.anonymous_cache``)."""
     services: Services = request.state.services
     instance = await instance_settings(services.db, services.settings)
     templates: Jinja2Templates = request.app.state.templates
@@ -116,5 +120,9 @@ async def render_page(
         template,
         {**base, **context},
         status_code=status_code,
-        headers={"Cache-Control": "private, no-store" if viewer else "no-cache", **(headers or {})},
+        headers={
+            "Cache-Control": "private, no-store" if viewer else "no-cache",
+            **(headers or {}),
+            **({SHAREABLE: KEEP} if shareable and viewer is None else {}),
+        },
     )

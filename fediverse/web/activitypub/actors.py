@@ -75,7 +75,7 @@ async def actor_response(request: Request, username: str) -> Response:
     reader = await authorize_key_read(request, actor_id)
     if services.settings.authorized_fetch and reader.actor is None:
         return reader.respond(barebones_actor_document(document))
-    return reader.respond(document)
+    return reader.respond(document, keep=True)
 
 
 async def actor(request: Request) -> Response:
@@ -174,7 +174,7 @@ async def outbox(request: Request) -> Response:
         )
         total = await session.scalar(select(func.count()).select_from(Post).where(*listed)) or 0
         if page is None:
-            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"))
+            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"), keep=True)
         max_id = query_id(request, "max_id")
         query = select(Post).where(*listed).order_by(Post.id.desc()).limit(OUTBOX_PAGE_SIZE)
         if max_id is not None:
@@ -185,7 +185,7 @@ async def outbox(request: Request) -> Response:
     page_id = f"{collection_id}?page=true" + (f"&max_id={max_id}" if max_id is not None else "")
     next_id = f"{collection_id}?page=true&max_id={posts[-1].id}" if len(posts) == OUTBOX_PAGE_SIZE else None
     return reader.respond(
-        ordered_collection_page(page_id, collection_id, items, total_items=total, next_page_id=next_id)
+        ordered_collection_page(page_id, collection_id, items, total_items=total, next_page_id=next_id), keep=True
     )
 
 

@@ -138,7 +138,9 @@ async def profile(request: Request) -> Response:
     next_url = f"{request.url.path}?{urlencode({'max_id': page.next_max_id})}" if page.next_max_id else None
     context = {"account": account, "actor": actor, "cards": cards, "next_url": next_url}
     if is_htmx(request):
-        return await render_page(request, "partials/grid.html", context, headers={"Vary": "HX-Request, Cookie"})
+        return await render_page(
+            request, "partials/grid.html", context, headers={"Vary": "HX-Request, Cookie"}, shareable=True
+        )
     return await render_with_form_token(
         request,
         "profile.html",
@@ -150,6 +152,7 @@ async def profile(request: Request) -> Response:
             "reported": request.query_params.get("reported") == "1",
         },
         headers={"Vary": "Accept, HX-Request, Cookie"},
+        shareable=True,
     )
 
 
