@@ -196,6 +196,7 @@ async def find_local_name(db: Database, username: str) -> LocalName | None:
         if row is None:
             return None
         account_id, actor_id, disabled_at = row
+        assert account_id is not None
         return LocalName(username, account_id, actor_id, disabled_at is not None)
 
     found = await cache.get(username, load)

@@ -24,9 +24,9 @@ from fediverse.federation.inbox.intake import InboxIntake
 from fediverse.services import open_services
 from fediverse.web import media
 from fediverse.web.activitypub import actors, inbox, objects, wellknown
+from fediverse.web.anonymous_cache import AnonymousCacheMiddleware
 from fediverse.web.api import generation, publishing
 from fediverse.web.api import media as media_api
-from fediverse.web.anonymous_cache import AnonymousCacheMiddleware
 from fediverse.web.headers import SecurityHeadersMiddleware
 from fediverse.web.pages import page_routes
 from fediverse.web.rate_limits import HostRateLimit, SignInThrottle

@@ -16,8 +16,8 @@ from starlette.templating import Jinja2Templates
 from fediverse.core.instance_settings import instance_settings
 from fediverse.reads.cards import handle_path
 from fediverse.services import Services
-from fediverse.web.anonymous_cache import KEEP, SHAREABLE
 from fediverse.social.notifications import shown_to
+from fediverse.web.anonymous_cache import KEEP, SHAREABLE
 from fediverse.web.sessions import current_session
 from storage.models import Account, Actor, Notification
 from storage.types import utcnow

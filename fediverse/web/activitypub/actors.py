@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from activitypub.vocab import JsonObject
 from fediverse.core.accounts import USERNAME_PATTERN, get_local_actor
 from fediverse.core.errors import Gone, NotFound
-from activitypub.vocab import JsonObject
 from fediverse.federation.documents import (
     actor_document,
     barebones_actor_document,

@@ -165,9 +165,12 @@ def test_signed_in_pages_are_personal_and_never_shared(
     assert 'name="csrf_token"' in seen_by_bea.text
     assert "etag" not in seen_by_bea.headers
     assert seen_by_bea.headers["cache-control"] == "private, no-store"
-    assert client.get(
-        page_url("ana", post), headers={**BROWSER, "If-None-Match": seen_by_stranger.headers["etag"]}
-    ).status_code == 200
+    assert (
+        client.get(
+            page_url("ana", post), headers={**BROWSER, "If-None-Match": seen_by_stranger.headers["etag"]}
+        ).status_code
+        == 200
+    )
     # and what bea saw never reaches the stranger
     again = stranger.get(page_url("ana", post), headers=BROWSER)
     assert 'name="csrf_token"' not in again.text
