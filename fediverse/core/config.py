@@ -25,6 +25,8 @@ MAX_DRAFT_RETENTION_HOURS = 24 * 365 * 10
 MAX_INBOX_RATE = 10_000_000
 #: A key fetch's own limit (activitypub.fetch): waiting longer would never help.
 MAX_KEY_FETCH_TIMEOUT_MS = 30_000
+#: A kept anonymous answer is at most this old (a minute): longer would hide what the cache cannot see change.
+MAX_ANONYMOUS_CACHE_MS = 60_000
 
 
 class ConfigError(ValueError):
@@ -57,6 +59,10 @@ class Settings:
     inbox_rate_burst: int = 1000
     #: How long a request (inbox POST, signed GET) may wait for its signer's key to be fetched.
     key_fetch_timeout_ms: int = 5000
+    #: How long a web process reuses an answer made for a reader who is not signed in (profile, post and
+    #: tag pages; actor, note and outbox documents), in milliseconds; 0 turns that cache off
+    #: (``fediverse.web.anonymous_cache``). Conditional GETs (ETag, 304) are answered either way.
+    anonymous_cache_ms: int = 5000
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -109,6 +115,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
         inbox_rate_burst=_parse_int("INBOX_RATE_BURST", values.pop("INBOX_RATE_BURST", "1000"), 1, MAX_INBOX_RATE),
         key_fetch_timeout_ms=_parse_int(
             "KEY_FETCH_TIMEOUT_MS", values.pop("KEY_FETCH_TIMEOUT_MS", "5000"), 100, MAX_KEY_FETCH_TIMEOUT_MS
+        ),
+        anonymous_cache_ms=_parse_int(
+            "ANONYMOUS_CACHE_MS", values.pop("ANONYMOUS_CACHE_MS", "5000"), 0, MAX_ANONYMOUS_CACHE_MS
         ),
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )

@@ -8,8 +8,9 @@ reader that is not ``private``). For such a ``200``:
 - it gets an ``ETag`` (strong for documents; weak for pages, whose per-visitor form token is folded in),
   and a matching ``If-None-Match`` is answered ``304`` without a body;
 - when the request is anonymous (no session cookie, no ``Signature``/``Authorization`` header) it is
-  kept for ``TTL`` seconds in a bounded in-process map keyed by path, query and what was asked for
-  (HTML or AS2, htmx or not), and the next anonymous request for the same key is answered from it.
+  kept for ``REVERIE_ANONYMOUS_CACHE_MS`` (5 s by default) in a bounded in-process map keyed by path,
+  query and what was asked for (HTML or AS2, htmx or not), and the next anonymous request for the same
+  key is answered from it; those that arrive while it is being made wait for it (made once, not 64 times).
 
 Signed-in pages are never marked (``Cache-Control: private, no-store``), and signed fetches never read
 the map, so nobody is served an answer made for someone else: the read rule (who may see what) is
@@ -18,11 +19,13 @@ decided by the route for every request that could be answered differently.
 The map is also dropped when this process commits a change to a post, an account or the instance
 settings (``storage.cache`` names ``posts``, ``accounts``, ``instance``); other processes drop theirs
 within about a second (``storage.cache.CHECK_INTERVAL``), and anything else a page shows (a reply or a
-like arriving from another server) is at most ``TTL`` seconds old.
+like arriving from another server, a follow) is at most that old. A link-preview stampede lasts longer than
+that, so the page is made about once per interval instead of once per reader.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -39,9 +42,6 @@ from storage.cache import ACCOUNTS, INSTANCE, POSTS, Cache
 SHAREABLE = "x-reverie-shareable"
 VALIDATE = "validate"
 KEEP = "keep"
-#: How long an anonymous answer is reused (seconds): a link-preview stampede lasts longer than this,
-#: a reader who reloads after someone else's change waits at most this long.
-TTL = 5.0
 MAX_ENTRIES = 256
 #: Larger answers are not kept (a few hundred KiB bounds the map at MAX_ENTRIES × this).
 MAX_BODY_BYTES = 256 * 1024
@@ -51,6 +51,10 @@ _KEEP = KEEP.encode()
 _PLACEHOLDER = b"@@reverie-form-token@@"
 _REQUEST_CREDENTIALS = (b"signature", b"signature-input", b"authorization")
 _KEPT_ON_304 = (b"cache-control", b"vary", b"etag", b"content-location", b"expires")
+
+
+#: What a kept answer is found by: path, query string, ``html``/``as2``, the ``HX-Request`` header.
+_Key = tuple[str, bytes, str, bytes]
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class _Answer:
 class AnonymousCacheMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        #: Answers being made for anonymous readers, by key and cache token: a reader who asks for the
+        #: same meanwhile waits for that one instead of making it again (a stampede makes it once).
+        self._making: dict[tuple[_Key, tuple[int, ...]], asyncio.Future[_Answer | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -75,21 +82,39 @@ class AnonymousCacheMiddleware:
         anonymous = not any(name in headers for name in _REQUEST_CREDENTIALS) and not _has_cookie(
             headers.get(b"cookie", b""), SESSION_COOKIE
         )
-        cache: Cache[tuple[str, bytes, str, bytes], _Answer] | None = None
+        cache: Cache[_Key, _Answer] | None = None
         key = (scope["path"], scope.get("query_string", b""), _variant(headers), headers.get(b"hx-request", b""))
         token: tuple[int, ...] = ()
         if anonymous:
             services = scope.get("state", {}).get("services")
-            if services is not None:
+            if services is not None and services.settings.anonymous_cache_ms > 0:
                 cache = services.db.stamps.cache(
-                    "anonymous answers", (ACCOUNTS, INSTANCE, POSTS), max_entries=MAX_ENTRIES, ttl=TTL
+                    "anonymous answers",
+                    (ACCOUNTS, INSTANCE, POSTS),
+                    max_entries=MAX_ENTRIES,
+                    ttl=services.settings.anonymous_cache_ms / 1000,
                 )
                 token = await cache.token()
                 kept = cache.peek(key, token)
+                making = self._making.get((key, token))
+                if kept is None and making is not None:
+                    kept = await asyncio.shield(making)
                 if kept is not None:
                     await _answer(kept, headers, send)
                     return
-        await self.app(scope, receive, _Capture(send, headers, cache, key, token).send)
+                if making is None:
+                    await self._make(scope, receive, _Capture(send, headers, cache, key, token))
+                    return
+        await self.app(scope, receive, _Capture(send, headers, None, key, token).send)
+
+    async def _make(self, scope: Scope, receive: Receive, capture: _Capture) -> None:
+        making = (capture.key, capture.token)
+        self._making[making] = asyncio.get_running_loop().create_future()
+        try:
+            await self.app(scope, receive, capture.send)
+        finally:
+            future = self._making.pop(making)
+            future.set_result(capture.kept)
 
 
 class _Capture:
@@ -100,15 +125,17 @@ class _Capture:
         self,
         send: Send,
         request_headers: dict[bytes, bytes],
-        cache: Cache[tuple[str, bytes, str, bytes], _Answer] | None,
-        key: tuple[str, bytes, str, bytes],
+        cache: Cache[_Key, _Answer] | None,
+        key: _Key,
         token: tuple[int, ...],
     ) -> None:
         self._send = send
         self._request_headers = request_headers
         self._cache = cache
-        self._key = key
-        self._token = token
+        self.key = key
+        self.token = token
+        #: The answer kept for the next anonymous readers, once made.
+        self.kept: _Answer | None = None
         self._start: Message | None = None
         self._chunks: list[bytes] = []
         self._keep = False
@@ -133,7 +160,8 @@ class _Capture:
             return
         answer = _make_answer(self._start["headers"], b"".join(self._chunks), self._request_headers)
         if self._keep and self._cache is not None and len(answer.body) <= MAX_BODY_BYTES:
-            self._cache.put(self._key, answer, self._token)
+            self._cache.put(self.key, answer, self.token)
+            self.kept = answer
         await _answer(answer, self._request_headers, self._send)
 
 
