@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fediverse.web.responses import prefers_activity_json
 from fediverse.web.sessions import FORM_COOKIE, SESSION_COOKIE
 from storage.cache import ACCOUNTS, INSTANCE, POSTS, Cache
+from storage.db import UNAVAILABLE_ERRORS
 
 #: The header by which a route marks its answer as the same for every anonymous reader: ``VALIDATE``
 #: gives it an ETag; ``KEEP`` also lets this process reuse it (only answers whose changes bump a
@@ -94,7 +95,11 @@ class AnonymousCacheMiddleware:
                     max_entries=MAX_ENTRIES,
                     ttl=services.settings.anonymous_cache_ms / 1000,
                 )
-                token = await cache.token()
+                try:
+                    token = await cache.token()
+                except UNAVAILABLE_ERRORS:  # the database is away: the route answers (503) as it would
+                    await self.app(scope, receive, _Capture(send, headers, None, key, token).send)
+                    return
                 kept = cache.peek(key, token)
                 making = self._making.get((key, token))
                 if kept is None and making is not None:
