@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage.cache import Stamps
 from storage.private_files import create_private_file, make_private_folders
 from storage.types import serialize_json
 
@@ -132,8 +133,11 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
-        self._reader = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._writer = async_sessionmaker(writer, expire_on_commit=False, autoflush=False)
+        #: Version stamps of the in-process caches (``storage.cache``); sessions carry them for ``bump``.
+        self.stamps = Stamps(self.engine)
+        info = {"stamps": self.stamps}
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False, info=info)
+        self._writer = async_sessionmaker(writer, expire_on_commit=False, autoflush=False, info=info)
         self.writer_engine: AsyncEngine = writer
         self.busy_timeout_ms = busy_timeout_ms
         self._write_turns = WriteTurns() if self.is_sqlite else None

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import BigIntId, JsonDocument, UTCDateTime, new_snowflake, utcnow
@@ -160,6 +160,16 @@ class InstanceSetting(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CacheStamp(SQLModel, table=True):
+    """A version per cached idea (``storage.cache``): bumped in the transaction that changes what the
+    caches of that name hold, read by every process about once a second."""
+
+    __tablename__ = "cache_stamps"
+
+    name: str = Field(primary_key=True, max_length=32)
+    version: int = Field(default=0, sa_type=BigInteger)
 
 
 class Media(SQLModel, table=True):

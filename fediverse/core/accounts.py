@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.keys import KeyPairPem, generate_rsa_key_pair
 from fediverse.core.errors import BadRequest, Conflict, InvalidUsername, NotFound
 from fediverse.core.invites import redeem_invite
 from fediverse.core.passwords import hash_password, password_problem
 from fediverse.core.urls import Urls
+from storage.cache import ACCOUNTS, bump
 from storage.db import Database
 from storage.models import Account, Actor, Keypair, WebSession
 from storage.types import utcnow
@@ -97,6 +100,7 @@ async def create_account(
                 public_key_pem=keys.public_pem,
             )
         )
+        await bump(session, ACCOUNTS)
     return account
 
 
@@ -163,6 +167,41 @@ async def get_local_actor(session: AsyncSession, username: str) -> tuple[Account
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+@dataclass(frozen=True)
+class LocalName:
+    """A local account as lookups by name need it (WebFinger, routing): kept in the process's cache."""
+
+    username: str
+    account_id: int
+    actor_id: int
+    disabled: bool
+
+
+async def find_local_name(db: Database, username: str) -> LocalName | None:
+    """The local account called ``username`` (already lower-cased), from this process's cache of
+    accounts by name (``storage.cache``, name ``accounts``); ``None`` when there is none."""
+    cache = db.stamps.cache("local accounts by name", (ACCOUNTS,), max_entries=10_000)
+
+    async def load() -> LocalName | None:
+        async with db.session() as session:
+            row = (
+                await session.execute(
+                    select(col(Account.id), col(Account.actor_id), col(Account.disabled_at)).where(
+                        col(Account.username) == username
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        account_id, actor_id, disabled_at = row
+        assert account_id is not None
+        return LocalName(username, account_id, actor_id, disabled_at is not None)
+
+    found = await cache.get(username, load)
+    assert found is None or isinstance(found, LocalName)
+    return found
 
 
 async def any_account(session: AsyncSession) -> bool:

@@ -26,6 +26,8 @@ MAX_DRAFT_RETENTION_HOURS = 24 * 365 * 10
 MAX_INBOX_RATE = 10_000_000
 #: A key fetch's own limit (activitypub.fetch): waiting longer would never help.
 MAX_KEY_FETCH_TIMEOUT_MS = 30_000
+#: A kept anonymous answer is at most this old (a minute): longer would hide what the cache cannot see change.
+MAX_ANONYMOUS_CACHE_MS = 60_000
 
 
 class ConfigError(ValueError):
@@ -62,6 +64,10 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     #: ``text`` (lines for people) or ``json`` (one object a line, for log shippers).
     log_format: str = "text"
+    #: How long a web process reuses an answer made for a reader who is not signed in (profile, post and
+    #: tag pages; actor, note and outbox documents), in milliseconds; 0 turns that cache off
+    #: (``fediverse.web.anonymous_cache``). Conditional GETs (ETag, 304) are answered either way.
+    anonymous_cache_ms: int = 5000
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -120,6 +126,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
         ),
         metrics_token=values.pop("METRICS_TOKEN", "").strip() or None,
         log_format=log_format,
+        anonymous_cache_ms=_parse_int(
+            "ANONYMOUS_CACHE_MS", values.pop("ANONYMOUS_CACHE_MS", "5000"), 0, MAX_ANONYMOUS_CACHE_MS
+        ),
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )
 

@@ -23,6 +23,7 @@ from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
 from fediverse.social.notifications import notify
 from fediverse.social.removals import drop_attachments
+from storage.cache import POSTS, bump
 from storage.models import (
     Account,
     Actor,
@@ -206,6 +207,7 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     await queue_activity(
         session, author, activity, await post_audience(session, view, parent_author), local_base_url=urls.base_url
     )
+    await bump(session, POSTS)
     return post
 
 
@@ -238,6 +240,7 @@ async def delete_post(session: AsyncSession, urls: Urls, account: Account, post:
     post.source_text = None
     await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
     await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
+    await bump(session, POSTS)
     return await drop_attachments(session, post)
 
 
@@ -286,4 +289,5 @@ async def edit_post(
     activity = update_activity(new_activity_id(urls, account.username), view.author.ap_id, note, note["to"], note["cc"])
     audience = await post_audience(session, edited, await _parent_author(session, post))
     await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
+    await bump(session, POSTS)
     return post

@@ -20,6 +20,7 @@ from fediverse.core.urls import Urls
 from fediverse.federation.activities import new_activity_id, update_activity
 from fediverse.federation.documents import ActorImages, actor_document
 from fediverse.federation.outbox import follower_inboxes, following_inboxes, queue_activity
+from storage.cache import ACCOUNTS, bump
 from storage.models import Account, Actor, Media, PostMedia
 from storage.types import utcnow
 
@@ -55,6 +56,7 @@ async def update_profile(
         actor.header_url = urls.media_url(changes.header.display_key or "")
     actor.updated_at = utcnow()
     await session.flush()
+    await bump(session, ACCOUNTS)
     document = actor_document(actor, account, urls, await load_actor_images(session, account))
     document.pop("@context", None)
     activity = update_activity(

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.core.media_files import keys_of
 from fediverse.social.follows import drop_follow
+from storage.cache import POSTS, bump
 from storage.models import (
     Actor,
     Announce,
@@ -33,6 +34,7 @@ async def tombstone_post(session: AsyncSession, post: Post) -> None:
     post.raw = None
     post.generation = None
     await drop_attachments(session, post)
+    await bump(session, POSTS)
     for statement in (
         delete(PostTag).where(PostTag.post_id == post.id),
         delete(Mention).where(Mention.post_id == post.id),

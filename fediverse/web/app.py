@@ -25,6 +25,7 @@ from fediverse.federation.inbox.intake import InboxIntake
 from fediverse.services import open_services
 from fediverse.web import media, operations
 from fediverse.web.activitypub import actors, inbox, objects, wellknown
+from fediverse.web.anonymous_cache import AnonymousCacheMiddleware
 from fediverse.web.api import generation, publishing
 from fediverse.web.api import media as media_api
 from fediverse.web.headers import SecurityHeadersMiddleware
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             Middleware(operations.RequestMetricsMiddleware),
             Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
+            Middleware(AnonymousCacheMiddleware),
         ],
     )
     app.state.templates = create_templates()

@@ -13,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from fediverse.core.instance_settings import get_instance_settings
+from fediverse.core.instance_settings import instance_settings
 from fediverse.reads.cards import handle_path
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
+from fediverse.web.anonymous_cache import KEEP, SHAREABLE
 from fediverse.web.sessions import current_session
 from storage.models import Account, Actor, Notification
 from storage.types import utcnow
@@ -97,10 +98,12 @@ async def render_page(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    shareable: bool = False,
 ) -> Response:
+    """``shareable``: rendered for a reader who is not signed in, the page is the same for all of them
+    and may be kept briefly for the next (``fediverse.web.anonymous_cache``)."""
     services: Services = request.state.services
-    async with services.db.session() as session:
-        instance = await get_instance_settings(session, services.settings)
+    instance = await instance_settings(services.db, services.settings)
     templates: Jinja2Templates = request.app.state.templates
     viewer = await load_viewer(request)
     base = {
@@ -117,5 +120,9 @@ async def render_page(
         template,
         {**base, **context},
         status_code=status_code,
-        headers={"Cache-Control": "private, no-store" if viewer else "no-cache", **(headers or {})},
+        headers={
+            "Cache-Control": "private, no-store" if viewer else "no-cache",
+            **(headers or {}),
+            **({SHAREABLE: KEEP} if shareable and viewer is None else {}),
+        },
     )

@@ -39,8 +39,13 @@ def _accepted_types(accept: str) -> list[tuple[str, float]]:
 
 def wants_activity_json(request: Request) -> bool:
     """True when the client prefers an ActivityStreams document over HTML."""
+    return prefers_activity_json(request.headers.get("accept", ""))
+
+
+def prefers_activity_json(accept: str) -> bool:
+    """``wants_activity_json`` for an ``Accept`` header's value."""
     best_as2 = best_html = 0.0
-    for media_type, quality in _accepted_types(request.headers.get("accept", "")):
+    for media_type, quality in _accepted_types(accept):
         if media_type in _AS2_TYPES or media_type == "application/json":
             best_as2 = max(best_as2, quality)
         elif media_type in ("text/html", "application/xhtml+xml"):

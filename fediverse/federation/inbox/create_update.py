@@ -17,6 +17,7 @@ from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.resolve import deleted_by_author, replace_attachments, store_remote_note, upsert_actor
 from fediverse.federation.threads import queue_parent_fetch
 from fediverse.social.notifications import notify
+from storage.cache import POSTS, bump
 from storage.models import Actor, Follow, FollowState, NotificationType, Post
 
 
@@ -150,6 +151,7 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
             setattr(stored, name, remote.fields.get(name))
         stored.edited_at = edited or stored.edited_at
         await replace_attachments(session, stored, remote)
+        await bump(session, POSTS)
 
 
 async def _update_actor(context: IngestContext, actor: Actor, embedded: dict[str, Any] | None) -> None:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from activitypub.vocab import JsonObject
 from fediverse.core.accounts import USERNAME_PATTERN, get_local_actor
 from fediverse.core.errors import Gone, NotFound
 from fediverse.federation.documents import (
@@ -31,6 +32,7 @@ from fediverse.social.profiles import load_actor_images
 from fediverse.web.activitypub.signed_fetch import Reader, anyone, authorize_fetch, authorize_key_read, authorize_read
 from fediverse.web.params import page_number, query_id
 from fediverse.web.responses import wants_activity_json
+from storage.cache import ACCOUNTS
 from storage.models import Account, Actor, Follow, FollowState, Post, Visibility
 
 FOLLOWS_PAGE_SIZE = 40
@@ -48,19 +50,32 @@ async def load_account(session: AsyncSession, username: str) -> tuple[Account, A
     return found
 
 
+async def local_actor_document(services: Services, username: str) -> tuple[int, JsonObject]:
+    """The actor id and full ``Person`` document of a local account, from this process's cache (name
+    ``accounts``: a profile edit is served at once here, within a second by other processes)."""
+    cache = services.db.stamps.cache("actor documents", (ACCOUNTS,), max_entries=1000)
+
+    async def load() -> tuple[int, JsonObject]:
+        async with services.db.session() as session:
+            account, actor = await load_account(session, username)
+            images = await load_actor_images(session, account)
+        assert actor.id is not None
+        return actor.id, actor_document(actor, account, services.urls, images)
+
+    found = await cache.get(username, load)
+    assert found is not None
+    return found  # type: ignore[no-any-return]
+
+
 async def actor_response(request: Request, username: str) -> Response:
     """The actor document, at ``/users/{name}`` or ``/@{name}``. Under authorized fetch, anyone but a
     verified signer the account does not block gets the barebones one: the key and endpoints only."""
     services: Services = request.state.services
-    async with services.db.session() as session:
-        account, actor = await load_account(session, username)
-        images = await load_actor_images(session, account)
-    assert actor.id is not None
-    reader = await authorize_key_read(request, actor.id)
-    document = actor_document(actor, account, services.urls, images)
+    actor_id, document = await local_actor_document(services, username)
+    reader = await authorize_key_read(request, actor_id)
     if services.settings.authorized_fetch and reader.actor is None:
         return reader.respond(barebones_actor_document(document))
-    return reader.respond(document)
+    return reader.respond(document, keep=True)
 
 
 async def actor(request: Request) -> Response:
@@ -159,7 +174,7 @@ async def outbox(request: Request) -> Response:
         )
         total = actor.posts_count  # public and unlisted posts not deleted, kept by the database (decision 0052)
         if page is None:
-            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"))
+            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"), keep=True)
         max_id = query_id(request, "max_id")
         query = select(Post).where(*listed).order_by(Post.id.desc()).limit(OUTBOX_PAGE_SIZE)
         if max_id is not None:
@@ -170,7 +185,7 @@ async def outbox(request: Request) -> Response:
     page_id = f"{collection_id}?page=true" + (f"&max_id={max_id}" if max_id is not None else "")
     next_id = f"{collection_id}?page=true&max_id={posts[-1].id}" if len(posts) == OUTBOX_PAGE_SIZE else None
     return reader.respond(
-        ordered_collection_page(page_id, collection_id, items, total_items=total, next_page_id=next_id)
+        ordered_collection_page(page_id, collection_id, items, total_items=total, next_page_id=next_id), keep=True
     )
 
 

@@ -102,7 +102,7 @@ async def note_response(request: Request, username: str, post_id: int) -> Respon
     found = await _find_post(request, username, post_id)
     if found.view is None:
         return _gone(found.post.ap_id, "Note", found)
-    return found.reader.respond(with_context(note_document(found.view, request.state.services.urls)))
+    return found.reader.respond(with_context(note_document(found.view, request.state.services.urls)), keep=True)
 
 
 async def note_activity(request: Request) -> Response:
@@ -112,7 +112,7 @@ async def note_activity(request: Request) -> Response:
     found = await _find_post(request, request.path_params["username"], path_id(request, "post_id"))
     if found.view is None:
         return _gone(f"{found.post.ap_id}/activity", "Create", found)
-    return found.reader.respond(create_activity(found.view, request.state.services.urls))
+    return found.reader.respond(create_activity(found.view, request.state.services.urls), keep=True)
 
 
 async def replies(request: Request) -> Response:

@@ -31,6 +31,7 @@ from fediverse.federation.actors_in import host_of
 from fediverse.federation.resolve import find_actor
 from fediverse.services import Services
 from fediverse.web.activitypub.inbox import request_target
+from fediverse.web.anonymous_cache import KEEP, SHAREABLE, VALIDATE
 from fediverse.web.responses import AS2_CONTENT_TYPE, dump_json
 from storage.models import Actor
 
@@ -38,6 +39,9 @@ from storage.models import Actor
 PRIVATE_CACHING = {"Cache-Control": "private, max-age=60", "Vary": "Accept, Signature"}
 #: The same for everyone (the URL also serves HTML, hence ``Vary: Accept``).
 PUBLIC_CACHING = {"Cache-Control": "max-age=60, public", "Vary": "Accept"}
+#: ``PUBLIC_CACHING`` with an ETag; and, kept, reused for the next anonymous reader (``anonymous_cache``).
+VALIDATED_CACHING = {**PUBLIC_CACHING, SHAREABLE: VALIDATE}
+KEPT_CACHING = {**PUBLIC_CACHING, SHAREABLE: KEEP}
 
 _UNVERIFIED = object()
 _ISSUED = object()
@@ -65,8 +69,11 @@ class Reader:
         self.actor = actor
         self.private = private
 
-    def respond(self, document: dict[str, Any], *, status_code: int = 200) -> Response:
-        headers = PRIVATE_CACHING if self.private else PUBLIC_CACHING
+    def respond(self, document: dict[str, Any], *, status_code: int = 200, keep: bool = False) -> Response:
+        """The document as AS2. Unless ``private`` it carries an ``ETag`` (``If-None-Match`` answers 304);
+        ``keep``: this process may also reuse it for the next anonymous reader for a few seconds (only for
+        documents whose changes bump a ``storage.cache`` name: actors, notes, outboxes)."""
+        headers = PRIVATE_CACHING if self.private else KEPT_CACHING if keep else VALIDATED_CACHING
         return _ActivityResponse(document, status_code=status_code, headers=headers)
 
 

@@ -15,9 +15,9 @@ from activitypub.nodeinfo import build_nodeinfo, build_nodeinfo_discovery
 from activitypub.vocab import JRD_MEDIA_TYPE
 from activitypub.webfinger import AccountResource, build_host_meta, build_jrd, parse_resource
 from fediverse import __version__
-from fediverse.core.accounts import USERNAME_PATTERN
+from fediverse.core.accounts import USERNAME_PATTERN, find_local_name
 from fediverse.core.errors import BadRequest, Gone, NotFound
-from fediverse.core.instance_settings import get_instance_settings
+from fediverse.core.instance_settings import instance_settings
 from fediverse.core.urls import Urls
 from fediverse.services import Services
 from fediverse.web.responses import JSONResponse
@@ -61,11 +61,10 @@ async def webfinger(request: Request) -> Response:
     else:
         if not USERNAME_PATTERN.fullmatch(username):
             raise NotFound("No such account.")
-        async with services.db.session() as session:
-            account = await session.scalar(select(Account).where(Account.username == username))
+        account = await find_local_name(services.db, username)
         if account is None:
             raise NotFound("No such account.")
-        if account.disabled_at is not None:
+        if account.disabled:
             raise Gone("This account has been deleted.")
         actor_id, profile_url = urls.actor_id(username), urls.profile_url(username)
     document = build_jrd(
@@ -108,7 +107,7 @@ async def nodeinfo(request: Request) -> Response:
         local_posts = await session.scalar(
             select(func.coalesce(func.sum(Actor.posts_count), 0)).where(Actor.is_local.is_(True))
         )
-        instance = await get_instance_settings(session, services.settings)
+    instance = await instance_settings(services.db, services.settings)
     document = build_nodeinfo(
         version,
         software_version=__version__,

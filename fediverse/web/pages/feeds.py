@@ -29,7 +29,9 @@ from storage.models import Account
 Loader = Callable[[AsyncSession, int | None], Awaitable[TimelinePage]]
 
 
-async def _render_feed(request: Request, account: Account | None, load: Loader, context: dict[str, object]) -> Response:
+async def _render_feed(
+    request: Request, account: Account | None, load: Loader, context: dict[str, object], *, shareable: bool = False
+) -> Response:
     services: Services = request.state.services
     max_id = query_id(request, "max_id")
     viewer_actor_id = account.actor_id if account else None
@@ -39,7 +41,11 @@ async def _render_feed(request: Request, account: Account | None, load: Loader, 
     next_url = f"{request.url.path}?{urlencode({'max_id': page.next_max_id})}" if page.next_max_id else None
     template = "partials/feed.html" if is_htmx(request) else "feed.html"
     return await render_page(
-        request, template, {"cards": cards, "next_url": next_url, **context}, headers={"Vary": "HX-Request, Cookie"}
+        request,
+        template,
+        {"cards": cards, "next_url": next_url, **context},
+        headers={"Vary": "HX-Request, Cookie"},
+        shareable=shareable,
     )
 
 
@@ -108,6 +114,7 @@ async def tag(request: Request) -> Response:
         account,
         load,
         {"heading": f"#{name}", "subtitle": "Public posts with this hashtag", "empty_message": "No posts yet."},
+        shareable=True,
     )
 
 

@@ -97,11 +97,17 @@ async def render_with_form_token(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    shareable: bool = False,
 ) -> Response:
     """A page with a form that may be posted before sign-in: it carries a double-submit token."""
     token = form_token(request)
     response = await render_page(
-        request, template, {"form_token": token, **context}, status_code=status_code, headers=headers
+        request,
+        template,
+        {"form_token": token, **context},
+        status_code=status_code,
+        headers=headers,
+        shareable=shareable,
     )
     set_form_cookie(request, response, token)
     return response

@@ -148,6 +148,7 @@ async def post_page(request: Request) -> Response:
             "fetching_replies": fetching_replies,
         },
         headers={"Vary": "Accept, Cookie"},
+        shareable=True,
     )
 
 

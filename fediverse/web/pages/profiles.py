@@ -18,7 +18,7 @@ from starlette.routing import Route
 from activitypub.errors import ActivityPubError
 from fediverse.core.config import is_loopback_host
 from fediverse.core.errors import BadRequest, NotFound
-from fediverse.core.instance_settings import get_instance_settings
+from fediverse.core.instance_settings import instance_settings
 from fediverse.reads.cards import load_cards
 from fediverse.reads.timelines import profile_timeline
 from fediverse.services import Services
@@ -123,7 +123,9 @@ async def profile(request: Request) -> Response:
     next_url = f"{request.url.path}?{urlencode({'max_id': page.next_max_id})}" if page.next_max_id else None
     context = {"account": account, "actor": actor, "cards": cards, "next_url": next_url}
     if is_htmx(request):
-        return await render_page(request, "partials/grid.html", context, headers={"Vary": "HX-Request, Cookie"})
+        return await render_page(
+            request, "partials/grid.html", context, headers={"Vary": "HX-Request, Cookie"}, shareable=True
+        )
     return await render_with_form_token(
         request,
         "profile.html",
@@ -135,6 +137,7 @@ async def profile(request: Request) -> Response:
             "reported": request.query_params.get("reported") == "1",
         },
         headers={"Vary": "Accept, HX-Request, Cookie"},
+        shareable=True,
     )
 
 
@@ -244,8 +247,7 @@ async def authorize_interaction(request: Request) -> Response:
 
 async def about(request: Request) -> Response:
     services: Services = request.state.services
-    async with services.db.session() as session:
-        instance = await get_instance_settings(session, services.settings)
+    instance = await instance_settings(services.db, services.settings)
     return await render_page(request, "about.html", {"instance": instance})
 
 
