@@ -16,6 +16,7 @@ from fediverse.core.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hasht
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
+from fediverse.federation.documents import next_edit_time
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.outbox import follower_inboxes, queue_activity
 from fediverse.federation.threads import link_replies
@@ -275,7 +276,7 @@ async def edit_post(
     post.source_text = caption
     post.summary = content_warning.strip() or None
     post.sensitive = sensitive or bool(post.summary)
-    post.edited_at = utcnow()
+    post.edited_at = next_edit_time(post.edited_at or post.published, utcnow())
     for media in view.media:
         if alt_texts and media.id in alt_texts:
             media.alt_text = alt_texts[media.id or 0][:1500]
