@@ -178,6 +178,38 @@ async def lookup_webfinger(
     return _read_jrd(response.headers.get("content-type", ""), response.content, username, handle, response.url)
 
 
+async def lookup_webfinger_subject(
+    client: httpx.AsyncClient,
+    actor_id: str,
+    *,
+    allow_private: bool = False,
+    resolver: Resolver | None = None,
+    scheme: str = "https",
+) -> WebFingerResult:
+    """Ask the server of ``actor_id`` which ``acct:`` address names it: WebFinger with the actor's id as the
+    resource (RFC 7033 §4.5), as Mastodon and GoToSocial answer it. The answer counts only when its
+    ``self`` link is the actor id itself. Raises ``WebFingerError`` (or a ``FetchError``) otherwise."""
+    host = urlsplit(actor_id).netloc
+    if not host or not _HOST.match(host):
+        raise WebFingerError("the actor id has no host", resource=actor_id)
+    url = f"{scheme}://{host}/.well-known/webfinger?resource={quote(actor_id, safe='')}"
+    response = await get_safely(client, url, accept=WEBFINGER_ACCEPT, allow_private=allow_private, resolver=resolver)
+    if not 200 <= response.status_code < 300:
+        raise WebFingerError(f"WebFinger answered {response.status_code}", resource=actor_id)
+    try:
+        document = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise WebFingerError("WebFinger answer is not JSON", resource=actor_id) from error
+    subject = document.get("subject") if isinstance(document, dict) else None
+    if not isinstance(subject, str) or not subject.startswith("acct:"):
+        raise WebFingerError("WebFinger answer has no acct: subject", resource=actor_id)
+    username, _ = split_handle(subject)
+    found = _read_jrd(response.headers.get("content-type", ""), response.content, username, actor_id, response.url)
+    if found.actor_id != actor_id:
+        raise WebFingerError("WebFinger answer names another actor", resource=actor_id, detail=found.actor_id)
+    return found
+
+
 def _read_jrd(content_type: str, content: bytes, username: str, handle: str, url: str) -> WebFingerResult:
     if parse_content_type(content_type)[0] not in JRD_CONTENT_TYPES:
         raise ContentTypeError("WebFinger answer is not JRD", url=url, detail=content_type)

@@ -31,12 +31,16 @@ def parse_datetime(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
+def actor_fields(document: dict[str, Any], *, username: str | None = None) -> dict[str, Any]:
     """The ``Actor`` columns described by a remote actor document.
 
+    The username is the one the actor declares (``preferredUsername``, else FEP-2c59's ``webfinger``),
+    else ``username`` (what its server's WebFinger calls it, found by the caller), else the last segment of
+    its id's path, as Mastodon and GoToSocial name actors that declare none (fediverse-pasture's).
+
     Raises ``InvalidDocumentError`` for what Mastodon would also refuse: no id, an unknown type, no inbox,
-    no username (or one with characters no username has), or a key owned by someone else; and for an id
-    whose host is not a plain ASCII host name. The display name loses what would disguise a handle
+    a username with characters no username has, or a key owned by someone else; and for an id whose host
+    is not a plain ASCII host name. The display name loses what would disguise a handle
     (``fediverse.core.names``).
     """
     actor_id = get_str(document, "id")
@@ -48,9 +52,9 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     inbox_url = get_id(document.get("inbox"))
     if not inbox_url:
         raise InvalidDocumentError("actor has no inbox")
-    username = get_str(document, "preferredUsername") or _webfinger_username(document)
+    username = declared_username(document) or username or _last_path_segment(actor_id)
     if not username or len(username) > MAX_NAME_LENGTH or not is_remote_username(username):
-        raise InvalidDocumentError("actor has no usable preferredUsername")
+        raise InvalidDocumentError("actor has no usable username")
     domain = host_of(actor_id)
     if not is_plain_host(domain):
         raise InvalidDocumentError("actor id's host is not a plain ASCII host name")
@@ -100,6 +104,16 @@ def _image_url(value: Any) -> Any:
     if isinstance(value, dict):
         return value.get("url")
     return value
+
+
+def declared_username(document: dict[str, Any]) -> str | None:
+    """The username an actor document gives itself: ``preferredUsername``, else its FEP-2c59 address."""
+    return get_str(document, "preferredUsername") or _webfinger_username(document)
+
+
+def _last_path_segment(actor_id: str) -> str | None:
+    path = urlsplit(actor_id).path.rstrip("/")
+    return path.rsplit("/", 1)[-1] or None
 
 
 def _webfinger_username(document: dict[str, Any]) -> str | None:

@@ -155,7 +155,7 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
 async def _update_actor(context: IngestContext, actor: Actor, embedded: dict[str, Any] | None) -> None:
     """A profile change: the actor's own document, as embedded or fetched again (``authentic_object``)."""
     document = await context.resolver.authentic_object(actor.ap_id, embedded, sender=actor.ap_id)
-    fields = actor_fields(document)
+    fields = actor_fields(document, username=actor.username)  # an actor without a username keeps ours
     async with context.db.transaction() as session:
         await upsert_actor(session, fields)
     context.forget_key(actor.public_key_id)
