@@ -69,6 +69,25 @@ def build_jrd(
     }
 
 
+#: FEP-d556's link relation for a server-level actor.
+SERVICE_REL = "https://www.w3.org/ns/activitystreams#Service"
+
+
+def build_server_jrd(*, subject: str, actor_id: str, profile_url: str) -> JsonObject:
+    """The JRD for the server itself (FEP-d556: ``resource`` is the server's origin): its server-level actor
+    under the ``as:Service`` relation, and as ``self`` too (no user actor lives at the origin, so the
+    readers that look only for ``self``, as Mastodon's does, find it)."""
+    return {
+        "subject": subject,
+        "aliases": [actor_id],
+        "links": [
+            {"rel": SERVICE_REL, "type": AS2_MEDIA_TYPE, "href": actor_id},
+            {"rel": "self", "type": AS2_MEDIA_TYPE, "href": actor_id},
+            {"rel": PROFILE_PAGE_REL, "type": "text/html", "href": profile_url},
+        ],
+    }
+
+
 def build_host_meta(webfinger_url: str) -> str:
     """The host-meta XRD (RFC 6415 §2) pointing at our WebFinger endpoint.
 

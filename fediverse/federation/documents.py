@@ -59,7 +59,7 @@ def actor_document(actor: Actor, account: Account, urls: Urls, images: ActorImag
         "id": actor.ap_id,
         "type": actor.type,
         "preferredUsername": username,
-        "webfinger": urls.acct(username),
+        "webfinger": f"{username}@{urls.host}",  # FEP-2c59, in its preferred plain form
         "name": actor.display_name or username,
         "summary": actor.summary_html,
         "url": urls.profile_url(username),
@@ -104,6 +104,7 @@ def instance_actor_document(actor: Actor, urls: Urls) -> JsonObject:
             "id": actor.ap_id,
             "type": "Application",
             "preferredUsername": actor.username,
+            "webfinger": f"{actor.username}@{urls.host}",  # FEP-2c59; WebFinger answers it (and FEP-d556's origin)
             "name": actor.username,
             "url": actor.url,
             "inbox": actor.inbox_url,

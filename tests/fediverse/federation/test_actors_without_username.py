@@ -62,7 +62,7 @@ def shown_post(client: TestClient, handle: str) -> str:
         # WebFinger by the actor's id names it (acct:wanda@host); the id's last segment would say "actor"
         ("webfinger lookup", "/pasture/wanda/actor", "wanda", {}, True),
         # FEP-2c59: the actor says its address itself
-        ("webfinger property", "/pasture/frida/actor", "frida", {"webfinger": "acct:frida@{host}"}, False),
+        ("webfinger property", "/pasture/frida/actor", "frida", {"webfinger": "frida@{host}"}, False),
         # Neither: the last segment of its id, as Mastodon falls back
         ("id", "/actors/9f2c", "9f2c", {}, False),
     ],
