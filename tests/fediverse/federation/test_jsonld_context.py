@@ -100,7 +100,12 @@ def test_the_checker_sees_an_undeclared_term_and_a_lost_value() -> None:
     document = {"@context": CONTEXT, "id": "https://x.example/1", "type": "Note", "shoeSize": 44}
     for mode in MODES:
         assert problems(document, mode) == ["undeclared term _:shoeSize"]
-    no_vocab = {"@context": {"as": "https://www.w3.org/ns/activitystreams#"}, "@id": "https://x.example/1", "a": 7}
+    no_vocab = {
+        "@context": {"as": "https://www.w3.org/ns/activitystreams#", "name": "as:name"},
+        "@id": "https://x.example/1",
+        "name": "kept",
+        "a": 7,
+    }
     assert problems(no_vocab, "json-ld-1.1") == ["a: 7 is lost"]
 
 
