@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activitypub.errors import GoneError, InvalidDocumentError
+from activitypub.errors import ActivityPubError, GoneError, InvalidDocumentError
 from activitypub.vocab import JsonObject
 from fediverse.core.errors import NotFound
 from fediverse.core.urls import Urls
-from fediverse.federation.actors_in import actor_fields, declared_username, host_of
+from fediverse.federation.actors_in import actor_fields, declared_username, host_of, webfinger_address
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.threads import link_replies
 from storage.db import Database
@@ -83,7 +83,11 @@ class Resolver:
             if cached is not None:
                 await self.mark_gone(cached)
             raise
-        fields = actor_fields(document, username=await self._username_from_webfinger(document, ap_id, cached))
+        fields = actor_fields(
+            document,
+            username=await self._username_from_webfinger(document, ap_id, cached),
+            address=await self._confirmed_address(document, ap_id),
+        )
         if fields["ap_id"] != ap_id:
             raise InvalidDocumentError("the fetched actor has another id")
         async with self.db.transaction() as session:
@@ -100,6 +104,19 @@ class Resolver:
             if username and host.lower() == host_of(ap_id):
                 return username
         return cached.username if cached is not None else None
+
+    async def _confirmed_address(self, document: JsonObject, ap_id: str) -> tuple[str, str] | None:
+        """FEP-2c59 on a split domain: the actor's ``webfinger`` address on another host than its id's,
+        when WebFinger of that address links to this very id (the FEP's rule, and Mastodon's round trip);
+        ``None`` otherwise, and the actor is then known by its id's host."""
+        address = webfinger_address(document)
+        if address is None or address[1] == host_of(ap_id):
+            return None
+        try:
+            confirmed = await self.lookup_handle(f"{address[0]}@{address[1]}") == ap_id
+        except ActivityPubError:
+            confirmed = False
+        return address if confirmed else None
 
     async def stored_actor_for_key(self, key_id: str) -> Actor | None:
         """The stored actor whose key is ``key_id``, when we have it with a key; no network."""

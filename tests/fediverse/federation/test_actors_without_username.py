@@ -102,3 +102,21 @@ def test_a_webfinger_answer_for_another_actor_is_not_believed(
     # When it posts, it is still accepted, but named by its id ("actor"), not by an address that is not its own
     assert post_from(client, peer, actor, "whose name is it") == 202
     assert "whose name is it" in shown_post(client, f"@actor@{peer.host}")
+
+
+def test_a_split_domain_address_is_used_when_its_webfinger_confirms_the_actor(
+    client: TestClient, peer: FakePeer, other_peer: FakePeer, make_user: Callable[..., Account]
+) -> None:
+    # Given evan, whose actor lives on one server and whose address (FEP-2c59) is on another domain,
+    # which WebFinger confirms; and mallory, who claims an address there that WebFinger does not confirm
+    make_user("ana")
+    evan = peer.add_actor("evan", 1, webfinger=f"evan@{other_peer.host}")
+    other_peer.webfinger_points["evan"] = evan.id
+    mallory = peer.add_actor("mallory", 2, webfinger=f"admin@{other_peer.host}")
+    # When both post
+    assert post_from(client, peer, evan, "from the split domain") == 202
+    assert post_from(client, peer, mallory, "not really admin") == 202
+    # Then evan is known by his address, mallory by her actor's own server
+    assert "from the split domain" in shown_post(client, f"@evan@{other_peer.host}")
+    assert "not really admin" in shown_post(client, f"@mallory@{peer.host}")
+    assert client.get(f"/@admin@{other_peer.host}", headers=BROWSER).status_code != 200
