@@ -46,7 +46,17 @@ EXTENSION_TERMS: JsonObject = {
     "value": "schema:value",
     "webfinger": "https://purl.archive.org/socialweb/webfinger#webfinger",
     "reverie": REVERIE_NS,
-    "generation": {"@id": "reverie:generation", "@type": "@json"},
+    # The provenance block is a plain node whose members are all declared here, not an ``@json`` literal:
+    # ``"@type": "@json"`` is JSON-LD 1.1 only, and a 1.0 processor (pyld, jsonld.js, Friendica) rejects
+    # the whole context for it. ``parameters`` holds generator-specific keys, so it is an ``@index`` map
+    # (JSON-LD 1.0): each value keeps its key as ``@index``. The compact JSON on the wire is unchanged.
+    "generation": {"@id": "reverie:generation"},
+    "prompt": "reverie:prompt",
+    "negativePrompt": "reverie:negativePrompt",
+    "seed": "reverie:seed",
+    "backend": "reverie:backend",
+    "model": "reverie:model",
+    "parameters": {"@id": "reverie:parameters", "@container": "@index"},
     "remixOf": {"@id": "reverie:remixOf", "@type": "@id"},
     "mood": "reverie:mood",
     "digitalSourceType": {"@id": "reverie:digitalSourceType", "@type": "@id"},

@@ -69,6 +69,25 @@ def build_jrd(
     }
 
 
+#: FEP-d556's link relation for a server-level actor.
+SERVICE_REL = "https://www.w3.org/ns/activitystreams#Service"
+
+
+def build_server_jrd(*, subject: str, actor_id: str, profile_url: str) -> JsonObject:
+    """The JRD for the server itself (FEP-d556: ``resource`` is the server's origin): its server-level actor
+    under the ``as:Service`` relation, and as ``self`` too (no user actor lives at the origin, so the
+    readers that look only for ``self``, as Mastodon's does, find it)."""
+    return {
+        "subject": subject,
+        "aliases": [actor_id],
+        "links": [
+            {"rel": SERVICE_REL, "type": AS2_MEDIA_TYPE, "href": actor_id},
+            {"rel": "self", "type": AS2_MEDIA_TYPE, "href": actor_id},
+            {"rel": PROFILE_PAGE_REL, "type": "text/html", "href": profile_url},
+        ],
+    }
+
+
 def build_host_meta(webfinger_url: str) -> str:
     """The host-meta XRD (RFC 6415 §2) pointing at our WebFinger endpoint.
 
@@ -176,6 +195,38 @@ async def lookup_webfinger(
         if not 200 <= response.status_code < 300:
             raise WebFingerError(f"WebFinger answered {response.status_code}", resource=handle)
     return _read_jrd(response.headers.get("content-type", ""), response.content, username, handle, response.url)
+
+
+async def lookup_webfinger_subject(
+    client: httpx.AsyncClient,
+    actor_id: str,
+    *,
+    allow_private: bool = False,
+    resolver: Resolver | None = None,
+    scheme: str = "https",
+) -> WebFingerResult:
+    """Ask the server of ``actor_id`` which ``acct:`` address names it: WebFinger with the actor's id as the
+    resource (RFC 7033 §4.5), as Mastodon and GoToSocial answer it. The answer counts only when its
+    ``self`` link is the actor id itself. Raises ``WebFingerError`` (or a ``FetchError``) otherwise."""
+    host = urlsplit(actor_id).netloc
+    if not host or not _HOST.match(host):
+        raise WebFingerError("the actor id has no host", resource=actor_id)
+    url = f"{scheme}://{host}/.well-known/webfinger?resource={quote(actor_id, safe='')}"
+    response = await get_safely(client, url, accept=WEBFINGER_ACCEPT, allow_private=allow_private, resolver=resolver)
+    if not 200 <= response.status_code < 300:
+        raise WebFingerError(f"WebFinger answered {response.status_code}", resource=actor_id)
+    try:
+        document = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise WebFingerError("WebFinger answer is not JSON", resource=actor_id) from error
+    subject = document.get("subject") if isinstance(document, dict) else None
+    if not isinstance(subject, str) or not subject.startswith("acct:"):
+        raise WebFingerError("WebFinger answer has no acct: subject", resource=actor_id)
+    username, _ = split_handle(subject)
+    found = _read_jrd(response.headers.get("content-type", ""), response.content, username, actor_id, response.url)
+    if found.actor_id != actor_id:
+        raise WebFingerError("WebFinger answer names another actor", resource=actor_id, detail=found.actor_id)
+    return found
 
 
 def _read_jrd(content_type: str, content: bytes, username: str, handle: str, url: str) -> WebFingerResult:

@@ -88,7 +88,7 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIt
             verify=client_tls(),
         ) as http:
             remote = RemoteDocuments(http, instance_key, allow_private=settings.allow_private_addresses)
-            resolver = Resolver(db, urls, remote.fetch, remote.lookup_handle)
+            resolver = Resolver(db, urls, remote.fetch, remote.lookup_handle, remote.address_of)
             keys = KeyStore(db, resolver, fetch_deadline=settings.key_fetch_timeout_ms / 1000)
             try:
                 yield Services(

@@ -83,8 +83,8 @@ class PeerActor:
         return f"{self.username}@{urlsplit(self.base_url).netloc}"
 
     def document(self) -> dict[str, Any]:
-        """Shaped as Mastodon 4.x serves an actor."""
-        return {
+        """Shaped as Mastodon 4.x serves an actor; a key given as ``None`` in ``extra`` is left out."""
+        document = {
             "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
             "id": self.id,
             "type": "Person",
@@ -101,6 +101,7 @@ class PeerActor:
             "publicKey": {"id": self.key_id, "owner": self.id, "publicKeyPem": self.keys.public_pem},
             **self.extra,
         }
+        return {key: value for key, value in document.items() if value is not None}
 
 
 class FakePeer:
@@ -118,6 +119,8 @@ class FakePeer:
         self.trusted_keys: dict[str, str] = {}
         #: WebFinger answers that point a name at some actor id (anywhere), overriding ``actors``.
         self.webfinger_points: dict[str, str] = {}
+        #: Usernames whose actors WebFinger does not know, by address or by id.
+        self.unfingered: set[str] = set()
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -156,15 +159,21 @@ class FakePeer:
 
     async def _webfinger(self, request: Request) -> Response:
         resource = request.query_params.get("resource", "")
-        username = resource.removeprefix("acct:").split("@", 1)[0]
+        if resource.startswith(("http://", "https://")):  # by actor id, as Mastodon and GoToSocial answer
+            by_id = next((actor for actor in self.actors.values() if actor.id == resource), None)
+            username = by_id.username if by_id else ""
+        else:
+            username = resource.removeprefix("acct:").split("@", 1)[0]
         actor = self.actors.get(username)
         pointed = self.webfinger_points.get(username)
-        if actor is None and pointed is None:
+        if (actor is None and pointed is None) or username in self.unfingered:
             return Response(status_code=404)
+        href = pointed or (actor.id if actor else "")
         return JSONResponse(
             {
                 "subject": f"acct:{username}@{self.host}",
-                "links": [{"rel": "self", "type": AS2, "href": pointed or (actor.id if actor else "")}],
+                "aliases": [href],
+                "links": [{"rel": "self", "type": AS2, "href": href}],
             },
             media_type="application/jrd+json",
         )

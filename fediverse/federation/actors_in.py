@@ -31,12 +31,20 @@ def parse_datetime(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
+def actor_fields(
+    document: dict[str, Any], *, username: str | None = None, address: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """The ``Actor`` columns described by a remote actor document.
 
+    The username is the one the actor declares (``preferredUsername``, else FEP-2c59's ``webfinger``),
+    else ``username`` (what its server's WebFinger calls it, found by the caller), else the last segment of
+    its id's path, as Mastodon and GoToSocial name actors that declare none (fediverse-pasture's). The
+    domain is the id's host, unless ``address``: a (user, host) the caller has confirmed through WebFinger
+    of that address (FEP-2c59 on a split domain), which then names the actor.
+
     Raises ``InvalidDocumentError`` for what Mastodon would also refuse: no id, an unknown type, no inbox,
-    no username (or one with characters no username has), or a key owned by someone else; and for an id
-    whose host is not a plain ASCII host name. The display name loses what would disguise a handle
+    a username with characters no username has, or a key owned by someone else; and for an id whose host
+    is not a plain ASCII host name. The display name loses what would disguise a handle
     (``fediverse.core.names``).
     """
     actor_id = get_str(document, "id")
@@ -48,12 +56,14 @@ def actor_fields(document: dict[str, Any]) -> dict[str, Any]:
     inbox_url = get_id(document.get("inbox"))
     if not inbox_url:
         raise InvalidDocumentError("actor has no inbox")
-    username = get_str(document, "preferredUsername") or _webfinger_username(document)
+    username = declared_username(document) or username or _last_path_segment(actor_id)
     if not username or len(username) > MAX_NAME_LENGTH or not is_remote_username(username):
-        raise InvalidDocumentError("actor has no usable preferredUsername")
+        raise InvalidDocumentError("actor has no usable username")
     domain = host_of(actor_id)
     if not is_plain_host(domain):
         raise InvalidDocumentError("actor id's host is not a plain ASCII host name")
+    if address is not None and is_remote_username(address[0]) and is_plain_host(address[1]):
+        username, domain = address
     key = document.get("publicKey")
     if isinstance(key, list):
         key = next((k for k in key if isinstance(k, dict)), None)
@@ -100,6 +110,25 @@ def _image_url(value: Any) -> Any:
     if isinstance(value, dict):
         return value.get("url")
     return value
+
+
+def declared_username(document: dict[str, Any]) -> str | None:
+    """The username an actor document gives itself: ``preferredUsername``, else its FEP-2c59 address."""
+    return get_str(document, "preferredUsername") or _webfinger_username(document)
+
+
+def webfinger_address(document: dict[str, Any]) -> tuple[str, str] | None:
+    """FEP-2c59's ``webfinger`` (``user@host`` or ``acct:user@host``) as (user, lowercase host)."""
+    handle = get_str(document, "webfinger")
+    if not handle:
+        return None
+    user, sep, host = handle.removeprefix("acct:").rpartition("@")
+    return (user, host.lower()) if sep and user and host else None
+
+
+def _last_path_segment(actor_id: str) -> str | None:
+    path = urlsplit(actor_id).path.rstrip("/")
+    return path.rsplit("/", 1)[-1] or None
 
 
 def _webfinger_username(document: dict[str, Any]) -> str | None:

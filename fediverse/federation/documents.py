@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from activitypub.vocab import JsonObject, with_context
@@ -20,6 +20,23 @@ from storage.models import Account, Actor, Media
 def format_datetime(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, second precision, as Mastodon writes ``published``."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_datetime_ms(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` and milliseconds, for ``updated``: Mastodon applies an ``Update`` only
+    when its ``updated`` is later than the last one it saw, so two edits in one second need the fraction."""
+    moment = value.astimezone(UTC) if value.tzinfo else value
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def next_edit_time(previous: datetime | None, now: datetime) -> datetime:
+    """When an edit happens: ``now``, but always at least a millisecond (the precision of ``updated`` on the
+    wire) after the previous edit or publication, so ``updated`` strictly increases even within one
+    millisecond or when the clock steps back."""
+    if previous is None:
+        return now
+    floor = previous.replace(microsecond=previous.microsecond // 1000 * 1000) + timedelta(milliseconds=1)
+    return max(now, floor)
 
 
 def image_document(media: Media, urls: Urls) -> JsonObject | None:
@@ -42,7 +59,7 @@ def actor_document(actor: Actor, account: Account, urls: Urls, images: ActorImag
         "id": actor.ap_id,
         "type": actor.type,
         "preferredUsername": username,
-        "webfinger": urls.acct(username),
+        "webfinger": f"{username}@{urls.host}",  # FEP-2c59, in its preferred plain form
         "name": actor.display_name or username,
         "summary": actor.summary_html,
         "url": urls.profile_url(username),
@@ -87,6 +104,7 @@ def instance_actor_document(actor: Actor, urls: Urls) -> JsonObject:
             "id": actor.ap_id,
             "type": "Application",
             "preferredUsername": actor.username,
+            "webfinger": f"{actor.username}@{urls.host}",  # FEP-2c59; WebFinger answers it (and FEP-d556's origin)
             "name": actor.username,
             "url": actor.url,
             "inbox": actor.inbox_url,

@@ -6,13 +6,16 @@ development and tests only) lifts the address rule and lets loopback hosts be re
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import httpx
 
+from activitypub.errors import ActivityPubError
 from activitypub.fetch import fetch_object
 from activitypub.keys import load_private_key
 from activitypub.signatures import HttpSignatureAuth
 from activitypub.vocab import JsonObject
-from activitypub.webfinger import WebFingerResult, lookup_webfinger, split_handle
+from activitypub.webfinger import WebFingerResult, lookup_webfinger, lookup_webfinger_subject, split_handle
 from fediverse.core.config import is_loopback_host
 from fediverse.core.metrics import REMOTE_FETCHES
 from storage.models import Keypair
@@ -43,14 +46,33 @@ class RemoteDocuments:
     async def finger(self, handle: str) -> WebFingerResult:
         """The WebFinger answer for ``user@host``: actor id and, when offered, the remote-follow template."""
         _, host = split_handle(handle)
-        scheme = "http" if self.allow_private and is_loopback_host(httpx.URL(f"http://{host}").host) else "https"
         try:
-            found = await lookup_webfinger(self.client, handle, allow_private=self.allow_private, scheme=scheme)
+            found = await lookup_webfinger(
+                self.client, handle, allow_private=self.allow_private, scheme=self._scheme(host)
+            )
         except Exception:
             _WEBFINGER_ERRORS.inc()
             raise
         _WEBFINGER_OK.inc()
         return found
+
+    async def address_of(self, actor_id: str) -> str | None:
+        """``user@host`` as the actor's own server names ``actor_id`` through WebFinger; ``None`` when it
+        does not answer, or answers for another actor."""
+        host = urlsplit(actor_id).netloc
+        try:
+            found = await lookup_webfinger_subject(
+                self.client, actor_id, allow_private=self.allow_private, scheme=self._scheme(host)
+            )
+        except ActivityPubError:
+            _WEBFINGER_ERRORS.inc()
+            return None
+        _WEBFINGER_OK.inc()
+        return found.subject.removeprefix("acct:")
+
+    def _scheme(self, host: str) -> str:
+        """``http`` only for loopback hosts in development and tests (``REVERIE_ALLOW_PRIVATE_ADDRESSES``)."""
+        return "http" if self.allow_private and is_loopback_host(httpx.URL(f"http://{host}").host) else "https"
 
 
 _FETCHES_OK, _FETCH_ERRORS = REMOTE_FETCHES.labels("document", "ok"), REMOTE_FETCHES.labels("document", "error")

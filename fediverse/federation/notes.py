@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from activitypub.vocab import PUBLIC, JsonObject, with_context
 from fediverse.core.urls import Urls
-from fediverse.federation.documents import format_datetime
+from fediverse.federation.documents import format_datetime, format_datetime_ms
 from fediverse.generation.provenance import shared_generation
 from storage.media import mime_of_key
 from storage.models import Actor, Media, Post, Visibility
@@ -99,7 +99,7 @@ def note_document(view: PostView, urls: Urls) -> JsonObject:
     if post.language:
         document["contentMap"] = {post.language: post.content_html}
     if post.edited_at is not None:
-        document["updated"] = format_datetime(post.edited_at)
+        document["updated"] = format_datetime_ms(post.edited_at)
     document.update(reverie_terms(post))
     document.update(view.extra)
     return document

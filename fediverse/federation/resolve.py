@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activitypub.errors import GoneError, InvalidDocumentError
+from activitypub.errors import ActivityPubError, GoneError, InvalidDocumentError
 from activitypub.vocab import JsonObject
 from fediverse.core.errors import NotFound
 from fediverse.core.urls import Urls
-from fediverse.federation.actors_in import actor_fields, host_of
+from fediverse.federation.actors_in import actor_fields, declared_username, host_of, webfinger_address
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.threads import link_replies
 from storage.db import Database
@@ -26,6 +26,8 @@ ACTOR_MAX_AGE = timedelta(days=1)
 
 FetchDocument = Callable[[str], Awaitable[JsonObject]]
 LookupHandle = Callable[[str], Awaitable[str]]
+#: ``user@host`` as an actor's server names the actor id through WebFinger, or ``None``.
+LookupAddress = Callable[[str], Awaitable[str | None]]
 
 
 async def find_actor(session: AsyncSession, ap_id: str) -> Actor | None:
@@ -50,11 +52,19 @@ async def upsert_actor(session: AsyncSession, fields: dict[str, Any]) -> Actor:
 class Resolver:
     """Remote lookups for one process; ``fetch_document`` is a signed, SSRF-safe GET of an AS2 document."""
 
-    def __init__(self, db: Database, urls: Urls, fetch_document: FetchDocument, lookup_handle: LookupHandle) -> None:
+    def __init__(
+        self,
+        db: Database,
+        urls: Urls,
+        fetch_document: FetchDocument,
+        lookup_handle: LookupHandle,
+        lookup_address: LookupAddress | None = None,
+    ) -> None:
         self.db = db
         self.urls = urls
         self.fetch_document = fetch_document
         self.lookup_handle = lookup_handle
+        self.lookup_address = lookup_address
 
     async def actor(self, ap_id: str, *, refresh: bool = False) -> Actor:
         """The actor with id ``ap_id``, fetched when unknown, stale, or ``refresh`` is asked for."""
@@ -73,11 +83,40 @@ class Resolver:
             if cached is not None:
                 await self.mark_gone(cached)
             raise
-        fields = actor_fields(document)
+        fields = actor_fields(
+            document,
+            username=await self._username_from_webfinger(document, ap_id, cached),
+            address=await self._confirmed_address(document, ap_id),
+        )
         if fields["ap_id"] != ap_id:
             raise InvalidDocumentError("the fetched actor has another id")
         async with self.db.transaction() as session:
             return await upsert_actor(session, fields)
+
+    async def _username_from_webfinger(self, document: JsonObject, ap_id: str, cached: Actor | None) -> str | None:
+        """For an actor that declares no username: what its own server's WebFinger calls it (the answer's
+        ``acct:`` subject, on the id's host), else the name we knew it by; ``None`` when it declares one."""
+        if declared_username(document) is not None:
+            return None
+        address = await self.lookup_address(ap_id) if self.lookup_address is not None else None
+        if address is not None:
+            username, _, host = address.rpartition("@")
+            if username and host.lower() == host_of(ap_id):
+                return username
+        return cached.username if cached is not None else None
+
+    async def _confirmed_address(self, document: JsonObject, ap_id: str) -> tuple[str, str] | None:
+        """FEP-2c59 on a split domain: the actor's ``webfinger`` address on another host than its id's,
+        when WebFinger of that address links to this very id (the FEP's rule, and Mastodon's round trip);
+        ``None`` otherwise, and the actor is then known by its id's host."""
+        address = webfinger_address(document)
+        if address is None or address[1] == host_of(ap_id):
+            return None
+        try:
+            confirmed = await self.lookup_handle(f"{address[0]}@{address[1]}") == ap_id
+        except ActivityPubError:
+            confirmed = False
+        return address if confirmed else None
 
     async def stored_actor_for_key(self, key_id: str) -> Actor | None:
         """The stored actor whose key is ``key_id``, when we have it with a key; no network."""

@@ -11,7 +11,7 @@ from fediverse.core.errors import Forbidden, NotFound
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
 from fediverse.federation.activities import announce_activity, like_activity, new_activity_id, undo_activity
-from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.federation.outbox import follower_inboxes, inbox_of, queue_activity
 from fediverse.social.notifications import notify, withdraw_notification
 from storage.models import Actor, Announce, Like, NotificationType, Post, Visibility
 from storage.types import utcnow
@@ -68,7 +68,7 @@ async def boost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post
     activity = _announce_document(urls, actor, author, post, boost.ap_id or "", boost.published)
     inboxes = await follower_inboxes(session, actor.id)
     if not author.is_local:
-        inboxes.append(author.inbox_url)
+        inboxes.append(inbox_of(author))  # one copy for the author's server (decision 0054)
     await queue_activity(session, actor, activity, inboxes, local_base_url=urls.base_url)
     return boost
 
@@ -87,7 +87,7 @@ async def unboost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Po
     undo = undo_activity(new_activity_id(urls, actor.username), actor.ap_id, original, list(original["to"]))
     inboxes = await follower_inboxes(session, actor.id)
     if not author.is_local:
-        inboxes.append(author.inbox_url)
+        inboxes.append(inbox_of(author))  # one copy for the author's server (decision 0054)
     await queue_activity(session, actor, undo, inboxes, local_base_url=urls.base_url)
 
 

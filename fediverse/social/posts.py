@@ -16,8 +16,9 @@ from fediverse.core.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hasht
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
 from fediverse.federation.activities import delete_note_activity, new_activity_id, update_activity
+from fediverse.federation.documents import next_edit_time
 from fediverse.federation.notes import PostView, create_activity, note_document
-from fediverse.federation.outbox import follower_inboxes, queue_activity
+from fediverse.federation.outbox import follower_inboxes, inbox_of, queue_activity
 from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
@@ -130,15 +131,15 @@ async def _claim_media(session: AsyncSession, account: Account, media_ids: Seque
 
 
 async def post_audience(session: AsyncSession, view: PostView, parent_author: Actor | None) -> list[str]:
-    """Inboxes that must receive a post's activities: followers' (shared where they have one; none for a
-    direct post), and the personal inboxes of the people mentioned and of the parent's author, so a
-    server without a shared inbox (GoToSocial) or one that routes by inbox still delivers it to them."""
+    """Inboxes that must receive a post's activities: followers', the people mentioned and the parent's
+    author, each through their server's shared inbox where it has one (none for a direct post's followers),
+    so every server gets one copy (decision 0054); an actor without a shared inbox (GoToSocial) at its own."""
     post, author = view.post, view.author
     assert author.id is not None
     inboxes = [] if post.visibility == Visibility.DIRECT else await follower_inboxes(session, author.id)
-    inboxes += [actor.inbox_url for actor in view.mentions if not actor.is_local]
+    inboxes += [inbox_of(actor) for actor in view.mentions if not actor.is_local]
     if parent_author is not None and not parent_author.is_local:
-        inboxes.append(parent_author.inbox_url)
+        inboxes.append(inbox_of(parent_author))
     return inboxes
 
 
@@ -278,7 +279,7 @@ async def edit_post(
     post.source_text = caption
     post.summary = content_warning.strip() or None
     post.sensitive = sensitive or bool(post.summary)
-    post.edited_at = utcnow()
+    post.edited_at = next_edit_time(post.edited_at or post.published, utcnow())
     for media in view.media:
         if alt_texts and media.id in alt_texts:
             media.alt_text = alt_texts[media.id or 0][:1500]

@@ -11,7 +11,7 @@ from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import ACTOR_TYPES, audience, get_types
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
-from fediverse.federation.actors_in import actor_fields, host_of
+from fediverse.federation.actors_in import actor_fields, host_of, webfinger_address
 from fediverse.federation.inbox.context import IngestContext, embedded_object, object_id, post_by_id
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.resolve import deleted_by_author, replace_attachments, store_remote_note, upsert_actor
@@ -157,7 +157,10 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
 async def _update_actor(context: IngestContext, actor: Actor, embedded: dict[str, Any] | None) -> None:
     """A profile change: the actor's own document, as embedded or fetched again (``authentic_object``)."""
     document = await context.resolver.authentic_object(actor.ap_id, embedded, sender=actor.ap_id)
-    fields = actor_fields(document)
+    # An actor without a username keeps ours; a split-domain address confirmed before stays while claimed.
+    address = webfinger_address(document)
+    kept = address if address is not None and address == (actor.username, actor.domain) else None
+    fields = actor_fields(document, username=actor.username, address=kept)
     async with context.db.transaction() as session:
         await upsert_actor(session, fields)
     context.forget_key(actor.public_key_id)

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from activitypub.errors import WebFingerError
 from activitypub.nodeinfo import build_nodeinfo, build_nodeinfo_discovery
 from activitypub.vocab import JRD_MEDIA_TYPE
-from activitypub.webfinger import AccountResource, build_host_meta, build_jrd, parse_resource
+from activitypub.webfinger import AccountResource, build_host_meta, build_jrd, build_server_jrd, parse_resource
 from fediverse import __version__
 from fediverse.core.accounts import USERNAME_PATTERN, find_local_name
 from fediverse.core.errors import BadRequest, Gone, NotFound
@@ -55,6 +55,12 @@ async def webfinger(request: Request) -> Response:
     resource = request.query_params.get("resource")
     if not resource:
         raise BadRequest("the resource parameter is required")
+    if unquote(resource).strip().rstrip("/").lower() == urls.base_url.rstrip("/").lower():
+        # FEP-d556: the server's origin names its server-level actor
+        server = build_server_jrd(
+            subject=unquote(resource).strip(), actor_id=urls.instance_actor_id(), profile_url=urls.absolute("/about")
+        )
+        return JSONResponse(server, media_type=f"{JRD_MEDIA_TYPE}; charset=utf-8", headers=CORS)
     username = local_username(resource, urls)
     if username == urls.host.lower():
         actor_id, profile_url = urls.instance_actor_id(), urls.absolute("/about")
