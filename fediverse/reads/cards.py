@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.urls import Urls
 from fediverse.federation.notes import PostView
@@ -92,9 +93,7 @@ def post_path(post: Post, author: Actor, local_host: str) -> str:
 
 
 async def _counts(session: AsyncSession, column: Any, post_ids: list[int], *extra: Any) -> dict[int, int]:
-    rows = await session.execute(
-        select(column, func.count()).where(column.in_(post_ids), *extra).group_by(column)  # type: ignore[arg-type]
-    )
+    rows = await session.execute(select(column, func.count()).where(column.in_(post_ids), *extra).group_by(column))
     return {int(post_id): int(count) for post_id, count in rows}
 
 
@@ -105,28 +104,30 @@ async def load_cards(
     post_ids = list(dict.fromkeys(entry.post_id for entry in entries))
     if not post_ids:
         return []
-    posts = {post.id: post for post in await session.scalars(select(Post).where(Post.id.in_(post_ids)))}
+    posts = {post.id: post for post in await session.scalars(select(Post).where(col(Post.id).in_(post_ids)))}
     views = {view.post.id: view for view in await load_post_views(session, list(posts.values()))}
     booster_ids = {entry.booster_id for entry in entries if entry.booster_id is not None}
     boosters = (
-        {actor.id: actor for actor in await session.scalars(select(Actor).where(Actor.id.in_(booster_ids)))}
+        {actor.id: actor for actor in await session.scalars(select(Actor).where(col(Actor.id).in_(booster_ids)))}
         if booster_ids
         else {}
     )
     likes = await _counts(session, Like.post_id, post_ids)
     boosts = await _counts(session, Announce.post_id, post_ids)
-    replies = await _counts(session, Post.in_reply_to_id, post_ids, Post.deleted_at.is_(None))
+    replies = await _counts(session, col(Post.in_reply_to_id), post_ids, col(Post.deleted_at).is_(None))
     liked: set[int] = set()
     boosted: set[int] = set()
     if viewer_actor_id is not None:
         liked = set(
             await session.scalars(
-                select(Like.post_id).where(Like.actor_id == viewer_actor_id, Like.post_id.in_(post_ids))
+                select(col(Like.post_id)).where(col(Like.actor_id) == viewer_actor_id, col(Like.post_id).in_(post_ids))
             )
         )
         boosted = set(
             await session.scalars(
-                select(Announce.post_id).where(Announce.actor_id == viewer_actor_id, Announce.post_id.in_(post_ids))
+                select(col(Announce.post_id)).where(
+                    col(Announce.actor_id) == viewer_actor_id, col(Announce.post_id).in_(post_ids)
+                )
             )
         )
     cards = []

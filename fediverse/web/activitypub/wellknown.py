@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -63,7 +64,7 @@ async def webfinger(request: Request) -> Response:
         if not USERNAME_PATTERN.fullmatch(username):
             raise NotFound("No such account.")
         async with services.db.session() as session:
-            account = await session.scalar(select(Account).where(Account.username == username))
+            account = await session.scalar(select(Account).where(col(Account.username) == username))
         if account is None:
             raise NotFound("No such account.")
         if account.disabled_at is not None:
@@ -97,17 +98,21 @@ async def nodeinfo(request: Request) -> Response:
         raise NotFound("Unknown NodeInfo version.")
     now = utcnow()
     async with services.db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(Account).where(Account.disabled_at.is_(None)))
+        total = await session.scalar(
+            select(func.count()).select_from(Account).where(col(Account.disabled_at).is_(None))
+        )
         active = {
             days: await session.scalar(
-                select(func.count()).select_from(Account).where(Account.last_active_at >= now - timedelta(days=days))
+                select(func.count())
+                .select_from(Account)
+                .where(col(Account.last_active_at) >= now - timedelta(days=days))
             )
             for days in (30, 180)
         }
         local_posts = await session.scalar(  # followers-only and direct posts are nobody else's business
             select(func.count())
             .select_from(Post)
-            .where(Post.is_local.is_(True), Post.deleted_at.is_(None), Post.visibility.in_(OPEN))
+            .where(col(Post.is_local).is_(True), col(Post.deleted_at).is_(None), col(Post.visibility).in_(OPEN))
         )
         instance = await get_instance_settings(session, services.settings)
     document = build_nodeinfo(
