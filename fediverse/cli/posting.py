@@ -13,6 +13,7 @@ import sys
 from typing import Any, TextIO
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from fediverse.core.config import load_settings
 from fediverse.core.errors import ReverieError
@@ -127,8 +128,8 @@ async def _count_deliveries(services: Services, post: Post, state: str) -> int:
         count = await session.scalar(
             select(func.count())
             .select_from(Delivery)
-            .join(OutboxActivity, OutboxActivity.id == Delivery.activity_id)
-            .where(OutboxActivity.object_ap_id == post.ap_id, Delivery.state == state)
+            .join(OutboxActivity, col(OutboxActivity.id) == col(Delivery.activity_id))
+            .where(col(OutboxActivity.object_ap_id) == post.ap_id, col(Delivery.state) == state)
         )
     return count or 0
 

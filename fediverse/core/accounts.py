@@ -63,7 +63,7 @@ async def create_account(
     keys = await asyncio.to_thread(_new_key_pair)
     password_hash = await hash_password(password) if password is not None else None
     async with db.transaction() as session:
-        if await session.scalar(select(Account.id).where(Account.username == username)) is not None:
+        if await session.scalar(select(col(Account.id)).where(col(Account.username) == username)) is not None:
             raise Conflict(f"The username {username!r} is taken.")
         if invite is not None:
             await redeem_invite(session, invite)
@@ -111,11 +111,11 @@ async def change_password(db: Database, username: str, password: str, *, keep_se
         raise BadRequest(problem)
     password_hash = await hash_password(password)
     async with db.transaction() as session:
-        account = await session.scalar(select(Account).where(Account.username == username))
+        account = await session.scalar(select(Account).where(col(Account.username) == username))
         if account is None:
             raise NotFound(f"No account named {username!r}.")
         account.password_hash = password_hash
-        sign_out = delete(WebSession).where(WebSession.account_id == account.id)
+        sign_out = delete(WebSession).where(col(WebSession.account_id) == account.id)
         if keep_session is not None:
             sign_out = sign_out.where(WebSession.token_hash != keep_session)  # type: ignore[arg-type]
         await session.execute(sign_out)
@@ -125,12 +125,12 @@ async def ensure_instance_actor(db: Database, urls: Urls) -> Keypair:
     """The instance actor (an ``Application`` that signs server-level fetches), created on first use."""
     key_id = urls.instance_key_id()
     async with db.session() as session:
-        found = await session.scalar(select(Keypair).where(Keypair.key_id == key_id))
+        found = await session.scalar(select(Keypair).where(col(Keypair.key_id) == key_id))
     if found is not None:
         return found
     keys = await asyncio.to_thread(_new_key_pair)
     async with db.transaction() as session:
-        found = await session.scalar(select(Keypair).where(Keypair.key_id == key_id))
+        found = await session.scalar(select(Keypair).where(col(Keypair.key_id) == key_id))
         if found is not None:  # another process won the race
             return found
         actor_id = urls.instance_actor_id()
@@ -163,7 +163,9 @@ async def get_local_actor(session: AsyncSession, username: str) -> tuple[Account
     """A local account and its actor by username, or ``None``."""
     row = (
         await session.execute(
-            select(Account, Actor).join(Actor, Actor.id == Account.actor_id).where(Account.username == username)
+            select(Account, Actor)
+            .join(Actor, col(Actor.id) == col(Account.actor_id))
+            .where(col(Account.username) == username)
         )
     ).first()
     return (row[0], row[1]) if row else None
@@ -206,4 +208,4 @@ async def find_local_name(db: Database, username: str) -> LocalName | None:
 
 async def any_account(session: AsyncSession) -> bool:
     """Whether a local account exists yet (before the first, the instance offers its setup page)."""
-    return await session.scalar(select(Account.id).limit(1)) is not None
+    return await session.scalar(select(col(Account.id)).limit(1)) is not None

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.vocab import PUBLIC_ALIASES, audience, get_id, get_ids
 from fediverse.core.visibility import OPEN, visible_to
@@ -21,14 +22,18 @@ OPEN_VISIBILITIES = frozenset(OPEN)
 
 
 async def is_blocked_by(session: AsyncSession, owner_id: int, reader: Actor) -> bool:
-    found = await session.scalar(select(Block.id).where(Block.blocker_id == owner_id, Block.blocked_id == reader.id))
+    found = await session.scalar(
+        select(col(Block.id)).where(col(Block.blocker_id) == owner_id, col(Block.blocked_id) == reader.id)
+    )
     return found is not None
 
 
 async def is_follower(session: AsyncSession, followee_id: int, reader: Actor) -> bool:
     found = await session.scalar(
-        select(Follow.id).where(
-            Follow.followee_id == followee_id, Follow.follower_id == reader.id, Follow.state == FollowState.ACCEPTED
+        select(col(Follow.id)).where(
+            col(Follow.followee_id) == followee_id,
+            col(Follow.follower_id) == reader.id,
+            col(Follow.state) == FollowState.ACCEPTED,
         )
     )
     return found is not None
@@ -45,7 +50,7 @@ async def may_read_post(session: AsyncSession, post: Post, reader: Actor | None)
         return True
     if reader is None or reader.id is None:
         return False
-    found = await session.scalar(select(Post.id).where(Post.id == post.id, visible_to(reader.id)))
+    found = await session.scalar(select(col(Post.id)).where(col(Post.id) == post.id, visible_to(reader.id)))
     return found is not None
 
 
@@ -69,7 +74,7 @@ async def may_read_activity(
     if reader.ap_id in related:
         return True
     if object_id is not None:
-        author_id = await session.scalar(select(Post.author_id).where(Post.ap_id == object_id))
+        author_id = await session.scalar(select(col(Post.author_id)).where(col(Post.ap_id) == object_id))
         if author_id is not None and author_id == reader.id:
             return True
     return bool(owner.followers_url in addressees) and await is_follower(session, owner.id, reader)

@@ -11,19 +11,23 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.models import Block, Mute
 
 
 def not_blocking(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
     """``column`` (an actor id) does not block the viewer."""
-    return column.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer_actor_id))
+    clause: ColumnElement[bool] = column.not_in(
+        select(col(Block.blocker_id)).where(col(Block.blocked_id) == viewer_actor_id)
+    )
+    return clause
 
 
 def not_blocked_between(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
     """``column`` (an actor id) is neither blocked by the viewer nor blocking the viewer."""
     return and_(
-        column.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_actor_id)),
+        column.not_in(select(col(Block.blocked_id)).where(col(Block.blocker_id) == viewer_actor_id)),
         not_blocking(column, viewer_actor_id),
     )
 
@@ -32,7 +36,7 @@ def not_hidden_from(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
     """``column`` (an actor id) is not blocked or muted by the viewer, nor blocking the viewer."""
     return and_(
         not_blocked_between(column, viewer_actor_id),
-        column.not_in(select(Mute.muted_id).where(Mute.muter_id == viewer_actor_id)),
+        column.not_in(select(col(Mute.muted_id)).where(col(Mute.muter_id) == viewer_actor_id)),
     )
 
 
@@ -42,9 +46,11 @@ def not_silenced_for(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
     return or_(
         column.is_(None),
         and_(
-            column.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_actor_id)),
+            column.not_in(select(col(Block.blocked_id)).where(col(Block.blocker_id) == viewer_actor_id)),
             column.not_in(
-                select(Mute.muted_id).where(Mute.muter_id == viewer_actor_id, Mute.hide_notifications.is_(True))
+                select(col(Mute.muted_id)).where(
+                    col(Mute.muter_id) == viewer_actor_id, col(Mute.hide_notifications).is_(True)
+                )
             ),
         ),
     )
@@ -53,9 +59,9 @@ def not_silenced_for(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
 async def is_blocked_between(session: AsyncSession, first_id: int | None, second_id: int | None) -> bool:
     """Whether either actor blocks the other."""
     found = await session.scalar(
-        select(Block.id)
+        select(col(Block.id))
         .where(
-            ((Block.blocker_id == first_id) & (Block.blocked_id == second_id))
+            ((col(Block.blocker_id) == first_id) & (col(Block.blocked_id) == second_id))
             | ((Block.blocker_id == second_id) & (Block.blocked_id == first_id))
         )
         .limit(1)

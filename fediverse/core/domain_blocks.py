@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import col
 
 from storage.models import DomainBlock
 
@@ -25,5 +26,5 @@ async def blocked_hosts(session: AsyncSession | AsyncConnection, hosts: Iterable
             by_suffix.setdefault(suffix, set()).add(host)
     if not by_suffix:
         return set()
-    blocked = await session.scalars(select(DomainBlock.domain).where(DomainBlock.domain.in_(list(by_suffix))))
+    blocked = await session.scalars(select(col(DomainBlock.domain)).where(col(DomainBlock.domain).in_(list(by_suffix))))
     return {host for domain in blocked for host in by_suffix[domain]}

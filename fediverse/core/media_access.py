@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.audience import may_read_post
 from fediverse.core.visibility import OPEN, can_see
@@ -39,25 +40,25 @@ class FileUse:
 
 
 def _uses(key: str) -> ColumnElement[bool]:
-    return or_(Media.original_key == key, Media.display_key == key, Media.thumbnail_key == key)
+    return or_(col(Media.original_key) == key, col(Media.display_key) == key, col(Media.thumbnail_key) == key)
 
 
 async def file_use(session: AsyncSession, key: str) -> FileUse:
     """How far the file ``key`` may travel; one query when it is public (the common case)."""
     open_post = exists().where(
-        PostMedia.media_id == Media.id,
-        PostMedia.post_id == Post.id,
-        Post.visibility.in_(OPEN),
+        col(PostMedia.media_id) == col(Media.id),
+        col(PostMedia.post_id) == col(Post.id),
+        col(Post.visibility).in_(OPEN),
     )
-    in_a_post = exists().where(PostMedia.media_id == Media.id)
-    public_use = and_(_uses(key), or_(open_post, and_(Media.state != MediaState.DRAFT, ~in_a_post)))
+    in_a_post = exists().where(col(PostMedia.media_id) == col(Media.id))
+    public_use = and_(_uses(key), or_(open_post, and_(col(Media.state) != MediaState.DRAFT, ~in_a_post)))
     if await session.scalar(select(exists().where(public_use))):
         return FileUse(FileReach.PUBLIC)
     rows = (
         await session.execute(
-            select(Media.owner_account_id, Post)
-            .outerjoin(PostMedia, PostMedia.media_id == Media.id)
-            .outerjoin(Post, and_(Post.id == PostMedia.post_id, Post.deleted_at.is_(None)))
+            select(col(Media.owner_account_id), Post)
+            .outerjoin(PostMedia, col(PostMedia.media_id) == col(Media.id))
+            .outerjoin(Post, and_(col(Post.id) == col(PostMedia.post_id), col(Post.deleted_at).is_(None)))
             .where(_uses(key))
             .limit(MAX_POSTS_CHECKED)
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import or_, select
+from sqlmodel import col
 
 from storage.db import Database
 from storage.media import MediaStore
@@ -27,11 +28,11 @@ async def keys_in_use(db: Database, candidates: set[str]) -> set[str]:
         return set()
     async with db.session() as session:
         rows = await session.execute(
-            select(Media.original_key, Media.display_key, Media.thumbnail_key).where(
+            select(col(Media.original_key), col(Media.display_key), col(Media.thumbnail_key)).where(
                 or_(
-                    Media.original_key.in_(candidates),
-                    Media.display_key.in_(candidates),
-                    Media.thumbnail_key.in_(candidates),
+                    col(Media.original_key).in_(candidates),
+                    col(Media.display_key).in_(candidates),
+                    col(Media.thumbnail_key).in_(candidates),
                 )
             )
         )

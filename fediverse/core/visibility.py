@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.blocking import not_blocked_between, not_blocking
 from storage.models import Follow, FollowState, Mention, Post, Visibility
@@ -22,9 +23,9 @@ OPEN = (Visibility.PUBLIC, Visibility.UNLISTED)
 
 def followed_ids(viewer_actor_id: int) -> ColumnElement[int]:
     """Actor ids ``viewer`` follows (accepted), as a subquery."""
-    return (  # type: ignore[return-value]
-        select(Follow.followee_id)
-        .where(Follow.follower_id == viewer_actor_id, Follow.state == FollowState.ACCEPTED)
+    return (
+        select(col(Follow.followee_id))
+        .where(col(Follow.follower_id) == viewer_actor_id, col(Follow.state) == FollowState.ACCEPTED)
         .scalar_subquery()
     )
 
@@ -34,13 +35,13 @@ def visible_to(viewer_actor_id: int | None, *, despite_own_blocks: bool = False)
     posts are the caller's to leave out. ``despite_own_blocks`` keeps the posts of accounts the viewer
     blocks (a report may name them), never those of accounts that block the viewer."""
     if viewer_actor_id is None:
-        return Post.visibility.in_(OPEN)
-    mentioned = select(Mention.post_id).where(Mention.actor_id == viewer_actor_id)
+        return col(Post.visibility).in_(OPEN)
+    mentioned = select(col(Mention.post_id)).where(col(Mention.actor_id) == viewer_actor_id)
     addressed = or_(
-        Post.visibility.in_(OPEN),
-        Post.author_id == viewer_actor_id,
-        and_(Post.visibility == Visibility.FOLLOWERS, Post.author_id.in_(followed_ids(viewer_actor_id))),
-        Post.id.in_(mentioned),
+        col(Post.visibility).in_(OPEN),
+        col(Post.author_id) == viewer_actor_id,
+        and_(col(Post.visibility) == Visibility.FOLLOWERS, col(Post.author_id).in_(followed_ids(viewer_actor_id))),
+        col(Post.id).in_(mentioned),
     )
     unblocked = (not_blocking if despite_own_blocks else not_blocked_between)(Post.author_id, viewer_actor_id)
     return and_(addressed, unblocked)
@@ -54,5 +55,5 @@ async def can_see(session: AsyncSession, post: Post, viewer_actor_id: int | None
         return True
     if viewer_actor_id is None:
         return post.visibility in OPEN
-    found = await session.scalar(select(Post.id).where(Post.id == post.id, visible_to(viewer_actor_id)))
+    found = await session.scalar(select(col(Post.id)).where(col(Post.id) == post.id, visible_to(viewer_actor_id)))
     return found is not None

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
+from sqlmodel import col
 
 from activitypub.delivery import DeliveryOutcome, compute_host_backoff_until, next_retry_delay
 from activitypub.keys import PrivateKey
@@ -133,7 +134,9 @@ class DeliveryQueue:
             await asyncio.wait(self._unfinished, return_when=asyncio.FIRST_COMPLETED)
         now = utcnow()
         backed_off = exists(
-            select(HostHealth.host).where(HostHealth.host == Delivery.host, HostHealth.backoff_until > now)
+            select(col(HostHealth.host)).where(
+                col(HostHealth.host) == col(Delivery.host), col(HostHealth.backoff_until) > now
+            )
         )
         # Never our own rows still in flight, even if a late renewal let their claims lapse: a second copy
         # would go out while the first is still being sent.
@@ -223,8 +226,8 @@ class DeliveryQueue:
         async with self.services.db.session() as session:
             activities = (
                 await session.execute(
-                    select(OutboxActivity.id, OutboxActivity.actor_id, OutboxActivity.payload).where(
-                        OutboxActivity.id.in_(activity_ids)
+                    select(col(OutboxActivity.id), col(OutboxActivity.actor_id), col(OutboxActivity.payload)).where(
+                        col(OutboxActivity.id).in_(activity_ids)
                     )
                 )
             ).all()
@@ -273,8 +276,8 @@ class DeliveryQueue:
             if gone_inboxes:
                 await self._forget_gone(session, gone_inboxes, now)
         counts = Counter(_OUTCOMES[change.get("state", WorkState.QUEUED)] for change in changes)
-        for outcome, count in counts.items():
-            DELIVERIES.labels(outcome).inc(count)
+        for label, count in counts.items():
+            DELIVERIES.labels(label).inc(count)
         log.info(
             "deliveries: %d items in %.1fms %s",
             len(results),
@@ -289,7 +292,7 @@ class DeliveryQueue:
             return
         known = {
             health.host: health
-            for health in await session.scalars(select(HostHealth).where(HostHealth.host.in_(list(host_results))))
+            for health in await session.scalars(select(HostHealth).where(col(HostHealth.host).in_(list(host_results))))
         }
         for host, successes in host_results.items():
             health = known.get(host)
@@ -312,13 +315,13 @@ class DeliveryQueue:
         """A 410 from an inbox: nothing more goes there; from a personal inbox, that actor is gone."""
         await session.execute(
             update(Delivery)
-            .where(Delivery.inbox_url.in_(list(inboxes)), Delivery.state == WorkState.QUEUED)
+            .where(col(Delivery.inbox_url).in_(list(inboxes)), col(Delivery.state) == WorkState.QUEUED)
             .values(state=WorkState.GONE, locked_until=None, last_error="the inbox answered 410 to another delivery")
         )
-        gone = list(await session.scalars(select(Actor.id).where(Actor.inbox_url.in_(list(inboxes)))))
+        gone = list(await session.scalars(select(col(Actor.id)).where(col(Actor.inbox_url).in_(list(inboxes)))))
         if gone:
-            await session.execute(update(Actor).where(Actor.id.in_(gone)).values(gone_at=now))
-            await session.execute(delete(Follow).where(Follow.follower_id.in_(gone)))
+            await session.execute(update(Actor).where(col(Actor.id).in_(gone)).values(gone_at=now))
+            await session.execute(delete(Follow).where(col(Follow.follower_id).in_(gone)))
 
 
 async def _wait_until(tasks: list[asyncio.Task[DeliveryOutcome]], *, at_most_pending: int, timeout: float) -> None:

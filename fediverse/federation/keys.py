@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from activitypub.errors import ActivityPubError, FetchError, InvalidDocumentError, KeyUnavailableError
 from activitypub.keys import PrivateKey, PublicKey, load_private_key, load_public_key
@@ -232,7 +233,7 @@ class KeyStore:
             return cached
         async with self.db.session() as session:
             keypair = await session.scalar(
-                select(Keypair).where(Keypair.actor_id == actor_id).order_by(Keypair.id.desc())
+                select(Keypair).where(col(Keypair.actor_id) == actor_id).order_by(col(Keypair.id).desc())
             )
         if keypair is None:
             raise LookupError(f"local actor {actor_id} has no key")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.vocab import JsonObject, get_id
 from fediverse.core.domain_blocks import blocked_hosts
@@ -26,12 +27,12 @@ async def follower_inboxes(session: AsyncSession, actor_id: int) -> list[str]:
     inbox = func.coalesce(Actor.shared_inbox_url, Actor.inbox_url)
     rows = await session.scalars(
         select(inbox)
-        .join(Follow, Follow.follower_id == Actor.id)
+        .join(Follow, col(Follow.follower_id) == col(Actor.id))
         .where(
-            Follow.followee_id == actor_id,
-            Follow.state == FollowState.ACCEPTED,
-            Actor.is_local.is_(False),
-            Actor.gone_at.is_(None),
+            col(Follow.followee_id) == actor_id,
+            col(Follow.state) == FollowState.ACCEPTED,
+            col(Actor.is_local).is_(False),
+            col(Actor.gone_at).is_(None),
         )
         .distinct()
     )
@@ -43,8 +44,8 @@ async def following_inboxes(session: AsyncSession, actor_id: int) -> list[str]:
     inbox = func.coalesce(Actor.shared_inbox_url, Actor.inbox_url)
     rows = await session.scalars(
         select(inbox)
-        .join(Follow, Follow.followee_id == Actor.id)
-        .where(Follow.follower_id == actor_id, Actor.is_local.is_(False), Actor.gone_at.is_(None))
+        .join(Follow, col(Follow.followee_id) == col(Actor.id))
+        .where(col(Follow.follower_id) == actor_id, col(Actor.is_local).is_(False), col(Actor.gone_at).is_(None))
         .distinct()
     )
     return list(rows)

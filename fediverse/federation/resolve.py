@@ -3,12 +3,13 @@ and stored. Network I/O happens outside write transactions; each store is one sh
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.errors import ActivityPubError, GoneError, InvalidDocumentError
 from activitypub.vocab import JsonObject
@@ -17,6 +18,7 @@ from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import actor_fields, declared_username, host_of, webfinger_address
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.threads import link_replies
+from storage.columns import key_col
 from storage.db import Database
 from storage.models import Actor, DeletedObject, Media, MediaState, Mention, Post, PostMedia, PostTag
 from storage.types import utcnow
@@ -31,7 +33,7 @@ LookupAddress = Callable[[str], Awaitable[str | None]]
 
 
 async def find_actor(session: AsyncSession, ap_id: str) -> Actor | None:
-    return await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
+    return await session.scalar(select(Actor).where(col(Actor.ap_id) == ap_id))
 
 
 async def upsert_actor(session: AsyncSession, fields: dict[str, Any]) -> Actor:
@@ -121,7 +123,7 @@ class Resolver:
     async def stored_actor_for_key(self, key_id: str) -> Actor | None:
         """The stored actor whose key is ``key_id``, when we have it with a key; no network."""
         async with self.db.session() as session:
-            stored = await session.scalar(select(Actor).where(Actor.public_key_id == key_id))
+            stored = await session.scalar(select(Actor).where(col(Actor.public_key_id) == key_id))
         return stored if stored is not None and stored.public_key_pem else None
 
     async def actor_for_key(self, key_id: str, *, refresh: bool = False) -> Actor:
@@ -147,7 +149,7 @@ class Resolver:
         if not host or host.lower() == self.urls.host.lower():
             async with self.db.session() as session:
                 local = await session.scalar(
-                    select(Actor).where(Actor.is_local.is_(True), Actor.username == username.lower())
+                    select(Actor).where(col(Actor.is_local).is_(True), col(Actor.username) == username.lower())
                 )
             if local is None:
                 raise NotFound(f"No local account named {username!r}.")
@@ -197,7 +199,7 @@ class Resolver:
         """A remote post by id: ours if known, else stored from the copy ``sender`` embedded when its server
         speaks for the note, or fetched from the note's own id (``authentic_object``)."""
         async with self.db.session() as session:
-            known = await session.scalar(select(Post).where(Post.ap_id == ap_id))
+            known = await session.scalar(select(Post).where(col(Post.ap_id) == ap_id))
         if known is not None:
             return known if known.deleted_at is None else None
         if self.urls.is_local(ap_id):
@@ -211,7 +213,7 @@ class Resolver:
         if host_of(remote.author_id) != host_of(remote.ap_id):  # checked before the author is fetched from elsewhere
             raise InvalidDocumentError("the note and its author are on different servers")
         async with self.db.session() as session:
-            known = await session.scalar(select(Post).where(Post.ap_id == remote.ap_id))
+            known = await session.scalar(select(Post).where(col(Post.ap_id) == remote.ap_id))
             if known is not None:
                 return known if known.deleted_at is None else None
             if await deleted_by_author(session, remote.ap_id, remote.author_id):
@@ -236,7 +238,7 @@ async def deleted_by_author(session: AsyncSession, ap_id: str, author_id: str) -
 
 async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: Actor) -> Post:
     """Insert (or return the existing) post for a remote note, with its media, tags and local mentions."""
-    existing = await session.scalar(select(Post).where(Post.ap_id == remote.ap_id))
+    existing = await session.scalar(select(Post).where(col(Post.ap_id) == remote.ap_id))
     if existing is not None:
         return existing
     assert author.id is not None
@@ -244,13 +246,17 @@ async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: A
     fields.setdefault("published", utcnow())
     post = Post(author_id=author.id, is_local=False, **fields)
     if post.in_reply_to_ap_id:
-        post.in_reply_to_id = await session.scalar(select(Post.id).where(Post.ap_id == post.in_reply_to_ap_id))
+        post.in_reply_to_id = await session.scalar(
+            select(col(Post.id)).where(col(Post.ap_id) == post.in_reply_to_ap_id)
+        )
     session.add(post)
     await session.flush()
     await link_replies(session, post)
     await add_attachments(session, post, remote)
-    mentioned = (
-        await session.scalars(select(Actor.id).where(Actor.ap_id.in_(remote.mention_ids))) if remote.mention_ids else []
+    mentioned: Iterable[int] = (
+        await session.scalars(select(key_col(Actor.id)).where(col(Actor.ap_id).in_(remote.mention_ids)))
+        if remote.mention_ids
+        else []
     )
     session.add_all(Mention(post_id=post.id, actor_id=actor_id) for actor_id in mentioned)
     await session.flush()
@@ -259,9 +265,9 @@ async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: A
 
 async def replace_attachments(session: AsyncSession, post: Post, remote: RemoteNote) -> None:
     """Set a stored remote post's attachments and hashtags to what ``remote`` describes (an Update)."""
-    for link in await session.scalars(select(PostMedia).where(PostMedia.post_id == post.id)):
+    for link in await session.scalars(select(PostMedia).where(col(PostMedia.post_id) == post.id)):
         await session.delete(link)
-    for tag in await session.scalars(select(PostTag).where(PostTag.post_id == post.id)):
+    for tag in await session.scalars(select(PostTag).where(col(PostTag.post_id) == post.id)):
         await session.delete(tag)
     await session.flush()
     await add_attachments(session, post, remote)

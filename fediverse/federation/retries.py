@@ -14,8 +14,23 @@ from storage.db import UNAVAILABLE_ERRORS
 from storage.models import WorkState
 
 #: Failures that asking again will not change, and those that it may (a peer down, a database busy).
-PERMANENT_ERRORS = (InvalidDocumentError, UnsafeAddressError, GoneError, ReverieError, ValueError, KeyError, TypeError)
-TRANSIENT_ERRORS = (FetchError, ActivityPubError, httpx.HTTPError, OSError, TimeoutError, *UNAVAILABLE_ERRORS)
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    InvalidDocumentError,
+    UnsafeAddressError,
+    GoneError,
+    ReverieError,
+    ValueError,
+    KeyError,
+    TypeError,
+)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    FetchError,
+    ActivityPubError,
+    httpx.HTTPError,
+    OSError,
+    TimeoutError,
+    *UNAVAILABLE_ERRORS,
+)
 
 
 def is_final(failure: BaseException) -> bool:

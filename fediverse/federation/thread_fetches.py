@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from activitypub.errors import FetchError, GoneError, InvalidDocumentError
 from activitypub.vocab import as_list, get_id
@@ -48,7 +49,7 @@ async def fetch_ancestor(resolver: Resolver, target: str, depth: int) -> None:
 async def fetch_replies(resolver: Resolver, post_ap_id: str) -> int:
     """Store up to ``MAX_REPLIES`` replies from the post's collection; how many are now stored."""
     async with resolver.db.session() as session:
-        post = await session.scalar(select(Post).where(Post.ap_id == post_ap_id))
+        post = await session.scalar(select(Post).where(col(Post.ap_id) == post_ap_id))
     if post is None or post.deleted_at is not None:
         return 0
     collection = replies_collection(post)

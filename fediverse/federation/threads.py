@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.vocab import get_id
 from fediverse.core.domain_blocks import blocked_hosts
@@ -26,7 +27,7 @@ async def link_replies(session: AsyncSession, post: Post) -> None:
     """Point replies we stored before ``post`` at it (one UPDATE)."""
     await session.execute(
         update(Post)
-        .where(Post.in_reply_to_ap_id == post.ap_id, Post.in_reply_to_id.is_(None), Post.id != post.id)
+        .where(col(Post.in_reply_to_ap_id) == post.ap_id, col(Post.in_reply_to_id).is_(None), col(Post.id) != post.id)
         .values(in_reply_to_id=post.id)
         .execution_options(synchronize_session=False)
     )
@@ -40,7 +41,7 @@ async def queue_parent_fetch(session: AsyncSession, urls: Urls, post: Post, *, d
         return False
     if not parent_id.startswith(("https://", "http://")) or await blocked_hosts(session, [host_of(parent_id)]):
         return False
-    if await session.scalar(select(Post.id).where(Post.ap_id == parent_id)) is not None:
+    if await session.scalar(select(col(Post.id)).where(col(Post.ap_id) == parent_id)) is not None:
         return False
     await _insert_fetch(session, FetchKind.NOTE, parent_id, depth)
     return True
@@ -52,9 +53,9 @@ async def queue_replies_fetch(session: AsyncSession, post: Post) -> None:
     await session.execute(
         update(RemoteFetch)
         .where(
-            RemoteFetch.kind == FetchKind.REPLIES,
-            RemoteFetch.target_ap_id == post.ap_id,
-            RemoteFetch.state != WorkState.QUEUED,
+            col(RemoteFetch.kind) == FetchKind.REPLIES,
+            col(RemoteFetch.target_ap_id) == post.ap_id,
+            col(RemoteFetch.state) != WorkState.QUEUED,
         )
         .values(state=WorkState.QUEUED, attempts=0, next_attempt_at=utcnow(), last_error=None, finished_at=None)
     )
@@ -62,7 +63,9 @@ async def queue_replies_fetch(session: AsyncSession, post: Post) -> None:
 
 async def is_fetching_replies(session: AsyncSession, post: Post) -> bool:
     state = await session.scalar(
-        select(RemoteFetch.state).where(RemoteFetch.kind == FetchKind.REPLIES, RemoteFetch.target_ap_id == post.ap_id)
+        select(col(RemoteFetch.state)).where(
+            col(RemoteFetch.kind) == FetchKind.REPLIES, col(RemoteFetch.target_ap_id) == post.ap_id
+        )
     )
     return state == WorkState.QUEUED
 

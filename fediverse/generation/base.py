@@ -129,7 +129,7 @@ class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
-        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks: list[Callable[[], object]] = []
 
     def cancel(self) -> None:
         with self._lock:
@@ -140,7 +140,7 @@ class CancelToken:
         for callback in callbacks:
             callback()
 
-    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+    def on_cancel(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Run ``callback`` when cancelled (at once if already cancelled); returns an unregister function."""
         with self._lock:
             if not self._event.is_set():
@@ -149,7 +149,7 @@ class CancelToken:
         callback()
         return lambda: None
 
-    def _remove(self, callback: Callable[[], None]) -> None:
+    def _remove(self, callback: Callable[[], object]) -> None:
         with self._lock:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)

@@ -13,9 +13,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
+from sqlmodel import col
 
 from fediverse.core.media_files import forget_files, keys_in_use
 from fediverse.services import Services
@@ -94,18 +95,20 @@ async def sweep(services: Services, now: datetime | None = None, *, orphan_files
 async def expire_drafts(db: Database, before: datetime) -> tuple[int, set[str]]:
     """Delete draft images created before ``before``: how many, and the keys of their files (to forget
     after the commit, which this function has done)."""
-    expired = (Media.state == MediaState.DRAFT, Media.created_at < before)
+    expired = (col(Media.state) == MediaState.DRAFT, col(Media.created_at) < before)
     removed, keys = 0, set[str]()
     while True:
         async with db.session() as session:
-            ids = list(await session.scalars(select(Media.id).where(*expired).order_by(Media.id).limit(BATCH_SIZE)))
+            ids = list(
+                await session.scalars(select(col(Media.id)).where(*expired).order_by(col(Media.id)).limit(BATCH_SIZE))
+            )
         if not ids:
             break
         async with db.transaction() as session:
             rows = await session.execute(
                 delete(Media)
-                .where(Media.id.in_(ids), *expired)
-                .returning(Media.original_key, Media.display_key, Media.thumbnail_key)
+                .where(col(Media.id).in_(ids), *expired)
+                .returning(col(Media.original_key), col(Media.display_key), col(Media.thumbnail_key))
                 .execution_options(synchronize_session=False)
             )
             deleted = rows.all()
@@ -126,11 +129,11 @@ async def prune_finished_work(db: Database, before: datetime) -> int:
     before ``before``; the (state, next attempt) index finds them."""
     removed = 0
     for key, state, last_due in (
-        (InboxItem.id, InboxItem.state, InboxItem.next_attempt_at),
-        (Delivery.id, Delivery.state, Delivery.next_attempt_at),
-        (RemoteFetch.id, RemoteFetch.state, RemoteFetch.next_attempt_at),
+        (col(InboxItem.id), col(InboxItem.state), col(InboxItem.next_attempt_at)),
+        (col(Delivery.id), col(Delivery.state), col(Delivery.next_attempt_at)),
+        (col(RemoteFetch.id), col(RemoteFetch.state), col(RemoteFetch.next_attempt_at)),
     ):
-        removed += await delete_in_batches(db, key, state.in_(FINISHED_STATES), last_due < before)  # type: ignore[attr-defined]
+        removed += await delete_in_batches(db, key, state.in_(FINISHED_STATES), last_due < before)
     return removed
 
 
@@ -148,7 +151,7 @@ async def delete_in_batches(db: Database, key: Any, *conditions: Any) -> int:
             result = await session.execute(
                 delete(key.table).where(key.in_(keys), *conditions).execution_options(synchronize_session=False)
             )
-        removed += result.rowcount  # type: ignore[attr-defined]
+        removed += cast(CursorResult[Any], result).rowcount
         if len(keys) < BATCH_SIZE:
             return removed
 

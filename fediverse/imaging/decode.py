@@ -56,7 +56,7 @@ def decode_image(data: bytes, limits: ImageLimits | None = None, *, target_side:
     if not data:
         raise ImageRejected("The file is empty.", reason="not_an_image")
     try:
-        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        image: Image.Image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         # The warning only raises where warnings are errors (tests); our own limit below is lower anyway.
         if isinstance(error, Image.DecompressionBombError | Image.DecompressionBombWarning):

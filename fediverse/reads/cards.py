@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.urls import Urls
 from fediverse.federation.notes import PostView
@@ -98,11 +99,11 @@ async def load_cards(
     post_ids = list(dict.fromkeys(entry.post_id for entry in entries))
     if not post_ids:
         return []
-    posts = {post.id: post for post in await session.scalars(select(Post).where(Post.id.in_(post_ids)))}
+    posts = {post.id: post for post in await session.scalars(select(Post).where(col(Post.id).in_(post_ids)))}
     views = {view.post.id: view for view in await load_post_views(session, list(posts.values()))}
     booster_ids = {entry.booster_id for entry in entries if entry.booster_id is not None}
     boosters = (
-        {actor.id: actor for actor in await session.scalars(select(Actor).where(Actor.id.in_(booster_ids)))}
+        {actor.id: actor for actor in await session.scalars(select(Actor).where(col(Actor.id).in_(booster_ids)))}
         if booster_ids
         else {}
     )
@@ -111,12 +112,14 @@ async def load_cards(
     if viewer_actor_id is not None:
         liked = set(
             await session.scalars(
-                select(Like.post_id).where(Like.actor_id == viewer_actor_id, Like.post_id.in_(post_ids))
+                select(col(Like.post_id)).where(col(Like.actor_id) == viewer_actor_id, col(Like.post_id).in_(post_ids))
             )
         )
         boosted = set(
             await session.scalars(
-                select(Announce.post_id).where(Announce.actor_id == viewer_actor_id, Announce.post_id.in_(post_ids))
+                select(col(Announce.post_id)).where(
+                    col(Announce.actor_id) == viewer_actor_id, col(Announce.post_id).in_(post_ids)
+                )
             )
         )
     cards = []

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, cast, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from fediverse.core.blocking import not_hidden_from
 from fediverse.core.visibility import OPEN, followed_ids, visible_to
+from storage.columns import key_col
 from storage.models import Actor, Announce, Post, PostMedia, PostTag
 
 PAGE_SIZE = 20
@@ -37,28 +39,36 @@ class TimelinePage:
     next_max_id: int | None  # pass as ``max_id`` for the next (older) page; None at the end
 
 
-def _posts_branch(where: ColumnElement[bool], max_id: int | None, limit: int) -> Select[tuple[int, int, int | None]]:
-    query = select(Post.id.label("entry_id"), Post.id.label("post_id"), cast(null(), BigInteger).label("booster_id"))
-    query = query.where(where, Post.deleted_at.is_(None))
+def _posts_branch(where: ColumnElement[bool], max_id: int | None, limit: int) -> Select[int, int, int | None]:
+    query: Select[int, int, int | None] = select(
+        key_col(Post.id).label("entry_id"),
+        key_col(Post.id).label("post_id"),
+        cast(null(), BigInteger).label("booster_id"),
+    )
+    query = query.where(where, col(Post.deleted_at).is_(None))
     if max_id is not None:
-        query = query.where(Post.id < max_id)
-    return query.order_by(Post.id.desc()).limit(limit)
+        query = query.where(col(Post.id) < max_id)
+    return query.order_by(col(Post.id).desc()).limit(limit)
 
 
-def _boosts_branch(boosters: ColumnElement[bool], max_id: int | None, limit: int) -> Select[tuple[int, int, int]]:
-    query = (
-        select(Announce.id.label("entry_id"), Announce.post_id.label("post_id"), Announce.actor_id.label("booster_id"))
-        .join(Post, Post.id == Announce.post_id)
-        .where(boosters, Post.deleted_at.is_(None), Post.visibility.in_(OPEN))
+def _boosts_branch(boosters: ColumnElement[bool], max_id: int | None, limit: int) -> Select[int, int, int]:
+    query: Select[int, int, int] = (
+        select(
+            key_col(Announce.id).label("entry_id"),
+            col(Announce.post_id).label("post_id"),
+            col(Announce.actor_id).label("booster_id"),
+        )
+        .join(Post, col(Post.id) == col(Announce.post_id))
+        .where(boosters, col(Post.deleted_at).is_(None), col(Post.visibility).in_(OPEN))
     )
     if max_id is not None:
-        query = query.where(Announce.id < max_id)
-    return query.order_by(Announce.id.desc()).limit(limit)
+        query = query.where(col(Announce.id) < max_id)
+    return query.order_by(col(Announce.id).desc()).limit(limit)
 
 
 async def _run(
     session: AsyncSession,
-    branches: list[Select[tuple[int, int, int | None]]] | list[Select[tuple[int, int, int]]],
+    branches: list[Select[int, int, int | None]] | list[Select[int, int, int]],
     limit: int,
 ) -> TimelinePage:
     if len(branches) == 1:
@@ -91,20 +101,22 @@ async def home_timeline(
     """Posts and boosts by the accounts ``actor_id`` follows, and its own; replies only within that circle.
     Nothing by accounts it blocks or mutes (or that block it), nor boosts of their posts."""
     limit = _clamp(limit)
-    circle = or_(Post.author_id.in_(followed_ids(actor_id)), Post.author_id == actor_id)
+    circle = or_(col(Post.author_id).in_(followed_ids(actor_id)), col(Post.author_id) == actor_id)
     parent = aliased(Post)
-    in_circle = select(parent.id).where(or_(parent.author_id.in_(followed_ids(actor_id)), parent.author_id == actor_id))
+    in_circle = select(col(parent.id)).where(
+        or_(col(parent.author_id).in_(followed_ids(actor_id)), col(parent.author_id) == actor_id)
+    )
     posts = _posts_branch(
         and_(
             circle,
             visible_to(actor_id),
             not_hidden_from(Post.author_id, actor_id),
-            or_(Post.in_reply_to_ap_id.is_(None), Post.in_reply_to_id.in_(in_circle)),
+            or_(col(Post.in_reply_to_ap_id).is_(None), col(Post.in_reply_to_id).in_(in_circle)),
         ),
         max_id,
         limit,
     )
-    boosters = or_(Announce.actor_id.in_(followed_ids(actor_id)), Announce.actor_id == actor_id)
+    boosters = or_(col(Announce.actor_id).in_(followed_ids(actor_id)), col(Announce.actor_id) == actor_id)
     boosts = _boosts_branch(
         and_(boosters, not_hidden_from(Announce.actor_id, actor_id), not_hidden_from(Post.author_id, actor_id)),
         max_id,
@@ -128,9 +140,9 @@ async def public_timeline(
 ) -> TimelinePage:
     """Public top-level posts of this instance (``local_only``) or of everyone we know."""
     limit = _clamp(limit)
-    where = and_(Post.visibility == "public", Post.in_reply_to_ap_id.is_(None))
+    where = and_(col(Post.visibility) == "public", col(Post.in_reply_to_ap_id).is_(None))
     if local_only:
-        where = and_(where, Post.is_local.is_(True))
+        where = and_(where, col(Post.is_local).is_(True))
     return await _run(session, [_posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit)], limit)
 
 
@@ -143,8 +155,8 @@ async def tag_timeline(
     limit: int = PAGE_SIZE,
 ) -> TimelinePage:
     limit = _clamp(limit)
-    tagged = select(PostTag.post_id).where(PostTag.tag == tag)
-    where = and_(Post.visibility == "public", Post.id.in_(tagged))
+    tagged = select(col(PostTag.post_id)).where(col(PostTag.tag) == tag)
+    where = and_(col(Post.visibility) == "public", col(Post.id).in_(tagged))
     return await _run(session, [_posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit)], limit)
 
 
@@ -159,9 +171,9 @@ async def profile_timeline(
 ) -> TimelinePage:
     """An account's own posts that ``viewer`` may see (replies left out), for the profile grid."""
     limit = _clamp(limit)
-    where = and_(Post.author_id == author_id, visible_to(viewer_actor_id), Post.in_reply_to_ap_id.is_(None))
+    where = and_(col(Post.author_id) == author_id, visible_to(viewer_actor_id), col(Post.in_reply_to_ap_id).is_(None))
     if with_media_only:
-        where = and_(where, Post.id.in_(select(PostMedia.post_id)))
+        where = and_(where, col(Post.id).in_(select(col(PostMedia.post_id))))
     return await _run(session, [_posts_branch(where, max_id, limit)], limit)
 
 
@@ -171,11 +183,11 @@ async def search_actors(session: AsyncSession, text: str, *, limit: int = 20) ->
     query = (
         select(Actor)
         .where(
-            Actor.gone_at.is_(None),
-            Actor.type != "Application",
-            or_(Actor.username.ilike(pattern, escape="\\"), Actor.display_name.ilike(pattern, escape="\\")),
+            col(Actor.gone_at).is_(None),
+            col(Actor.type) != "Application",
+            or_(col(Actor.username).ilike(pattern, escape="\\"), col(Actor.display_name).ilike(pattern, escape="\\")),
         )
-        .order_by(Actor.is_local.desc(), Actor.username)
+        .order_by(col(Actor.is_local).desc(), col(Actor.username))
         .limit(limit)
     )
     return list(await session.scalars(query))

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.errors import NotFound
 from fediverse.core.media_files import forget_files
@@ -25,7 +26,9 @@ async def load_account(services: Services, username: str) -> tuple[Account, Acto
     async with services.db.session() as session:
         row = (
             await session.execute(
-                select(Account, Actor).join(Actor, Actor.id == Account.actor_id).where(Account.username == username)
+                select(Account, Actor)
+                .join(Actor, col(Actor.id) == col(Account.actor_id))
+                .where(col(Account.username) == username)
             )
         ).first()
     if row is None or row[0].disabled_at is not None:
@@ -44,7 +47,7 @@ async def find_actor(services: Services, reference: str) -> Actor:
 async def find_post(services: Services, reference: str) -> Post:
     """A post by its id (local or remote, fetched from its origin when unknown) or our own URL."""
     async with services.db.session() as session:
-        post = await session.scalar(select(Post).where((Post.ap_id == reference) | (Post.url == reference)))
+        post = await session.scalar(select(Post).where((col(Post.ap_id) == reference) | (col(Post.url) == reference)))
     if post is None and not services.urls.is_local(reference):
         post = await services.resolver.note(reference)
     if post is None or post.deleted_at is not None:
@@ -122,7 +125,7 @@ async def answer_follow_request(services: Services, username: str, follower_ap_i
     """Approve or reject a pending request (or remove an existing follower, with ``approve=False``)."""
     _, me = await load_account(services, username)
     async with services.db.transaction() as session:
-        follower = await session.scalar(select(Actor).where(Actor.ap_id == follower_ap_id))
+        follower = await session.scalar(select(Actor).where(col(Actor.ap_id) == follower_ap_id))
         if follower is None:
             raise NotFound("No such follower.")
         if approve:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.errors import BadRequest
 from fediverse.core.urls import Urls
@@ -20,7 +21,9 @@ from storage.models import Account, Actor, Block, Mute, Notification
 
 
 async def find_block(session: AsyncSession, blocker: Actor, blocked: Actor) -> Block | None:
-    return await session.scalar(select(Block).where(Block.blocker_id == blocker.id, Block.blocked_id == blocked.id))
+    return await session.scalar(
+        select(Block).where(col(Block.blocker_id) == blocker.id, col(Block.blocked_id) == blocked.id)
+    )
 
 
 async def block_account(session: AsyncSession, urls: Urls, blocker: Actor, blocked: Actor) -> Block:
@@ -37,9 +40,9 @@ async def block_account(session: AsyncSession, urls: Urls, blocker: Actor, block
         await remove_follower(session, urls, blocker, blocked)
     block = Block(blocker_id=blocker.id, blocked_id=blocked.id, ap_id=new_activity_id(urls, blocker.username))
     session.add(block)
-    account_id = select(Account.id).where(Account.actor_id == blocker.id).scalar_subquery()
+    account_id = select(col(Account.id)).where(col(Account.actor_id) == blocker.id).scalar_subquery()
     await session.execute(
-        delete(Notification).where(Notification.account_id == account_id, Notification.actor_id == blocked.id)
+        delete(Notification).where(col(Notification.account_id) == account_id, col(Notification.actor_id) == blocked.id)
     )
     if not blocked.is_local:
         activity = block_activity(block.ap_id or "", blocker.ap_id, blocked.ap_id)
@@ -61,7 +64,7 @@ async def unblock_account(session: AsyncSession, urls: Urls, blocker: Actor, blo
 
 
 async def find_mute(session: AsyncSession, muter: Actor, muted: Actor) -> Mute | None:
-    return await session.scalar(select(Mute).where(Mute.muter_id == muter.id, Mute.muted_id == muted.id))
+    return await session.scalar(select(Mute).where(col(Mute.muter_id) == muter.id, col(Mute.muted_id) == muted.id))
 
 
 async def mute_account(session: AsyncSession, muter: Actor, muted: Actor, *, hide_notifications: bool) -> Mute:
@@ -79,4 +82,4 @@ async def mute_account(session: AsyncSession, muter: Actor, muted: Actor, *, hid
 
 
 async def unmute_account(session: AsyncSession, muter: Actor, muted: Actor) -> None:
-    await session.execute(delete(Mute).where(Mute.muter_id == muter.id, Mute.muted_id == muted.id))
+    await session.execute(delete(Mute).where(col(Mute.muter_id) == muter.id, col(Mute.muted_id) == muted.id))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.blocking import is_blocked_between
 from fediverse.core.errors import BadRequest, Forbidden, NotFound
@@ -28,7 +29,7 @@ from storage.types import utcnow
 
 async def find_follow(session: AsyncSession, follower: Actor, followee: Actor) -> Follow | None:
     return await session.scalar(
-        select(Follow).where(Follow.follower_id == follower.id, Follow.followee_id == followee.id)
+        select(Follow).where(col(Follow.follower_id) == follower.id, col(Follow.followee_id) == followee.id)
     )
 
 
@@ -147,7 +148,9 @@ async def receive_follow_answer(session: AsyncSession, follower: Actor, followee
 
 async def drop_follow(session: AsyncSession, follower: Actor, followee: Actor) -> None:
     """Forget a follow without telling anyone (a remote Undo{Follow}, or a block)."""
-    await session.execute(delete(Follow).where(Follow.follower_id == follower.id, Follow.followee_id == followee.id))
+    await session.execute(
+        delete(Follow).where(col(Follow.follower_id) == follower.id, col(Follow.followee_id) == followee.id)
+    )
     if followee.is_local and followee.id is not None and follower.id is not None:
         for kind in (NotificationType.FOLLOW, NotificationType.FOLLOW_REQUEST):
             await withdraw_notification(session, followee.id, kind, from_actor_id=follower.id)

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from activitypub.vocab import JsonObject
 from fediverse.core.errors import Forbidden, NotFound
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
@@ -23,7 +25,7 @@ async def like_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post,
     """A local account likes ``post``; its remote author receives a ``Like``."""
     assert actor.id is not None and author.id is not None
     await _refuse_unseen(session, actor, post)
-    existing = await session.scalar(select(Like).where(Like.actor_id == actor.id, Like.post_id == post.id))
+    existing = await session.scalar(select(Like).where(col(Like.actor_id) == actor.id, col(Like.post_id) == post.id))
     if existing is not None:
         return existing
     like = Like(actor_id=actor.id, post_id=post.id, ap_id=new_activity_id(urls, actor.username))
@@ -37,7 +39,7 @@ async def like_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post,
 
 
 async def unlike_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> None:
-    like = await session.scalar(select(Like).where(Like.actor_id == actor.id, Like.post_id == post.id))
+    like = await session.scalar(select(Like).where(col(Like.actor_id) == actor.id, col(Like.post_id) == post.id))
     if like is None:
         return
     await session.delete(like)
@@ -56,7 +58,9 @@ async def boost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post
     if post.visibility not in BOOSTABLE or post.deleted_at is not None:
         raise Forbidden("Only public and unlisted posts can be boosted.")
     await _refuse_unseen(session, actor, post)
-    existing = await session.scalar(select(Announce).where(Announce.actor_id == actor.id, Announce.post_id == post.id))
+    existing = await session.scalar(
+        select(Announce).where(col(Announce.actor_id) == actor.id, col(Announce.post_id) == post.id)
+    )
     if existing is not None:
         return existing
     boost = Announce(
@@ -74,7 +78,9 @@ async def boost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post
 
 
 async def unboost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> None:
-    boost = await session.scalar(select(Announce).where(Announce.actor_id == actor.id, Announce.post_id == post.id))
+    boost = await session.scalar(
+        select(Announce).where(col(Announce.actor_id) == actor.id, col(Announce.post_id) == post.id)
+    )
     if boost is None:
         return
     await session.delete(boost)
@@ -99,7 +105,7 @@ async def _refuse_unseen(session: AsyncSession, actor: Actor, post: Post) -> Non
 
 def _announce_document(
     urls: Urls, actor: Actor, author: Actor, post: Post, activity_id: str, published: datetime
-) -> dict[str, object]:
+) -> JsonObject:
     return announce_activity(
         activity_id,
         actor.ap_id,
@@ -114,7 +120,7 @@ async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity
     """A remote actor liked a local post (refused when it may not see the post: not addressed to it, or its
     author and the actor are blocked apart)."""
     assert actor.id is not None
-    if await session.scalar(select(Like.id).where(Like.actor_id == actor.id, Like.post_id == post.id)):
+    if await session.scalar(select(col(Like.id)).where(col(Like.actor_id) == actor.id, col(Like.post_id) == post.id)):
         return
     if not await can_see(session, post, actor.id):
         return
@@ -128,7 +134,9 @@ async def receive_announce(
     """A remote actor boosted a post (ours, or one we know from a followed account); a boost of a post the
     booster may not see (its author and the booster are blocked apart) is refused."""
     assert actor.id is not None
-    if await session.scalar(select(Announce.id).where(Announce.actor_id == actor.id, Announce.post_id == post.id)):
+    if await session.scalar(
+        select(col(Announce.id)).where(col(Announce.actor_id) == actor.id, col(Announce.post_id) == post.id)
+    ):
         return
     if not await can_see(session, post, actor.id):
         return
@@ -149,12 +157,14 @@ async def receive_undo(
     Matched by the activity id, else (when the Undo embeds it) by the post it acted on: Mastodon undoes a
     like by its target, and some servers' Undo names an id that differs from the one they first sent.
     """
-    row = await session.scalar(select(model).where(model.ap_id == activity_id, model.actor_id == actor.id))
+    row: Like | Announce | None = await session.scalar(
+        select(model).where(col(model.ap_id) == activity_id, col(model.actor_id) == actor.id)
+    )
     if row is None and object_ap_id is not None:
         row = await session.scalar(
             select(model)
-            .join(Post, Post.id == model.post_id)
-            .where(model.actor_id == actor.id, Post.ap_id == object_ap_id)
+            .join(Post, col(Post.id) == col(model.post_id))
+            .where(col(model.actor_id) == actor.id, col(Post.ap_id) == object_ap_id)
         )
     if row is None:
         return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.blocking import is_blocked_between, not_silenced_for
 from fediverse.core.visibility import can_see, visible_to
@@ -27,7 +28,7 @@ async def notify(
     a block and posts the recipient may not see are skipped."""
     if recipient_actor_id == from_actor_id or await is_blocked_between(session, recipient_actor_id, from_actor_id):
         return
-    account_id = await session.scalar(select(Account.id).where(Account.actor_id == recipient_actor_id))
+    account_id = await session.scalar(select(col(Account.id)).where(col(Account.actor_id) == recipient_actor_id))
     if account_id is None:
         return
     if post_id is not None:
@@ -46,12 +47,14 @@ async def withdraw_notification(
     post_id: int | None = None,
 ) -> None:
     """Remove what an undone action caused (an unliked post no longer shows the like)."""
-    account_id = select(Account.id).where(Account.actor_id == recipient_actor_id).scalar_subquery()
+    account_id = select(col(Account.id)).where(col(Account.actor_id) == recipient_actor_id).scalar_subquery()
     statement = delete(Notification).where(
-        Notification.account_id == account_id, Notification.type == kind, Notification.actor_id == from_actor_id
+        col(Notification.account_id) == account_id,
+        col(Notification.type) == kind,
+        col(Notification.actor_id) == from_actor_id,
     )
     if post_id is not None:
-        statement = statement.where(Notification.post_id == post_id)
+        statement = statement.where(col(Notification.post_id) == post_id)
     await session.execute(statement)
 
 
@@ -59,10 +62,10 @@ def shown_to(account: Account) -> ColumnElement[bool]:
     """A WHERE clause for the notifications ``account`` is shown (the list and the unread count): its own,
     not silenced, and about no post or a post it may see now."""
     visible_post = exists().where(
-        Post.id == Notification.post_id, Post.deleted_at.is_(None), visible_to(account.actor_id)
+        col(Post.id) == col(Notification.post_id), col(Post.deleted_at).is_(None), visible_to(account.actor_id)
     )
     return and_(
-        Notification.account_id == account.id,
+        col(Notification.account_id) == account.id,
         not_silenced_for(Notification.actor_id, account.actor_id),
-        or_(Notification.post_id.is_(None), visible_post),
+        or_(col(Notification.post_id).is_(None), visible_post),
     )

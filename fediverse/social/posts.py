@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.vocab import JsonObject
 from fediverse.core.errors import BadRequest, Forbidden, NotFound
@@ -118,7 +119,7 @@ async def _claim_media(session: AsyncSession, account: Account, media_ids: Seque
     """Attach drafts to the post being written. The rows are locked as they are read, so housekeeping
     expiring the same drafts either waits and then leaves them (no longer drafts), or wins and the
     publish is refused as for any missing image (PostgreSQL; SQLite runs one writer at a time)."""
-    query = select(Media).where(Media.id.in_(list(media_ids))).with_for_update()
+    query = select(Media).where(col(Media.id).in_(list(media_ids))).with_for_update()
     found = {m.id: m for m in await session.scalars(query)}
     media = []
     for media_id in media_ids:
@@ -199,7 +200,7 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     if parent is not None and parent_author is not None and parent_author.id not in {a.id for a in mentioned}:
         await notify(session, parent_author.id or 0, NotificationType.REPLY, from_actor_id=author.id, post_id=post.id)
     if draft.remix_of_ap_id:
-        source = await session.scalar(select(Post).where(Post.ap_id == draft.remix_of_ap_id))
+        source = await session.scalar(select(Post).where(col(Post.ap_id) == draft.remix_of_ap_id))
         if source is not None:
             await notify(session, source.author_id, NotificationType.REMIX, from_actor_id=author.id, post_id=post.id)
     # Tags sorted as ``load_post_views`` reads them back, so the delivered Note and the served one agree.
@@ -239,7 +240,7 @@ async def delete_post(session: AsyncSession, urls: Urls, account: Account, post:
     post.deleted_at = utcnow()
     post.content_html = ""
     post.source_text = None
-    await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
+    await session.execute(delete(PostTag).where(col(PostTag.post_id) == post.id))
     await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
     await bump(session, POSTS)
     return await drop_attachments(session, post)
@@ -283,7 +284,7 @@ async def edit_post(
     for media in view.media:
         if alt_texts and media.id in alt_texts:
             media.alt_text = alt_texts[media.id or 0][:1500]
-    await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
+    await session.execute(delete(PostTag).where(col(PostTag.post_id) == post.id))
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
     edited = PostView(post=post, author=view.author, media=view.media, tags=sorted(tags), mentions=view.mentions)
     note: JsonObject = note_document(edited, urls)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.vocab import PUBLIC
 from fediverse.core.media_files import keys_of
@@ -73,7 +74,7 @@ async def load_actor_images(session: AsyncSession, account: Account) -> ActorIma
     wanted = [media_id for media_id in (account.avatar_media_id, account.header_media_id) if media_id is not None]
     if not wanted:
         return ActorImages()
-    found = {media.id: media for media in await session.scalars(select(Media).where(Media.id.in_(wanted)))}
+    found = {media.id: media for media in await session.scalars(select(Media).where(col(Media.id).in_(wanted)))}
     return ActorImages(icon=found.get(account.avatar_media_id), header=found.get(account.header_media_id))
 
 
@@ -83,7 +84,10 @@ async def _drop_profile_image(session: AsyncSession, account: Account, media_id:
     old = await session.get(Media, media_id) if media_id is not None else None
     if old is None or old.owner_account_id != account.id:
         return set()
-    if await session.scalar(select(PostMedia.post_id).where(PostMedia.media_id == old.id).limit(1)) is not None:
+    if (
+        await session.scalar(select(col(PostMedia.post_id)).where(col(PostMedia.media_id) == old.id).limit(1))
+        is not None
+    ):
         return set()
     await session.delete(old)
     return keys_of(old)

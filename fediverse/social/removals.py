@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.media_files import keys_of
 from fediverse.social.follows import drop_follow
@@ -36,11 +37,11 @@ async def tombstone_post(session: AsyncSession, post: Post) -> None:
     await drop_attachments(session, post)
     await bump(session, POSTS)
     for statement in (
-        delete(PostTag).where(PostTag.post_id == post.id),
-        delete(Mention).where(Mention.post_id == post.id),
-        delete(Announce).where(Announce.post_id == post.id),
-        delete(Like).where(Like.post_id == post.id),
-        delete(Notification).where(Notification.post_id == post.id),
+        delete(PostTag).where(col(PostTag.post_id) == post.id),
+        delete(Mention).where(col(Mention.post_id) == post.id),
+        delete(Announce).where(col(Announce.post_id) == post.id),
+        delete(Like).where(col(Like.post_id) == post.id),
+        delete(Notification).where(col(Notification.post_id) == post.id),
     ):
         await session.execute(statement)
 
@@ -49,27 +50,27 @@ async def drop_attachments(session: AsyncSession, post: Post) -> set[str]:
     """Delete a post's attachments (an image belongs to one post) and return the keys of the files they
     used, to forget once the transaction has committed (``fediverse.core.media_files.forget_files``). A remote
     post's images stay on their server, so its rows have no files."""
-    media = list(await session.scalars(select(Media).join(PostMedia).where(PostMedia.post_id == post.id)))
-    await session.execute(delete(PostMedia).where(PostMedia.post_id == post.id))
+    media = list(await session.scalars(select(Media).join(PostMedia).where(col(PostMedia.post_id) == post.id)))
+    await session.execute(delete(PostMedia).where(col(PostMedia.post_id) == post.id))
     if media:
-        await session.execute(delete(Media).where(Media.id.in_([item.id for item in media])))
+        await session.execute(delete(Media).where(col(Media.id).in_([item.id for item in media])))
     return {key for item in media for key in keys_of(item)}
 
 
 async def purge_actor(session: AsyncSession, actor: Actor) -> None:
     """Everything a deleted remote account left here: posts, media, follows, likes, boosts, mentions."""
-    post_ids = list(await session.scalars(select(Post.id).where(Post.author_id == actor.id)))
+    post_ids = list(await session.scalars(select(col(Post.id)).where(col(Post.author_id) == actor.id)))
     for post_id in post_ids:
         post = await session.get(Post, post_id)
         if post is not None:
             await tombstone_post(session, post)
     for statement in (
-        delete(Follow).where(or_(Follow.follower_id == actor.id, Follow.followee_id == actor.id)),
-        delete(Like).where(Like.actor_id == actor.id),
-        delete(Announce).where(Announce.actor_id == actor.id),
-        delete(Mention).where(Mention.actor_id == actor.id),
-        delete(Notification).where(Notification.actor_id == actor.id),
-        delete(Block).where(or_(Block.blocker_id == actor.id, Block.blocked_id == actor.id)),
+        delete(Follow).where(or_(col(Follow.follower_id) == actor.id, col(Follow.followee_id) == actor.id)),
+        delete(Like).where(col(Like.actor_id) == actor.id),
+        delete(Announce).where(col(Announce.actor_id) == actor.id),
+        delete(Mention).where(col(Mention.actor_id) == actor.id),
+        delete(Notification).where(col(Notification.actor_id) == actor.id),
+        delete(Block).where(or_(col(Block.blocker_id) == actor.id, col(Block.blocked_id) == actor.id)),
     ):
         await session.execute(statement)
     actor.gone_at = utcnow()
@@ -83,7 +84,7 @@ async def purge_actor(session: AsyncSession, actor: Actor) -> None:
 async def record_block(session: AsyncSession, blocker: Actor, blocked: Actor, activity_id: str | None) -> None:
     """``blocker`` blocks ``blocked``: follows in both directions end."""
     existing = await session.scalar(
-        select(Block.id).where(Block.blocker_id == blocker.id, Block.blocked_id == blocked.id)
+        select(col(Block.id)).where(col(Block.blocker_id) == blocker.id, col(Block.blocked_id) == blocked.id)
     )
     if existing is None:
         assert blocker.id is not None and blocked.id is not None

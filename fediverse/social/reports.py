@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.errors import BadRequest
 from fediverse.core.urls import Urls
@@ -47,7 +48,7 @@ async def file_report(
         session, activity_id=None, reporter=reporter, target=target, post_ids=post_ids, comment=comment
     )
     if forward and not target.is_local:
-        instance = await session.scalar(select(Actor).where(Actor.ap_id == urls.instance_actor_id()))
+        instance = await session.scalar(select(Actor).where(col(Actor.ap_id) == urls.instance_actor_id()))
         assert instance is not None, "the instance actor is created when the services open"
         flag = flag_activity(urls.report_id(secrets.token_hex(12)), instance.ap_id, [target.ap_id, *post_ids], comment)
         await queue_activity(session, instance, flag, [target.inbox_url], local_base_url=urls.base_url)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TooManyRequests, UnsupportedMediaType
 from fediverse.core.media_files import forget_files, keys_of
@@ -69,7 +70,7 @@ async def check_draft_room(session: AsyncSession, account_id: int, max_drafts: i
     drafts = await session.scalar(
         select(func.count())
         .select_from(Media)
-        .where(Media.owner_account_id == account_id, Media.state == MediaState.DRAFT)
+        .where(col(Media.owner_account_id) == account_id, col(Media.state) == MediaState.DRAFT)
     )
     if (drafts or 0) >= max_drafts:
         raise TooManyRequests(f"You have {drafts} unpublished images; publish or delete some first.", retry_after=60)
@@ -134,7 +135,7 @@ async def create_generated_media(
 
 async def load_job_media(db: Database, job_id: int | None) -> list[Media]:
     async with db.session() as session:
-        return list(await session.scalars(select(Media).where(Media.job_id == job_id).order_by(Media.id)))
+        return list(await session.scalars(select(Media).where(col(Media.job_id) == job_id).order_by(col(Media.id))))
 
 
 async def load_own_drafts(db: Database, account: Account, media_ids: Sequence[int]) -> list[Media]:
@@ -142,9 +143,9 @@ async def load_own_drafts(db: Database, account: Account, media_ids: Sequence[in
     async with db.session() as session:
         rows = await session.scalars(
             select(Media).where(
-                Media.id.in_(list(media_ids)),
-                Media.owner_account_id == account.id,
-                Media.state == MediaState.DRAFT,
+                col(Media.id).in_(list(media_ids)),
+                col(Media.owner_account_id) == account.id,
+                col(Media.state) == MediaState.DRAFT,
             )
         )
         found = {row.id: row for row in rows}

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.media_files import forget_files, keys_of
 from fediverse.core.metrics import GENERATION_DURATION, GENERATION_JOBS
@@ -125,14 +126,14 @@ async def _start(db: Database, job_id: int) -> GenerationJob | None:
     async with db.transaction() as session:
         started = await session.scalar(
             update(GenerationJob)
-            .where(GenerationJob.id == job_id, GenerationJob.state == JobState.QUEUED)
+            .where(col(GenerationJob.id) == job_id, col(GenerationJob.state) == JobState.QUEUED)
             .values(
                 state=JobState.RUNNING,
                 started_at=now,
                 locked_until=now + LEASE,
                 attempts=GenerationJob.attempts + 1,
             )
-            .returning(GenerationJob.id)
+            .returning(col(GenerationJob.id))
         )
         if started is None:
             return None
@@ -250,8 +251,12 @@ class _Reporter:
     async def _cancel_requested(self) -> bool:
         async with self.db.session() as session:
             return bool(
-                await session.scalar(select(GenerationJob.cancel_requested).where(GenerationJob.id == self.job_id))
+                await session.scalar(
+                    select(col(GenerationJob.cancel_requested)).where(col(GenerationJob.id) == self.job_id)
+                )
             )
 
     def _still_running(self) -> Any:
-        return update(GenerationJob).where(GenerationJob.id == self.job_id, GenerationJob.state == JobState.RUNNING)
+        return update(GenerationJob).where(
+            col(GenerationJob.id) == self.job_id, col(GenerationJob.state) == JobState.RUNNING
+        )

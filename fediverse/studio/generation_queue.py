@@ -14,12 +14,14 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
+from sqlmodel import col
 
 from fediverse.services import Services
 from fediverse.studio.events import FAILED, append_event
 from fediverse.studio.execution import INTERRUPTED, execute_job
 from fediverse.studio.submission import LEASE, QUEUE_NAME
 from storage.claims import claim_due
+from storage.columns import key_col
 from storage.models import GenerationJob, JobState
 from storage.types import utcnow
 
@@ -76,11 +78,14 @@ async def _work_waiting(services: Services) -> bool:
     job = GenerationJob
     async with services.db.session() as session:
         found = await session.scalar(
-            select(job.id)
+            select(col(job.id))
             .where(
                 or_(
-                    and_(job.state == JobState.QUEUED, or_(job.locked_until.is_(None), job.locked_until < now)),
-                    and_(job.state == JobState.RUNNING, job.locked_until < now),
+                    and_(
+                        col(job.state) == JobState.QUEUED,
+                        or_(col(job.locked_until).is_(None), col(job.locked_until) < now),
+                    ),
+                    and_(col(job.state) == JobState.RUNNING, col(job.locked_until) < now),
                 )
             )
             .limit(1)
@@ -95,9 +100,9 @@ async def recover_abandoned_jobs(services: Services, *, now: datetime | None = N
         lost = list(
             await session.scalars(
                 update(GenerationJob)
-                .where(GenerationJob.state == JobState.RUNNING, GenerationJob.locked_until < now)
+                .where(col(GenerationJob.state) == JobState.RUNNING, col(GenerationJob.locked_until) < now)
                 .values(state=JobState.FAILED, error=INTERRUPTED, finished_at=now, locked_until=None)
-                .returning(GenerationJob.id)
+                .returning(key_col(GenerationJob.id))
             )
         )
         for job_id in lost:

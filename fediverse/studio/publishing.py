@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from activitypub.errors import ActivityPubError
 from fediverse.core.errors import BadRequest, ReverieError
@@ -132,7 +133,7 @@ async def _find_actor(services: Services, handle: str) -> Actor | None:
 
 async def _load_drafts(services: Services, account: Account, media_ids: Sequence[int]) -> list[Media]:
     async with services.db.session() as session:
-        found = {m.id: m for m in await session.scalars(select(Media).where(Media.id.in_(list(media_ids))))}
+        found = {m.id: m for m in await session.scalars(select(Media).where(col(Media.id).in_(list(media_ids))))}
     media = []
     for position, media_id in enumerate(media_ids, start=1):
         item = found.get(media_id)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from fediverse.core.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from fediverse.generation import Capabilities, GenerationRequest, InvalidRequestError, validate_request
@@ -104,7 +105,7 @@ async def create_job(
         active = await session.scalar(
             select(func.count())
             .select_from(GenerationJob)
-            .where(GenerationJob.account_id == account.id, GenerationJob.state.in_(ACTIVE_STATES))
+            .where(col(GenerationJob.account_id) == account.id, col(GenerationJob.state).in_(ACTIVE_STATES))
         )
         if (active or 0) >= options.queue_limit:
             raise TooManyRequests(

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 
 from activitypub.errors import ActivityPubError, DigestError, FetchError, InvalidDocumentError, SignatureError
 from fediverse.core.config import Settings, load_settings
@@ -61,7 +62,7 @@ def _error_response(
     """The body of every error: JSON for programs, a page for browsers. Never a stack trace."""
     if wants_json(request):
         return JSONResponse({"error": message}, status_code=status_code, headers=headers)
-    templates = request.app.state.templates
+    templates: Jinja2Templates = request.app.state.templates
     services = getattr(request.state, "services", None)
     instance_name = services.settings.instance_name if services else "Reverie"
     return templates.TemplateResponse(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
+from sqlmodel import col
 
 from storage.db import Database
 from storage.models import SignInFailure
@@ -45,8 +46,8 @@ class SignInThrottle:
         limits = {_user_key(username, address): self.per_user_and_address, _address_key(address): self.per_address}
         async with db.session() as session:
             rows = await session.execute(
-                select(SignInFailure.key, func.count(), func.min(SignInFailure.failed_at))
-                .where(SignInFailure.key.in_(limits), SignInFailure.failed_at > now - self.window)  # type: ignore[attr-defined]
+                select(col(SignInFailure.key), func.count(), func.min(col(SignInFailure.failed_at)))
+                .where(col(SignInFailure.key).in_(limits), col(SignInFailure.failed_at) > now - self.window)
                 .group_by(SignInFailure.key)
             )
             waits = [

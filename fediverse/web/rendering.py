@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
@@ -85,7 +86,7 @@ async def load_viewer(request: Request) -> Viewer | None:
     async with services.db.session() as session:
         actor = await session.get(Actor, account.actor_id)
         unread = await session.scalar(
-            select(func.count()).select_from(Notification).where(shown_to(account), Notification.read_at.is_(None))
+            select(func.count()).select_from(Notification).where(shown_to(account), col(Notification.read_at).is_(None))
         )
     assert actor is not None
     return Viewer(account=account, actor=actor, csrf_token=web_session.csrf_token, unread=unread or 0)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -72,7 +73,7 @@ async def end_session(request: Request, response: Response) -> None:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         async with services.db.transaction() as session:
-            await session.execute(delete(WebSession).where(WebSession.token_hash == _hash(token)))
+            await session.execute(delete(WebSession).where(col(WebSession.token_hash) == _hash(token)))
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -88,8 +89,8 @@ async def current_session(request: Request) -> tuple[WebSession, Account] | None
             row = (
                 await session.execute(
                     select(WebSession, Account)
-                    .join(Account, Account.id == WebSession.account_id)
-                    .where(WebSession.token_hash == _hash(token), WebSession.expires_at > utcnow())
+                    .join(Account, col(Account.id) == col(WebSession.account_id))
+                    .where(col(WebSession.token_hash) == _hash(token), col(WebSession.expires_at) > utcnow())
                 )
             ).first()
         if row is not None and row[1].disabled_at is None:
@@ -182,7 +183,7 @@ async def authenticate(request: Request, throttle: SignInThrottle, username: str
             retry_after=wait,
         )
     async with services.db.session() as session:
-        account = await session.scalar(select(Account).where(Account.username == username))
+        account = await session.scalar(select(Account).where(col(Account.username) == username))
     # Unknown and disabled accounts are checked too (against a stand-in hash), so they take as long.
     hash_to_check = account.password_hash if account is not None and account.disabled_at is None else None
     if not await verify_password(hash_to_check, password):

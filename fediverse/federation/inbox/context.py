@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import get_id
@@ -40,11 +41,11 @@ def embedded_object(activity: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def local_actor(session: AsyncSession, ap_id: str) -> Actor | None:
-    return await session.scalar(select(Actor).where(Actor.ap_id == ap_id, Actor.is_local.is_(True)))
+    return await session.scalar(select(Actor).where(col(Actor.ap_id) == ap_id, col(Actor.is_local).is_(True)))
 
 
 async def post_by_id(session: AsyncSession, ap_id: str) -> Post | None:
-    return await session.scalar(select(Post).where(Post.ap_id == ap_id))
+    return await session.scalar(select(Post).where(col(Post.ap_id) == ap_id))
 
 
 async def reload(session: AsyncSession, actor: Actor) -> Actor:

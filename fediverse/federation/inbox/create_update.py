@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import ACTOR_TYPES, audience, get_types
@@ -50,9 +51,13 @@ async def _is_relevant(
         if isinstance(target, str) and urls.is_local(target):
             return True
     follower = await session.scalar(
-        select(Follow.id)
-        .join(Actor, Actor.id == Follow.follower_id)
-        .where(Follow.followee_id == author.id, Follow.state == FollowState.ACCEPTED, Actor.is_local.is_(True))
+        select(col(Follow.id))
+        .join(Actor, col(Actor.id) == col(Follow.follower_id))
+        .where(
+            col(Follow.followee_id) == author.id,
+            col(Follow.state) == FollowState.ACCEPTED,
+            col(Actor.is_local).is_(True),
+        )
         .limit(1)
     )
     return follower is not None
@@ -110,7 +115,7 @@ async def _notify_locals(
     assert author.id is not None
     notified: set[int] = set()
     for ap_id in local_ids:
-        local = await session.scalar(select(Actor).where(Actor.ap_id == ap_id, Actor.is_local.is_(True)))
+        local = await session.scalar(select(Actor).where(col(Actor.ap_id) == ap_id, col(Actor.is_local).is_(True)))
         if local is not None and local.id not in notified:
             await notify(session, local.id, NotificationType.MENTION, from_actor_id=author.id, post_id=post.id)
             notified.add(local.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import get_ids, get_str
@@ -49,7 +50,7 @@ async def handle_flag(context: IngestContext, actor: Actor, activity: dict[str, 
     if not local_targets:
         return
     async with context.db.transaction() as session:
-        if await session.scalar(select(Report.id).where(Report.ap_id == activity["id"])) is not None:
+        if await session.scalar(select(col(Report.id)).where(col(Report.ap_id) == activity["id"])) is not None:
             return
         reported = None
         for target in local_targets:

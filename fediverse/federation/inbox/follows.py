@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import get_id, get_str
@@ -27,7 +28,7 @@ async def _answer(context: IngestContext, actor: Actor, activity: dict[str, Any]
     follow_id = object_id(activity)
     embedded = embedded_object(activity)
     async with context.db.transaction() as session:
-        follow = await session.scalar(select(Follow).where(Follow.ap_id == follow_id))
+        follow = await session.scalar(select(Follow).where(col(Follow.ap_id) == follow_id))
         follower = await session.get(Actor, follow.follower_id) if follow else None
         if follower is None and embedded is not None:
             # Some servers answer with a Follow we cannot match by id: match by its actor (Mastodon does).

@@ -18,12 +18,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
 
 from fediverse.core.domain_blocks import blocked_hosts
 from fediverse.core.errors import Forbidden, NotFound
 from fediverse.core.metrics import INBOX_ACCEPTED
 from fediverse.federation.actors_in import host_of
 from storage.batching import BatchInserter
+from storage.columns import table_of
 from storage.db import Database
 from storage.models import Account, InboxItem
 
@@ -44,7 +46,7 @@ class InboxIntake:
         self._account_ids: OrderedDict[str, int] = OrderedDict()
         self._last_arrival = float("-inf")
         self._writer = BatchInserter(
-            db, InboxItem.__table__, conflict_columns=["activity_ap_id"], max_batch=max_batch, screen=self._screen
+            db, table_of(InboxItem), conflict_columns=["activity_ap_id"], max_batch=max_batch, screen=self._screen
         )
 
     async def __aenter__(self) -> InboxIntake:
@@ -62,7 +64,7 @@ class InboxIntake:
             return cached
         async with self.db.engine.connect() as connection:
             found = await connection.scalar(
-                select(Account.id).where(Account.username == username, Account.disabled_at.is_(None))
+                select(col(Account.id)).where(col(Account.username) == username, col(Account.disabled_at).is_(None))
             )
         if found is not None:
             self._account_ids[username] = found
@@ -95,7 +97,7 @@ class InboxIntake:
         recipients = {row["recipient_account_id"] for row in rows} - {None}
         active = set(
             await connection.scalars(
-                select(Account.id).where(Account.id.in_(recipients), Account.disabled_at.is_(None))
+                select(col(Account.id)).where(col(Account.id).in_(recipients), col(Account.disabled_at).is_(None))
             )
             if recipients
             else ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from fediverse.federation.actors_in import parse_datetime
 from fediverse.federation.inbox.context import IngestContext, embedded_object, object_id, post_by_id, reload
@@ -33,7 +34,9 @@ async def handle_announce(context: IngestContext, actor: Actor, activity: dict[s
     if not context.urls.is_local(target):
         async with context.db.session() as session:
             followed = await session.scalar(
-                select(Follow.id).where(Follow.followee_id == actor.id, Follow.state == FollowState.ACCEPTED).limit(1)
+                select(col(Follow.id))
+                .where(col(Follow.followee_id) == actor.id, col(Follow.state) == FollowState.ACCEPTED)
+                .limit(1)
             )
         if followed is None:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import get_id, get_str
@@ -31,7 +32,9 @@ async def handle_undo(context: IngestContext, actor: Actor, activity: dict[str, 
             ):
                 return
         if kind in (None, "Follow"):
-            follow = await session.scalar(select(Follow).where(Follow.ap_id == undone_id, Follow.follower_id == me.id))
+            follow = await session.scalar(
+                select(Follow).where(col(Follow.ap_id) == undone_id, col(Follow.follower_id) == me.id)
+            )
             followee = await session.get(Actor, follow.followee_id) if follow else None
             if followee is None and kind == "Follow":
                 followee = await local_actor(session, target or "")
@@ -39,12 +42,16 @@ async def handle_undo(context: IngestContext, actor: Actor, activity: dict[str, 
                 await drop_follow(session, me, followee)
                 return
         if kind in (None, "Block"):
-            by_id = await session.execute(delete(Block).where(Block.blocker_id == me.id, Block.ap_id == undone_id))
+            by_id = await session.execute(
+                delete(Block).where(col(Block.blocker_id) == me.id, col(Block.ap_id) == undone_id)
+            )
             if getattr(by_id, "rowcount", 0):
                 return
             blocked = await local_actor(session, target or "") if kind == "Block" else None
             if blocked is not None:
-                await session.execute(delete(Block).where(Block.blocker_id == me.id, Block.blocked_id == blocked.id))
+                await session.execute(
+                    delete(Block).where(col(Block.blocker_id) == me.id, col(Block.blocked_id) == blocked.id)
+                )
                 return
         if kind == "Accept" and undone is not None:
             # The followee revokes an accepted follow: our account no longer follows them.

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from .lexicon import COLOURS
 from .noise import Array, add_light, blend, fbm, mix, resize_field
-from .scene import Scene
+from .scene import Colour, Scene
 
 
 def _mask(scene: Scene) -> tuple[Image.Image, ImageDraw.ImageDraw]:
@@ -79,7 +79,7 @@ def paint_flowers(scene: Scene) -> None:
     grass = mix(scene.colour("near"), (0.2, 0.45, 0.2), 0.45 if scene.recipe.time == "day" else 0.15)
     blend(scene.canvas, mask, grass, rows)
     named = [COLOURS[name] for name in scene.recipe.colours[:2]]
-    hue_shift = [tuple(c / 255 for c in rgb) for rgb in named] or [scene.colour("accent")]
+    hue_shift: list[Colour] = [(r / 255, g / 255, b / 255) for r, g, b in named] or [scene.colour("accent")]
     hue_shift += [mix(hue_shift[0], (1, 1, 1), 0.45), scene.colour("accent")]
     count = int(260 * width * (height - meadow_top) / (1024 * 300))
     petals = [_mask(scene) for _ in hue_shift]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .noise import Array, add_light, blend, blur_field, fbm, fbm_1d, mix, resize_field, smoothstep
+from .noise import Array, FloatArray, add_light, blend, blur_field, fbm, fbm_1d, mix, resize_field, smoothstep
 from .scene import Colour, Scene
 
 
@@ -35,7 +35,7 @@ def paint_mountains(scene: Scene) -> None:
         depth = layer / (layers - 1)  # 0 = farthest
         peak = scene.height * (0.30 - 0.07 * layer) * float(rng.uniform(0.75, 1.1))
         base = scene.horizon + scene.height * 0.012 * layer
-        profile = fbm_1d(rng, width, octaves=6, cells=1.0 + 0.8 * layer, persistence=0.48)
+        profile: FloatArray = fbm_1d(rng, width, octaves=6, cells=1.0 + 0.8 * layer, persistence=0.48)
         ridged = 1.0 - np.abs(fbm_1d(rng, width, octaves=3, cells=2.0 + layer) * 2 - 1)  # sharp summits
         profile = profile * 0.6 + ridged * 0.4
         profile = (profile - profile.min()) / max(1e-6, float(np.ptp(profile)))
@@ -183,7 +183,7 @@ def paint_grid(scene: Scene) -> None:
 
 def _paint_ridge(
     scene: Scene,
-    ridge: Array,
+    ridge: FloatArray,
     bottom: float,
     colour: Colour,
     *,

@@ -6,11 +6,16 @@ octaves would cost milliseconds each, and the painter needs a dozen fields per i
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageFilter
 
 Array = NDArray[np.float32]
+#: Any float dtype: numpy's stubs widen ``float32 op float`` to ``floating[Any]``, though at run time it stays float32.
+_Float = TypeVar("_Float", bound=np.floating[Any])
+FloatArray = NDArray[np.floating[Any]]
 WORK_SIDE = 192
 
 
@@ -81,9 +86,11 @@ def fbm_1d(
     return (total / norm).astype(np.float32)
 
 
-def smoothstep(edge0: float, edge1: float, x: Array) -> Array:
+def smoothstep(edge0: float, edge1: float, x: NDArray[_Float]) -> NDArray[_Float]:
+    """Hermite step of ``x`` between the edges, in the dtype of ``x``."""
     t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    stepped: NDArray[_Float] = t * t * (3.0 - 2.0 * t)
+    return stepped
 
 
 def _crop(mask: Array) -> tuple[slice, slice] | None:
@@ -126,4 +133,5 @@ def mix(a: tuple[float, float, float], b: tuple[float, float, float], t: float) 
 
 
 def luminance(canvas: Array) -> Array:
-    return canvas[..., 0] * 0.299 + canvas[..., 1] * 0.587 + canvas[..., 2] * 0.114
+    value: Array = canvas[..., 0] * 0.299 + canvas[..., 1] * 0.587 + canvas[..., 2] * 0.114
+    return value

@@ -282,7 +282,7 @@ def _choose_hues(
     elif theme:
         primary, secondary = theme.primary, theme.secondary
     else:
-        pairings = _PAIRINGS
+        pairings: tuple[tuple[float, float], ...] = _PAIRINGS
         if time in ("night", "dusk"):  # dark warm skies turn brown: keep night skies blue to violet
             pairings = tuple(pair for pair in _PAIRINGS if 0.5 <= pair[0] <= 0.85)
         primary, secondary = pairings[digest[5] % len(pairings)]

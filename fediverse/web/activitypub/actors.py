@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -89,7 +90,7 @@ async def actor(request: Request) -> Response:
 async def instance_actor(request: Request) -> Response:
     services: Services = request.state.services
     async with services.db.session() as session:
-        found = await session.scalar(select(Actor).where(Actor.ap_id == services.urls.instance_actor_id()))
+        found = await session.scalar(select(Actor).where(col(Actor.ap_id) == services.urls.instance_actor_id()))
     if found is None:
         raise NotFound()
     return anyone().respond(instance_actor_document(found, services.urls))
@@ -123,18 +124,20 @@ async def _follow_collection(request: Request, *, followers: bool) -> Response:
     page = _page_number(request)
     async with _collection_of(request, username) as (session, actor, reader):
         mine, theirs = (
-            (Follow.followee_id, Follow.follower_id) if followers else (Follow.follower_id, Follow.followee_id)
+            (col(Follow.followee_id), col(Follow.follower_id))
+            if followers
+            else (col(Follow.follower_id), col(Follow.followee_id))
         )
-        accepted = (mine == actor.id, Follow.state == FollowState.ACCEPTED)
+        accepted = (mine == actor.id, col(Follow.state) == FollowState.ACCEPTED)
         total = actor.followers_count if followers else actor.following_count
         if page is None:
             return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=1"))
         items = (
             await session.scalars(
-                select(Actor.ap_id)
-                .join(Follow, theirs == Actor.id)
+                select(col(Actor.ap_id))
+                .join(Follow, theirs == col(Actor.id))
                 .where(*accepted)
-                .order_by(Follow.id.desc())
+                .order_by(col(Follow.id).desc())
                 .offset((page - 1) * FOLLOWS_PAGE_SIZE)
                 .limit(FOLLOWS_PAGE_SIZE)
             )
@@ -168,17 +171,17 @@ async def outbox(request: Request) -> Response:
     page = _page_number(request)
     async with _collection_of(request, username) as (session, actor, reader):
         listed = (
-            Post.author_id == actor.id,
-            Post.deleted_at.is_(None),
-            Post.visibility.in_([Visibility.PUBLIC, Visibility.UNLISTED]),
+            col(Post.author_id) == actor.id,
+            col(Post.deleted_at).is_(None),
+            col(Post.visibility).in_([Visibility.PUBLIC, Visibility.UNLISTED]),
         )
         total = actor.posts_count  # public and unlisted posts not deleted, kept by the database (decision 0052)
         if page is None:
             return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"), keep=True)
         max_id = query_id(request, "max_id")
-        query = select(Post).where(*listed).order_by(Post.id.desc()).limit(OUTBOX_PAGE_SIZE)
+        query = select(Post).where(*listed).order_by(col(Post.id).desc()).limit(OUTBOX_PAGE_SIZE)
         if max_id is not None:
-            query = query.where(Post.id < max_id)
+            query = query.where(col(Post.id) < max_id)
         posts = (await session.scalars(query)).all()
         views = await load_post_views(session, posts)
     items = [create_activity(view, services.urls, context=False) for view in views]

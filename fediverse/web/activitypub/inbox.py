@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -115,7 +116,9 @@ async def is_farewell_of_a_stranger(services: Services, body: bytes) -> bool:
     if activity_type(activity) not in ("Delete", "Update") or actor_id != get_id(activity.get("object")):
         return False
     async with services.db.session() as session:
-        known = await session.scalar(select(Actor.id).where(Actor.ap_id == actor_id, Actor.gone_at.is_(None)))
+        known = await session.scalar(
+            select(col(Actor.id)).where(col(Actor.ap_id) == actor_id, col(Actor.gone_at).is_(None))
+        )
     return known is None
 
 

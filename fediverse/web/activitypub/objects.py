@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -53,9 +54,9 @@ async def _find_post(request: Request, username: str, post_id: int) -> _Found:
     async with services.db.session() as session:
         row = (
             await session.execute(
-                select(Post, Account.disabled_at)
-                .outerjoin(Account, Account.actor_id == Post.author_id)
-                .where(Post.ap_id == ap_id, Post.is_local.is_(True))
+                select(Post, col(Account.disabled_at))
+                .outerjoin(Account, col(Account.actor_id) == col(Post.author_id))
+                .where(col(Post.ap_id) == ap_id, col(Post.is_local).is_(True))
             )
         ).first()
         if row is None:
@@ -125,17 +126,17 @@ async def replies(request: Request) -> Response:
         return _gone(replies_id, "Collection", found)
     min_id = query_id(request, "min_id")
     query = (
-        select(Post.id, Post.ap_id)
+        select(col(Post.id), col(Post.ap_id))
         .where(
-            Post.in_reply_to_ap_id == found.post.ap_id,
-            Post.deleted_at.is_(None),
-            Post.visibility.in_(list(OPEN_VISIBILITIES)),
+            col(Post.in_reply_to_ap_id) == found.post.ap_id,
+            col(Post.deleted_at).is_(None),
+            col(Post.visibility).in_(list(OPEN_VISIBILITIES)),
         )
-        .order_by(Post.id)
+        .order_by(col(Post.id))
         .limit(REPLIES_PAGE_SIZE)
     )
     if min_id is not None:
-        query = query.where(Post.id > min_id)
+        query = query.where(col(Post.id) > min_id)
     async with services.db.session() as session:
         rows = (await session.execute(query)).all()
     page_id = f"{replies_id}?page=true" + (f"&min_id={min_id}" if min_id is not None else "")
@@ -159,8 +160,8 @@ async def activity(request: Request) -> Response:
         row = (
             await session.execute(
                 select(OutboxActivity, Actor)
-                .join(Actor, Actor.id == OutboxActivity.actor_id)
-                .where(OutboxActivity.ap_id == ap_id, Actor.ap_id == services.urls.actor_id(username))
+                .join(Actor, col(Actor.id) == col(OutboxActivity.actor_id))
+                .where(col(OutboxActivity.ap_id) == ap_id, col(Actor.ap_id) == services.urls.actor_id(username))
             )
         ).first()
     if row is None:
@@ -172,11 +173,11 @@ async def activity(request: Request) -> Response:
         if not await may_read_activity(session, stored.payload, owner, reader.actor):
             raise NotFound("No such activity.")
         undone = await session.scalar(
-            select(OutboxActivity.id)
+            select(col(OutboxActivity.id))
             .where(
-                OutboxActivity.type == "Undo",
-                OutboxActivity.object_ap_id == ap_id,
-                OutboxActivity.actor_id == owner.id,
+                col(OutboxActivity.type) == "Undo",
+                col(OutboxActivity.object_ap_id) == ap_id,
+                col(OutboxActivity.actor_id) == owner.id,
             )
             .limit(1)
         )

@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -101,17 +102,21 @@ async def nodeinfo(request: Request) -> Response:
         raise NotFound("Unknown NodeInfo version.")
     now = utcnow()
     async with services.db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(Account).where(Account.disabled_at.is_(None)))
+        total = await session.scalar(
+            select(func.count()).select_from(Account).where(col(Account.disabled_at).is_(None))
+        )
         active = {
             days: await session.scalar(
-                select(func.count()).select_from(Account).where(Account.last_active_at >= now - timedelta(days=days))
+                select(func.count())
+                .select_from(Account)
+                .where(col(Account.last_active_at) >= now - timedelta(days=days))
             )
             for days in (30, 180)
         }
         # Public and unlisted posts (followers-only and direct ones are nobody else's business): the sum of
         # the local actors' counters (decision 0052) rather than a count of every local post.
         local_posts = await session.scalar(
-            select(func.coalesce(func.sum(Actor.posts_count), 0)).where(Actor.is_local.is_(True))
+            select(func.coalesce(func.sum(col(Actor.posts_count)), 0)).where(col(Actor.is_local).is_(True))
         )
     instance = await instance_settings(services.db, services.settings)
     document = build_nodeinfo(

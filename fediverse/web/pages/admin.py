@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -35,15 +36,17 @@ async def admin_page(request: Request) -> Response:
         invites = list(
             await session.scalars(
                 select(Invite)
-                .where((Invite.expires_at.is_(None)) | (Invite.expires_at > utcnow()))
-                .order_by(Invite.created_at.desc())
+                .where((col(Invite.expires_at).is_(None)) | (col(Invite.expires_at) > utcnow()))
+                .order_by(col(Invite.created_at).desc())
             )
         )
         reports = list(
-            await session.scalars(select(Report).order_by(Report.resolved_at.is_not(None), Report.id.desc()).limit(50))
+            await session.scalars(
+                select(Report).order_by(col(Report.resolved_at).is_not(None), col(Report.id).desc()).limit(50)
+            )
         )
         actor_ids = {i for r in reports for i in (r.reporter_id, r.target_actor_id) if i is not None}
-        actors = {a.id: a for a in await session.scalars(select(Actor).where(Actor.id.in_(actor_ids)))}
+        actors = {a.id: a for a in await session.scalars(select(Actor).where(col(Actor.id).in_(actor_ids)))}
     return await render_page(
         request,
         "admin.html",
@@ -131,7 +134,7 @@ async def unblock_domain(request: Request) -> Response:
     form = await read_form(request)
     domain = text_field(form, "domain", max_length=255)
     async with services.db.transaction() as session:
-        await session.execute(delete(DomainBlock).where(DomainBlock.domain == domain))
+        await session.execute(delete(DomainBlock).where(col(DomainBlock.domain) == domain))
     return see_other("/admin#domain-blocks")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -42,11 +43,11 @@ async def notifications(request: Request) -> Response:
     max_id = query_id(request, "max_id")
     query = select(Notification).where(shown_to(account))
     if max_id is not None:
-        query = query.where(Notification.id < max_id)
+        query = query.where(col(Notification.id) < max_id)
     async with services.db.session() as session:
-        rows = list(await session.scalars(query.order_by(Notification.id.desc()).limit(PAGE_SIZE)))
+        rows = list(await session.scalars(query.order_by(col(Notification.id).desc()).limit(PAGE_SIZE)))
         actor_ids = {row.actor_id for row in rows if row.actor_id is not None}
-        actors = {a.id: a for a in await session.scalars(select(Actor).where(Actor.id.in_(actor_ids)))}
+        actors = {a.id: a for a in await session.scalars(select(Actor).where(col(Actor.id).in_(actor_ids)))}
         post_ids = list(dict.fromkeys(row.post_id for row in rows if row.post_id is not None))
         cards = {
             c.post.id: c
@@ -75,9 +76,9 @@ async def notifications(request: Request) -> Response:
             await session.execute(
                 update(Notification)
                 .where(
-                    Notification.account_id == account.id,
-                    Notification.read_at.is_(None),
-                    Notification.id <= (rows[0].id or 0),
+                    col(Notification.account_id) == account.id,
+                    col(Notification.read_at).is_(None),
+                    col(Notification.id) <= (rows[0].id or 0),
                 )
                 .values(read_at=utcnow())
             )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,6 +27,7 @@ from fediverse.web.params import path_id
 from fediverse.web.rendering import render_page
 from fediverse.web.responses import wants_activity_json
 from fediverse.web.sessions import current_account
+from storage.columns import key_col
 from storage.models import Actor, Announce, Like, Post
 
 MAX_ANCESTORS = 20
@@ -62,16 +64,16 @@ async def _ancestors(session: AsyncSession, post: Post, viewer_actor_id: int | N
 
 async def _descendants(session: AsyncSession, post: Post, viewer_actor_id: int | None) -> list[tuple[int, int]]:
     """``(post id, depth)`` of the replies under ``post`` in thread order (depth first, oldest first)."""
-    children: dict[int, list[int]] = {}
+    children: dict[int | None, list[int]] = {}
     frontier, seen = [post.id], 0
     shown = visible_to(viewer_actor_id)
     if viewer_actor_id is not None:  # replies by accounts the viewer blocks or mutes stay out of the thread
         shown = and_(shown, not_hidden_from(Post.author_id, viewer_actor_id))
     while frontier and seen < MAX_REPLIES:
         rows = await session.execute(
-            select(Post.id, Post.in_reply_to_id)
-            .where(Post.in_reply_to_id.in_(frontier), Post.deleted_at.is_(None), shown)
-            .order_by(Post.id)
+            select(key_col(Post.id), col(Post.in_reply_to_id))
+            .where(col(Post.in_reply_to_id).in_(frontier), col(Post.deleted_at).is_(None), shown)
+            .order_by(col(Post.id))
             .limit(MAX_REPLIES - seen)
         )
         frontier = []
@@ -93,9 +95,9 @@ async def _descendants(session: AsyncSession, post: Post, viewer_actor_id: int |
 async def _people(session: AsyncSession, model: type[Like] | type[Announce], post_id: int) -> list[Actor]:
     query = (
         select(Actor)
-        .join(model, model.actor_id == Actor.id)  # type: ignore[arg-type]
-        .where(model.post_id == post_id)
-        .order_by(model.id.desc())  # type: ignore[union-attr]
+        .join(model, col(model.actor_id) == col(Actor.id))
+        .where(col(model.post_id) == post_id)
+        .order_by(col(model.id).desc())
         .limit(12)
     )
     return list(await session.scalars(query))

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -64,12 +65,14 @@ async def find_profile(session: AsyncSession, handle: str, local_host: str) -> t
     if not host or host.lower() == local_host.lower():
         account, actor = await load_account(session, username.lower())
         return account, actor
-    actor = await session.scalar(
-        select(Actor).where(Actor.username == username, Actor.domain == host.lower(), Actor.gone_at.is_(None))
+    remote = await session.scalar(
+        select(Actor).where(
+            col(Actor.username) == username, col(Actor.domain) == host.lower(), col(Actor.gone_at).is_(None)
+        )
     )
-    if actor is None:
+    if remote is None:
         raise NotFound(f"We do not know @{username}@{host} yet. Search for them to look them up.")
-    return None, actor
+    return None, remote
 
 
 async def relationship(session: AsyncSession, viewer_actor_id: int | None, actor: Actor) -> Relationship | None:
@@ -93,7 +96,7 @@ async def relationship(session: AsyncSession, viewer_actor_id: int | None, actor
 
 async def load_relationship(session: AsyncSession, viewer_actor_id: int, ap_id: str) -> tuple[Actor, Relationship]:
     """A known actor by id and how the viewer stands to it (for buttons that swap in place)."""
-    actor = await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
+    actor = await session.scalar(select(Actor).where(col(Actor.ap_id) == ap_id))
     if actor is None:
         raise NotFound("No such account.")
     relation = await relationship(session, viewer_actor_id, actor)
@@ -155,19 +158,19 @@ async def follow_list(request: Request) -> Response:
             raise NotFound("Follower lists are shown for accounts on this instance.")
         is_owner = viewer is not None and viewer.id == account.id
         mine, theirs = (
-            (Follow.followee_id, Follow.follower_id)
+            (col(Follow.followee_id), col(Follow.follower_id))
             if which == "followers"
             else (
-                Follow.follower_id,
-                Follow.followee_id,
+                col(Follow.follower_id),
+                col(Follow.followee_id),
             )
         )
-        query = select(Actor, Follow.state).join(Follow, theirs == Actor.id).where(mine == actor.id)
+        query = select(Actor, col(Follow.state)).join(Follow, theirs == col(Actor.id)).where(mine == actor.id)
         if not is_owner:
-            query = query.where(Follow.state == FollowState.ACCEPTED)
+            query = query.where(col(Follow.state) == FollowState.ACCEPTED)
         rows = (
             await session.execute(
-                query.order_by(Follow.id.desc()).offset((page - 1) * LIST_PAGE_SIZE).limit(LIST_PAGE_SIZE + 1)
+                query.order_by(col(Follow.id).desc()).offset((page - 1) * LIST_PAGE_SIZE).limit(LIST_PAGE_SIZE + 1)
             )
         ).all()
     people = [(row[0], row[1]) for row in rows[:LIST_PAGE_SIZE]]

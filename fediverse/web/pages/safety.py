@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -57,7 +58,7 @@ async def change_relation(request: Request) -> Response:
         return see_other(next_url)
     async with services.db.session() as session:
         actor, relation = await load_relationship(session, account.actor_id, target)
-        profile_account = await session.scalar(select(Account).where(Account.actor_id == actor.id))
+        profile_account = await session.scalar(select(Account).where(col(Account.actor_id) == actor.id))
     return await render_page(
         request,
         "partials/profile_actions.html",
@@ -73,17 +74,17 @@ async def blocked_and_muted(request: Request) -> Response:
         blocked = list(
             await session.scalars(
                 select(Actor)
-                .join(Block, Block.blocked_id == Actor.id)
-                .where(Block.blocker_id == account.actor_id)
-                .order_by(Block.id.desc())
+                .join(Block, col(Block.blocked_id) == col(Actor.id))
+                .where(col(Block.blocker_id) == account.actor_id)
+                .order_by(col(Block.id).desc())
             )
         )
         muted = (
             await session.execute(
-                select(Actor, Mute.hide_notifications)
-                .join(Mute, Mute.muted_id == Actor.id)
-                .where(Mute.muter_id == account.actor_id)
-                .order_by(Mute.id.desc())
+                select(Actor, col(Mute.hide_notifications))
+                .join(Mute, col(Mute.muted_id) == col(Actor.id))
+                .where(col(Mute.muter_id) == account.actor_id)
+                .order_by(col(Mute.id).desc())
             )
         ).all()
     return await render_page(
@@ -93,7 +94,7 @@ async def blocked_and_muted(request: Request) -> Response:
 
 async def _reported_actor(services: Services, ap_id: str) -> Actor:
     async with services.db.session() as session:
-        actor = await session.scalar(select(Actor).where(Actor.ap_id == ap_id, Actor.gone_at.is_(None)))
+        actor = await session.scalar(select(Actor).where(col(Actor.ap_id) == ap_id, col(Actor.gone_at).is_(None)))
     if actor is None:
         raise NotFound("No such account.")
     return actor
@@ -111,11 +112,11 @@ async def report_form(request: Request) -> Response:
             await session.scalars(
                 select(Post)
                 .where(
-                    Post.author_id == target.id,
-                    Post.deleted_at.is_(None),
+                    col(Post.author_id) == target.id,
+                    col(Post.deleted_at).is_(None),
                     visible_to(account.actor_id, despite_own_blocks=True),
                 )
-                .order_by(Post.id.desc())
+                .order_by(col(Post.id).desc())
                 .limit(REPORTABLE_POSTS)
             )
         )
@@ -142,9 +143,9 @@ async def send_report(request: Request) -> Response:
     async with services.db.session() as session:
         posts = list(
             await session.scalars(
-                select(Post.ap_id).where(
-                    Post.id.in_(post_ids[:REPORTABLE_POSTS]),
-                    Post.author_id == target.id,
+                select(col(Post.ap_id)).where(
+                    col(Post.id).in_(post_ids[:REPORTABLE_POSTS]),
+                    col(Post.author_id) == target.id,
                     visible_to(account.actor_id, despite_own_blocks=True),
                 )
             )
