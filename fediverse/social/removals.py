@@ -129,7 +129,7 @@ async def purge_step(session: AsyncSession, actor_id: int, *, after: int = 0, li
     return post_ids[-1] if len(post_ids) == limit else None
 
 
-async def purge_actor(db: Database, actor_id: int, *, step: int = PURGE_STEP) -> None:
+async def purge_actor(db: Database, actor_id: int, *, step: int | None = None) -> None:
     """Everything a deleted remote account left here, in bounded steps: first the account itself is marked
     gone and its relations dropped (one transaction), then its posts are tombstoned ``step`` at a time, each
     step its own transaction, so no transaction holds the writer long. Safe to run again after an
@@ -139,10 +139,11 @@ async def purge_actor(db: Database, actor_id: int, *, step: int = PURGE_STEP) ->
         if actor is None:
             return
         await forget_actor(session, actor)
+    limit = step or PURGE_STEP
     after: int | None = 0
     while after is not None:
         async with db.transaction() as session:
-            after = await purge_step(session, actor_id, after=after, limit=step)
+            after = await purge_step(session, actor_id, after=after, limit=limit)
 
 
 async def record_block(session: AsyncSession, blocker: Actor, blocked: Actor, activity_id: str | None) -> None:
