@@ -111,11 +111,17 @@ class InboxQueue:
         pending = deque(items)
         alone: list[InboxItem] = []
         alone_senders = set(unknown)
+        batch: Batch | None = None
         while pending:
             outcomes: list[Outcome] = []
             async with db.transaction() as session:
-                batch = Batch(session)
-                await batch.prefetch_posts(_created_ids(pending))
+                if batch is None:
+                    batch = Batch(session)
+                    await batch.prefetch_posts(_created_ids(pending))
+                else:
+                    # What the batch learnt stays true across its transactions: only this worker applies these
+                    # items, and a note another worker stores meanwhile is refused by its unique id.
+                    batch.session = session
                 context = self.context.in_batch(batch)
                 started = loop.time()
                 while pending:
