@@ -61,7 +61,7 @@ async def drop_attachments(session: AsyncSession, post: Post) -> set[str]:
 
 #: Posts tombstoned per transaction while purging a deleted account (docs/decisions/0050: ~9 set-based
 #: statements per step, each step far below the ~100 ms a transaction may hold SQLite's writer).
-PURGE_STEP = 200
+PURGE_STEP = 100
 
 
 async def forget_actor(session: AsyncSession, actor: Actor) -> None:
