@@ -23,7 +23,7 @@ async def handle_delete(context: IngestContext, actor: Actor, activity: dict[str
         assert actor.id is not None
         context.forget_key(actor.public_key_id)
         await purge_actor(context.db, actor.id)
-        context.forget_key(actor.public_key_id)
+        context.forget_key(actor.public_key_id)  # again: a request may have cached it before the key row went
         return
     async with context.writing() as session:
         me = await reload(session, actor)
