@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from harness import (
     AS2,
@@ -44,7 +45,7 @@ from harness import (
     wait_for_port,
 )
 from harness import actor_document as peer_actor_document
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from activitypub.keys import generate_rsa_key_pair, load_private_key, public_key_pem
 from activitypub.signatures import sign_request
@@ -55,6 +56,7 @@ from storage.db import Database
 from tests.processes import free_port
 
 LOCAL_USER = "bench"
+AS2_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 FILLER = "The lake held the whole sky tonight, a mirror of violet and gold. " * 34  # ~2.3 KiB
 
 
@@ -96,19 +98,17 @@ def sign_chunk(job: tuple[str, int, str, str, str, list[tuple[int, int]], dict[i
     for serial, actor_index in pairs:
         body = note_activity(peer_url, actor_index, serial, local_actor_id, handle)
         path = "/inbox" if serial % 2 else f"/users/{local_user}/inbox"
-        base = {"Host": host, "Content-Type": AS2}
-        signed = sign_request(
-            "POST",
-            f"http://{host}{path}",
-            base,
-            body,
-            key_id=f"{peer_url}/users/u{actor_index}#main-key",
-            private_key=keys[actor_index],
-        )
-        headers = {**base, **signed, "Content-Length": str(len(body))}
-        head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        requests.append(head.encode("latin-1") + b"\r\n" + body)
+        requests.append(signed_post(host, path, body, f"{peer_url}/users/u{actor_index}#main-key", keys[actor_index]))
     return requests
+
+
+def signed_post(host: str, path: str, body: bytes, key_id: str, private_key: Any) -> bytes:
+    """A raw HTTP/1.1 POST of ``body``, signed (draft-cavage) with ``private_key``."""
+    base = {"Host": host, "Content-Type": AS2}
+    signed = sign_request("POST", f"http://{host}{path}", base, body, key_id=key_id, private_key=private_key)
+    headers = {**base, **signed, "Content-Length": str(len(body))}
+    head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return head.encode("latin-1") + b"\r\n" + body
 
 
 def make_keys(count: int) -> list[str]:
@@ -204,13 +204,22 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
             cpu_before = cpu_seconds(pids)
             profile = Path(scratch) / "profile.txt"
             with profiled(server.process.pid, profile, enabled=arguments.profile):
-                result: LoadResult = run_load(
-                    server_port,
-                    measured,
-                    connections=arguments.connections,
-                    seconds=arguments.seconds,
-                    scratch=Path(scratch),
-                )
+                if arguments.mode == "steady":
+                    result = run_paced_load(
+                        server_port,
+                        measured,
+                        rate=arguments.rate,
+                        connections=arguments.connections,
+                        scratch=Path(scratch),
+                    )
+                else:
+                    result = run_load(
+                        server_port,
+                        measured,
+                        connections=arguments.connections,
+                        seconds=arguments.seconds,
+                        scratch=Path(scratch),
+                    )
             server_cpu = cpu_seconds(pids) - cpu_before
             _, backlog = asyncio.run(wait_for_drain(database.url, 0))
             drain_profile = Path(scratch) / "drain-profile.txt"
@@ -253,6 +262,276 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
         }
 
 
+def print_ratios(run: dict, mode: str, rate: float) -> None:
+    """The figures issue 10 sets goals for, each beside its same-run baseline."""
+    accepted, fire, drain = run["accepted"], run["fire_seconds"], run["drain_seconds"]
+    if mode == "burst":
+        accept_rate = accepted / fire
+        apply_rate = accepted / (fire + drain) if run["left"] == 0 else (accepted - run["left"]) / (fire + drain)
+        print(
+            f"  burst: accepted {accept_rate:,.0f}/s (baseline: the intake), applied {apply_rate:,.0f}/s from the first"
+            f" request to the last applied -> apply/accept = {apply_rate / accept_rate:.2f} (goal >= 0.5)",
+            flush=True,
+        )
+    else:
+        unapplied = run["backlog"] / accepted if accepted else float("nan")
+        applying = (accepted - run["backlog"]) / fire
+        print(
+            f"  steady: offered {rate:,.0f}/s for {fire:.1f} s, accepted {accepted:,}; applied {applying:,.0f}/s while"
+            f" they arrived ({applying / rate:.2f} of the offered rate, the baseline); unapplied when the stream ended:"
+            f" {run['backlog']:,} = {unapplied:.1%} (goal <= 10 %); all applied {drain:.1f} s later (goal <= 5 s)"
+            + ("" if run["left"] == 0 else f" -- NOT drained, {run['left']:,} left"),
+            flush=True,
+        )
+
+
+async def _fire_paced(port: int, requests: list[bytes], rate: float, connections: int) -> LoadResult:
+    """Send request ``i`` at ``i / rate`` seconds (as a steady stream of peers would), over a pool of
+    keep-alive connections; a request waits for a free connection when the server falls behind."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while (request := await queue.get()) is not None:
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    cpu_before = time.process_time()
+    tasks = [asyncio.create_task(connection()) for _ in range(connections)]
+    started = time.perf_counter()
+    for index, request in enumerate(requests):
+        delay = started + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        queue.put_nowait(request)
+    for _ in tasks:
+        queue.put_nowait(None)
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    return LoadResult(len(latencies), statuses, latencies, elapsed, time.process_time() - cpu_before)
+
+
+def fire_paced_requests(port: int, request_file: str, rate: float, connections: int, result_file: str) -> None:
+    """Load-process entry point for ``_fire_paced``; writes the outcome as JSON."""
+    requests = [item.encode("latin-1") for item in json.loads(Path(request_file).read_text())]
+    result = asyncio.run(_fire_paced(port, requests, rate, connections))
+    Path(result_file).write_text(json.dumps(result.__dict__))
+
+
+def run_paced_load(port: int, requests: list[bytes], *, rate: float, connections: int, scratch: Path) -> LoadResult:
+    request_file, result_file = scratch / "paced.json", scratch / "paced-result.json"
+    request_file.write_text(json.dumps([item.decode("latin-1") for item in requests]))
+    process = spawn(fire_paced_requests, port, str(request_file), rate, connections, str(result_file))
+    process.join(len(requests) / rate + 120)
+    if process.exitcode != 0:
+        raise RuntimeError(f"the paced load process failed with {process.exitcode}")
+    loaded = json.loads(result_file.read_text())
+    loaded["statuses"] = {int(key): value for key, value in loaded["statuses"].items()}
+    return LoadResult(**loaded)
+
+
+# -- purge: a deleted account's posts, while the inbox keeps receiving -----------------------------------
+
+
+def probe_writer(database_path: str, seconds: float, result_file: str) -> None:
+    """Probe-process entry point: take SQLite's write lock (``BEGIN IMMEDIATE``) every few ms for
+    ``seconds`` and record how long each try waited, the longest being how long another writer held it."""
+    import sqlite3
+
+    connection = sqlite3.connect(database_path, isolation_level=None, timeout=30)
+    waits = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        connection.execute("BEGIN IMMEDIATE")
+        waits.append(time.perf_counter() - started)
+        connection.execute("COMMIT")
+        time.sleep(0.002)
+    Path(result_file).write_text(json.dumps(waits))
+
+
+async def seed_posts(database_url: str, actor_ap_ids: list[str], posts: int) -> dict[str, int]:
+    """Give each actor ``posts`` stored notes, each with two tags, a mention of the local account and its
+    notification; the actors' ids."""
+    from storage.models import Account, Actor, Mention, Notification, Post, PostTag
+
+    database = Database(database_url)
+    try:
+        async with database.transaction() as session:
+            account = await session.scalar(select(Account).where(Account.username == LOCAL_USER))
+            assert account is not None
+            ids: dict[str, int] = {}
+            for ap_id in actor_ap_ids:
+                actor = await session.scalar(select(Actor).where(Actor.ap_id == ap_id))
+                assert actor is not None and actor.id is not None
+                ids[ap_id] = actor.id
+                rows = [
+                    Post(ap_id=f"{ap_id}/statuses/seeded-{n}", author_id=actor.id, content_html=f"<p>{FILLER}</p>")
+                    for n in range(posts)
+                ]
+                session.add_all(rows)
+                await session.flush()
+                for row in rows:
+                    session.add_all([PostTag(post_id=row.id, tag="lake"), PostTag(post_id=row.id, tag=f"t{row.id}")])
+                    session.add(Mention(post_id=row.id, actor_id=account.actor_id))
+                    session.add(Notification(account_id=account.id, type="mention", actor_id=actor.id, post_id=row.id))
+            return ids
+    finally:
+        await database.dispose()
+
+
+async def timed_purges(database_url: str, one_at_a_time: int, in_steps: int) -> tuple[float, float, list[float]]:
+    """In this process, on the same database: the purge as it was (``tombstone_post`` per post, all in one
+    transaction) of ``one_at_a_time``, and the purge in steps of ``in_steps``; (the old transaction's
+    length, the new purge's total time, each of its transactions' lengths)."""
+    from fediverse.social import removals
+    from storage.models import Actor, Post
+
+    database = Database(database_url)
+    try:
+        started = time.perf_counter()
+        async with database.transaction() as session:
+            actor = await session.get(Actor, one_at_a_time)
+            assert actor is not None
+            for post_id in list(await session.scalars(select(Post.id).where(Post.author_id == one_at_a_time))):
+                post = await session.get(Post, post_id)
+                assert post is not None
+                await removals.tombstone_post(session, post)
+            await removals.forget_actor(session, actor)
+        old = time.perf_counter() - started
+        holds = []
+        began = time.perf_counter()
+        started = time.perf_counter()
+        async with database.transaction() as session:
+            actor = await session.get(Actor, in_steps)
+            assert actor is not None
+            await removals.forget_actor(session, actor)
+        holds.append(time.perf_counter() - started)
+        after: int | None = 0
+        while after is not None:
+            started = time.perf_counter()
+            async with database.transaction() as session:
+                after = await removals.purge_step(session, in_steps, after=after)
+            holds.append(time.perf_counter() - started)
+        return old, time.perf_counter() - began, holds
+    finally:
+        await database.dispose()
+
+
+async def standing_posts(database_url: str, actor_id: int) -> int:
+    return await count(database_url, f"SELECT count(*) FROM posts WHERE author_id = {actor_id} AND deleted_at IS NULL")
+
+
+def purge_main(arguments: argparse.Namespace) -> None:
+    if arguments.database != "sqlite":
+        raise SystemExit("--mode purge measures SQLite's writer (the probe takes its file lock)")
+    print(
+        f"purge on sqlite: an account with {arguments.posts:,} posts deleted while {arguments.rate:.0f} signed "
+        f"Creates/s arrive from other senders",
+        flush=True,
+    )
+    context = get_context("spawn")
+    with ProcessPoolExecutor(arguments.signers, mp_context=context) as signers:
+        keys = [pem for part in signers.map(make_keys, [4] * 2) for pem in part]
+        with scratch_instance("sqlite") as (data_dir, database), tempfile.TemporaryDirectory() as scratch:
+            server_port, peer_port = free_port(), free_port()
+            environment = reverie_environment(
+                f"http://127.0.0.1:{server_port}", data_dir, database.url, REVERIE_INBOX_RATE_PER_SECOND="0"
+            )
+            local_actor_id = asyncio.run(prepare_instance(environment))
+            handle = f"{LOCAL_USER}@127.0.0.1:{server_port}"
+            peer_url = f"http://127.0.0.1:{peer_port}"
+            actors = max(arguments.actors, 6)
+            documents = {
+                f"/users/u{index}": json.dumps(
+                    peer_actor_document(
+                        peer_url, index, public_key_pem(load_private_key(keys[index % len(keys)]).public_key())
+                    )
+                ).encode()
+                for index in range(actors)
+            }
+            peer = spawn(serve_documents, peer_port, documents)
+            wait_for_port(peer_port)
+            stream = int(arguments.rate * arguments.seconds)
+            pairs = [(serial, serial % actors) for serial in range(actors * 2 + stream * 2)]
+            pems = {index: keys[index % len(keys)] for index in range(actors)}
+            requests = sign_chunk((peer_url, server_port, local_actor_id, handle, LOCAL_USER, pairs, pems))
+            warmup = requests[: actors * 2]
+            # The stream comes from everyone but u0, u1 and u2 (u0 is deleted; u1 and u2 are purged in process).
+            measured = [
+                request
+                for (serial, index), request in zip(pairs, requests, strict=True)
+                if serial >= actors * 2 and index > 2
+            ][:stream]
+            host = f"127.0.0.1:{server_port}"
+            victim = f"{peer_url}/users/u0"
+            delete = json.dumps(
+                {"id": f"{victim}#delete", "type": "Delete", "actor": victim, "object": victim, "to": [AS2_PUBLIC]}
+            ).encode()
+            delete_request = signed_post(host, "/inbox", delete, f"{victim}#main-key", load_private_key(pems[0]))
+            position = min(len(measured), int(arguments.rate))  # about a second into the stream
+            measured.insert(position, delete_request)
+            log = Path(scratch) / "server.log"
+            database_path = database.url.removeprefix("sqlite:///")
+            with reverie_serve(environment, server_port, log):
+                warm = run_load(server_port, warmup, connections=8, seconds=60, scratch=Path(scratch))
+                if warm.statuses != {202: len(warmup)}:
+                    raise RuntimeError(f"warm-up failed: {warm.statuses}\n{log.read_text()[-3000:]}")
+                asyncio.run(wait_for_drain(database.url, 60))
+                ids = asyncio.run(
+                    seed_posts(database.url, [f"{peer_url}/users/u{n}" for n in range(3)], arguments.posts)
+                )
+                probe_file = Path(scratch) / "probe.json"
+                probe = spawn(probe_writer, database_path, arguments.seconds + 1, str(probe_file))
+                started = time.perf_counter()
+                result = run_paced_load(
+                    server_port, measured, rate=arguments.rate, connections=arguments.connections, scratch=Path(scratch)
+                )
+                purge_seconds = None
+                while time.perf_counter() - started < arguments.seconds + 60:
+                    if asyncio.run(standing_posts(database.url, ids[f"{peer_url}/users/u0"])) == 0:
+                        purge_seconds = time.perf_counter() - started - position / arguments.rate
+                        break
+                    time.sleep(0.1)
+                probe.join(arguments.seconds + 30)
+                waits = json.loads(probe_file.read_text())
+                asyncio.run(wait_for_drain(database.url, 30))
+            peer.terminate()
+            old, new_total, holds = asyncio.run(
+                timed_purges(database.url, ids[f"{peer_url}/users/u1"], ids[f"{peer_url}/users/u2"])
+            )
+    refused = result.statuses.get(503, 0)
+    print(
+        f"  served: {result.statuses} for {result.sent:,} requests at {arguments.rate:.0f}/s"
+        f" over {result.seconds:.1f} s;"
+        f" 503s meanwhile: {refused}; p99 {percentile(result.latencies, 0.99) * 1000:.0f} ms"
+        f"\n  the Delete's purge of {arguments.posts:,} posts took "
+        + (f"{purge_seconds:.2f} s" if purge_seconds is not None else "more than the wait (NOT finished)")
+        + f" in the server; longest wait for SQLite's writer seen by a probe meanwhile: {max(waits) * 1000:.0f} ms"
+        f" (p99 {percentile(waits, 0.99) * 1000:.0f} ms, {len(waits):,} tries)"
+        f"\n  same run, in process, {arguments.posts:,} posts each: purge as before (tombstone_post per post, one"
+        f" transaction) held the writer {old * 1000:.0f} ms (the baseline); in steps: {len(holds)} transactions, the"
+        f" longest {max(holds) * 1000:.0f} ms, {new_total * 1000:.0f} ms in all -> longest hold {max(holds) / old:.2f}"
+        f" of the baseline (goal: <= ~100 ms)",
+        flush=True,
+    )
+
+
 def print_run(run: dict) -> None:
     drain = (
         f"all applied {run['drain_seconds']:.1f} s later"
@@ -277,6 +556,15 @@ def print_run(run: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--mode",
+        choices=["burst", "steady", "purge"],
+        default="burst",
+        help="burst: --count Creates as fast as --connections go; steady: --rate per second for --seconds; "
+        "purge: an account with --posts posts deleted while --rate Creates per second arrive",
+    )
+    parser.add_argument("--rate", type=float, default=100.0, help="steady and purge: activities per second")
+    parser.add_argument("--posts", type=int, default=1000, help="purge: posts of the deleted account")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="web processes (default: 1 2)")
     parser.add_argument("--runs", type=int, default=1, help="runs per configuration; the median is printed")
@@ -297,6 +585,11 @@ def main() -> None:
     parser.add_argument("--profile-drain", action="store_true", help="with --worker after: sample the worker")
     parser.add_argument("--profile-top", type=int, default=30)
     arguments = parser.parse_args()
+    if arguments.mode == "steady":
+        arguments.count = int(arguments.rate * arguments.seconds)
+    if arguments.mode == "purge":
+        purge_main(arguments)
+        return
     print(
         f"inbox ingestion on {arguments.database}: {arguments.count:,} signed Create{{Note}} (~3 KiB), "
         f"{arguments.actors} senders, {arguments.connections} connections",
@@ -310,6 +603,7 @@ def main() -> None:
             for _ in range(arguments.runs):
                 run = one_run(arguments, workers, signers, keys)
                 print_run(run)
+                print_ratios(run, arguments.mode, arguments.rate)
                 runs.append(run)
             if len(runs) > 1:
                 rates = [run["applied_per_s"] for run in runs if run["applied_per_s"]]

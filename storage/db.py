@@ -163,6 +163,12 @@ class Database:
         async with self._write_turn(urgent=urgent), self.writer_engine.begin() as connection:
             yield connection
 
+    @property
+    def urgent_writer_waiting(self) -> bool:
+        """Whether an urgent transaction of this process (the inbox's group commit) waits for the writer:
+        a long write transaction should commit soon and let it go first. Always ``False`` on PostgreSQL."""
+        return self._write_turns is not None and self._write_turns.urgent_waiting
+
     @asynccontextmanager
     async def _write_turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """On SQLite, wait for this process's other writers first (bounded like the busy timeout, so a
@@ -206,6 +212,10 @@ class WriteTurns:
     @property
     def locked(self) -> bool:
         return self._held
+
+    @property
+    def urgent_waiting(self) -> bool:
+        return any(not turn.done() for turn in self._waiting[True])
 
     async def acquire(self, *, urgent: bool = False) -> None:
         if not self._held:

@@ -183,13 +183,9 @@ class Resolver:
         ``alias_ok`` lets a bare reference (no copy) be an alias, such as a post's URL, that its server
         answers with the canonical document; ``fetch_object`` has checked that against its own id.
         """
-        if (
-            embedded is not None
-            and sender is not None
-            and get_str_id(embedded) == object_id
-            and host_of(object_id) == host_of(sender)
-        ):
-            return embedded
+        believed = believed_copy(object_id, embedded, sender=sender)
+        if believed is not None:
+            return believed
         document = await self.fetch_document(object_id)
         if get_str_id(document) != object_id and not (alias_ok and embedded is None):
             raise InvalidDocumentError("the fetched object has another id than the one we were given")
@@ -224,6 +220,18 @@ class Resolver:
             return await store_remote_note(session, remote, author)
 
 
+def believed_copy(object_id: str, embedded: JsonObject | None, *, sender: str | None) -> JsonObject | None:
+    """``embedded`` when it may be believed without fetching ``object_id`` (``Resolver.authentic_object``)."""
+    if (
+        embedded is not None
+        and sender is not None
+        and get_str_id(embedded) == object_id
+        and host_of(object_id) == host_of(sender)
+    ):
+        return embedded
+    return None
+
+
 def get_str_id(document: JsonObject) -> str | None:
     value = document.get("id")
     return value if isinstance(value, str) else None
@@ -236,11 +244,15 @@ async def deleted_by_author(session: AsyncSession, ap_id: str, author_id: str) -
     return marker is not None and marker.actor_ap_id == author_id
 
 
-async def store_remote_note(session: AsyncSession, remote: RemoteNote, author: Actor) -> Post:
-    """Insert (or return the existing) post for a remote note, with its media, tags and local mentions."""
-    existing = await session.scalar(select(Post).where(col(Post.ap_id) == remote.ap_id))
-    if existing is not None:
-        return existing
+async def store_remote_note(
+    session: AsyncSession, remote: RemoteNote, author: Actor, *, known_new: bool = False
+) -> Post:
+    """Insert (or return the existing) post for a remote note, with its media, tags and local mentions.
+    ``known_new``: the caller checked in this transaction that no post has the note's id."""
+    if not known_new:
+        existing = await session.scalar(select(Post).where(col(Post.ap_id) == remote.ap_id))
+        if existing is not None:
+            return existing
     assert author.id is not None
     fields = {key: value for key, value in remote.fields.items() if value is not None or key == "in_reply_to_ap_id"}
     fields.setdefault("published", utcnow())

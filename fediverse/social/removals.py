@@ -1,14 +1,18 @@
-"""Removing things: tombstoned posts, deleted accounts, blocks and reports. Call inside a write transaction."""
+"""Removing things: tombstoned posts, deleted accounts, blocks and reports. Call inside a write transaction,
+except ``purge_actor``, which runs its own bounded transactions."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from fediverse.core.media_files import keys_of
 from fediverse.social.follows import drop_follow
 from storage.cache import POSTS, bump
+from storage.db import Database
 from storage.models import (
     Actor,
     Announce,
@@ -57,13 +61,15 @@ async def drop_attachments(session: AsyncSession, post: Post) -> set[str]:
     return {key for item in media for key in keys_of(item)}
 
 
-async def purge_actor(session: AsyncSession, actor: Actor) -> None:
-    """Everything a deleted remote account left here: posts, media, follows, likes, boosts, mentions."""
-    post_ids = list(await session.scalars(select(col(Post.id)).where(col(Post.author_id) == actor.id)))
-    for post_id in post_ids:
-        post = await session.get(Post, post_id)
-        if post is not None:
-            await tombstone_post(session, post)
+#: Posts tombstoned per transaction while purging a deleted account (docs/decisions/0050: ~9 set-based
+#: statements per step, each step far below the ~100 ms a transaction may hold SQLite's writer).
+PURGE_STEP = 100
+
+
+async def forget_actor(session: AsyncSession, actor: Actor) -> None:
+    """The first step of purging a deleted remote account: mark it gone (its key goes, so nothing new from it
+    is accepted or applied) and drop what it did to others: follows, likes, boosts, mentions, notifications
+    and blocks, one statement each."""
     for statement in (
         delete(Follow).where(or_(col(Follow.follower_id) == actor.id, col(Follow.followee_id) == actor.id)),
         delete(Like).where(col(Like.actor_id) == actor.id),
@@ -73,12 +79,74 @@ async def purge_actor(session: AsyncSession, actor: Actor) -> None:
         delete(Block).where(or_(col(Block.blocker_id) == actor.id, col(Block.blocked_id) == actor.id)),
     ):
         await session.execute(statement)
-    actor.gone_at = utcnow()
+    actor.gone_at = actor.gone_at or utcnow()
     actor.summary_html = ""
     actor.display_name = ""
     actor.raw = None
     actor.public_key_pem = None
     actor.icon_url = actor.header_url = None
+
+
+async def tombstone_posts(session: AsyncSession, post_ids: Sequence[int]) -> None:
+    """``tombstone_post`` for many posts at once, in a fixed number of statements (remote posts: their
+    attachments have no files here)."""
+    if not post_ids:
+        return
+    ids = list(post_ids)
+    media_ids = list(await session.scalars(select(col(PostMedia.media_id)).where(col(PostMedia.post_id).in_(ids))))
+    await session.execute(delete(PostMedia).where(col(PostMedia.post_id).in_(ids)))
+    if media_ids:
+        await session.execute(delete(Media).where(col(Media.id).in_(media_ids)))
+    for model in (PostTag, Mention, Announce, Like, Notification):
+        await session.execute(delete(model).where(col(model.post_id).in_(ids)))
+    await session.execute(
+        update(Post)
+        .where(col(Post.id).in_(ids))
+        .values(
+            deleted_at=func.coalesce(col(Post.deleted_at), utcnow()),
+            content_html="",
+            source_text=None,
+            summary=None,
+            raw=None,
+            generation=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await bump(session, POSTS)
+
+
+async def purge_step(session: AsyncSession, actor_id: int, *, after: int = 0, limit: int = PURGE_STEP) -> int | None:
+    """Tombstone up to ``limit`` of the actor's posts with ids above ``after`` that still stand; the last id
+    seen, or ``None`` when there were none."""
+    post_ids = [
+        post_id
+        for post_id in await session.scalars(
+            select(col(Post.id))
+            .where(col(Post.author_id) == actor_id, col(Post.id) > after, col(Post.deleted_at).is_(None))
+            .order_by(col(Post.id))
+            .limit(limit)
+        )
+        if post_id is not None
+    ]
+    await tombstone_posts(session, post_ids)
+    return post_ids[-1] if len(post_ids) == limit else None
+
+
+async def purge_actor(db: Database, actor_id: int, *, step: int | None = None) -> None:
+    """Everything a deleted remote account left here, in bounded steps: first the account itself is marked
+    gone and its relations dropped (one transaction), then its posts are tombstoned ``step`` at a time, each
+    step its own transaction, so no transaction holds the writer long. Safe to run again after an
+    interruption: it carries on with the posts still standing."""
+    async with db.transaction() as session:
+        actor = await session.get(Actor, actor_id)
+        if actor is None:
+            return
+        await forget_actor(session, actor)
+    limit = step or PURGE_STEP
+    after: int | None = 0
+    while after is not None:
+        async with db.transaction() as session:
+            after = await purge_step(session, actor_id, after=after, limit=limit)
 
 
 async def record_block(session: AsyncSession, blocker: Actor, blocked: Actor, activity_id: str | None) -> None:

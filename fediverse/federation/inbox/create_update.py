@@ -15,7 +15,7 @@ from fediverse.core.visibility import can_see
 from fediverse.federation.actors_in import actor_fields, host_of, webfinger_address
 from fediverse.federation.inbox.context import IngestContext, embedded_object, object_id, post_by_id
 from fediverse.federation.notes_in import RemoteNote, parse_note
-from fediverse.federation.resolve import deleted_by_author, replace_attachments, store_remote_note, upsert_actor
+from fediverse.federation.resolve import replace_attachments, store_remote_note, upsert_actor
 from fediverse.federation.threads import queue_parent_fetch
 from fediverse.social.notifications import notify
 from storage.cache import POSTS, bump
@@ -32,7 +32,7 @@ async def _senders_note(
     note_id = object_id(activity)
     if host_of(note_id) != host_of(actor.ap_id):
         raise InvalidDocumentError("the object is not on the sending actor's server")
-    note = await context.resolver.authentic_object(note_id, embedded_object(activity), sender=actor.ap_id)
+    note = await context.authentic_object(note_id, embedded_object(activity), sender=actor.ap_id)
     remote = parse_note(note, actor.followers_url)
     if remote.author_id != actor.ap_id:
         raise InvalidDocumentError("the object is not attributed to the sending actor")
@@ -75,9 +75,10 @@ async def _answers_an_unseen_post(session: AsyncSession, urls: Urls, remote: Rem
 
 async def _wanted(context: IngestContext, remote: RemoteNote, author: Actor, note: dict[str, Any]) -> bool:
     """Whether to store the note: not deleted before it arrived, not a repeat, touching someone here, and
-    not a reply to a post its author may not see. One read session for all the checks."""
-    async with context.db.session() as session:
-        if await deleted_by_author(session, remote.ap_id, author.ap_id) or await post_by_id(session, remote.ap_id):
+    not a reply to a post its author may not see. One read session for all the checks (in a batch, the
+    batch's transaction and what it looked up for all its items)."""
+    async with context.reading() as session:
+        if not await context.is_new_post(session, remote.ap_id, author.ap_id):
             return False
         return await _is_relevant(session, context.urls, remote, author, note) and not await _answers_an_unseen_post(
             session, context.urls, remote, author
@@ -91,7 +92,7 @@ async def handle_create(context: IngestContext, actor: Actor, activity: dict[str
     if not await _wanted(context, remote, actor, note):
         return
     local_addressees = [i for i in dict.fromkeys([*remote.mention_ids, *audience(note)]) if context.urls.is_local(i)]
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         post = await store_remote_note(
             session,
             RemoteNote(
@@ -103,7 +104,9 @@ async def handle_create(context: IngestContext, actor: Actor, activity: dict[str
                 list(dict.fromkeys([*remote.mention_ids, *local_addressees])),
             ),
             actor,
+            known_new=context.batch is not None,  # checked by ``_wanted`` in this same transaction
         )
+        context.stored(post.ap_id)
         await _notify_locals(context, session, post, actor, remote, local_addressees)
         # The parent we lack is fetched by the worker (ThreadFetchQueue), never inside this transaction.
         await queue_parent_fetch(session, context.urls, post)
@@ -115,10 +118,10 @@ async def _notify_locals(
     assert author.id is not None
     notified: set[int] = set()
     for ap_id in local_ids:
-        local = await session.scalar(select(Actor).where(col(Actor.ap_id) == ap_id, col(Actor.is_local).is_(True)))
-        if local is not None and local.id not in notified:
-            await notify(session, local.id, NotificationType.MENTION, from_actor_id=author.id, post_id=post.id)
-            notified.add(local.id)
+        local_id = await context.local_actor_id(session, ap_id)
+        if local_id is not None and local_id not in notified:
+            await notify(session, local_id, NotificationType.MENTION, from_actor_id=author.id, post_id=post.id)
+            notified.add(local_id)
     for target, kind in (
         (post.in_reply_to_ap_id, NotificationType.REPLY),
         (post.remix_of_ap_id, NotificationType.REMIX),
@@ -138,7 +141,7 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
         return
     if embedded is not None and get_types(embedded) & ACTOR_TYPES:
         raise InvalidDocumentError("an actor can only update itself")
-    async with context.db.session() as session:
+    async with context.reading() as session:
         post = await post_by_id(session, target)
     if post is None or post.is_local or post.deleted_at is not None:
         return  # unknown to us (Mastodon ignores those too), or ours, which nobody edits for us
@@ -148,7 +151,7 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
     edited = remote.fields.get("edited_at")
     if post.edited_at is not None and (edited is None or edited <= post.edited_at):
         return  # stale or repeated update
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         stored = await session.get(Post, post.id)
         if stored is None:
             return
@@ -161,11 +164,11 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
 
 async def _update_actor(context: IngestContext, actor: Actor, embedded: dict[str, Any] | None) -> None:
     """A profile change: the actor's own document, as embedded or fetched again (``authentic_object``)."""
-    document = await context.resolver.authentic_object(actor.ap_id, embedded, sender=actor.ap_id)
+    document = await context.authentic_object(actor.ap_id, embedded, sender=actor.ap_id)
     # An actor without a username keeps ours; a split-domain address confirmed before stays while claimed.
     address = webfinger_address(document)
     kept = address if address is not None and address == (actor.username, actor.domain) else None
     fields = actor_fields(document, username=actor.username, address=kept)
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         await upsert_actor(session, fields)
     context.forget_key(actor.public_key_id)

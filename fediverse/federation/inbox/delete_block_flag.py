@@ -18,12 +18,16 @@ from storage.models import Actor, DeletedObject, Report
 
 async def handle_delete(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
     target = object_id(activity)
-    async with context.db.transaction() as session:
+    if target == actor.ap_id:
+        # Many posts may go: in bounded steps, each its own transaction, never inside a batch's.
+        context.alone_only("purging an account")
+        assert actor.id is not None
+        context.forget_key(actor.public_key_id)
+        await purge_actor(context.db, actor.id)
+        context.forget_key(actor.public_key_id)  # again: a request may have cached it before the key row went
+        return
+    async with context.writing() as session:
         me = await reload(session, actor)
-        if target == actor.ap_id:
-            await purge_actor(session, me)
-            context.forget_key(actor.public_key_id)
-            return
         post = await post_by_id(session, target)
         if post is not None:
             if post.author_id != me.id or post.is_local:
@@ -34,10 +38,11 @@ async def handle_delete(context: IngestContext, actor: Actor, activity: dict[str
             # The Delete arrived before the Create: remember it so the Create is dropped (Mastodon keeps 6 h).
             # It counts only if the note turns out to be this actor's (``resolve.deleted_by_author``).
             session.add(DeletedObject(ap_id=target, actor_ap_id=actor.ap_id))
+            context.deleted_in_advance(target, actor.ap_id)
 
 
 async def handle_block(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         blocked = await local_actor(session, object_id(activity))
         if blocked is not None:
             await record_block(session, await reload(session, actor), blocked, str(activity["id"]))
@@ -49,7 +54,7 @@ async def handle_flag(context: IngestContext, actor: Actor, activity: dict[str, 
     local_targets = [target for target in targets if context.urls.is_local(target)]
     if not local_targets:
         return
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         if await session.scalar(select(col(Report.id)).where(col(Report.ap_id) == activity["id"])) is not None:
             return
         reported = None

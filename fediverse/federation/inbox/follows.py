@@ -16,7 +16,7 @@ from storage.models import Actor, Follow
 
 async def handle_follow(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
     """Someone follows a local account: accept (or hold for approval) and answer with ``Accept``."""
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         followee = await local_actor(session, object_id(activity))
         if followee is None:
             return  # not one of ours; nothing to do
@@ -27,7 +27,7 @@ async def _answer(context: IngestContext, actor: Actor, activity: dict[str, Any]
     """``Accept``/``Reject`` of a local account's Follow; only the followee may answer it."""
     follow_id = object_id(activity)
     embedded = embedded_object(activity)
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         follow = await session.scalar(select(Follow).where(col(Follow.ap_id) == follow_id))
         follower = await session.get(Actor, follow.follower_id) if follow else None
         if follower is None and embedded is not None:

@@ -83,9 +83,9 @@ class InboxIntake:
     async def wait_until_quiet(self, max_wait: float = MAX_YIELD) -> None:
         """Return once no activity arrived for ``QUIET_AFTER`` seconds, or after ``max_wait``.
 
-        An in-process worker awaits this between items: a burst is answered first and applied after
-        (measured: applying alongside cut ingestion by half; docs/benchmarks.md). The bound keeps the
-        worker moving under sustained load.
+        The in-process thread-fetch queue awaits this between items, so a burst is answered first. (The
+        inbox worker no longer does: it shares the writer by turns instead, decision 0050.) The bound keeps
+        the waiting worker moving under sustained load.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_wait

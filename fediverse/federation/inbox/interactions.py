@@ -19,7 +19,7 @@ async def handle_like(context: IngestContext, actor: Actor, activity: dict[str, 
     target = object_id(activity)
     if not context.urls.is_local(target):
         return
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         post = await post_by_id(session, target)
         if post is None or post.deleted_at is not None:
             return
@@ -32,7 +32,7 @@ async def handle_announce(context: IngestContext, actor: Actor, activity: dict[s
     target = object_id(activity)
     published = parse_datetime(activity.get("published")) or utcnow()
     if not context.urls.is_local(target):
-        async with context.db.session() as session:
+        async with context.reading() as session:
             followed = await session.scalar(
                 select(col(Follow.id))
                 .where(col(Follow.followee_id) == actor.id, col(Follow.state) == FollowState.ACCEPTED)
@@ -40,11 +40,17 @@ async def handle_announce(context: IngestContext, actor: Actor, activity: dict[s
             )
         if followed is None:
             return
-        boosted = await context.resolver.note(target, embedded=embedded_object(activity), sender=actor.ap_id)
+        async with context.reading() as session:
+            known = await post_by_id(session, target)
+        if known is None:
+            context.alone_only(f"fetching {target}")  # in a batch: the note is fetched once it has committed
+            boosted = await context.resolver.note(target, embedded=embedded_object(activity), sender=actor.ap_id)
+        else:
+            boosted = known if known.deleted_at is None else None
         if boosted is None:
             return
         target = boosted.ap_id  # the object may be named by its URL (Mastodon's /@user/id); the post has its id
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         post = await post_by_id(session, target)
         if post is None or post.deleted_at is not None or post.visibility not in BOOSTABLE:
             return  # only public and unlisted posts can be boosted (Mastodon ignores the rest too)

@@ -24,7 +24,7 @@ async def handle_undo(context: IngestContext, actor: Actor, activity: dict[str, 
         raise InvalidDocumentError("an actor can only undo its own activities")
     kind = get_str(undone, "type") if undone is not None else None
     target = get_id(undone.get("object")) if undone is not None else None
-    async with context.db.transaction() as session:
+    async with context.writing() as session:
         me = await reload(session, actor)
         for model, name in ((Like, "Like"), (Announce, "Announce")):
             if kind in (None, name) and await receive_undo(
