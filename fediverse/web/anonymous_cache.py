@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,6 +66,8 @@ class _Answer:
     digest: str
     #: The body and a Set-Cookie header hold ``_PLACEHOLDER`` for the visitor's form token.
     form_token: bool
+    #: The route that made it, put back in the scope when it is reused (request metrics label by it).
+    route: object = None
 
 
 class AnonymousCacheMiddleware:
@@ -105,10 +107,12 @@ class AnonymousCacheMiddleware:
                 if kept is None and making is not None:
                     kept = await asyncio.shield(making)
                 if kept is not None:
+                    if kept.route is not None:
+                        scope["route"] = kept.route
                     await _answer(kept, headers, send)
                     return
                 if making is None:
-                    await self._make(scope, receive, _Capture(send, headers, cache, key, token))
+                    await self._make(scope, receive, _Capture(send, headers, cache, key, token, scope))
                     return
         await self.app(scope, receive, _Capture(send, headers, None, key, token).send)
 
@@ -133,8 +137,10 @@ class _Capture:
         cache: Cache[_Key, _Answer] | None,
         key: _Key,
         token: tuple[int, ...],
+        scope: Scope | None = None,
     ) -> None:
         self._send = send
+        self._scope = scope
         self._request_headers = request_headers
         self._cache = cache
         self.key = key
@@ -165,6 +171,8 @@ class _Capture:
             return
         answer = _make_answer(self._start["headers"], b"".join(self._chunks), self._request_headers)
         if self._keep and self._cache is not None and len(answer.body) <= MAX_BODY_BYTES:
+            if self._scope is not None:
+                answer = replace(answer, route=self._scope.get("route"))
             self._cache.put(self.key, answer, self.token)
             self.kept = answer
         await _answer(answer, self._request_headers, self._send)

@@ -10,12 +10,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 from starlette.testclient import TestClient
 
+from fediverse.core.config import Settings
 from fediverse.federation.threads import link_replies
 from fediverse.services import Services
 from fediverse.social import actions
@@ -39,6 +41,13 @@ from tests.peers import FakePeer, PeerActor
 
 BROWSER = {"Accept": "text/html"}
 ANA = f"{TEST_BASE_URL}/users/ana"
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
+    """Without the few seconds anonymous pages are kept (decision 0051): each read shows the counts as
+    they are now, which is what these tests check."""
+    return make_settings(database_url, REVERIE_ALLOW_PRIVATE_ADDRESSES="true", REVERIE_ANONYMOUS_CACHE_MS="0")
 
 
 def profile_counts(client: TestClient, handle: str) -> dict[str, int]:
