@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,16 @@ def python_files(folder: str) -> Iterator[Path]:
 
 def imported_modules(path: Path) -> Iterator[tuple[str, ast.stmt, bool]]:
     """(module, node, is_inside_a_function) for every import in ``path``."""
+    return iter(_imports_of(path))
+
+
+@functools.cache
+def _imports_of(path: Path) -> tuple[tuple[str, ast.stmt, bool], ...]:
+    """Each file is parsed once per session, not once for every rule that reads it."""
+    return tuple(_walk_imports(path))
+
+
+def _walk_imports(path: Path) -> Iterator[tuple[str, ast.stmt, bool]]:
     tree = ast.parse(path.read_text(), filename=str(path))
     function_nodes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     local = {id(inner) for function in function_nodes for inner in ast.walk(function)}
