@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness import (
@@ -34,13 +35,13 @@ from tests.processes import free_port
 BASELINE = "import starlette, uvicorn, sqlalchemy, sys; sys.stdout.write('ready\\n'); sys.stdout.flush(); input()"
 
 
-def wait_until_quiet(pids_of: object, *, window: float = 0.5, timeout: float = 15) -> None:
+def wait_until_quiet(pids_of: Callable[[], list[int]], *, window: float = 0.5, timeout: float = 15) -> None:
     """Wait until the tree's CPU time grows by under 2 % of a core over ``window`` seconds."""
     deadline = time.monotonic() + timeout
-    before = cpu_seconds(pids_of())  # type: ignore[operator]
+    before = cpu_seconds(pids_of())
     while time.monotonic() < deadline:
         time.sleep(window)
-        after = cpu_seconds(pids_of())  # type: ignore[operator]
+        after = cpu_seconds(pids_of())
         if after - before < 0.02 * window:
             return
         before = after
@@ -62,11 +63,11 @@ def baseline_mib() -> tuple[float, float]:
 
 def idle_mib(environment: dict[str, str], port: int, log: Path, workers: int) -> tuple[float, float, int]:
     with reverie_serve(environment, port, log, workers=workers) as server:
-        tree = lambda: process_tree(server.process.pid)  # noqa: E731
-        wait_until_quiet(tree)
+        pid = server.process.pid
+        wait_until_quiet(lambda: process_tree(pid))
         time.sleep(1)
-        rss, pss = memory_mib(tree())
-        return rss, pss, len(tree())
+        rss, pss = memory_mib(process_tree(pid))
+        return rss, pss, len(process_tree(pid))
 
 
 def main() -> None:
@@ -75,7 +76,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="web processes (`reverie serve --workers`)")
     parser.add_argument("--runs", type=int, default=3)
     arguments = parser.parse_args()
-    print(f"idle memory of `reverie serve --workers {arguments.workers}` on {arguments.database}, {arguments.runs} runs")
+    command = f"reverie serve --workers {arguments.workers}"
+    print(f"idle memory of `{command}` on {arguments.database}, {arguments.runs} runs")
     rows: dict[str, list[tuple[float, float]]] = {}
     processes = 0
     for _ in range(arguments.runs):

@@ -55,7 +55,7 @@ def test_the_app_serves_pages_without_loading_the_heavy_libraries(tmp_path: Path
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=110,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -76,7 +76,7 @@ assert sanitize_html("<p onclick='x'>hi</p>") == "<p>hi</p>"
 print(" ".join(name for name in ("numpy", "PIL", "nh3") if name in sys.modules))
 """
     result = subprocess.run(
-        [sys.executable, "-c", probe], env=reverie_env({}), cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", probe], env=reverie_env({}), cwd=ROOT, capture_output=True, text=True, timeout=110
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["numpy", "PIL", "nh3"]
