@@ -6,6 +6,9 @@ import argparse
 import asyncio
 import os
 import signal
+import sys
+import threading
+import traceback
 from typing import Any
 
 import uvicorn
@@ -14,11 +17,13 @@ from sqlalchemy import func, select
 from fediverse import __version__
 from fediverse.core.config import DEFAULT_PORT, Settings, is_loopback_host, load_settings
 from fediverse.core.data_folder import tighten_data_folder
+from fediverse.core.errors import ReverieError
 from fediverse.core.logs import configure_logging
 from fediverse.core.metrics import MULTIPROCESS_VARIABLE, multiprocess_folder, prepare_multiprocess_folder
 from fediverse.services import open_services
 from fediverse.web.app import create_app
 from fediverse.worker.queues import open_worker
+from storage.db import Database
 from storage.models import Account
 
 
@@ -55,10 +60,51 @@ def _default_base_url(host: str, port: int) -> str:
     return f"http://{listen}:{port}"
 
 
-async def _prepare(settings: Settings) -> int:
+def _prepare(settings: Settings, *, migrate_in_child: bool = False) -> int:
     """Make the data folder private, migrate, create the instance actor, and count the accounts (for the
-    welcome message)."""
+    welcome message). With ``migrate_in_child``, a forked child runs the migration (see below)."""
     tighten_data_folder(settings)
+    if migrate_in_child:
+        _migrate_in_child(settings)
+    return asyncio.run(_open_and_count(settings))
+
+
+def _migrate_in_child(settings: Settings) -> None:
+    """Bring the schema up to date in a forked copy of this process that exits afterwards.
+
+    Alembic and the migration scripts stay in a process's memory once loaded (~10 MiB), so the process
+    that will serve for weeks leaves them to a child (docs/decisions/0053). Nothing is open yet to be
+    shared: no thread, no connection. Where ``fork`` is missing, or a thread already runs, the server
+    migrates in process, as ``open_services(migrate=True)`` does anyway when the schema is behind."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's coverage is the parent's exit status
+        status = 1
+        try:
+            asyncio.run(_migrate(settings))
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(status)
+    _, wait_status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(wait_status) != 0:
+        raise ReverieError("the database could not be migrated (the reason is above)")
+
+
+async def _migrate(settings: Settings) -> None:
+    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+async def _open_and_count(settings: Settings) -> int:
     async with open_services(settings, migrate=True) as services, services.db.session() as session:
         services.studio.generator  # noqa: B018 - build it now: a bad generator setting stops start-up here
         return await session.scalar(select(func.count()).select_from(Account)) or 0
@@ -79,7 +125,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if arguments.no_worker:
         settings = settings.with_changes(run_worker=False)
-    accounts = asyncio.run(_prepare(settings))
+    accounts = _prepare(settings, migrate_in_child=True)
     _print_banner(settings, accounts, f"{arguments.host}:{arguments.port}")
     options: dict[str, Any] = {
         "host": arguments.host,
@@ -90,6 +136,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
         "proxy_headers": True,
         "server_header": False,
         "timeout_graceful_shutdown": 10,
+        "ws": "none",  # no WebSocket routes: don't load a WebSocket protocol (~2.5 MiB a process)
     }
     if arguments.workers > 1:
         # Each web process reads its settings from the environment, so pass on what the flags decided.
@@ -133,6 +180,6 @@ def run_worker(_arguments: argparse.Namespace) -> int:
 
 def run_migrate(_arguments: argparse.Namespace) -> int:
     settings = load_settings()
-    asyncio.run(_prepare(settings))
+    _prepare(settings)
     print(f"Database is up to date: {settings.database_url.split('@')[-1]}")
     return 0

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import html
 
-import nh3
-
 ALLOWED_TAGS = {
     "p", "span", "br", "a", "del", "s", "pre", "code", "em", "strong", "b", "i", "u",
     "ul", "ol", "li", "blockquote", "ruby", "rt", "rp",
@@ -44,6 +42,8 @@ def _keep_classes(element: str, attribute: str, value: str) -> str | None:
 
 def sanitize_html(markup: str) -> str:
     """Remote HTML reduced to the allowlist; links get ``rel="nofollow noopener noreferrer"``."""
+    import nh3  # loaded with the first remote HTML, not at start (docs/decisions/0053)
+
     return nh3.clean(
         markup[:MAX_HTML_LENGTH],
         tags=ALLOWED_TAGS,
@@ -58,5 +58,7 @@ def sanitize_html(markup: str) -> str:
 
 def html_to_text(markup: str) -> str:
     """Visible text of (sanitized) HTML, for previews, alt text and search."""
+    import nh3
+
     spaced = markup.replace("<br>", "\n").replace("<br/>", "\n").replace("</p>", "\n\n")
     return html.unescape(nh3.clean(spaced, tags=set())).strip()

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cache, partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
 import httpx
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from activitypub.delivery import (
     EXCERPT_BYTES,
@@ -38,6 +35,9 @@ from activitypub.fetch import is_private_address
 from activitypub.keys import PrivateKey
 from activitypub.signatures import sign_request
 from activitypub.vocab import AS2_MEDIA_TYPE
+
+if TYPE_CHECKING:  # aiohttp loads with the first delivery, not at start (docs/decisions/0053)
+    import aiohttp
 
 #: How long a vetted DNS answer is reused (aiohttp connects to exactly the addresses we vetted).
 DNS_CACHE_SECONDS = 60
@@ -75,28 +75,6 @@ def client_tls() -> ssl.SSLContext:
     """The TLS settings of every outbound client in the process (certifi's bundle, or ``SSL_CERT_FILE``),
     built once: loading the CA bundle costs tens of milliseconds, and each app opens two clients."""
     return httpx.create_ssl_context()
-
-
-class VettingResolver(AbstractResolver):
-    """aiohttp's DNS lookups go through here: an answer with a private address is refused (unless
-    ``allow_private``), and aiohttp connects to exactly the addresses returned, so a second DNS answer
-    cannot redirect it (the rule of ``activitypub.fetch``)."""
-
-    def __init__(self, *, allow_private: bool) -> None:
-        self.allow_private = allow_private
-        self._resolver = aiohttp.ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        answers = await self._resolver.resolve(host, port, family)
-        refused = [answer["host"] for answer in answers if is_private_address(answer["host"])]
-        if refused and not self.allow_private:
-            raise UnsafeAddressError("host resolves to a non-public address", url=host, detail=f"{host}: {refused}")
-        return answers
-
-    async def close(self) -> None:
-        await self._resolver.close()
 
 
 def inbox_host(url: str, *, allow_private: bool) -> str:
@@ -139,8 +117,13 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        """The session, created on first use (aiohttp wants a running loop)."""
+        """The session, created on first use (aiohttp wants a running loop; it is imported here, so an
+        instance that has not delivered yet does not hold it)."""
         if self._session is None:
+            import aiohttp
+
+            from fediverse.federation.vetting_resolver import VettingResolver
+
             connector = aiohttp.TCPConnector(
                 resolver=VettingResolver(allow_private=self.options.allow_private), **self._connector_options
             )
@@ -164,8 +147,11 @@ class AiohttpTransport:
         headers = {"Host": host, "Content-Type": AS2_MEDIA_TYPE, "User-Agent": self.options.user_agent}
         sign = partial(sign_request, "POST", inbox_url, headers, body, key_id=key_id, private_key=private_key)
         headers |= await _run(sign, self.options.signing_executor)
+        session = self._open()
+        import aiohttp  # already loaded by _open: for the exceptions below
+
         try:
-            async with self._open().post(inbox_url, data=body, headers=headers, allow_redirects=False) as response:
+            async with session.post(inbox_url, data=body, headers=headers, allow_redirects=False) as response:
                 excerpt = await _read_excerpt(response)
                 status, retry_after = response.status, response.headers.get("Retry-After")
         except UnsafeAddressError as error:

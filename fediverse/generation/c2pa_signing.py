@@ -5,6 +5,7 @@ Each instance signs with its own ES256 chain: a self-signed CA and an end-entity
 gives tamper evidence, not third-party trust. The caller stores the credentials in the data folder.
 The manifest thumbnail is disabled (2 ms and +3 KiB per image instead of 53 ms and +136 KiB), and the prompt
 stays out of the manifest: manifests travel with every download, the prompt is the author's to share.
+The c2pa library itself loads on the first signature or reading (docs/decisions/0053).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import c2pa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -140,6 +140,8 @@ def build_manifest(claim: C2paClaim) -> dict[str, Any]:
 
 def sign_c2pa(data: bytes, mime: str, claim: C2paClaim, signer: SigningCredentials) -> bytes:
     """Return ``data`` with an embedded, signed C2PA manifest (no timestamp authority: fully offline)."""
+    import c2pa
+
     try:
         info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, signer.chain_pem, signer.key_pem, None)
         context = c2pa.Context.from_dict(_SETTINGS)
@@ -159,6 +161,8 @@ def read_c2pa(data: bytes, mime: str, *, trust_anchor_pem: bytes | None = None) 
     config: dict[str, Any] = {}
     if trust_anchor_pem:
         config = {"verify": {"verify_trust": True}, "trust": {"user_anchors": trust_anchor_pem.decode("ascii")}}
+    import c2pa
+
     try:
         context = c2pa.Context.from_dict(config)
         with c2pa.Reader(mime, io.BytesIO(data), context=context) as reader:

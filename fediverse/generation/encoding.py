@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from PIL import Image
+if TYPE_CHECKING:  # Pillow loads on first use (docs/decisions/0053)
+    from PIL import Image
 
 OutputFormat = Literal["auto", "jpeg", "png"]
 OUTPUT_FORMATS: tuple[str, ...] = ("auto", "jpeg", "png")

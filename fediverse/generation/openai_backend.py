@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from PIL import Image, UnidentifiedImageError
 
 from .base import (
     TRAINED_ALGORITHMIC_MEDIA,
@@ -240,6 +239,8 @@ def _decode_image(encoded: str) -> tuple[bytes, str, int, int]:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise BackendUnavailableError("The image service sent image data that is not valid base64.") from None
+    from PIL import Image, UnidentifiedImageError  # loaded on first use (docs/decisions/0053)
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()

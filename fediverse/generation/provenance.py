@@ -19,12 +19,13 @@ import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from PIL import Image
-
 from .base import IPTC_DIGITAL_SOURCE_TYPE, GeneratedImage
+
+if TYPE_CHECKING:  # Pillow loads on first use (docs/decisions/0053)
+    from PIL import Image
 
 XMP_NAMESPACE_ID = b"http://ns.adobe.com/xap/1.0/\x00"
 #: PNG chunks that carry metadata rather than pixels (text, XMP, EXIF, C2PA's ``caBX``).
@@ -295,6 +296,8 @@ def _embed_jpeg(data: bytes, parameters: str, xmp: bytes, software: str) -> byte
     position = 2
     if data[2:4] == b"\xff\xe0":  # keep JFIF APP0 first, as readers expect
         position = 4 + struct.unpack(">H", data[4:6])[0]
+    from PIL import Image  # loaded on first use (docs/decisions/0053)
+
     exif = Image.Exif()
     exif[EXIF_SOFTWARE] = software
     exif.get_ifd(EXIF_IFD)[EXIF_USER_COMMENT] = b"UNICODE\x00" + parameters.encode("utf-16-be")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:  # loaded on first use, not at start (docs/decisions/0053)
+    from PIL import Image
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 
@@ -48,6 +50,8 @@ def decode_image(data: bytes, limits: ImageLimits | None = None, *, target_side:
     ``target_side`` lets JPEG decoding use a reduced-size DCT (``draft``) when the caller will downscale to
     at most that long side anyway: a 12 MP photo decodes in about half the time.
     """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     limits = limits or ImageLimits()
     if len(data) > limits.max_bytes:
         raise ImageRejected(
@@ -110,6 +114,8 @@ def _check_size(width: int, height: int, limits: ImageLimits) -> None:
 
 def _to_srgb(image: Image.Image) -> Image.Image:
     """Convert to sRGB RGB/RGBA; drop alpha that is fully opaque."""
+    from PIL import ImageCms
+
     icc = image.info.get("icc_profile")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     target = "RGBA" if has_alpha else "RGB"

@@ -15,12 +15,14 @@ import functools
 import io
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from .decode import DecodedImage, ImageLimits, decode_image
 from .gate import decode_gate
 from .placeholder import compute_blurhash
+
+if TYPE_CHECKING:  # loaded on first use, not at start (docs/decisions/0053)
+    from PIL import Image
 
 _KEEPABLE = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
@@ -77,6 +79,8 @@ def process_image_sync(
 
 
 def _process(data: bytes, options: ImagingOptions, *, keep_original: bool) -> ProcessedImage:
+    from PIL import Image
+
     decoded = decode_image(data, options.limits, target_side=None if keep_original else options.max_side)
     image = _fit(decoded.image, options.max_side)
     original = _keep(data, decoded) if keep_original and image is decoded.image else None
@@ -113,6 +117,8 @@ async def process_image(
 def _fit(image: Image.Image, side: int) -> Image.Image:
     if max(image.size) <= side:
         return image
+    from PIL import Image
+
     fitted = image.copy()
     fitted.thumbnail((side, side), Image.Resampling.LANCZOS)
     return fitted
@@ -134,6 +140,8 @@ def _encode_original(image: Image.Image, options: ImagingOptions) -> EncodedImag
 def _derive(image: Image.Image, side: int, image_format: str, quality: int, reuse: EncodedImage | None) -> EncodedImage:
     if reuse is not None and max(image.size) <= side and reuse.mime == "image/jpeg":
         return reuse
+    from PIL import Image
+
     scaled = image.copy()
     scaled.thumbnail((side, side), Image.Resampling.BICUBIC)
     if image_format == "JPEG" and scaled.mode == "RGBA":

@@ -9,9 +9,13 @@ Computing on a 32-px copy costs well under a millisecond; on a full-size image i
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import NDArray
-from PIL import Image
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # loaded on first use, not at start (docs/decisions/0053)
+    import numpy as np
+    from numpy.typing import NDArray
+    from PIL import Image
 
 BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 _BASE83_SET = frozenset(BASE83)
@@ -21,6 +25,9 @@ MAX_COMPONENTS = 5
 
 def compute_blurhash(image: Image.Image, x_components: int = 4, y_components: int = 4) -> str:
     """BlurHash of ``image`` computed on a 32-px copy (``image`` itself is left untouched)."""
+    import numpy as np
+    from PIL import Image
+
     if not (1 <= x_components <= 9 and 1 <= y_components <= 9):
         raise ValueError("blurhash components must be between 1 and 9")
     small = image.convert("RGB")
@@ -46,12 +53,14 @@ def compute_blurhash(image: Image.Image, x_components: int = 4, y_components: in
     red, green, blue = (_linear_to_srgb(channel) for channel in dc)
     parts.append(_base83((red << 16) + (green << 8) + blue, 4))
     for component in ac:
-        quantised = [int(max(0, min(18, np.floor(_sign_pow(v / maximum, 0.5) * 9 + 9.5)))) for v in component]
+        quantised = [int(max(0, min(18, math.floor(_sign_pow(v / maximum, 0.5) * 9 + 9.5)))) for v in component]
         parts.append(_base83(quantised[0] * 361 + quantised[1] * 19 + quantised[2], 2))
     return "".join(parts)
 
 
 def _srgb_to_linear(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    import numpy as np
+
     return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
 
 
@@ -63,7 +72,7 @@ def _linear_to_srgb(value: float) -> int:
 
 
 def _sign_pow(value: float, exponent: float) -> float:
-    return float(np.copysign(abs(value) ** exponent, value))
+    return math.copysign(abs(value) ** exponent, value)
 
 
 def _base83(value: int, length: int) -> str:

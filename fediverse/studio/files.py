@@ -13,8 +13,6 @@ import hashlib
 import io
 from dataclasses import dataclass, replace
 
-from PIL import Image
-
 from fediverse import __version__
 from fediverse.generation import GeneratedImage
 from fediverse.generation.provenance import ProvenanceInfo, embed_provenance, strip_provenance
@@ -80,6 +78,8 @@ def prepare_generated_sync(image: GeneratedImage, stamp: Stamp) -> ProcessedImag
 
 def restamp_sync(data: bytes, mime: str, stamp: Stamp) -> bytes:
     """Blocking: ``data`` with its provenance replaced by ``stamp`` (e.g. without the hidden prompt)."""
+    from PIL import Image  # loaded on first use, not at start (docs/decisions/0053)
+
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
     return stamp.apply(strip_provenance(data, mime), mime, width, height)

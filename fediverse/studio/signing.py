@@ -7,6 +7,7 @@ finished temporary file): two processes starting together end up with the same c
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -14,11 +15,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from fediverse.generation import c2pa_signing
 from storage.private_files import make_private_folders
 
-try:
-    from fediverse.generation import c2pa_signing
-except ImportError:  # the optional [c2pa] extra is not installed
+if importlib.util.find_spec("c2pa") is None:  # the optional [c2pa] extra is not installed
     c2pa_signing = None  # type: ignore[assignment]
 
 __all__ = ["c2pa_available", "c2pa_signing", "load_or_create_credentials"]

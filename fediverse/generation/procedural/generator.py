@@ -1,10 +1,11 @@
-"""The default backend: an offline, deterministic "mood painter" (numpy + Pillow, no model weights)."""
+"""The default backend: an offline, deterministic "mood painter" (numpy + Pillow, no model weights).
+
+The painting modules, and with them numpy and Pillow, load on the first generation: an idle server
+that only names this backend does not hold them (docs/decisions/0053)."""
 
 from __future__ import annotations
 
 import secrets
-
-import numpy as np
 
 from ..base import (
     ALGORITHMIC_MEDIA,
@@ -19,7 +20,6 @@ from ..base import (
 )
 from ..encoding import OutputFormat, encode_output
 from .lexicon import STYLE_NAMES
-from .painter import describe, paint
 from .recipe import build_recipe
 
 GENERATOR_NAME = "procedural"
@@ -58,6 +58,10 @@ class ProceduralGenerator(BlockingGenerator):
         cancel: CancelToken | None = None,
     ) -> list[GeneratedImage]:
         """The blocking body of ``generate``; call it from a worker thread (or a benchmark)."""
+        import numpy as np
+
+        from fediverse.generation.procedural.painter import describe, paint
+
         validate_request(request, self.capabilities)
         recipe = build_recipe(request.prompt, negative_prompt=request.negative_prompt, style=request.style)
         base_seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
