@@ -6,14 +6,20 @@ Needs wrk (Debian: ``apt-get install wrk``; CI does not run benchmarks). Each co
 instance with one account and ``--posts`` public posts, ``reverie serve`` on 127.0.0.1; RSS and PSS of
 the whole process tree once it is up and idle; then, per endpoint, a 2 s warm-up and ``--seconds`` of
 ``wrk -t1 -c64`` (requests/s and p99 latency), and the memory again after the load.
+
+The baseline, measured first in the same run: a tiny starlette app on the same uvicorn settings (one
+process) answering each request with one bare ``sqlite3`` primary-key read, run on a thread, of the same
+instance's database. Every endpoint prints its ratio to it, so figures read the same on a noisy box.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -29,6 +35,7 @@ from harness import (
     reverie_serve,
     scratch_instance,
     summarize_profile,
+    wait_for_port,
 )
 
 from fediverse.core.accounts import create_account
@@ -43,23 +50,73 @@ AS2 = "application/activity+json"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def endpoints(host: str) -> list[tuple[str, str, str | None]]:
+def endpoints(host: str, post_id: int) -> list[tuple[str, str, str | None]]:
     """(name, path, Accept header)."""
     return [
         ("actor (AS2)", f"/users/{USER}", AS2),
         ("WebFinger", f"/.well-known/webfinger?resource=acct:{USER}@{host}", None),
         ("outbox page", f"/users/{USER}/outbox?page=true", AS2),
         ("profile HTML", f"/@{USER}", "text/html"),
+        ("post HTML", f"/@{USER}/{post_id}", "text/html"),
     ]
 
 
-async def prepare(environment: dict[str, str], posts: int) -> None:
+async def prepare(environment: dict[str, str], posts: int) -> int:
+    """The instance's account and posts; returns the newest post's id."""
     settings = load_settings(environment)
+    newest = 0
     async with open_services(settings, migrate=True) as services:
         await create_account(services.db, services.urls, USER)
         for index in range(posts):
             draft = PostDraft(caption=f"Evening number {index} over the lake #dusk", mood_word="calm")
-            await actions.publish(services, USER, draft)
+            post = await actions.publish(services, USER, draft)
+            newest = post.id
+    return newest
+
+
+def serve_baseline(port: int, database_file: str) -> None:
+    """The baseline server: starlette on uvicorn (the options ``reverie serve`` uses), one bare sqlite3
+    primary-key read per request, made on the event loop (a few microseconds), the row as JSON."""
+    import json
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    connection = sqlite3.connect(database_file)
+
+    async def endpoint(_request: Request) -> Response:
+        row = connection.execute("SELECT id, username, actor_id FROM accounts WHERE id = ?", (1,)).fetchone()
+        body = json.dumps({"id": row[0], "username": row[1], "actor_id": row[2]}).encode()
+        return Response(body, media_type="application/json")
+
+    app = Starlette(routes=[Route("/row", endpoint)])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=True, server_header=False)
+
+
+def measure_baseline(arguments: argparse.Namespace, database_file: str) -> float:
+    port = free_port()
+    process = multiprocessing.get_context("spawn").Process(
+        target=serve_baseline, args=(port, database_file), daemon=True
+    )
+    process.start()
+    try:
+        wait_for_port(port)
+        url = f"http://127.0.0.1:{port}/row"
+        run_wrk(url, None, 1, arguments.connections)
+        rates = [run_wrk(url, None, arguments.seconds, arguments.connections)[0] for _ in range(arguments.runs)]
+    finally:
+        process.terminate()
+        process.join(10)
+    rate = median(rates)
+    print(
+        f"    {'baseline':<13} {rate:>8,.0f} req/s  (bare sqlite3 primary-key read, same stack; runs: "
+        f"{', '.join(format(r, ',.0f') for r in rates)})",
+        flush=True,
+    )
+    return rate
 
 
 def run_wrk(url: str, accept: str | None, seconds: float, connections: int) -> tuple[float, float, dict[str, int]]:
@@ -80,7 +137,13 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
     with scratch_instance(arguments.database) as (data_dir, database), tempfile.TemporaryDirectory() as scratch:
         port = free_port()
         environment = reverie_environment(f"http://127.0.0.1:{port}", data_dir, database.url)
-        asyncio.run(prepare(environment, arguments.posts))
+        post_id = asyncio.run(prepare(environment, arguments.posts))
+        baseline_file = Path(scratch) / "baseline.db"
+        with sqlite3.connect(baseline_file) as connection:
+            connection.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, username TEXT, actor_id INTEGER)")
+            connection.execute("INSERT INTO accounts VALUES (1, ?, 1)", (USER,))
+        connection.close()
+        baseline = measure_baseline(arguments, str(baseline_file))
         with reverie_serve(environment, port, Path(scratch) / "server.log", workers=workers) as server:
             time.sleep(2)  # let start-up garbage settle: "idle" means up and quiet
             rss, pss = memory_mib(process_tree(server.process.pid))
@@ -88,7 +151,7 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
                 f"  workers={workers}: idle {rss:.0f} MiB RSS / {pss:.0f} MiB PSS"
                 f" ({len(process_tree(server.process.pid))} processes)"
             )
-            for name, path, accept in endpoints(f"127.0.0.1:{port}"):
+            for name, path, accept in endpoints(f"127.0.0.1:{port}", post_id):
                 url = server.base_url + path
                 run_wrk(url, accept, 2, arguments.connections)
                 cpu_before, started = cpu_seconds(process_tree(server.process.pid)), time.monotonic()
@@ -103,8 +166,9 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
                         print(f"    !! {name}: {problems}")
                 cores = (cpu_seconds(process_tree(server.process.pid)) - cpu_before) / (time.monotonic() - started)
                 runs = results[name]
+                rate = median([r for r, _ in runs])
                 print(
-                    f"    {name:<13} {median([r for r, _ in runs]):>8,.0f} req/s"
+                    f"    {name:<13} {rate:>8,.0f} req/s  ratio {rate / baseline:.3f}"
                     f"  p99 {median([p for _, p in runs]):6.1f} ms"
                     f"  server {cores:.2f} cores  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
                     flush=True,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from fediverse.core.config import REGISTRATION_MODES, Settings
 from fediverse.core.errors import BadRequest
@@ -25,8 +27,18 @@ class InstanceInfo:
     registrations: str
 
 
+#: Two columns, read with Core: a page asks for them on every request.
+_ALL_SETTINGS = select(col(InstanceSetting.key), col(InstanceSetting.value))
+
+
 async def get_instance_settings(session: AsyncSession, settings: Settings) -> InstanceInfo:
-    stored = {row.key: row.value for row in (await session.scalars(select(InstanceSetting))).all()}
+    """``instance_settings`` on an async session."""
+    return await session.run_sync(instance_settings, settings)
+
+
+def instance_settings(session: Session, settings: Settings) -> InstanceInfo:
+    """The instance's settings, stored values over the environment's defaults (in a unit of work)."""
+    stored = {key: value for key, value in session.connection().execute(_ALL_SETTINGS)}
     return InstanceInfo(
         name=stored.get("name", settings.instance_name),
         description=stored.get("description", ""),

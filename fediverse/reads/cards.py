@@ -1,5 +1,8 @@
 """What a page needs to draw posts: ``PostCard``s with images, counts and the viewer's own likes and
-boosts, loaded for a whole page in a fixed number of queries."""
+boosts, loaded for a whole page in a fixed number of queries.
+
+``cards`` is plain synchronous code for a unit of work (``Database.read``, decision 0049); ``load_cards``
+and ``load_card`` run the same on an ``AsyncSession``."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from fediverse.core.urls import Urls
 from fediverse.federation.notes import PostView
 from fediverse.generation.provenance import shared_generation
-from fediverse.reads.post_views import load_post_views
+from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
 from fediverse.reads.timelines import Entry
 from storage.models import Actor, Announce, Like, Media, Post, Visibility
 
@@ -91,50 +96,54 @@ def post_path(post: Post, author: Actor, local_host: str) -> str:
     return f"{handle_path(author, local_host)}/{post.id}"
 
 
-async def _counts(session: AsyncSession, column: Any, post_ids: list[int], *extra: Any) -> dict[int, int]:
-    rows = await session.execute(
-        select(column, func.count()).where(column.in_(post_ids), *extra).group_by(column)  # type: ignore[arg-type]
-    )
+def _counts(session: Session, column: Any, post_ids: list[int], *extra: Any) -> dict[int, int]:
+    rows = session.execute(select(column, func.count()).where(column.in_(post_ids), *extra).group_by(column))
     return {int(post_id): int(count) for post_id, count in rows}
 
 
-async def load_cards(
-    session: AsyncSession, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None
-) -> list[PostCard]:
+def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None) -> list[PostCard]:
     """Cards for ``entries`` in order; entries whose post is gone are left out."""
     post_ids = list(dict.fromkeys(entry.post_id for entry in entries))
     if not post_ids:
         return []
-    posts = {post.id: post for post in await session.scalars(select(Post).where(Post.id.in_(post_ids)))}
-    views = {view.post.id: view for view in await load_post_views(session, list(posts.values()))}
+    posts = {
+        post.id: post
+        for post in session.scalars(select(Post).where(col(Post.id).in_(post_ids)).options(WITHOUT_RAW_POST))
+    }
+    views = {view.post.id: view for view in post_views(session, list(posts.values()))}
     booster_ids = {entry.booster_id for entry in entries if entry.booster_id is not None}
     boosters = (
-        {actor.id: actor for actor in await session.scalars(select(Actor).where(Actor.id.in_(booster_ids)))}
+        {
+            actor.id: actor
+            for actor in session.scalars(select(Actor).where(col(Actor.id).in_(booster_ids)).options(WITHOUT_RAW_ACTOR))
+        }
         if booster_ids
         else {}
     )
-    likes = await _counts(session, Like.post_id, post_ids)
-    boosts = await _counts(session, Announce.post_id, post_ids)
-    replies = await _counts(session, Post.in_reply_to_id, post_ids, Post.deleted_at.is_(None))
+    likes = _counts(session, col(Like.post_id), post_ids)
+    boosts = _counts(session, col(Announce.post_id), post_ids)
+    replies = _counts(session, col(Post.in_reply_to_id), post_ids, col(Post.deleted_at).is_(None))
     liked: set[int] = set()
     boosted: set[int] = set()
     if viewer_actor_id is not None:
         liked = set(
-            await session.scalars(
-                select(Like.post_id).where(Like.actor_id == viewer_actor_id, Like.post_id.in_(post_ids))
+            session.scalars(
+                select(col(Like.post_id)).where(col(Like.actor_id) == viewer_actor_id, col(Like.post_id).in_(post_ids))
             )
         )
         boosted = set(
-            await session.scalars(
-                select(Announce.post_id).where(Announce.actor_id == viewer_actor_id, Announce.post_id.in_(post_ids))
+            session.scalars(
+                select(col(Announce.post_id)).where(
+                    col(Announce.actor_id) == viewer_actor_id, col(Announce.post_id).in_(post_ids)
+                )
             )
         )
-    cards = []
+    found = []
     for entry in entries:
         view = views.get(entry.post_id)
         if view is None or view.post.deleted_at is not None:
             continue
-        cards.append(
+        found.append(
             PostCard(
                 view=view,
                 images=[image for media in view.media if (image := image_view(media, urls))],
@@ -148,9 +157,20 @@ async def load_cards(
                 boosted=entry.post_id in boosted,
             )
         )
-    return cards
+    return found
+
+
+async def load_cards(
+    session: AsyncSession, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None
+) -> list[PostCard]:
+    """``cards`` on an async session."""
+    return await session.run_sync(cards, urls, entries, viewer_actor_id)
+
+
+def card(session: Session, urls: Urls, post: Post, viewer_actor_id: int | None) -> PostCard:
+    (found,) = cards(session, urls, [Entry(post.id, post.id)], viewer_actor_id)
+    return found
 
 
 async def load_card(session: AsyncSession, urls: Urls, post: Post, viewer_actor_id: int | None) -> PostCard:
-    (card,) = await load_cards(session, urls, [Entry(post.id, post.id)], viewer_actor_id)
-    return card
+    return await session.run_sync(card, urls, post, viewer_actor_id)

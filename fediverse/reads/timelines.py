@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, cast, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from fediverse.core.blocking import not_hidden_from
 from fediverse.core.visibility import OPEN, followed_ids, visible_to
@@ -56,16 +56,19 @@ def _boosts_branch(boosters: ColumnElement[bool], max_id: int | None, limit: int
     return query.order_by(Announce.id.desc()).limit(limit)
 
 
-async def _run(
-    session: AsyncSession,
-    branches: list[Select[tuple[int, int, int | None]]] | list[Select[tuple[int, int, int]]],
-    limit: int,
-) -> TimelinePage:
+Branches = list[Select[tuple[int, int, int | None]]] | list[Select[tuple[int, int, int]]]
+
+
+async def _run(session: AsyncSession, branches: Branches, limit: int) -> TimelinePage:
+    return await session.run_sync(_page, branches, limit)
+
+
+def _page(session: Session, branches: Branches, limit: int) -> TimelinePage:
     if len(branches) == 1:
-        rows = (await session.execute(branches[0])).all()
+        rows = session.execute(branches[0]).all()
     else:
         merged = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
-        rows = (await session.execute(select(merged).order_by(merged.c.entry_id.desc()).limit(limit))).all()
+        rows = session.execute(select(merged).order_by(merged.c.entry_id.desc()).limit(limit)).all()
     entries = [Entry(int(row[0]), int(row[1]), None if row[2] is None else int(row[2])) for row in rows]
     return TimelinePage(_without_repeats(entries), entries[-1].entry_id if len(entries) == limit else None)
 
@@ -157,12 +160,27 @@ async def profile_timeline(
     limit: int = PAGE_SIZE,
     with_media_only: bool = False,
 ) -> TimelinePage:
+    """``profile_page`` on an async session."""
+    return await session.run_sync(
+        profile_page, author_id, viewer_actor_id, max_id=max_id, limit=limit, with_media_only=with_media_only
+    )
+
+
+def profile_page(
+    session: Session,
+    author_id: int,
+    viewer_actor_id: int | None,
+    *,
+    max_id: int | None = None,
+    limit: int = PAGE_SIZE,
+    with_media_only: bool = False,
+) -> TimelinePage:
     """An account's own posts that ``viewer`` may see (replies left out), for the profile grid."""
     limit = _clamp(limit)
     where = and_(Post.author_id == author_id, visible_to(viewer_actor_id), Post.in_reply_to_ap_id.is_(None))
     if with_media_only:
         where = and_(where, Post.id.in_(select(PostMedia.post_id)))
-    return await _run(session, [_posts_branch(where, max_id, limit)], limit)
+    return _page(session, [_posts_branch(where, max_id, limit)], limit)
 
 
 async def search_actors(session: AsyncSession, text: str, *, limit: int = 20) -> list[Actor]:

@@ -15,7 +15,7 @@ from activitypub.nodeinfo import build_nodeinfo, build_nodeinfo_discovery
 from activitypub.vocab import JRD_MEDIA_TYPE
 from activitypub.webfinger import AccountResource, build_host_meta, build_jrd, parse_resource
 from fediverse import __version__
-from fediverse.core.accounts import USERNAME_PATTERN
+from fediverse.core.accounts import USERNAME_PATTERN, account_state
 from fediverse.core.errors import BadRequest, Gone, NotFound
 from fediverse.core.instance_settings import get_instance_settings
 from fediverse.core.urls import Urls
@@ -62,11 +62,10 @@ async def webfinger(request: Request) -> Response:
     else:
         if not USERNAME_PATTERN.fullmatch(username):
             raise NotFound("No such account.")
-        async with services.db.session() as session:
-            account = await session.scalar(select(Account).where(Account.username == username))
-        if account is None:
+        exists, disabled_at = await services.db.read(lambda session: account_state(session, username))
+        if not exists:
             raise NotFound("No such account.")
-        if account.disabled_at is not None:
+        if disabled_at is not None:
             raise Gone("This account has been deleted.")
         actor_id, profile_url = urls.actor_id(username), urls.profile_url(username)
     document = build_jrd(
