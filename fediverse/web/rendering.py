@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from fediverse.core.instance_settings import get_instance_settings
+from fediverse.core.instance_settings import InstanceInfo, get_instance_settings
 from fediverse.reads.cards import handle_path
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
@@ -97,10 +97,13 @@ async def render_page(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    instance: InstanceInfo | None = None,
 ) -> Response:
+    """``instance``: the instance's settings when the page's unit of work read them already."""
     services: Services = request.state.services
-    async with services.db.session() as session:
-        instance = await get_instance_settings(session, services.settings)
+    if instance is None:
+        async with services.db.session() as session:
+            instance = await get_instance_settings(session, services.settings)
     templates: Jinja2Templates = request.app.state.templates
     viewer = await load_viewer(request)
     base = {

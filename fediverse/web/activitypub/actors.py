@@ -28,7 +28,7 @@ from fediverse.federation.documents import (
     ordered_collection_page,
 )
 from fediverse.federation.notes import PostView, create_activity
-from fediverse.reads.post_views import WITHOUT_RAW_POST, post_views
+from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
 from fediverse.services import Services
 from fediverse.social.profiles import actor_images
 from fediverse.web.activitypub.signed_fetch import Reader, anyone, authorize_fetch, authorize_key_read, authorize_read
@@ -49,6 +49,28 @@ async def load_account(session: AsyncSession, username: str) -> tuple[Account, A
     if found[0].disabled_at is not None:
         raise Gone("This account has been deleted.")
     return found
+
+
+_ACCOUNT_AND_ACTOR = (
+    select(Account, Actor)
+    .join(Actor, col(Actor.id) == col(Account.actor_id))
+    .where(col(Account.username) == bindparam("username"))
+    .options(WITHOUT_RAW_ACTOR)
+)
+
+
+def account_and_actor(session: Session, username: str) -> tuple[Account, Actor]:
+    """``load_account`` in a unit of work: the rows themselves (without the actor's raw document)."""
+    row = (
+        session.execute(_ACCOUNT_AND_ACTOR, {"username": username}).first()
+        if USERNAME_PATTERN.fullmatch(username)
+        else None
+    )
+    if row is None:
+        raise NotFound("No such account.")
+    if row[0].disabled_at is not None:
+        raise Gone("This account has been deleted.")
+    return row[0], row[1]
 
 
 def local_actor(session: Session, username: str) -> LocalActor:
@@ -176,13 +198,7 @@ def _outbox_unit(
     total = session.connection().execute(_OUTBOX_TOTAL, {"author_id": actor.id}).scalar_one()
     if not with_items:
         return actor, total, []
-    query = (
-        select(Post)
-        .where(*_LISTED)
-        .order_by(col(Post.id).desc())
-        .limit(OUTBOX_PAGE_SIZE)
-        .options(WITHOUT_RAW_POST)
-    )
+    query = select(Post).where(*_LISTED).order_by(col(Post.id).desc()).limit(OUTBOX_PAGE_SIZE).options(WITHOUT_RAW_POST)
     if max_id is not None:
         query = query.where(col(Post.id) < max_id)
     return actor, total, post_views(session, session.scalars(query, {"author_id": actor.id}).all())
