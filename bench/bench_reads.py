@@ -7,15 +7,17 @@ instance with one account and ``--posts`` public posts, ``reverie serve`` on 127
 the whole process tree once it is up and idle; then, per endpoint, a 2 s warm-up and ``--seconds`` of
 ``wrk -t1 -c64`` (requests/s and p99 latency), and the memory again after the load.
 
-The baseline, measured first in the same run: a tiny starlette app on the same uvicorn settings (one
-process) answering each request with one bare ``sqlite3`` primary-key read, run on a thread, of the same
-instance's database. Every endpoint prints its ratio to it, so figures read the same on a noisy box.
+The baseline, measured in the same run: a tiny starlette app on the same uvicorn settings (one process)
+answering each request with one bare ``sqlite3`` primary-key read made on the event loop. It runs right
+before each endpoint run, and every endpoint prints its ratio to the median of those, so figures read
+the same on a noisy, shared box.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import re
 import shutil
@@ -23,6 +25,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness import (
@@ -96,7 +99,9 @@ def serve_baseline(port: int, database_file: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=True, server_header=False)
 
 
-def measure_baseline(arguments: argparse.Namespace, database_file: str) -> float:
+@contextlib.contextmanager
+def baseline_server(database_file: str) -> Iterator[str]:
+    """The baseline server in its own process; yields its URL."""
     port = free_port()
     process = multiprocessing.get_context("spawn").Process(
         target=serve_baseline, args=(port, database_file), daemon=True
@@ -104,19 +109,10 @@ def measure_baseline(arguments: argparse.Namespace, database_file: str) -> float
     process.start()
     try:
         wait_for_port(port)
-        url = f"http://127.0.0.1:{port}/row"
-        run_wrk(url, None, 1, arguments.connections)
-        rates = [run_wrk(url, None, arguments.seconds, arguments.connections)[0] for _ in range(arguments.runs)]
+        yield f"http://127.0.0.1:{port}/row"
     finally:
         process.terminate()
         process.join(10)
-    rate = median(rates)
-    print(
-        f"    {'baseline':<13} {rate:>8,.0f} req/s  (bare sqlite3 primary-key read, same stack; runs: "
-        f"{', '.join(format(r, ',.0f') for r in rates)})",
-        flush=True,
-    )
-    return rate
 
 
 def run_wrk(url: str, accept: str | None, seconds: float, connections: int) -> tuple[float, float, dict[str, int]]:
@@ -143,34 +139,41 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
             connection.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, username TEXT, actor_id INTEGER)")
             connection.execute("INSERT INTO accounts VALUES (1, ?, 1)", (USER,))
         connection.close()
-        baseline = measure_baseline(arguments, str(baseline_file))
-        with reverie_serve(environment, port, Path(scratch) / "server.log", workers=workers) as server:
+        with (
+            baseline_server(str(baseline_file)) as baseline_url,
+            reverie_serve(environment, port, Path(scratch) / "server.log", workers=workers) as server,
+        ):
             time.sleep(2)  # let start-up garbage settle: "idle" means up and quiet
             rss, pss = memory_mib(process_tree(server.process.pid))
             print(
                 f"  workers={workers}: idle {rss:.0f} MiB RSS / {pss:.0f} MiB PSS"
                 f" ({len(process_tree(server.process.pid))} processes)"
             )
+            run_wrk(baseline_url, None, 2, arguments.connections)
             for name, path, accept in endpoints(f"127.0.0.1:{port}", post_id):
                 url = server.base_url + path
                 run_wrk(url, accept, 2, arguments.connections)
-                cpu_before, started = cpu_seconds(process_tree(server.process.pid)), time.monotonic()
+                cpu_seconds_used, seconds_run, baselines = 0.0, 0.0, []
                 for run in range(arguments.runs):
+                    # The baseline right before each run: on a shared, noisy box the pair sees the same load.
+                    baselines.append(run_wrk(baseline_url, None, arguments.seconds, arguments.connections)[0])
+                    cpu_before, started = cpu_seconds(process_tree(server.process.pid)), time.monotonic()
                     profile = Path(scratch) / f"profile-{len(results)}.txt"
                     with profiled(server.process.pid, profile, enabled=arguments.profile and run == 0):
                         rate, p99, problems = run_wrk(url, accept, arguments.seconds, arguments.connections)
                     if arguments.profile and run == 0:
                         print(summarize_profile(profile, top=arguments.profile_top))
+                    cpu_seconds_used += cpu_seconds(process_tree(server.process.pid)) - cpu_before
+                    seconds_run += time.monotonic() - started
                     results.setdefault(name, []).append((rate, p99))
                     if problems["non2xx"] or problems["errors"]:
                         print(f"    !! {name}: {problems}")
-                cores = (cpu_seconds(process_tree(server.process.pid)) - cpu_before) / (time.monotonic() - started)
                 runs = results[name]
-                rate = median([r for r, _ in runs])
+                rate, baseline = median([r for r, _ in runs]), median(baselines)
                 print(
-                    f"    {name:<13} {rate:>8,.0f} req/s  ratio {rate / baseline:.3f}"
-                    f"  p99 {median([p for _, p in runs]):6.1f} ms"
-                    f"  server {cores:.2f} cores  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
+                    f"    {name:<13} {rate:>8,.0f} req/s  baseline {baseline:>7,.0f}  ratio {rate / baseline:.3f}"
+                    f"  p99 {median([p for _, p in runs]):6.1f} ms  server {cpu_seconds_used / seconds_run:.2f} cores"
+                    f"  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
                     flush=True,
                 )
             rss, pss = memory_mib(process_tree(server.process.pid))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, CompoundSelect, bindparam, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -96,9 +96,33 @@ def post_path(post: Post, author: Actor, local_host: str) -> str:
     return f"{handle_path(author, local_host)}/{post.id}"
 
 
-def _counts(session: Session, column: Any, post_ids: list[int], *extra: Any) -> dict[int, int]:
-    rows = session.execute(select(column, func.count()).where(column.in_(post_ids), *extra).group_by(column))
-    return {int(post_id): int(count) for post_id, count in rows}
+def _ids() -> BindParameter[list[int]]:
+    return bindparam("ids", expanding=True)
+
+
+_POSTS = select(Post).where(col(Post.id).in_(_ids())).options(WITHOUT_RAW_POST)
+_BOOSTERS = select(Actor).where(col(Actor.id).in_(_ids())).options(WITHOUT_RAW_ACTOR)
+#: Likes, boosts and replies of a page's posts in one statement: (kind, post id, count).
+_COUNTS: CompoundSelect[str, int, int] = union_all(
+    select(literal("likes"), col(Like.post_id), func.count())
+    .where(col(Like.post_id).in_(_ids()))
+    .group_by(col(Like.post_id)),
+    select(literal("boosts"), col(Announce.post_id), func.count())
+    .where(col(Announce.post_id).in_(_ids()))
+    .group_by(col(Announce.post_id)),
+    select(literal("replies"), col(Post.in_reply_to_id), func.count())
+    .where(col(Post.in_reply_to_id).in_(_ids()), col(Post.deleted_at).is_(None))
+    .group_by(col(Post.in_reply_to_id)),
+)
+#: Which of a page's posts the viewer liked or boosted: (kind, post id).
+_MINE = union_all(
+    select(literal("liked"), col(Like.post_id)).where(
+        col(Like.actor_id) == bindparam("viewer"), col(Like.post_id).in_(_ids())
+    ),
+    select(literal("boosted"), col(Announce.post_id)).where(
+        col(Announce.actor_id) == bindparam("viewer"), col(Announce.post_id).in_(_ids())
+    ),
+)
 
 
 def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None) -> list[PostCard]:
@@ -106,38 +130,20 @@ def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_i
     post_ids = list(dict.fromkeys(entry.post_id for entry in entries))
     if not post_ids:
         return []
-    posts = {
-        post.id: post
-        for post in session.scalars(select(Post).where(col(Post.id).in_(post_ids)).options(WITHOUT_RAW_POST))
-    }
+    posts = {post.id: post for post in session.scalars(_POSTS, {"ids": post_ids})}
     views = {view.post.id: view for view in post_views(session, list(posts.values()))}
-    booster_ids = {entry.booster_id for entry in entries if entry.booster_id is not None}
-    boosters = (
-        {
-            actor.id: actor
-            for actor in session.scalars(select(Actor).where(col(Actor.id).in_(booster_ids)).options(WITHOUT_RAW_ACTOR))
-        }
-        if booster_ids
-        else {}
-    )
-    likes = _counts(session, col(Like.post_id), post_ids)
-    boosts = _counts(session, col(Announce.post_id), post_ids)
-    replies = _counts(session, col(Post.in_reply_to_id), post_ids, col(Post.deleted_at).is_(None))
+    booster_ids = list({entry.booster_id for entry in entries if entry.booster_id is not None})
+    boosters = {actor.id: actor for actor in session.scalars(_BOOSTERS, {"ids": booster_ids})} if booster_ids else {}
+    connection = session.connection()
+    counts: dict[str, dict[int, int]] = {"likes": {}, "boosts": {}, "replies": {}}
+    for kind, post_id, count in connection.execute(_COUNTS, {"ids": post_ids}):
+        counts[kind][int(post_id)] = int(count)
+    likes, boosts, replies = counts["likes"], counts["boosts"], counts["replies"]
     liked: set[int] = set()
     boosted: set[int] = set()
     if viewer_actor_id is not None:
-        liked = set(
-            session.scalars(
-                select(col(Like.post_id)).where(col(Like.actor_id) == viewer_actor_id, col(Like.post_id).in_(post_ids))
-            )
-        )
-        boosted = set(
-            session.scalars(
-                select(col(Announce.post_id)).where(
-                    col(Announce.actor_id) == viewer_actor_id, col(Announce.post_id).in_(post_ids)
-                )
-            )
-        )
+        for kind, post_id in connection.execute(_MINE, {"ids": post_ids, "viewer": viewer_actor_id}):
+            (liked if kind == "liked" else boosted).add(int(post_id))
     found = []
     for entry in entries:
         view = views.get(entry.post_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -47,12 +47,17 @@ async def _find_post(session: AsyncSession, post_id: int, viewer_actor_id: int |
     return await session.run_sync(_visible_post, post_id, viewer_actor_id)
 
 
+_POST = select(Post).where(col(Post.id) == bindparam("id"))
+_PARENT = _POST.options(WITHOUT_RAW_POST)
+_AUTHOR = select(Actor).where(col(Actor.id) == bindparam("id")).options(WITHOUT_RAW_ACTOR)
+
+
 def _visible_post(session: Session, post_id: int, viewer_actor_id: int | None) -> tuple[Post, Actor]:
     """The post (with its raw document: a remote post's replies live there) and its author."""
-    post = session.get(Post, post_id)
+    post = session.scalar(_POST, {"id": post_id})
     if post is None or not may_see(session, post, viewer_actor_id):
         raise NotFound("This post does not exist, or you may not see it.")
-    author = session.get(Actor, post.author_id, options=[WITHOUT_RAW_ACTOR])
+    author = session.scalar(_AUTHOR, {"id": post.author_id})
     assert author is not None
     return post, author
 
@@ -61,7 +66,7 @@ def _ancestors(session: Session, post: Post, viewer_actor_id: int | None) -> lis
     chain: list[Post] = []
     parent_id = post.in_reply_to_id
     while parent_id is not None and len(chain) < MAX_ANCESTORS:
-        parent = session.get(Post, parent_id, options=[WITHOUT_RAW_POST])
+        parent = session.scalar(_PARENT, {"id": parent_id})
         if parent is None or not may_see(session, parent, viewer_actor_id):
             break
         chain.append(parent)
@@ -100,16 +105,22 @@ def _descendants(session: Session, post: Post, viewer_actor_id: int | None) -> l
     return ordered
 
 
-def _people(session: Session, model: type[Like] | type[Announce], post_id: int) -> list[Actor]:
-    query = (
+def _people_query(model: type[Like] | type[Announce]) -> Select[Actor]:
+    return (
         select(Actor)
-        .join(model, model.actor_id == Actor.id)  # type: ignore[arg-type]
-        .where(model.post_id == post_id)
-        .order_by(model.id.desc())  # type: ignore[union-attr]
+        .join(model, col(model.actor_id) == col(Actor.id))
+        .where(col(model.post_id) == bindparam("post_id"))
+        .order_by(col(model.id).desc())
         .limit(12)
         .options(WITHOUT_RAW_ACTOR)
     )
-    return list(session.scalars(query))
+
+
+_PEOPLE = {Like: _people_query(Like), Announce: _people_query(Announce)}
+
+
+def _people(session: Session, model: type[Like] | type[Announce], post_id: int) -> list[Actor]:
+    return list(session.scalars(_PEOPLE[model], {"post_id": post_id}))
 
 
 @dataclass(frozen=True)
