@@ -10,7 +10,9 @@ the whole process tree once it is up and idle; then, per endpoint, a 2 s warm-up
 The baseline, measured in the same run: a tiny starlette app on the same uvicorn settings (one process)
 answering each request with one bare ``sqlite3`` primary-key read made on the event loop. It runs right
 before each endpoint run, and every endpoint prints its ratio to the median of those, so figures read
-the same on a noisy, shared box.
+the same on a noisy, shared box. Each also prints the CPU time per request of both servers and their
+ratio ("CPU ratio"): on a box whose cores other work takes, that is the steadier figure, and what the
+rate ratio would be on an idle one.
 """
 
 from __future__ import annotations
@@ -100,8 +102,8 @@ def serve_baseline(port: int, database_file: str) -> None:
 
 
 @contextlib.contextmanager
-def baseline_server(database_file: str) -> Iterator[str]:
-    """The baseline server in its own process; yields its URL."""
+def baseline_server(database_file: str) -> Iterator[tuple[str, int]]:
+    """The baseline server in its own process; yields its URL and process id."""
     port = free_port()
     process = multiprocessing.get_context("spawn").Process(
         target=serve_baseline, args=(port, database_file), daemon=True
@@ -109,7 +111,8 @@ def baseline_server(database_file: str) -> Iterator[str]:
     process.start()
     try:
         wait_for_port(port)
-        yield f"http://127.0.0.1:{port}/row"
+        assert process.pid is not None
+        yield f"http://127.0.0.1:{port}/row", process.pid
     finally:
         process.terminate()
         process.join(10)
@@ -140,7 +143,7 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
             connection.execute("INSERT INTO accounts VALUES (1, ?, 1)", (USER,))
         connection.close()
         with (
-            baseline_server(str(baseline_file)) as baseline_url,
+            baseline_server(str(baseline_file)) as (baseline_url, baseline_pid),
             reverie_serve(environment, port, Path(scratch) / "server.log", workers=workers) as server,
         ):
             time.sleep(2)  # let start-up garbage settle: "idle" means up and quiet
@@ -153,10 +156,14 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
             for name, path, accept in endpoints(f"127.0.0.1:{port}", post_id):
                 url = server.base_url + path
                 run_wrk(url, accept, 2, arguments.connections)
-                cpu_seconds_used, seconds_run, baselines = 0.0, 0.0, []
+                cpu_seconds_used, seconds_run, baselines, baseline_cpu = 0.0, 0.0, [], []
                 for run in range(arguments.runs):
                     # The baseline right before each run: on a shared, noisy box the pair sees the same load.
+                    cpu_before = cpu_seconds([baseline_pid])
                     baselines.append(run_wrk(baseline_url, None, arguments.seconds, arguments.connections)[0])
+                    baseline_cpu.append(
+                        (cpu_seconds([baseline_pid]) - cpu_before) / (baselines[-1] * arguments.seconds)
+                    )
                     cpu_before, started = cpu_seconds(process_tree(server.process.pid)), time.monotonic()
                     profile = Path(scratch) / f"profile-{len(results)}.txt"
                     with profiled(server.process.pid, profile, enabled=arguments.profile and run == 0):
@@ -170,9 +177,15 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
                         print(f"    !! {name}: {problems}")
                 runs = results[name]
                 rate, baseline = median([r for r, _ in runs]), median(baselines)
+                # CPU time per request, the server's and the baseline's: steadier than rates when other work
+                # shares the cores (their ratio is what the rates' ratio would be on an idle box).
+                cpu_per_request = cpu_seconds_used / max(1.0, sum(r for r, _ in runs) * arguments.seconds)
+                baseline_per_request = median(baseline_cpu)
                 print(
                     f"    {name:<13} {rate:>8,.0f} req/s  baseline {baseline:>7,.0f}  ratio {rate / baseline:.3f}"
-                    f"  p99 {median([p for _, p in runs]):6.1f} ms  server {cpu_seconds_used / seconds_run:.2f} cores"
+                    f"  | CPU {1000 * cpu_per_request:6.2f} ms/req  baseline {1000 * baseline_per_request:5.2f}"
+                    f"  CPU ratio {baseline_per_request / cpu_per_request:.3f}"
+                    f"  | p99 {median([p for _, p in runs]):6.1f} ms  server {cpu_seconds_used / seconds_run:.2f} cores"
                     f"  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
                     flush=True,
                 )
