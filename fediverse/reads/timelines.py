@@ -8,9 +8,10 @@ limited on its own index (``posts(author_id, id)``, ``announces.actor_id``) befo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, cast, null, or_, select, union_all
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, bindparam, cast, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
@@ -63,9 +64,9 @@ async def _run(session: AsyncSession, branches: Branches, limit: int) -> Timelin
     return await session.run_sync(_page, branches, limit)
 
 
-def _page(session: Session, branches: Branches, limit: int) -> TimelinePage:
+def _page(session: Session, branches: Branches, limit: int, params: dict[str, int] | None = None) -> TimelinePage:
     if len(branches) == 1:
-        rows = session.execute(branches[0]).all()
+        rows = session.connection().execute(branches[0], params).all()
     else:
         merged = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
         rows = session.execute(select(merged).order_by(merged.c.entry_id.desc()).limit(limit)).all()
@@ -177,10 +178,26 @@ def profile_page(
 ) -> TimelinePage:
     """An account's own posts that ``viewer`` may see (replies left out), for the profile grid."""
     limit = _clamp(limit)
+    if viewer_actor_id is None:  # a visitor: the same statement every time, built once
+        params = {"author_id": author_id} if max_id is None else {"author_id": author_id, "max_id": max_id}
+        return _page(session, [_public_profile_statement(limit, max_id is not None, with_media_only)], limit, params)
     where = and_(Post.author_id == author_id, visible_to(viewer_actor_id), Post.in_reply_to_ap_id.is_(None))
     if with_media_only:
         where = and_(where, Post.id.in_(select(PostMedia.post_id)))
     return _page(session, [_posts_branch(where, max_id, limit)], limit)
+
+
+@functools.cache
+def _public_profile_statement(limit: int, paged: bool, with_media_only: bool) -> Select[tuple[int, int, int | None]]:
+    """``profile_page``'s statement for a visitor, with ``author_id`` (and ``max_id``) bound at execution."""
+    where = and_(Post.author_id == bindparam("author_id"), visible_to(None), Post.in_reply_to_ap_id.is_(None))
+    if with_media_only:
+        where = and_(where, Post.id.in_(select(PostMedia.post_id)))
+    query = select(Post.id.label("entry_id"), Post.id.label("post_id"), cast(null(), BigInteger).label("booster_id"))
+    query = query.where(where, Post.deleted_at.is_(None))
+    if paged:
+        query = query.where(Post.id < bindparam("max_id"))
+    return query.order_by(Post.id.desc()).limit(limit)
 
 
 async def search_actors(session: AsyncSession, text: str, *, limit: int = 20) -> list[Actor]:

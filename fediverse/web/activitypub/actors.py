@@ -189,6 +189,10 @@ _LISTED = (
     col(Post.visibility).in_([Visibility.PUBLIC, Visibility.UNLISTED]),
 )
 _OUTBOX_TOTAL = select(func.count()).select_from(Post).where(*_LISTED)
+_OUTBOX_FIRST = (
+    select(Post).where(*_LISTED).order_by(col(Post.id).desc()).limit(OUTBOX_PAGE_SIZE).options(WITHOUT_RAW_POST)
+)
+_OUTBOX_BELOW = _OUTBOX_FIRST.where(col(Post.id) < bindparam("max_id"))
 
 
 def _outbox_unit(
@@ -198,10 +202,10 @@ def _outbox_unit(
     total = session.connection().execute(_OUTBOX_TOTAL, {"author_id": actor.id}).scalar_one()
     if not with_items:
         return actor, total, []
-    query = select(Post).where(*_LISTED).order_by(col(Post.id).desc()).limit(OUTBOX_PAGE_SIZE).options(WITHOUT_RAW_POST)
+    query, params = _OUTBOX_FIRST, {"author_id": actor.id}
     if max_id is not None:
-        query = query.where(col(Post.id) < max_id)
-    return actor, total, post_views(session, session.scalars(query, {"author_id": actor.id}).all())
+        query, params = _OUTBOX_BELOW, {"author_id": actor.id, "max_id": max_id}
+    return actor, total, post_views(session, session.scalars(query, params).all())
 
 
 async def outbox(request: Request) -> Response:
