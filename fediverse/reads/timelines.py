@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, bindparam, cast, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
+from sqlmodel import col
 
 from fediverse.core.blocking import not_hidden_from
 from fediverse.core.visibility import OPEN, followed_ids, visible_to
@@ -190,14 +191,16 @@ def profile_page(
 @functools.cache
 def _public_profile_statement(limit: int, paged: bool, with_media_only: bool) -> Select[tuple[int, int, int | None]]:
     """``profile_page``'s statement for a visitor, with ``author_id`` (and ``max_id``) bound at execution."""
-    where = and_(Post.author_id == bindparam("author_id"), visible_to(None), Post.in_reply_to_ap_id.is_(None))
+    where = and_(col(Post.author_id) == bindparam("author_id"), visible_to(None), col(Post.in_reply_to_ap_id).is_(None))
     if with_media_only:
-        where = and_(where, Post.id.in_(select(PostMedia.post_id)))
-    query = select(Post.id.label("entry_id"), Post.id.label("post_id"), cast(null(), BigInteger).label("booster_id"))
-    query = query.where(where, Post.deleted_at.is_(None))
+        where = and_(where, col(Post.id).in_(select(col(PostMedia.post_id))))
+    query = select(
+        col(Post.id).label("entry_id"), col(Post.id).label("post_id"), cast(null(), BigInteger).label("booster_id")
+    )
+    query = query.where(where, col(Post.deleted_at).is_(None))
     if paged:
-        query = query.where(Post.id < bindparam("max_id"))
-    return query.order_by(Post.id.desc()).limit(limit)
+        query = query.where(col(Post.id) < bindparam("max_id"))
+    return query.order_by(col(Post.id).desc()).limit(limit)
 
 
 async def search_actors(session: AsyncSession, text: str, *, limit: int = 20) -> list[Actor]:
