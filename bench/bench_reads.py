@@ -6,17 +6,28 @@ Needs wrk (Debian: ``apt-get install wrk``; CI does not run benchmarks). Each co
 instance with one account and ``--posts`` public posts, ``reverie serve`` on 127.0.0.1; RSS and PSS of
 the whole process tree once it is up and idle; then, per endpoint, a 2 s warm-up and ``--seconds`` of
 ``wrk -t1 -c64`` (requests/s and p99 latency), and the memory again after the load.
+
+The baseline, measured in the same run: a tiny starlette app on the same uvicorn settings (one process)
+answering each request with one bare ``sqlite3`` primary-key read made on the event loop. It runs right
+before each endpoint run, and every endpoint prints its ratio to the median of those, so figures read
+the same on a noisy, shared box. Each also prints the CPU time per request of both servers and their
+ratio ("CPU ratio"): on a box whose cores other work takes, that is the steadier figure, and what the
+rate ratio would be on an idle one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import multiprocessing
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness import (
@@ -29,6 +40,7 @@ from harness import (
     reverie_serve,
     scratch_instance,
     summarize_profile,
+    wait_for_port,
 )
 
 from fediverse.core.accounts import create_account
@@ -43,23 +55,67 @@ AS2 = "application/activity+json"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def endpoints(host: str) -> list[tuple[str, str, str | None]]:
+def endpoints(host: str, post_id: int) -> list[tuple[str, str, str | None]]:
     """(name, path, Accept header)."""
     return [
         ("actor (AS2)", f"/users/{USER}", AS2),
         ("WebFinger", f"/.well-known/webfinger?resource=acct:{USER}@{host}", None),
         ("outbox page", f"/users/{USER}/outbox?page=true", AS2),
         ("profile HTML", f"/@{USER}", "text/html"),
+        ("post HTML", f"/@{USER}/{post_id}", "text/html"),
     ]
 
 
-async def prepare(environment: dict[str, str], posts: int) -> None:
+async def prepare(environment: dict[str, str], posts: int) -> int:
+    """The instance's account and posts; returns the newest post's id."""
     settings = load_settings(environment)
+    newest = 0
     async with open_services(settings, migrate=True) as services:
         await create_account(services.db, services.urls, USER)
         for index in range(posts):
             draft = PostDraft(caption=f"Evening number {index} over the lake #dusk", mood_word="calm")
-            await actions.publish(services, USER, draft)
+            post = await actions.publish(services, USER, draft)
+            newest = post.id
+    return newest
+
+
+def serve_baseline(port: int, database_file: str) -> None:
+    """The baseline server: starlette on uvicorn (the options ``reverie serve`` uses), one bare sqlite3
+    primary-key read per request, made on the event loop (a few microseconds), the row as JSON."""
+    import json
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    connection = sqlite3.connect(database_file)
+
+    async def endpoint(_request: Request) -> Response:
+        row = connection.execute("SELECT id, username, actor_id FROM accounts WHERE id = ?", (1,)).fetchone()
+        body = json.dumps({"id": row[0], "username": row[1], "actor_id": row[2]}).encode()
+        return Response(body, media_type="application/json")
+
+    app = Starlette(routes=[Route("/row", endpoint)])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=True, server_header=False)
+
+
+@contextlib.contextmanager
+def baseline_server(database_file: str) -> Iterator[tuple[str, int]]:
+    """The baseline server in its own process; yields its URL and process id."""
+    port = free_port()
+    process = multiprocessing.get_context("spawn").Process(
+        target=serve_baseline, args=(port, database_file), daemon=True
+    )
+    process.start()
+    try:
+        wait_for_port(port)
+        assert process.pid is not None
+        yield f"http://127.0.0.1:{port}/row", process.pid
+    finally:
+        process.terminate()
+        process.join(10)
 
 
 def run_wrk(url: str, accept: str | None, seconds: float, connections: int) -> tuple[float, float, dict[str, int]]:
@@ -80,33 +136,57 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
     with scratch_instance(arguments.database) as (data_dir, database), tempfile.TemporaryDirectory() as scratch:
         port = free_port()
         environment = reverie_environment(f"http://127.0.0.1:{port}", data_dir, database.url)
-        asyncio.run(prepare(environment, arguments.posts))
-        with reverie_serve(environment, port, Path(scratch) / "server.log", workers=workers) as server:
+        post_id = asyncio.run(prepare(environment, arguments.posts))
+        baseline_file = Path(scratch) / "baseline.db"
+        with sqlite3.connect(baseline_file) as connection:
+            connection.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, username TEXT, actor_id INTEGER)")
+            connection.execute("INSERT INTO accounts VALUES (1, ?, 1)", (USER,))
+        connection.close()
+        with (
+            baseline_server(str(baseline_file)) as (baseline_url, baseline_pid),
+            reverie_serve(environment, port, Path(scratch) / "server.log", workers=workers) as server,
+        ):
             time.sleep(2)  # let start-up garbage settle: "idle" means up and quiet
             rss, pss = memory_mib(process_tree(server.process.pid))
             print(
                 f"  workers={workers}: idle {rss:.0f} MiB RSS / {pss:.0f} MiB PSS"
                 f" ({len(process_tree(server.process.pid))} processes)"
             )
-            for name, path, accept in endpoints(f"127.0.0.1:{port}"):
+            run_wrk(baseline_url, None, 2, arguments.connections)
+            for name, path, accept in endpoints(f"127.0.0.1:{port}", post_id):
                 url = server.base_url + path
                 run_wrk(url, accept, 2, arguments.connections)
-                cpu_before, started = cpu_seconds(process_tree(server.process.pid)), time.monotonic()
+                cpu_seconds_used, seconds_run, baselines, baseline_cpu = 0.0, 0.0, [], []
                 for run in range(arguments.runs):
+                    # The baseline right before each run: on a shared, noisy box the pair sees the same load.
+                    cpu_before = cpu_seconds([baseline_pid])
+                    baselines.append(run_wrk(baseline_url, None, arguments.seconds, arguments.connections)[0])
+                    baseline_cpu.append(
+                        (cpu_seconds([baseline_pid]) - cpu_before) / (baselines[-1] * arguments.seconds)
+                    )
+                    cpu_before, started = cpu_seconds(process_tree(server.process.pid)), time.monotonic()
                     profile = Path(scratch) / f"profile-{len(results)}.txt"
                     with profiled(server.process.pid, profile, enabled=arguments.profile and run == 0):
                         rate, p99, problems = run_wrk(url, accept, arguments.seconds, arguments.connections)
                     if arguments.profile and run == 0:
                         print(summarize_profile(profile, top=arguments.profile_top))
+                    cpu_seconds_used += cpu_seconds(process_tree(server.process.pid)) - cpu_before
+                    seconds_run += time.monotonic() - started
                     results.setdefault(name, []).append((rate, p99))
                     if problems["non2xx"] or problems["errors"]:
                         print(f"    !! {name}: {problems}")
-                cores = (cpu_seconds(process_tree(server.process.pid)) - cpu_before) / (time.monotonic() - started)
                 runs = results[name]
+                rate, baseline = median([r for r, _ in runs]), median(baselines)
+                # CPU time per request, the server's and the baseline's: steadier than rates when other work
+                # shares the cores (their ratio is what the rates' ratio would be on an idle box).
+                cpu_per_request = cpu_seconds_used / max(1.0, sum(r for r, _ in runs) * arguments.seconds)
+                baseline_per_request = median(baseline_cpu)
                 print(
-                    f"    {name:<13} {median([r for r, _ in runs]):>8,.0f} req/s"
-                    f"  p99 {median([p for _, p in runs]):6.1f} ms"
-                    f"  server {cores:.2f} cores  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
+                    f"    {name:<13} {rate:>8,.0f} req/s  baseline {baseline:>7,.0f}  ratio {rate / baseline:.3f}"
+                    f"  | CPU {1000 * cpu_per_request:6.2f} ms/req  baseline {1000 * baseline_per_request:5.2f}"
+                    f"  CPU ratio {baseline_per_request / cpu_per_request:.3f}"
+                    f"  | p99 {median([p for _, p in runs]):6.1f} ms  server {cpu_seconds_used / seconds_run:.2f} cores"
+                    f"  (runs: {', '.join(format(r, ',.0f') for r, _ in runs)})",
                     flush=True,
                 )
             rss, pss = memory_mib(process_tree(server.process.pid))

@@ -10,6 +10,12 @@ SQLite has one writer at a time, and a connection that finds the lock taken slee
 asyncio queue first and meet the file lock only when another process holds it. The inbox's group commit
 asks for *urgent* turns: peers are waiting for its ``202``, so it goes before the worker's transactions
 (measured: without that, ingestion fell to a quarter while the worker drained; docs/benchmarks.md).
+
+A unit of work (decision 0049): ``read(fn)`` and ``write(fn)`` run ``fn(session)``, plain synchronous
+code over a synchronous ``Session``, in one trip to the database. On SQLite that is one hop to a small
+pool of threads holding pysqlite connections to the same file (same PRAGMAs; writes take this process's
+write turn first and begin ``IMMEDIATE``), instead of aiosqlite's hop per cursor operation. On PostgreSQL
+it is ``AsyncSession.run_sync(fn)`` on one pooled asyncpg connection. The same ``fn`` serves both.
 """
 
 from __future__ import annotations
@@ -17,18 +23,20 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
-from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from storage.cache import Stamps
 from storage.private_files import create_private_file, make_private_folders
@@ -43,6 +51,11 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Connections kept open per process on SQLite (as many again may be opened for a burst).
 SQLITE_POOL_SIZE = 16
+
+#: Threads (each with its pysqlite connection) that run units of work on SQLite: a few, for a 2-core box.
+SQLITE_UNIT_THREADS = 4
+
+T = TypeVar("T")
 
 #: Arbitrary constant: PostgreSQL advisory lock held while migrating, so concurrent starts queue up.
 _MIGRATION_LOCK_ID = 0x52455645  # "REVE"
@@ -87,8 +100,8 @@ def normalize_url(raw: str) -> URL:
     return url
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN, instead of the driver's implicit one.
         dbapi_connection.isolation_level = None
@@ -99,7 +112,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
@@ -133,7 +146,7 @@ class Database:
             options.update(pool_size=pool_size, max_overflow=pool_size * 2)
         self.engine = create_async_engine(self.url, **options)
         if self.is_sqlite:
-            _configure_sqlite(self.engine, busy_timeout_ms)
+            _configure_sqlite(self.engine.sync_engine, busy_timeout_ms)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         #: Version stamps of the in-process caches (``storage.cache``); sessions carry them for ``bump``.
         self.stamps = Stamps(self.engine)
@@ -143,6 +156,24 @@ class Database:
         self.writer_engine: AsyncEngine = writer
         self.busy_timeout_ms = busy_timeout_ms
         self._write_turns = WriteTurns() if self.is_sqlite else None
+        # Units of work: on SQLite a synchronous engine over the same file, used from a few threads.
+        self._threads: ThreadPoolExecutor | None = None
+        if self.is_sqlite:
+            self.unit_engine: Engine | None = create_engine(
+                self.url.set(drivername="sqlite+pysqlite"),
+                echo=echo,
+                json_serializer=serialize_json,
+                pool_size=SQLITE_UNIT_THREADS,
+                max_overflow=SQLITE_UNIT_THREADS,
+                connect_args={"check_same_thread": False},
+            )
+            _configure_sqlite(self.unit_engine, busy_timeout_ms)
+            unit_writer = self.unit_engine.execution_options(sqlite_begin="IMMEDIATE")
+            self._unit_reader = sessionmaker(self.unit_engine, expire_on_commit=False, autoflush=False)
+            self._unit_writer = sessionmaker(unit_writer, expire_on_commit=False, autoflush=False)
+            self._threads = ThreadPoolExecutor(SQLITE_UNIT_THREADS, thread_name_prefix="reverie-db")
+        else:
+            self.unit_engine = None
 
     @property
     def dialect(self) -> str:
@@ -157,6 +188,40 @@ class Database:
         """A session whose transaction holds the write lock from the start; commits on success."""
         async with self._write_turn(), self._writer() as session, session.begin():
             yield session
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in one read transaction (one snapshot), in one trip, and return its result.
+
+        ``fn`` is synchronous code: it must not await, and should do nothing slow but its queries (no
+        network). ORM objects it returns are detached: load what the caller uses inside ``fn``."""
+        if self._threads is None:
+            async with self._reader() as session:
+                return await session.run_sync(fn)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, self._read_unit, fn)
+
+    async def write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in one write transaction (committed when it returns, rolled back when it
+        raises), in one trip. On SQLite it waits for this process's write turn like ``transaction()``."""
+        if self._threads is None:
+            async with self._writer() as session, session.begin():
+                return await session.run_sync(fn)
+        await self._take_write_turn(urgent=False)
+        try:
+            done = asyncio.get_running_loop().run_in_executor(self._threads, self._write_unit, fn)
+        except BaseException:
+            self._release_write_turn()
+            raise
+        # The turn is passed on when the thread is done, even if the caller stops waiting first.
+        done.add_done_callback(lambda _: self._release_write_turn())
+        return await asyncio.shield(done)
+
+    def _read_unit(self, fn: Callable[[Session], T]) -> T:
+        with self._unit_reader() as session:
+            return fn(session)
+
+    def _write_unit(self, fn: Callable[[Session], T]) -> T:
+        with self._unit_writer() as session, session.begin():
+            return fn(session)
 
     @asynccontextmanager
     async def write_connection(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -178,16 +243,24 @@ class Database:
         if self._write_turns is None:
             yield
             return
+        await self._take_write_turn(urgent=urgent)
+        try:
+            yield
+        finally:
+            self._release_write_turn()
+
+    async def _take_write_turn(self, *, urgent: bool) -> None:
+        assert self._write_turns is not None
         try:
             async with asyncio.timeout(self.busy_timeout_ms / 1000):
                 await self._write_turns.acquire(urgent=urgent)
         except TimeoutError as error:
             # What SQLite itself raises when its busy timeout passes: callers already treat it as "busy".
             raise OperationalError("waiting for this process's SQLite write turn", None, error) from error
-        try:
-            yield
-        finally:
-            self._write_turns.release()
+
+    def _release_write_turn(self) -> None:
+        assert self._write_turns is not None
+        self._write_turns.release()
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (safe to call from several processes). A database
@@ -203,6 +276,11 @@ class Database:
             return await connection.run_sync(_current_revision)
 
     async def dispose(self) -> None:
+        if self._threads is not None:
+            threads, self._threads = self._threads, None
+            await asyncio.get_running_loop().run_in_executor(None, threads.shutdown)
+        if self.unit_engine is not None:
+            self.unit_engine.dispose()
         await self.engine.dispose()
 
 

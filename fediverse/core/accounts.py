@@ -6,9 +6,11 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from activitypub.keys import KeyPairPem, generate_rsa_key_pair
@@ -181,29 +183,88 @@ class LocalName:
     disabled: bool
 
 
+#: Built once (decision 0049): the columns a lookup by name keeps.
+_LOCAL_NAME = select(col(Account.id), col(Account.actor_id), col(Account.disabled_at)).where(
+    col(Account.username) == bindparam("username")
+)
+
+
 async def find_local_name(db: Database, username: str) -> LocalName | None:
     """The local account called ``username`` (already lower-cased), from this process's cache of
     accounts by name (``storage.cache``, name ``accounts``); ``None`` when there is none."""
     cache = db.stamps.cache("local accounts by name", (ACCOUNTS,), max_entries=10_000)
 
-    async def load() -> LocalName | None:
-        async with db.session() as session:
-            row = (
-                await session.execute(
-                    select(col(Account.id), col(Account.actor_id), col(Account.disabled_at)).where(
-                        col(Account.username) == username
-                    )
-                )
-            ).first()
+    def read(session: Session) -> LocalName | None:
+        row = session.connection().execute(_LOCAL_NAME, {"username": username}).first()
         if row is None:
             return None
         account_id, actor_id, disabled_at = row
         assert account_id is not None
         return LocalName(username, account_id, actor_id, disabled_at is not None)
 
+    async def load() -> LocalName | None:  # a miss: one unit of work (decision 0049)
+        return await db.read(read)
+
     found = await cache.get(username, load)
     assert found is None or isinstance(found, LocalName)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class LocalActor:
+    """A local account and the columns of its actor that its documents and pages use (no raw AS2)."""
+
+    account_id: int
+    username: str
+    disabled_at: datetime | None
+    avatar_media_id: int | None
+    header_media_id: int | None
+    id: int  # the actor's
+    ap_id: str
+    type: str
+    display_name: str
+    summary_html: str
+    manually_approves_followers: bool
+    discoverable: bool
+    indexable: bool
+    published: datetime | None
+    created_at: datetime
+    public_key_id: str | None
+    public_key_pem: str | None
+    posts_count: int  # public and unlisted posts not deleted (decision 0052)
+
+
+#: Built once: a statement made per request costs more than running it (decision 0049).
+_LOCAL_ACTOR = (
+    select(
+        col(Account.id),
+        col(Account.username),
+        col(Account.disabled_at),
+        col(Account.avatar_media_id),
+        col(Account.header_media_id),
+        col(Actor.id),
+        col(Actor.ap_id),
+        col(Actor.type),
+        col(Actor.display_name),
+        col(Actor.summary_html),
+        col(Actor.manually_approves_followers),
+        col(Actor.discoverable),
+        col(Actor.indexable),
+        col(Actor.published),
+        col(Actor.created_at),
+        col(Actor.public_key_id),
+        col(Actor.public_key_pem),
+        col(Actor.posts_count),
+    )
+    .join(Actor, col(Actor.id) == col(Account.actor_id))
+    .where(col(Account.username) == bindparam("username"))
+)
+
+
+def find_local_actor(session: Session, username: str) -> LocalActor | None:
+    """A local account and its actor by username, or ``None`` (in a unit of work, one Core query)."""
+    row = session.connection().execute(_LOCAL_ACTOR, {"username": username}).first()
+    return LocalActor(*tuple(row)) if row is not None else None
 
 
 async def any_account(session: AsyncSession) -> bool:

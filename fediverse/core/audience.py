@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from activitypub.vocab import PUBLIC_ALIASES, audience, get_id, get_ids
@@ -22,8 +23,13 @@ OPEN_VISIBILITIES = frozenset(OPEN)
 
 
 async def is_blocked_by(session: AsyncSession, owner_id: int, reader: Actor) -> bool:
-    found = await session.scalar(
-        select(col(Block.id)).where(col(Block.blocker_id) == owner_id, col(Block.blocked_id) == reader.id)
+    return await session.run_sync(blocks, owner_id, reader.id)
+
+
+def blocks(session: Session, owner_id: int, reader_id: int | None) -> bool:
+    """Whether ``owner_id`` blocks ``reader_id`` (in a unit of work)."""
+    found = session.scalar(
+        select(col(Block.id)).where(col(Block.blocker_id) == owner_id, col(Block.blocked_id) == reader_id)
     )
     return found is not None
 

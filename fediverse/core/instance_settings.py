@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from fediverse.core.config import REGISTRATION_MODES, Settings
 from fediverse.core.errors import BadRequest
@@ -27,14 +29,17 @@ class InstanceInfo:
     registrations: str
 
 
+#: Two columns, read with Core: a page asks for them on every request.
+_ALL_SETTINGS = select(col(InstanceSetting.key), col(InstanceSetting.value))
+
+
 async def instance_settings(db: Database, settings: Settings) -> InstanceInfo:
     """The settings as every page shows them, from this process's cache (``storage.cache``: an admin's
-    change is seen here at once, in other processes within a second)."""
+    change is seen here at once, in other processes within a second); a miss reads them in one unit of work."""
     cache = db.stamps.cache("instance settings", (INSTANCE,), max_entries=4)
 
     async def load() -> InstanceInfo:
-        async with db.session() as session:
-            return await get_instance_settings(session, settings)
+        return await db.read(lambda session: read_instance_settings(session, settings))
 
     found = await cache.get((settings.instance_name, settings.registrations), load)
     assert isinstance(found, InstanceInfo)
@@ -42,8 +47,13 @@ async def instance_settings(db: Database, settings: Settings) -> InstanceInfo:
 
 
 async def get_instance_settings(session: AsyncSession, settings: Settings) -> InstanceInfo:
-    """The settings as stored now, read in ``session``."""
-    stored = {row.key: row.value for row in (await session.scalars(select(InstanceSetting))).all()}
+    """The settings as stored now, read in ``session`` (``read_instance_settings`` on an async session)."""
+    return await session.run_sync(read_instance_settings, settings)
+
+
+def read_instance_settings(session: Session, settings: Settings) -> InstanceInfo:
+    """The instance's settings, stored values over the environment's defaults (in a unit of work)."""
+    stored = {key: value for key, value in session.connection().execute(_ALL_SETTINGS)}
     return InstanceInfo(
         name=stored.get("name", settings.instance_name),
         description=stored.get("description", ""),

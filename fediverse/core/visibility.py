@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from fediverse.core.blocking import not_blocked_between, not_blocking
@@ -48,12 +49,17 @@ def visible_to(viewer_actor_id: int | None, *, despite_own_blocks: bool = False)
 
 
 async def can_see(session: AsyncSession, post: Post, viewer_actor_id: int | None) -> bool:
-    """``visible_to`` for one post; a deleted post is seen by nobody."""
+    """``may_see`` on an async session."""
+    return await session.run_sync(may_see, post, viewer_actor_id)
+
+
+def may_see(session: Session, post: Post, viewer_actor_id: int | None) -> bool:
+    """``visible_to`` for one post; a deleted post is seen by nobody (in a unit of work)."""
     if post.deleted_at is not None:
         return False
     if post.author_id == viewer_actor_id:
         return True
     if viewer_actor_id is None:
         return post.visibility in OPEN
-    found = await session.scalar(select(col(Post.id)).where(col(Post.id) == post.id, visible_to(viewer_actor_id)))
+    found = session.scalar(select(col(Post.id)).where(col(Post.id) == post.id, visible_to(viewer_actor_id)))
     return found is not None

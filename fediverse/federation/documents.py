@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from activitypub.vocab import JsonObject, with_context
 from fediverse.core.urls import Urls
 from storage.media import mime_of_key
-from storage.models import Account, Actor, Media
+from storage.models import Actor, Media
 
 
 def format_datetime(value: datetime) -> str:
@@ -46,13 +46,48 @@ def image_document(media: Media, urls: Urls) -> JsonObject | None:
     return {"type": "Image", "mediaType": mime_of_key(media.display_key), "url": urls.media_url(media.display_key)}
 
 
+class ActorFields(Protocol):
+    """What an actor document reads of a local actor: an ``Actor`` row, or the typed
+    ``fediverse.core.accounts.LocalActor`` a unit of work selects (decision 0049)."""
+
+    @property
+    def ap_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def summary_html(self) -> str: ...
+    @property
+    def manually_approves_followers(self) -> bool: ...
+    @property
+    def discoverable(self) -> bool: ...
+    @property
+    def indexable(self) -> bool: ...
+    @property
+    def published(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def public_key_id(self) -> str | None: ...
+    @property
+    def public_key_pem(self) -> str | None: ...
+
+
+class AccountFields(Protocol):
+    @property
+    def username(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class ActorImages:
     icon: Media | None = None
     header: Media | None = None
 
 
-def actor_document(actor: Actor, account: Account, urls: Urls, images: ActorImages = ActorImages()) -> JsonObject:
+def actor_document(
+    actor: ActorFields, account: AccountFields, urls: Urls, images: ActorImages = ActorImages()
+) -> JsonObject:
     """The ``Person`` document of a local account (served at ``actor.ap_id``)."""
     username = account.username
     document: JsonObject = {
@@ -117,7 +152,7 @@ def instance_actor_document(actor: Actor, urls: Urls) -> JsonObject:
     )
 
 
-def public_key_document(actor: Actor) -> JsonObject:
+def public_key_document(actor: ActorFields) -> JsonObject:
     return {"id": actor.public_key_id, "owner": actor.ap_id, "publicKeyPem": actor.public_key_pem}
 
 

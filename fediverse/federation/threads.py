@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from activitypub.vocab import get_id
@@ -62,7 +63,12 @@ async def queue_replies_fetch(session: AsyncSession, post: Post) -> None:
 
 
 async def is_fetching_replies(session: AsyncSession, post: Post) -> bool:
-    state = await session.scalar(
+    return await session.run_sync(fetching_replies, post)
+
+
+def fetching_replies(session: Session, post: Post) -> bool:
+    """Whether a fetch of ``post``'s replies is queued (in a unit of work)."""
+    state = session.scalar(
         select(col(RemoteFetch.state)).where(
             col(RemoteFetch.kind) == FetchKind.REPLIES, col(RemoteFetch.target_ap_id) == post.ap_id
         )

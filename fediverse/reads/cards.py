@@ -1,5 +1,8 @@
 """What a page needs to draw posts: ``PostCard``s with images, counts and the viewer's own likes and
-boosts, loaded for a whole page in a fixed number of queries."""
+boosts, loaded for a whole page in a fixed number of queries.
+
+``cards`` is plain synchronous code for a unit of work (``Database.read``, decision 0049); ``load_cards``
+and ``load_card`` run the same on an ``AsyncSession``."""
 
 from __future__ import annotations
 
@@ -7,14 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from fediverse.core.urls import Urls
 from fediverse.federation.notes import PostView
 from fediverse.generation.provenance import shared_generation
-from fediverse.reads.post_views import load_post_views
+from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
 from fediverse.reads.timelines import Entry
 from storage.models import Actor, Announce, Like, Media, Post, Visibility
 
@@ -92,42 +96,44 @@ def post_path(post: Post, author: Actor, local_host: str) -> str:
     return f"{handle_path(author, local_host)}/{post.id}"
 
 
-async def load_cards(
-    session: AsyncSession, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None
-) -> list[PostCard]:
+def _ids() -> BindParameter[list[int]]:
+    return bindparam("ids", expanding=True)
+
+
+_POSTS = select(Post).where(col(Post.id).in_(_ids())).options(WITHOUT_RAW_POST)
+_BOOSTERS = select(Actor).where(col(Actor.id).in_(_ids())).options(WITHOUT_RAW_ACTOR)
+#: Which of a page's posts the viewer liked or boosted: (kind, post id). Likes, boosts and replies
+#: themselves are counters in the post's row (decision 0052).
+_MINE = union_all(
+    select(literal("liked"), col(Like.post_id)).where(
+        col(Like.actor_id) == bindparam("viewer"), col(Like.post_id).in_(_ids())
+    ),
+    select(literal("boosted"), col(Announce.post_id)).where(
+        col(Announce.actor_id) == bindparam("viewer"), col(Announce.post_id).in_(_ids())
+    ),
+)
+
+
+def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None) -> list[PostCard]:
     """Cards for ``entries`` in order; entries whose post is gone are left out."""
     post_ids = list(dict.fromkeys(entry.post_id for entry in entries))
     if not post_ids:
         return []
-    posts = {post.id: post for post in await session.scalars(select(Post).where(col(Post.id).in_(post_ids)))}
-    views = {view.post.id: view for view in await load_post_views(session, list(posts.values()))}
-    booster_ids = {entry.booster_id for entry in entries if entry.booster_id is not None}
-    boosters = (
-        {actor.id: actor for actor in await session.scalars(select(Actor).where(col(Actor.id).in_(booster_ids)))}
-        if booster_ids
-        else {}
-    )
+    posts = {post.id: post for post in session.scalars(_POSTS, {"ids": post_ids})}
+    views = {view.post.id: view for view in post_views(session, list(posts.values()))}
+    booster_ids = list({entry.booster_id for entry in entries if entry.booster_id is not None})
+    boosters = {actor.id: actor for actor in session.scalars(_BOOSTERS, {"ids": booster_ids})} if booster_ids else {}
     liked: set[int] = set()
     boosted: set[int] = set()
     if viewer_actor_id is not None:
-        liked = set(
-            await session.scalars(
-                select(col(Like.post_id)).where(col(Like.actor_id) == viewer_actor_id, col(Like.post_id).in_(post_ids))
-            )
-        )
-        boosted = set(
-            await session.scalars(
-                select(col(Announce.post_id)).where(
-                    col(Announce.actor_id) == viewer_actor_id, col(Announce.post_id).in_(post_ids)
-                )
-            )
-        )
-    cards = []
+        for kind, post_id in session.connection().execute(_MINE, {"ids": post_ids, "viewer": viewer_actor_id}):
+            (liked if kind == "liked" else boosted).add(int(post_id))
+    found = []
     for entry in entries:
         view = views.get(entry.post_id)
         if view is None or view.post.deleted_at is not None:
             continue
-        cards.append(
+        found.append(
             PostCard(
                 view=view,
                 images=[image for media in view.media if (image := image_view(media, urls))],
@@ -141,9 +147,20 @@ async def load_cards(
                 boosted=entry.post_id in boosted,
             )
         )
-    return cards
+    return found
+
+
+async def load_cards(
+    session: AsyncSession, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None
+) -> list[PostCard]:
+    """``cards`` on an async session."""
+    return await session.run_sync(cards, urls, entries, viewer_actor_id)
+
+
+def card(session: Session, urls: Urls, post: Post, viewer_actor_id: int | None) -> PostCard:
+    (found,) = cards(session, urls, [Entry(post.id, post.id)], viewer_actor_id)
+    return found
 
 
 async def load_card(session: AsyncSession, urls: Urls, post: Post, viewer_actor_id: int | None) -> PostCard:
-    (card,) = await load_cards(session, urls, [Entry(post.id, post.id)], viewer_actor_id)
-    return card
+    return await session.run_sync(card, urls, post, viewer_actor_id)

@@ -8,11 +8,12 @@ limited on its own index (``posts(author_id, id)``, ``announces.actor_id``) befo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, cast, null, or_, select, union_all
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, bindparam, cast, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from fediverse.core.blocking import not_hidden_from
@@ -66,16 +67,19 @@ def _boosts_branch(boosters: ColumnElement[bool], max_id: int | None, limit: int
     return query.order_by(col(Announce.id).desc()).limit(limit)
 
 
-async def _run(
-    session: AsyncSession,
-    branches: list[Select[int, int, int | None]] | list[Select[int, int, int]],
-    limit: int,
-) -> TimelinePage:
+Branches = list[Select[int, int, int | None]] | list[Select[int, int, int]]
+
+
+async def _run(session: AsyncSession, branches: Branches, limit: int) -> TimelinePage:
+    return await session.run_sync(_page, branches, limit)
+
+
+def _page(session: Session, branches: Branches, limit: int, params: dict[str, int] | None = None) -> TimelinePage:
     if len(branches) == 1:
-        rows = (await session.execute(branches[0])).all()
+        rows = session.connection().execute(branches[0], params).all()
     else:
         merged = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
-        rows = (await session.execute(select(merged).order_by(merged.c.entry_id.desc()).limit(limit))).all()
+        rows = session.execute(select(merged).order_by(merged.c.entry_id.desc()).limit(limit)).all()
     entries = [Entry(int(row[0]), int(row[1]), None if row[2] is None else int(row[2])) for row in rows]
     return TimelinePage(_without_repeats(entries), entries[-1].entry_id if len(entries) == limit else None)
 
@@ -169,12 +173,47 @@ async def profile_timeline(
     limit: int = PAGE_SIZE,
     with_media_only: bool = False,
 ) -> TimelinePage:
+    """``profile_page`` on an async session."""
+    return await session.run_sync(
+        profile_page, author_id, viewer_actor_id, max_id=max_id, limit=limit, with_media_only=with_media_only
+    )
+
+
+def profile_page(
+    session: Session,
+    author_id: int,
+    viewer_actor_id: int | None,
+    *,
+    max_id: int | None = None,
+    limit: int = PAGE_SIZE,
+    with_media_only: bool = False,
+) -> TimelinePage:
     """An account's own posts that ``viewer`` may see (replies left out), for the profile grid."""
     limit = _clamp(limit)
+    if viewer_actor_id is None:  # a visitor: the same statement every time, built once
+        params = {"author_id": author_id} if max_id is None else {"author_id": author_id, "max_id": max_id}
+        return _page(session, [_public_profile_statement(limit, max_id is not None, with_media_only)], limit, params)
     where = and_(col(Post.author_id) == author_id, visible_to(viewer_actor_id), col(Post.in_reply_to_ap_id).is_(None))
     if with_media_only:
         where = and_(where, col(Post.id).in_(select(col(PostMedia.post_id))))
-    return await _run(session, [_posts_branch(where, max_id, limit)], limit)
+    return _page(session, [_posts_branch(where, max_id, limit)], limit)
+
+
+@functools.cache
+def _public_profile_statement(limit: int, paged: bool, with_media_only: bool) -> Select[int, int, int | None]:
+    """``profile_page``'s statement for a visitor, with ``author_id`` (and ``max_id``) bound at execution."""
+    where = and_(col(Post.author_id) == bindparam("author_id"), visible_to(None), col(Post.in_reply_to_ap_id).is_(None))
+    if with_media_only:
+        where = and_(where, col(Post.id).in_(select(col(PostMedia.post_id))))
+    query: Select[int, int, int | None] = select(
+        key_col(Post.id).label("entry_id"),
+        key_col(Post.id).label("post_id"),
+        cast(null(), BigInteger).label("booster_id"),
+    )
+    query = query.where(where, col(Post.deleted_at).is_(None))
+    if paged:
+        query = query.where(col(Post.id) < bindparam("max_id"))
+    return query.order_by(col(Post.id).desc()).limit(limit)
 
 
 async def search_actors(session: AsyncSession, text: str, *, limit: int = 20) -> list[Actor]:

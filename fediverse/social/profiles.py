@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from activitypub.vocab import PUBLIC
@@ -71,11 +72,16 @@ async def update_profile(
 
 async def load_actor_images(session: AsyncSession, account: Account) -> ActorImages:
     """The avatar and header of a local account, for its actor document."""
-    wanted = [media_id for media_id in (account.avatar_media_id, account.header_media_id) if media_id is not None]
+    return await session.run_sync(actor_images, account.avatar_media_id, account.header_media_id)
+
+
+def actor_images(session: Session, avatar_media_id: int | None, header_media_id: int | None) -> ActorImages:
+    """``load_actor_images`` in a unit of work; no query when the account has neither."""
+    wanted = [media_id for media_id in (avatar_media_id, header_media_id) if media_id is not None]
     if not wanted:
         return ActorImages()
-    found = {media.id: media for media in await session.scalars(select(Media).where(col(Media.id).in_(wanted)))}
-    return ActorImages(icon=found.get(account.avatar_media_id), header=found.get(account.header_media_id))
+    found = {media.id: media for media in session.scalars(select(Media).where(col(Media.id).in_(wanted)))}
+    return ActorImages(icon=found.get(avatar_media_id), header=found.get(header_media_id))
 
 
 async def _drop_profile_image(session: AsyncSession, account: Account, media_id: int | None) -> set[str]:

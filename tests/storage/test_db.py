@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -10,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from storage.db import Database, DatabaseURLError, WriteTurns, normalize_url
@@ -90,6 +92,72 @@ async def test_a_failed_transaction_leaves_nothing_behind(database_url: str) -> 
                 raise RuntimeError("crash between writes")
         async with database.session() as session:
             assert (await session.scalars(select(Actor))).all() == []
+    finally:
+        await database.dispose()
+
+
+async def test_a_unit_of_work_commits_whole_or_not_at_all(database_url: str) -> None:
+    """``write(fn)`` commits what ``fn`` did when it returns and nothing when it raises; ``read(fn)`` sees it."""
+    database = Database(database_url)
+
+    def add_two(session: Session) -> int:
+        session.add_all([make_actor("one"), make_actor("two")])
+        session.flush()
+        return len(session.scalars(select(Actor)).all())
+
+    def add_then_fail(session: Session) -> None:
+        session.add(make_actor("ghost"))
+        session.flush()
+        raise RuntimeError("crash between writes")
+
+    try:
+        assert await database.write(add_two) == 2
+        with pytest.raises(RuntimeError):
+            await database.write(add_then_fail)
+        names = await database.read(lambda session: sorted(session.scalars(select(Actor.username)).all()))
+        assert names == ["one", "two"]
+    finally:
+        await database.dispose()
+
+
+async def test_unit_writes_and_async_writers_share_the_writer(database_url: str) -> None:
+    """Units and ``transaction()``s that read before they write, all at once: every one commits."""
+    database = Database(database_url)
+
+    def unit(index: int) -> Callable[[Session], None]:
+        def read_then_write(session: Session) -> None:
+            session.scalar(select(Actor.id).limit(1))
+            session.add(make_actor(f"u{index}"))
+
+        return read_then_write
+
+    async def async_writer(index: int) -> None:
+        async with database.transaction() as session:
+            await session.scalar(select(Actor.id).limit(1))
+            await asyncio.sleep(0)
+            session.add(make_actor(f"a{index}"))
+
+    try:
+        await asyncio.gather(
+            *(database.write(unit(index)) for index in range(12)), *(async_writer(index) for index in range(12))
+        )
+        assert await database.read(lambda session: len(session.scalars(select(Actor)).all())) == 24
+    finally:
+        await database.dispose()
+
+
+async def test_unit_connections_on_sqlite_have_the_same_pragmas(sqlite_databases: object) -> None:
+    database = Database(sqlite_databases.create())  # type: ignore[attr-defined]
+
+    def pragmas(session: Session) -> tuple[object, ...]:
+        return tuple(
+            session.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "busy_timeout", "foreign_keys")
+        )
+
+    try:
+        journal_mode, busy_timeout, foreign_keys = await database.read(pragmas)
+        assert journal_mode == "wal" and busy_timeout >= 5000 and foreign_keys == 1  # type: ignore[operator]
     finally:
         await database.dispose()
 

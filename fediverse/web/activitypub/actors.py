@@ -9,27 +9,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from activitypub.vocab import JsonObject
-from fediverse.core.accounts import USERNAME_PATTERN, get_local_actor
+from fediverse.core.accounts import USERNAME_PATTERN, LocalActor, find_local_actor, get_local_actor
 from fediverse.core.errors import Gone, NotFound
 from fediverse.federation.documents import (
+    ActorImages,
     actor_document,
     barebones_actor_document,
     instance_actor_document,
     ordered_collection,
     ordered_collection_page,
 )
-from fediverse.federation.notes import create_activity
-from fediverse.reads.post_views import load_post_views
+from fediverse.federation.notes import PostView, create_activity
+from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
 from fediverse.services import Services
-from fediverse.social.profiles import load_actor_images
+from fediverse.social.profiles import actor_images
 from fediverse.web.activitypub.signed_fetch import Reader, anyone, authorize_fetch, authorize_key_read, authorize_read
 from fediverse.web.params import page_number, query_id
 from fediverse.web.responses import wants_activity_json
@@ -53,19 +55,54 @@ async def load_account(session: AsyncSession, username: str) -> tuple[Account, A
 
 async def local_actor_document(services: Services, username: str) -> tuple[int, JsonObject]:
     """The actor id and full ``Person`` document of a local account, from this process's cache (name
-    ``accounts``: a profile edit is served at once here, within a second by other processes)."""
+    ``accounts``: a profile edit is served at once here, within a second by other processes); a miss
+    reads it in one unit of work (decision 0049)."""
     cache = services.db.stamps.cache("actor documents", (ACCOUNTS,), max_entries=1000)
 
     async def load() -> tuple[int, JsonObject]:
-        async with services.db.session() as session:
-            account, actor = await load_account(session, username)
-            images = await load_actor_images(session, account)
-        assert actor.id is not None
-        return actor.id, actor_document(actor, account, services.urls, images)
+        actor, images = await services.db.read(lambda session: _actor_unit(session, username))
+        return actor.id, actor_document(actor, actor, services.urls, images)
 
     found = await cache.get(username, load)
     assert found is not None
     return found  # type: ignore[no-any-return]
+
+
+_ACCOUNT_AND_ACTOR = (
+    select(Account, Actor)
+    .join(Actor, col(Actor.id) == col(Account.actor_id))
+    .where(col(Account.username) == bindparam("username"))
+    .options(WITHOUT_RAW_ACTOR)
+)
+
+
+def account_and_actor(session: Session, username: str) -> tuple[Account, Actor]:
+    """``load_account`` in a unit of work: the rows themselves (without the actor's raw document)."""
+    row = (
+        session.execute(_ACCOUNT_AND_ACTOR, {"username": username}).first()
+        if USERNAME_PATTERN.fullmatch(username)
+        else None
+    )
+    if row is None:
+        raise NotFound("No such account.")
+    if row[0].disabled_at is not None:
+        raise Gone("This account has been deleted.")
+    return row[0], row[1]
+
+
+def local_actor(session: Session, username: str) -> LocalActor:
+    """``load_account`` in a unit of work, as the typed columns documents use."""
+    found = find_local_actor(session, username) if USERNAME_PATTERN.fullmatch(username) else None
+    if found is None:
+        raise NotFound("No such account.")
+    if found.disabled_at is not None:
+        raise Gone("This account has been deleted.")
+    return found
+
+
+def _actor_unit(session: Session, username: str) -> tuple[LocalActor, ActorImages]:
+    found = local_actor(session, username)
+    return found, actor_images(session, found.avatar_media_id, found.header_media_id)
 
 
 async def actor_response(request: Request, username: str) -> Response:
@@ -163,30 +200,49 @@ async def following(request: Request) -> Response:
     return await _follow_collection(request, followers=False)
 
 
+#: Public and unlisted posts of one author, as the outbox lists them.
+_LISTED = (
+    col(Post.author_id) == bindparam("author_id"),
+    col(Post.deleted_at).is_(None),
+    col(Post.visibility).in_([Visibility.PUBLIC, Visibility.UNLISTED]),
+)
+_OUTBOX_FIRST = (
+    select(Post).where(*_LISTED).order_by(col(Post.id).desc()).limit(OUTBOX_PAGE_SIZE).options(WITHOUT_RAW_POST)
+)
+_OUTBOX_BELOW = _OUTBOX_FIRST.where(col(Post.id) < bindparam("max_id"))
+
+
+def _outbox_unit(
+    session: Session, username: str, *, with_items: bool, max_id: int | None
+) -> tuple[LocalActor, int, list[PostView]]:
+    actor = local_actor(session, username)
+    total = actor.posts_count  # public and unlisted posts not deleted, kept by the database (decision 0052)
+    if not with_items:
+        return actor, total, []
+    query, params = _OUTBOX_FIRST, {"author_id": actor.id}
+    if max_id is not None:
+        query, params = _OUTBOX_BELOW, {"author_id": actor.id, "max_id": max_id}
+    return actor, total, post_views(session, session.scalars(query, params).all())
+
+
 async def outbox(request: Request) -> Response:
     """Public and unlisted posts as ``Create`` activities, newest first, paged by ``max_id``."""
     services: Services = request.state.services
     username = request.path_params["username"]
     collection_id = services.urls.outbox_url(username)
     page = _page_number(request)
-    async with _collection_of(request, username) as (session, actor, reader):
-        listed = (
-            col(Post.author_id) == actor.id,
-            col(Post.deleted_at).is_(None),
-            col(Post.visibility).in_([Visibility.PUBLIC, Visibility.UNLISTED]),
-        )
-        total = actor.posts_count  # public and unlisted posts not deleted, kept by the database (decision 0052)
-        if page is None:
-            return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"), keep=True)
-        max_id = query_id(request, "max_id")
-        query = select(Post).where(*listed).order_by(col(Post.id).desc()).limit(OUTBOX_PAGE_SIZE)
-        if max_id is not None:
-            query = query.where(col(Post.id) < max_id)
-        posts = (await session.scalars(query)).all()
-        views = await load_post_views(session, posts)
+    max_id = query_id(request, "max_id") if page is not None else None
+    # Authorized fetch's gate before anything is looked up; the block check once the owner is known.
+    await authorize_fetch(request)
+    actor, total, views = await services.db.read(
+        lambda session: _outbox_unit(session, username, with_items=page is not None, max_id=max_id)
+    )
+    reader = await authorize_read(request, actor.id, public=True)
+    if page is None:
+        return reader.respond(ordered_collection(collection_id, total, f"{collection_id}?page=true"), keep=True)
     items = [create_activity(view, services.urls, context=False) for view in views]
     page_id = f"{collection_id}?page=true" + (f"&max_id={max_id}" if max_id is not None else "")
-    next_id = f"{collection_id}?page=true&max_id={posts[-1].id}" if len(posts) == OUTBOX_PAGE_SIZE else None
+    next_id = f"{collection_id}?page=true&max_id={views[-1].post.id}" if len(views) == OUTBOX_PAGE_SIZE else None
     return reader.respond(
         ordered_collection_page(page_id, collection_id, items, total_items=total, next_page_id=next_id), keep=True
     )

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from activitypub.errors import ActivityPubError
 from activitypub.signatures import detect_signature_scheme, verify_request
-from fediverse.core.audience import is_blocked_by
+from fediverse.core.audience import blocks, is_blocked_by
 from fediverse.core.domain_blocks import blocked_hosts
 from fediverse.core.errors import Forbidden, NotFound, ReverieError, Unauthorized
 from fediverse.federation.actors_in import host_of
@@ -134,8 +134,7 @@ async def _blocks(request: Request, session: AsyncSession | None, owner_id: int,
     if session is not None:
         return await is_blocked_by(session, owner_id, reader)
     services: Services = request.state.services
-    async with services.db.session() as own_session:
-        return await is_blocked_by(own_session, owner_id, reader)
+    return await services.db.read(lambda own_session: blocks(own_session, owner_id, reader.id))
 
 
 async def authorize_read(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,9 +16,10 @@ from starlette.routing import Route
 
 from fediverse.core.blocking import not_hidden_from
 from fediverse.core.errors import NotFound
-from fediverse.core.visibility import can_see, visible_to
-from fediverse.federation.threads import is_fetching_replies, queue_replies_fetch, replies_collection
-from fediverse.reads.cards import PostCard, handle_path, load_card, load_cards
+from fediverse.core.visibility import may_see, visible_to
+from fediverse.federation.threads import fetching_replies, queue_replies_fetch, replies_collection
+from fediverse.reads.cards import PostCard, card, cards, handle_path, load_card
+from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST
 from fediverse.reads.timelines import Entry
 from fediverse.services import Services
 from fediverse.social import actions
@@ -42,27 +44,37 @@ class ThreadReply:
 
 
 async def _find_post(session: AsyncSession, post_id: int, viewer_actor_id: int | None) -> tuple[Post, Actor]:
-    post = await session.get(Post, post_id)
-    if post is None or not await can_see(session, post, viewer_actor_id):
+    return await session.run_sync(_visible_post, post_id, viewer_actor_id)
+
+
+_POST = select(Post).where(col(Post.id) == bindparam("id"))
+_PARENT = _POST.options(WITHOUT_RAW_POST)
+_AUTHOR = select(Actor).where(col(Actor.id) == bindparam("id")).options(WITHOUT_RAW_ACTOR)
+
+
+def _visible_post(session: Session, post_id: int, viewer_actor_id: int | None) -> tuple[Post, Actor]:
+    """The post (with its raw document: a remote post's replies live there) and its author."""
+    post = session.scalar(_POST, {"id": post_id})
+    if post is None or not may_see(session, post, viewer_actor_id):
         raise NotFound("This post does not exist, or you may not see it.")
-    author = await session.get(Actor, post.author_id)
+    author = session.scalar(_AUTHOR, {"id": post.author_id})
     assert author is not None
     return post, author
 
 
-async def _ancestors(session: AsyncSession, post: Post, viewer_actor_id: int | None) -> list[Post]:
+def _ancestors(session: Session, post: Post, viewer_actor_id: int | None) -> list[Post]:
     chain: list[Post] = []
     parent_id = post.in_reply_to_id
     while parent_id is not None and len(chain) < MAX_ANCESTORS:
-        parent = await session.get(Post, parent_id)
-        if parent is None or not await can_see(session, parent, viewer_actor_id):
+        parent = session.scalar(_PARENT, {"id": parent_id})
+        if parent is None or not may_see(session, parent, viewer_actor_id):
             break
         chain.append(parent)
         parent_id = parent.in_reply_to_id
     return chain[::-1]
 
 
-async def _descendants(session: AsyncSession, post: Post, viewer_actor_id: int | None) -> list[tuple[int, int]]:
+def _descendants(session: Session, post: Post, viewer_actor_id: int | None) -> list[tuple[int, int]]:
     """``(post id, depth)`` of the replies under ``post`` in thread order (depth first, oldest first)."""
     children: dict[int | None, list[int]] = {}
     frontier, seen = [post.id], 0
@@ -70,7 +82,7 @@ async def _descendants(session: AsyncSession, post: Post, viewer_actor_id: int |
     if viewer_actor_id is not None:  # replies by accounts the viewer blocks or mutes stay out of the thread
         shown = and_(shown, not_hidden_from(Post.author_id, viewer_actor_id))
     while frontier and seen < MAX_REPLIES:
-        rows = await session.execute(
+        rows = session.execute(
             select(key_col(Post.id), col(Post.in_reply_to_id))
             .where(col(Post.in_reply_to_id).in_(frontier), col(Post.deleted_at).is_(None), shown)
             .order_by(col(Post.id))
@@ -78,6 +90,7 @@ async def _descendants(session: AsyncSession, post: Post, viewer_actor_id: int |
         )
         frontier = []
         for reply_id, parent_id in rows:
+            assert parent_id is not None
             children.setdefault(parent_id, []).append(reply_id)
             frontier.append(reply_id)
             seen += 1
@@ -92,15 +105,61 @@ async def _descendants(session: AsyncSession, post: Post, viewer_actor_id: int |
     return ordered
 
 
-async def _people(session: AsyncSession, model: type[Like] | type[Announce], post_id: int) -> list[Actor]:
-    query = (
+def _people_query(model: type[Like] | type[Announce]) -> Select[Actor]:
+    return (
         select(Actor)
         .join(model, col(model.actor_id) == col(Actor.id))
-        .where(col(model.post_id) == post_id)
+        .where(col(model.post_id) == bindparam("post_id"))
         .order_by(col(model.id).desc())
         .limit(12)
+        .options(WITHOUT_RAW_ACTOR)
     )
-    return list(await session.scalars(query))
+
+
+_PEOPLE = {Like: _people_query(Like), Announce: _people_query(Announce)}
+
+
+def _people(session: Session, model: type[Like] | type[Announce], post_id: int) -> list[Actor]:
+    return list(session.scalars(_PEOPLE[model], {"post_id": post_id}))
+
+
+@dataclass(frozen=True)
+class _PostRead:
+    post: Post
+    author: Actor
+    card: PostCard
+    ancestors: list[PostCard]
+    replies: list[ThreadReply]
+    likers: list[Actor]
+    boosters: list[Actor]
+    has_remote_replies: bool
+    fetching_replies: bool
+
+
+def _post_unit(
+    session: Session, services: Services, post_id: int, handle: str, viewer_actor_id: int | None
+) -> _PostRead:
+    urls = services.urls
+    post, author = _visible_post(session, post_id, viewer_actor_id)
+    if not _matches_handle(author, handle, urls.host):
+        raise NotFound("This post does not exist, or you may not see it.")
+    ancestors = [Entry(parent.id, parent.id) for parent in _ancestors(session, post, viewer_actor_id)]
+    thread = _descendants(session, post, viewer_actor_id)
+    reply_cards = {
+        found.post.id: found for found in cards(session, urls, [Entry(i, i) for i, _ in thread], viewer_actor_id)
+    }
+    has_remote_replies = replies_collection(post) is not None
+    return _PostRead(
+        post=post,
+        author=author,
+        card=card(session, urls, post, viewer_actor_id),
+        ancestors=cards(session, urls, ancestors, viewer_actor_id),
+        replies=[ThreadReply(reply_cards[i], min(depth, MAX_INDENT)) for i, depth in thread if i in reply_cards],
+        likers=_people(session, Like, post.id),
+        boosters=_people(session, Announce, post.id),
+        has_remote_replies=has_remote_replies,
+        fetching_replies=has_remote_replies and fetching_replies(session, post),
+    )
 
 
 def _matches_handle(author: Actor, handle: str, local_host: str) -> bool:
@@ -113,41 +172,23 @@ async def post_page(request: Request) -> Response:
         return await _note_at_page(request)
     account = await current_account(request)
     viewer_actor_id = account.actor_id if account else None
-    async with services.db.session() as session:
-        post, author = await _find_post(session, path_id(request, "post_id"), viewer_actor_id)
-        if not _matches_handle(author, request.path_params["handle"], services.urls.host):
-            raise NotFound("This post does not exist, or you may not see it.")
-        card = await load_card(session, services.urls, post, viewer_actor_id)
-        ancestors = await load_cards(
-            session,
-            services.urls,
-            [Entry(p.id, p.id) for p in await _ancestors(session, post, viewer_actor_id)],
-            viewer_actor_id,
-        )
-        thread = await _descendants(session, post, viewer_actor_id)
-        reply_cards = {
-            c.post.id: c
-            for c in await load_cards(session, services.urls, [Entry(i, i) for i, _ in thread], viewer_actor_id)
-        }
-        likers = await _people(session, Like, post.id)
-        boosters = await _people(session, Announce, post.id)
-        has_remote_replies = replies_collection(post) is not None
-        fetching_replies = has_remote_replies and await is_fetching_replies(session, post)
-    replies = [ThreadReply(reply_cards[i], min(depth, MAX_INDENT)) for i, depth in thread if i in reply_cards]
+    post_id, handle = path_id(request, "post_id"), request.path_params["handle"]
+    found = await services.db.read(lambda session: _post_unit(session, services, post_id, handle, viewer_actor_id))
+    author = found.author
     mention = "" if author.id == viewer_actor_id else f"@{author.username}@{author.domain} "
     return await render_page(
         request,
         "post.html",
         {
-            "card": card,
-            "ancestors": ancestors,
-            "replies": replies,
-            "likers": likers,
-            "boosters": boosters,
+            "card": found.card,
+            "ancestors": found.ancestors,
+            "replies": found.replies,
+            "likers": found.likers,
+            "boosters": found.boosters,
             "reply_prefill": mention,
             "is_own": author.id == viewer_actor_id,
-            "replies_host": author.domain if has_remote_replies else None,
-            "fetching_replies": fetching_replies,
+            "replies_host": author.domain if found.has_remote_replies else None,
+            "fetching_replies": found.fetching_replies,
         },
         headers={"Vary": "Accept, Cookie"},
         shareable=True,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,13 +21,12 @@ from activitypub.errors import ActivityPubError
 from fediverse.core.config import is_loopback_host
 from fediverse.core.errors import BadRequest, NotFound
 from fediverse.core.instance_settings import instance_settings
-from fediverse.reads.cards import load_cards
-from fediverse.reads.timelines import profile_timeline
+from fediverse.reads.cards import PostCard, cards
+from fediverse.reads.post_views import WITHOUT_RAW_ACTOR
+from fediverse.reads.timelines import TimelinePage, profile_page
 from fediverse.services import Services
 from fediverse.social import actions
-from fediverse.social.blocks import find_block, find_mute
-from fediverse.social.follows import find_follow
-from fediverse.web.activitypub.actors import actor_response, load_account
+from fediverse.web.activitypub.actors import account_and_actor, actor_response
 from fediverse.web.pages.forms import (
     is_htmx,
     read_form_unchecked,
@@ -41,7 +41,7 @@ from fediverse.web.params import page_number, query_id
 from fediverse.web.rendering import render_page
 from fediverse.web.responses import wants_activity_json
 from fediverse.web.sessions import check_form_token, current_account
-from storage.models import Account, Actor, Follow, FollowState
+from storage.models import Account, Actor, Block, Follow, FollowState, Mute
 
 LIST_PAGE_SIZE = 40
 MAX_LIST_PAGE = 10_000
@@ -60,15 +60,20 @@ class Relationship:
 
 
 async def find_profile(session: AsyncSession, handle: str, local_host: str) -> tuple[Account | None, Actor]:
+    """``profile_of`` on an async session."""
+    return await session.run_sync(profile_of, handle, local_host)
+
+
+def profile_of(session: Session, handle: str, local_host: str) -> tuple[Account | None, Actor]:
     """``name`` (local) or ``name@host`` (a remote account we already know)."""
     username, _, host = handle.partition("@")
     if not host or host.lower() == local_host.lower():
-        account, actor = await load_account(session, username.lower())
+        account, actor = account_and_actor(session, username.lower())
         return account, actor
-    remote = await session.scalar(
-        select(Actor).where(
-            col(Actor.username) == username, col(Actor.domain) == host.lower(), col(Actor.gone_at).is_(None)
-        )
+    remote = session.scalar(
+        select(Actor)
+        .where(col(Actor.username) == username, col(Actor.domain) == host.lower(), col(Actor.gone_at).is_(None))
+        .options(WITHOUT_RAW_ACTOR)
     )
     if remote is None:
         raise NotFound(f"We do not know @{username}@{host} yet. Search for them to look them up.")
@@ -76,21 +81,35 @@ async def find_profile(session: AsyncSession, handle: str, local_host: str) -> t
 
 
 async def relationship(session: AsyncSession, viewer_actor_id: int | None, actor: Actor) -> Relationship | None:
+    """``relationship_of`` on an async session."""
+    return await session.run_sync(relationship_of, viewer_actor_id, actor)
+
+
+_FOLLOW_STATE = select(col(Follow.state)).where(
+    col(Follow.follower_id) == bindparam("follower"), col(Follow.followee_id) == bindparam("followee")
+)
+_BLOCKS = select(col(Block.id)).where(
+    col(Block.blocker_id) == bindparam("blocker"), col(Block.blocked_id) == bindparam("blocked")
+)
+_MUTES = select(col(Mute.id)).where(col(Mute.muter_id) == bindparam("muter"), col(Mute.muted_id) == bindparam("muted"))
+
+
+def relationship_of(session: Session, viewer_actor_id: int | None, actor: Actor) -> Relationship | None:
+    """How the viewer stands to ``actor`` (``None`` for a visitor who is not signed in)."""
     if viewer_actor_id is None:
         return None
     if viewer_actor_id == actor.id:
         return Relationship("self")
-    viewer = await session.get(Actor, viewer_actor_id)
-    assert viewer is not None
-    follow = await find_follow(session, viewer, actor)
-    back = await find_follow(session, actor, viewer)
-    state = "none" if follow is None else "following" if follow.state == FollowState.ACCEPTED else "pending"
+    connection = session.connection()
+    follow = connection.execute(_FOLLOW_STATE, {"follower": viewer_actor_id, "followee": actor.id}).scalar()
+    back = connection.execute(_FOLLOW_STATE, {"follower": actor.id, "followee": viewer_actor_id}).scalar()
+    state = "none" if follow is None else "following" if follow == FollowState.ACCEPTED else "pending"
     return Relationship(
         state,
-        follows_you=back is not None and back.state == FollowState.ACCEPTED,
-        blocking=await find_block(session, viewer, actor) is not None,
-        blocked_by=await find_block(session, actor, viewer) is not None,
-        muting=await find_mute(session, viewer, actor) is not None,
+        follows_you=back == FollowState.ACCEPTED,
+        blocking=connection.execute(_BLOCKS, {"blocker": viewer_actor_id, "blocked": actor.id}).first() is not None,
+        blocked_by=connection.execute(_BLOCKS, {"blocker": actor.id, "blocked": viewer_actor_id}).first() is not None,
+        muting=connection.execute(_MUTES, {"muter": viewer_actor_id, "muted": actor.id}).first() is not None,
     )
 
 
@@ -109,6 +128,31 @@ def _counts(actor: Actor) -> dict[str, int]:
     return {"posts": actor.posts_count, "followers": actor.followers_count, "following": actor.following_count}
 
 
+@dataclass(frozen=True)
+class _ProfileRead:
+    account: Account | None
+    actor: Actor
+    page: TimelinePage
+    cards: list[PostCard]
+    counts: dict[str, int]
+    relation: Relationship | None
+
+
+def _profile_unit(
+    session: Session, services: Services, handle: str, viewer_actor_id: int | None, max_id: int | None
+) -> _ProfileRead:
+    account, actor = profile_of(session, handle, services.urls.host)
+    page = profile_page(session, actor.id or 0, viewer_actor_id, max_id=max_id, limit=24)
+    return _ProfileRead(
+        account=account,
+        actor=actor,
+        page=page,
+        cards=cards(session, services.urls, page.entries, viewer_actor_id),
+        counts=_counts(actor),
+        relation=relationship_of(session, viewer_actor_id, actor),
+    )
+
+
 async def profile(request: Request) -> Response:
     services: Services = request.state.services
     handle = request.path_params["handle"]
@@ -117,14 +161,10 @@ async def profile(request: Request) -> Response:
     viewer = await current_account(request)
     viewer_actor_id = viewer.actor_id if viewer else None
     max_id = query_id(request, "max_id")
-    async with services.db.session() as session:
-        account, actor = await find_profile(session, handle, services.urls.host)
-        page = await profile_timeline(session, actor.id or 0, viewer_actor_id, max_id=max_id, limit=24)
-        cards = await load_cards(session, services.urls, page.entries, viewer_actor_id)
-        counts = _counts(actor)
-        relation = await relationship(session, viewer_actor_id, actor)
+    found = await services.db.read(lambda session: _profile_unit(session, services, handle, viewer_actor_id, max_id))
+    page = found.page
     next_url = f"{request.url.path}?{urlencode({'max_id': page.next_max_id})}" if page.next_max_id else None
-    context = {"account": account, "actor": actor, "cards": cards, "next_url": next_url}
+    context = {"account": found.account, "actor": found.actor, "cards": found.cards, "next_url": next_url}
     if is_htmx(request):
         return await render_page(
             request, "partials/grid.html", context, headers={"Vary": "HX-Request, Cookie"}, shareable=True
@@ -134,8 +174,8 @@ async def profile(request: Request) -> Response:
         "profile.html",
         {
             **context,
-            "counts": counts,
-            "relationship": relation,
+            "counts": found.counts,
+            "relationship": found.relation,
             "next": request.url.path,
             "reported": request.query_params.get("reported") == "1",
         },
