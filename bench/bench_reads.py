@@ -135,7 +135,8 @@ def one_configuration(arguments: argparse.Namespace, workers: int) -> dict[str, 
     results: dict[str, list[tuple[float, float]]] = {}
     with scratch_instance(arguments.database) as (data_dir, database), tempfile.TemporaryDirectory() as scratch:
         port = free_port()
-        environment = reverie_environment(f"http://127.0.0.1:{port}", data_dir, database.url)
+        cache = {} if arguments.anonymous_cache else {"REVERIE_ANONYMOUS_CACHE_MS": "0"}
+        environment = reverie_environment(f"http://127.0.0.1:{port}", data_dir, database.url, **cache)
         post_id = asyncio.run(prepare(environment, arguments.posts))
         baseline_file = Path(scratch) / "baseline.db"
         with sqlite3.connect(baseline_file) as connection:
@@ -202,12 +203,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--posts", type=int, default=40)
+    parser.add_argument(
+        "--no-anonymous-cache",
+        dest="anonymous_cache",
+        action="store_false",
+        help="measure every request's own work: REVERIE_ANONYMOUS_CACHE_MS=0 (ETags stay)",
+    )
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy (first run of each)")
     parser.add_argument("--profile-top", type=int, default=25)
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
-    print(f"read endpoints on {arguments.database}: wrk -t1 -c{arguments.connections}, {arguments.posts} posts")
+    cache = "anonymous cache on" if arguments.anonymous_cache else "anonymous cache off"
+    print(
+        f"read endpoints on {arguments.database}: wrk -t1 -c{arguments.connections}, {arguments.posts} posts, {cache}"
+    )
     for workers in arguments.workers:
         one_configuration(arguments, workers)
 
