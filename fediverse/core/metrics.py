@@ -14,7 +14,10 @@ With ``PROMETHEUS_MULTIPROC_DIR`` set before the process starts (``reverie serve
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+from collections import Counter as Tally
 from pathlib import Path
 
 from prometheus_client import Counter, Histogram
@@ -66,6 +69,23 @@ GENERATION_DURATION = Histogram(
     ["state"],
     buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600),
 )
+
+
+def report_work(
+    log: logging.Logger, queue: str, outcomes: Counter, tally: Tally[str], items: int, started: float
+) -> None:
+    """A unit of background work done: count its outcomes and log one line with its time (``started`` is
+    a ``time.perf_counter()`` reading)."""
+    for outcome, count in tally.items():
+        outcomes.labels(outcome).inc(count)
+    log.info(
+        "%s: %d items in %.1fms %s",
+        queue,
+        items,
+        (time.perf_counter() - started) * 1000,
+        dict(tally),
+        extra={"queue": queue, "items": items, "outcomes": dict(tally)},
+    )
 
 
 def method_label(method: str) -> str:

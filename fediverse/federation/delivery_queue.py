@@ -33,7 +33,7 @@ from sqlmodel import col
 from activitypub.delivery import DeliveryOutcome, compute_host_backoff_until, next_retry_delay
 from activitypub.keys import PrivateKey
 from fediverse.core.config import ConfigError
-from fediverse.core.metrics import DELIVERIES
+from fediverse.core.metrics import DELIVERIES, report_work
 from fediverse.federation.transports import AiohttpTransport, DeliveryTransport, TransportFactory, TransportOptions
 from fediverse.services import Services
 from storage.claims import claim_due, holding_claims
@@ -276,15 +276,7 @@ class DeliveryQueue:
             if gone_inboxes:
                 await self._forget_gone(session, gone_inboxes, now)
         counts = Counter(_OUTCOMES[change.get("state", WorkState.QUEUED)] for change in changes)
-        for label, count in counts.items():
-            DELIVERIES.labels(label).inc(count)
-        log.info(
-            "deliveries: %d items in %.1fms %s",
-            len(results),
-            (time.perf_counter() - started) * 1000,
-            dict(counts),
-            extra={"queue": self.name, "items": len(results), "outcomes": dict(counts)},
-        )
+        report_work(log, self.name, DELIVERIES, counts, len(results), started)
 
     @staticmethod
     async def _record_host_health(session: Any, host_results: dict[str, list[bool]], now: datetime) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from fediverse.core.metrics import THREAD_FETCHES
+from fediverse.core.metrics import THREAD_FETCHES, report_work
 from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.federation.thread_fetches import fetch_ancestor, fetch_replies
 from fediverse.services import Services
@@ -50,15 +50,7 @@ class ThreadFetchQueue:
             async with self.services.db.transaction() as session:
                 await session.execute(update(RemoteFetch), changes)
             counts = Counter(_OUTCOMES.get(change.get("state"), "retry") for change in changes)
-            for outcome, count in counts.items():
-                THREAD_FETCHES.labels(outcome).inc(count)
-            log.info(
-                "fetches: %d items in %.1fms %s",
-                len(changes),
-                (time.perf_counter() - started) * 1000,
-                dict(counts),
-                extra={"queue": self.name, "items": len(changes), "outcomes": dict(counts)},
-            )
+            report_work(log, self.name, THREAD_FETCHES, counts, len(changes), started)
         return len(rows)
 
     async def _run(self, row: RemoteFetch) -> BaseException | None:
