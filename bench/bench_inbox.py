@@ -37,6 +37,7 @@ from harness import (
     reverie_environment,
     reverie_serve,
     reverie_worker,
+    round_trip,
     run_load,
     scratch_instance,
     serve_documents,
@@ -297,15 +298,7 @@ async def _fire_paced(port: int, requests: list[bytes], rate: float, connections
         try:
             while (request := await queue.get()) is not None:
                 started = time.perf_counter()
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head[9:12])
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                if length:
-                    await reader.readexactly(length)
+                status = await round_trip(reader, writer, request)
                 latencies.append(time.perf_counter() - started)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:

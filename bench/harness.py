@@ -262,6 +262,19 @@ class LoadResult:
     cpu_seconds: float
 
 
+async def round_trip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one pre-built HTTP/1.1 request on a keep-alive connection and read its whole answer: the status."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return int(head[9:12])
+
+
 async def _fire(port: int, requests: list[bytes], connections: int, seconds: float) -> LoadResult:
     queue = iter(requests)
     latencies: list[float] = []
@@ -275,15 +288,7 @@ async def _fire(port: int, requests: list[bytes], connections: int, seconds: flo
                 if time.monotonic() > deadline:
                     return
                 started = time.perf_counter()
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head[9:12])
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                if length:
-                    await reader.readexactly(length)
+                status = await round_trip(reader, writer, request)
                 latencies.append(time.perf_counter() - started)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
