@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from fediverse.core.instance_settings import InstanceInfo, instance_settings
+from fediverse.core.instance_settings import instance_settings
 from fediverse.reads.cards import handle_path
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
@@ -100,14 +100,11 @@ async def render_page(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
     shareable: bool = False,
-    instance: InstanceInfo | None = None,
 ) -> Response:
     """``shareable``: rendered for a reader who is not signed in, the page is the same for all of them
-    and may be kept briefly for the next (``fediverse.web.anonymous_cache``). ``instance``: the instance's
-    settings when the page's unit of work read them already (else from the process's cache)."""
+    and may be kept briefly for the next (``fediverse.web.anonymous_cache``)."""
     services: Services = request.state.services
-    if instance is None:
-        instance = await instance_settings(services.db, services.settings)
+    instance = await instance_settings(services.db, services.settings)
     templates: Jinja2Templates = request.app.state.templates
     viewer = await load_viewer(request)
     base = {

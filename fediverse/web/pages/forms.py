@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from fediverse.core.errors import BadRequest, PayloadTooLarge
-from fediverse.core.instance_settings import InstanceInfo
 from fediverse.web.rendering import render_page
 from fediverse.web.sessions import CSRF_FIELD, check_csrf, form_token, require_account, set_form_cookie
 from storage.models import Account
@@ -99,7 +98,6 @@ async def render_with_form_token(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
     shareable: bool = False,
-    instance: InstanceInfo | None = None,
 ) -> Response:
     """A page with a form that may be posted before sign-in: it carries a double-submit token."""
     token = form_token(request)
@@ -110,7 +108,6 @@ async def render_with_form_token(
         status_code=status_code,
         headers=headers,
         shareable=shareable,
-        instance=instance,
     )
     set_form_cookie(request, response, token)
     return response
