@@ -543,3 +543,114 @@ class Invite(SQLModel, table=True):
     uses: int = 0
     expires_at: datetime | None = _ts()
     created_at: datetime = _created()
+
+
+# The Mastodon client API (docs/client-api.md): OAuth apps and their grants, and what only the API keeps.
+
+
+class OAuthApp(SQLModel, table=True):
+    """A client application registered through ``POST /api/v1/apps``. Only the secret's SHA-256 is stored."""
+
+    __tablename__ = "oauth_apps"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    client_id: str = Field(unique=True, max_length=64)
+    client_secret_hash: str = Field(max_length=64)
+    name: str = Field(max_length=255)
+    website: str | None = Field(default=None, max_length=2048)
+    redirect_uris: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # one per line
+    scopes: str = Field(default="read", max_length=1024)  # space-separated
+    created_at: datetime = _created()
+
+
+class OAuthGrant(SQLModel, table=True):
+    """An authorization code, approved on the consent page, waiting to be exchanged at ``/oauth/token``."""
+
+    __tablename__ = "oauth_grants"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    app_id: int = Field(foreign_key="oauth_apps.id", index=True, sa_type=BigIntId)
+    account_id: int = Field(foreign_key="accounts.id", index=True, sa_type=BigIntId)
+    redirect_uri: str = Field(sa_column=Column(Text, nullable=False))
+    scopes: str = Field(max_length=1024)
+    code_challenge: str | None = Field(default=None, max_length=128)
+    code_challenge_method: str | None = Field(default=None, max_length=16)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = _created()
+
+
+class OAuthToken(SQLModel, table=True):
+    """An access token (and its refresh token) of an app, for an account or (client credentials) for none.
+    Only SHA-256 hashes are stored; access tokens do not expire, revoking deletes the row."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    token_hash: str = Field(unique=True, max_length=64)
+    refresh_hash: str | None = Field(default=None, unique=True, max_length=64)
+    app_id: int = Field(foreign_key="oauth_apps.id", index=True, sa_type=BigIntId)
+    account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True, sa_type=BigIntId)
+    scopes: str = Field(max_length=1024)
+    created_at: datetime = _created()
+    last_used_at: datetime | None = _ts()
+
+
+class Bookmark(SQLModel, table=True):
+    """A local account's private bookmark of a post (never federated)."""
+
+    __tablename__ = "bookmarks"
+    __table_args__ = (UniqueConstraint("account_id", "post_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    account_id: int = Field(foreign_key="accounts.id", index=True, sa_type=BigIntId)
+    post_id: int = Field(foreign_key="posts.id", index=True, sa_type=BigIntId)
+    created_at: datetime = _created()
+
+
+class AccountDomainBlock(SQLModel, table=True):
+    """A local account hides everything from one server (``/api/v1/domain_blocks``); the admin's
+    instance-wide ``DomainBlock`` is another thing."""
+
+    __tablename__ = "account_domain_blocks"
+
+    account_id: int = Field(foreign_key="accounts.id", primary_key=True, sa_type=BigIntId)
+    domain: str = Field(primary_key=True, max_length=255)
+    created_at: datetime = _created()
+
+
+class Marker(SQLModel, table=True):
+    """Where an account stopped reading a timeline (``home`` or ``notifications``), shared by its apps."""
+
+    __tablename__ = "markers"
+
+    account_id: int = Field(foreign_key="accounts.id", primary_key=True, sa_type=BigIntId)
+    timeline: str = Field(primary_key=True, max_length=16)
+    last_read_id: str = Field(max_length=32)
+    version: int = 0
+    updated_at: datetime = _created()
+
+
+class PostEdit(SQLModel, table=True):
+    """A post as it was before an edit: ``GET /api/v1/statuses/:id/history`` lists these, then the post."""
+
+    __tablename__ = "post_edits"
+    __table_args__ = (Index("ix_post_edits_post_id_id", "post_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    post_id: int = Field(foreign_key="posts.id", sa_type=BigIntId)
+    content_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    summary: str | None = _text()
+    sensitive: bool = False
+    media: list[dict[str, Any]] | None = _json()  # [{"id": media id, "description": alt text}]
+    created_at: datetime = _created()  # when this version was written (the post's published or last edit)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """``Idempotency-Key`` of a status creation: a retried request returns the same post."""
+
+    __tablename__ = "idempotency_keys"
+
+    account_id: int = Field(foreign_key="accounts.id", primary_key=True, sa_type=BigIntId)
+    key: str = Field(primary_key=True, max_length=255)
+    post_id: int = Field(foreign_key="posts.id", sa_type=BigIntId)
+    created_at: datetime = _created()

@@ -67,6 +67,12 @@ class Conflict(ReverieError):
     status_code = 409
 
 
+class UnprocessableEntity(ReverieError):
+    """The request is well-formed but its content is refused (the client API's validation errors)."""
+
+    status_code = 422
+
+
 class PayloadTooLarge(ReverieError):
     """The request body is too large."""
 

@@ -29,6 +29,8 @@ from fediverse.web.activitypub import actors, inbox, objects, wellknown
 from fediverse.web.anonymous_cache import AnonymousCacheMiddleware
 from fediverse.web.api import generation, publishing
 from fediverse.web.api import media as media_api
+from fediverse.web.client_api import routes as client_api_routes
+from fediverse.web.client_api.cors import ClientApiCorsMiddleware
 from fediverse.web.headers import SecurityHeadersMiddleware
 from fediverse.web.pages import page_routes
 from fediverse.web.rate_limits import HostRateLimit, SignInThrottle
@@ -52,6 +54,7 @@ def _routes() -> list[BaseRoute]:
         *generation.routes,
         *media_api.routes,
         *publishing.routes,
+        *client_api_routes.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -153,6 +156,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             Middleware(operations.RequestMetricsMiddleware),
+            Middleware(ClientApiCorsMiddleware),
             Middleware(SecurityHeadersMiddleware, base_url=settings.base_url),
             Middleware(AnonymousCacheMiddleware),
         ],

@@ -53,8 +53,14 @@ def prefers_activity_json(accept: str) -> bool:
     return best_as2 > 0 and best_as2 >= best_html
 
 
+#: Paths whose errors are JSON whatever ``Accept`` says (apps read ``{"error": …}``).
+CLIENT_API_PATHS = ("/api/v1/", "/api/v2/", "/oauth/token", "/oauth/revoke")
+
+
 def wants_json(request: Request) -> bool:
-    """For error bodies: JSON unless the client asks for HTML."""
+    """For error bodies: JSON unless the client asks for HTML; always JSON for the client API."""
+    if request.url.path.startswith(CLIENT_API_PATHS):
+        return True
     accept = request.headers.get("accept", "")
     return "text/html" not in accept or wants_activity_json(request)
 
