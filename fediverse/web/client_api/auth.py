@@ -168,18 +168,29 @@ async def optional_user(request: Request, scope: str = "read") -> Account | None
     return await require_user(request, scope)
 
 
-async def issue_token(
-    services: Services, app_id: int, account_id: int | None, scopes: str
-) -> tuple[str, str, OAuthToken]:
-    """A new access token and refresh token; returns both in clear (shown once) and the stored row."""
-    access, refresh = new_secret(), new_secret()
+def new_token_row(
+    app_id: int, account_id: int | None, scopes: str, *, refresh: bool = True
+) -> tuple[str, str | None, OAuthToken]:
+    """A new access token (and refresh token unless ``refresh`` is false), in clear, with the row that
+    stores their hashes; the caller adds the row in its own transaction."""
+    access = new_secret()
+    refresh_token = new_secret() if refresh else None
     row = OAuthToken(
         token_hash=hash_token(access),
-        refresh_hash=hash_token(refresh),
+        refresh_hash=hash_token(refresh_token) if refresh_token else None,
         app_id=app_id,
         account_id=account_id,
         scopes=scopes,
     )
+    return access, refresh_token, row
+
+
+async def issue_token(
+    services: Services, app_id: int, account_id: int | None, scopes: str
+) -> tuple[str, str, OAuthToken]:
+    """A new access token and refresh token; returns both in clear (shown once) and the stored row."""
+    access, refresh, row = new_token_row(app_id, account_id, scopes)
+    assert refresh is not None
     async with services.db.transaction() as session:
         session.add(row)
     return access, refresh, row

@@ -1,4 +1,5 @@
-"""Settings: the profile (name, bio, avatar, header, follower approval) and the password.
+"""Settings: the profile (name, bio, avatar, header, follower approval), the password, and the apps
+allowed to use the account (decision 0056).
 
 Uploaded images go through the imaging pipeline (decoded, metadata stripped, re-encoded) off the
 event loop before anything is stored; a rejected image leaves the rest of the form as typed.
@@ -21,7 +22,9 @@ from fediverse.imaging import ImageRejected, ImagingOptions, process_image
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.social.profiles import MAX_BIO_LENGTH, MAX_DISPLAY_NAME_LENGTH, ProfileChanges
+from fediverse.web.client_api.authorized_apps import authorized_apps, revoke_app
 from fediverse.web.pages.forms import checkbox, see_other, signed_in_form, text_field
+from fediverse.web.params import path_id
 from fediverse.web.rendering import render_page
 from fediverse.web.sessions import current_session, require_account
 from storage.models import Account, Actor, Media, MediaState
@@ -139,6 +142,27 @@ async def account_settings(request: Request) -> Response:
     return see_other("/settings/account?saved=1")
 
 
+async def apps_settings(request: Request) -> Response:
+    services: Services = request.state.services
+    account = await require_account(request)
+    assert account.id is not None
+    account_id = account.id
+    apps = await services.db.read(lambda session: authorized_apps(session, account_id))
+    return await render_page(
+        request, "settings_apps.html", {"apps": apps, "revoked": request.query_params.get("revoked")}
+    )
+
+
+async def revoke_app_access(request: Request) -> Response:
+    """Takes an app's access back: its tokens of this account stop working at once."""
+    services: Services = request.state.services
+    account, _form = await signed_in_form(request)
+    assert account.id is not None
+    account_id, app_id = account.id, path_id(request, "app_id")
+    await services.db.write(lambda session: revoke_app(session, account_id, app_id))
+    return see_other("/settings/apps?revoked=1")
+
+
 async def settings_index(_request: Request) -> Response:
     return see_other("/settings/profile")
 
@@ -147,4 +171,6 @@ routes = [
     Route("/settings", settings_index),
     Route("/settings/profile", profile_settings, methods=["GET", "POST"]),
     Route("/settings/account", account_settings, methods=["GET", "POST"]),
+    Route("/settings/apps", apps_settings),
+    Route("/settings/apps/{app_id:id}/revoke", revoke_app_access, methods=["POST"]),
 ]
