@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from fediverse.web.client_api import status_actions, statuses, timelines
+
+routes: list[BaseRoute] = [*statuses.routes, *status_actions.routes, *timelines.routes]
