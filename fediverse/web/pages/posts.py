@@ -31,7 +31,7 @@ from fediverse.web.pages.forms import checkbox, htmx_redirect, is_htmx, safe_nex
 from fediverse.web.params import path_id
 from fediverse.web.rendering import render_page
 from fediverse.web.responses import wants_activity_json
-from fediverse.web.sessions import current_account, require_account
+from fediverse.web.sessions import current_account
 from storage.models import Account, Actor, Announce, Like, Post
 
 MAX_INDENT = 4
@@ -243,7 +243,9 @@ async def _edit_form(
 
 async def edit_page(request: Request) -> Response:
     """``GET /posts/{id}/edit``: the author's form for caption, content warning, sensitivity and alt texts."""
-    account = await require_account(request)
+    account = await current_account(request)
+    if account is None:
+        return see_other(f"/login?next=/posts/{path_id(request, 'post_id')}/edit")
     return await _edit_form(request, await _own_card(request, account))
 
 

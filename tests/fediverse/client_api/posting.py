@@ -3,6 +3,7 @@ fields Mastodon documents for a ``Status`` (docs.joinmastodon.org/entities/Statu
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -85,13 +86,18 @@ def upload(client: TestClient, account: Account, alt_text: str = "") -> Media:
     return run_in_app(client, make)
 
 
-def follow(client: TestClient, follower: str, followee: str) -> None:
+def act(client: TestClient, action: Callable[..., Awaitable[object]], *args: Any) -> None:
+    """Run one of ``fediverse.social.actions`` (``follow``, ``mute``…) as the first argument's account."""
     services = services_of(client)
 
     async def run() -> None:
-        await actions.follow(services, follower, followee)
+        await action(services, *args)
 
     run_in_app(client, run)
+
+
+def follow(client: TestClient, follower: str, followee: str) -> None:
+    act(client, actions.follow, follower, followee)
 
 
 def remote_post(client: TestClient, content: str = "<p>from afar</p>", **fields: Any) -> Post:
