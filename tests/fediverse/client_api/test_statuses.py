@@ -289,3 +289,20 @@ def test_muting_and_pinning_answer_that_they_are_not_supported(
         assert response.status_code == 200
         assert (response.json()["muted"], response.json()["pinned"]) == (False, False)
     assert client.post("/api/v1/statuses/123/unpin", headers=token_for(ana)).status_code == 404
+
+
+def test_an_apps_own_token_reads_as_a_visitor(
+    client: TestClient, make_user: Callable[..., Account], token_for: Headers
+) -> None:
+    ana = make_user("ana")
+    public = client.post("/api/v1/statuses", json={"status": "for all"}, headers=token_for(ana)).json()
+    private = client.post(
+        "/api/v1/statuses", json={"status": "friends", "visibility": "private"}, headers=token_for(ana)
+    ).json()
+    app = token_for(None, "read")
+    assert client.get(f"/api/v1/statuses/{public['id']}", headers=app).status_code == 200
+    assert client.get(f"/api/v1/statuses/{private['id']}", headers=app).status_code == 404
+    assert [item["id"] for item in client.get("/api/v1/timelines/public", headers=app).json()] == [public["id"]]
+    # a token without a read scope may not read with it
+    assert client.get(f"/api/v1/statuses/{public['id']}", headers=token_for(ana, "write")).status_code == 403
+    assert client.get("/api/v1/timelines/home", headers=app).status_code == 401
