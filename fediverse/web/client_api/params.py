@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from fediverse.core.errors import BadRequest, UnsupportedMediaType
+from fediverse.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from fediverse.core.ids import MAX_ID, parse_id
 from fediverse.web.activitypub.inbox import read_capped_body
 
@@ -200,7 +200,7 @@ async def read_params(request: Request) -> Params:
     elif content_type == "multipart/form-data":
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            raise BadRequest("The form is too large.")
+            raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes.")
         form = await request.form(max_files=0, max_fields=MAX_FIELDS)
         values.update(nest(form.multi_items()))
     elif content_type:
