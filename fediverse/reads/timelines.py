@@ -4,22 +4,28 @@ Post and boost ids are both time-ordered snowflakes, so a feed is one keyset que
 ``UNION ALL`` of posts and boosts, ordered by that shared id: ``?max_id=`` continues below the last
 entry shown, and new posts never shift a page that is already open. Each branch of the union is
 limited on its own index (``posts(author_id, id)``, ``announces.actor_id``) before the merge.
+
+A ``Window`` also reads newer entries, as Mastodon's clients ask: ``since_id`` the newest ones above an
+id, ``min_id`` those just above it (read oldest first, returned newest first like every page). A person's
+favourites and bookmarks are feeds of their own rows (``Like``, ``Bookmark``), paged by those rows' ids.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVarTuple
 
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, bindparam, cast, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Mapped, Session, aliased
 from sqlmodel import col
 
 from fediverse.core.blocking import not_hidden_from
 from fediverse.core.visibility import OPEN, followed_ids, visible_to
 from storage.columns import key_col
-from storage.models import Actor, Announce, Post, PostMedia, PostTag
+from storage.models import Actor, Announce, Bookmark, Like, Post, PostMedia, PostTag
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 60
@@ -35,24 +41,58 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Which slice of a feed: entries below ``max_id``, and above ``since_id`` (the newest of them) or above
+    ``min_id`` (the ones just after it)."""
+
+    max_id: int | None = None
+    since_id: int | None = None
+    min_id: int | None = None
+
+    @property
+    def newer_than(self) -> int | None:
+        return self.min_id if self.min_id is not None else self.since_id
+
+    @property
+    def oldest_first(self) -> bool:
+        """Whether the rows are read upwards from ``min_id`` (then turned round)."""
+        return self.min_id is not None
+
+
+OLDER = Window()
+
+
+@dataclass(frozen=True)
 class TimelinePage:
     entries: list[Entry]
     next_max_id: int | None  # pass as ``max_id`` for the next (older) page; None at the end
 
 
-def _posts_branch(where: ColumnElement[bool], max_id: int | None, limit: int) -> Select[int, int, int | None]:
+Columns = TypeVarTuple("Columns")
+
+
+def in_window(query: Select[*Columns], key: Mapped[int], window: Window, limit: int) -> Select[*Columns]:
+    """``query`` limited to ``window`` of its ``key`` column, in the window's reading order."""
+    if window.max_id is not None:
+        query = query.where(key < window.max_id)
+    if window.newer_than is not None:
+        query = query.where(key > window.newer_than)
+    return query.order_by(key.asc() if window.oldest_first else key.desc()).limit(limit)
+
+
+def _posts_branch(
+    where: ColumnElement[bool], max_id: int | None, limit: int, window: Window | None = None
+) -> Select[int, int, int | None]:
     query: Select[int, int, int | None] = select(
         key_col(Post.id).label("entry_id"),
         key_col(Post.id).label("post_id"),
         cast(null(), BigInteger).label("booster_id"),
     )
     query = query.where(where, col(Post.deleted_at).is_(None))
-    if max_id is not None:
-        query = query.where(col(Post.id) < max_id)
-    return query.order_by(col(Post.id).desc()).limit(limit)
+    return in_window(query, col(Post.id), window or Window(max_id=max_id), limit)
 
 
-def _boosts_branch(boosters: ColumnElement[bool], max_id: int | None, limit: int) -> Select[int, int, int]:
+def _boosts_branch(boosters: ColumnElement[bool], window: Window, limit: int) -> Select[int, int, int]:
     query: Select[int, int, int] = (
         select(
             key_col(Announce.id).label("entry_id"),
@@ -62,25 +102,33 @@ def _boosts_branch(boosters: ColumnElement[bool], max_id: int | None, limit: int
         .join(Post, col(Post.id) == col(Announce.post_id))
         .where(boosters, col(Post.deleted_at).is_(None), col(Post.visibility).in_(OPEN))
     )
-    if max_id is not None:
-        query = query.where(col(Announce.id) < max_id)
-    return query.order_by(col(Announce.id).desc()).limit(limit)
+    return in_window(query, key_col(Announce.id), window, limit)
 
 
 Branches = list[Select[int, int, int | None]] | list[Select[int, int, int]]
 
 
-async def _run(session: AsyncSession, branches: Branches, limit: int) -> TimelinePage:
-    return await session.run_sync(_page, branches, limit)
+async def _run(session: AsyncSession, branches: Branches, limit: int, window: Window = OLDER) -> TimelinePage:
+    return await session.run_sync(_page, branches, limit, None, window)
 
 
-def _page(session: Session, branches: Branches, limit: int, params: dict[str, int] | None = None) -> TimelinePage:
+def _page(
+    session: Session,
+    branches: Branches,
+    limit: int,
+    params: dict[str, int] | None = None,
+    window: Window = OLDER,
+) -> TimelinePage:
     if len(branches) == 1:
         rows = session.connection().execute(branches[0], params).all()
     else:
         merged = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
-        rows = session.execute(select(merged).order_by(merged.c.entry_id.desc()).limit(limit)).all()
+        order = merged.c.entry_id.asc() if window.oldest_first else merged.c.entry_id.desc()
+        rows = session.execute(select(merged).order_by(order).limit(limit)).all()
     entries = [Entry(int(row[0]), int(row[1]), None if row[2] is None else int(row[2])) for row in rows]
+    if window.oldest_first:  # read upwards from ``min_id``; shown newest first like every page
+        entries.reverse()
+        return TimelinePage(_without_repeats(entries), entries[-1].entry_id if entries else None)
     return TimelinePage(_without_repeats(entries), entries[-1].entry_id if len(entries) == limit else None)
 
 
@@ -100,11 +148,18 @@ def _clamp(limit: int) -> int:
 
 
 async def home_timeline(
-    session: AsyncSession, actor_id: int, *, max_id: int | None = None, limit: int = PAGE_SIZE
+    session: AsyncSession,
+    actor_id: int,
+    *,
+    max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
+    limit: int = PAGE_SIZE,
 ) -> TimelinePage:
     """Posts and boosts by the accounts ``actor_id`` follows, and its own; replies only within that circle.
     Nothing by accounts it blocks or mutes (or that block it), nor boosts of their posts."""
     limit = _clamp(limit)
+    window = Window(max_id, since_id, min_id)
     circle = or_(col(Post.author_id).in_(followed_ids(actor_id)), col(Post.author_id) == actor_id)
     parent = aliased(Post)
     in_circle = select(col(parent.id)).where(
@@ -119,14 +174,15 @@ async def home_timeline(
         ),
         max_id,
         limit,
+        window,
     )
     boosters = or_(col(Announce.actor_id).in_(followed_ids(actor_id)), col(Announce.actor_id) == actor_id)
     boosts = _boosts_branch(
         and_(boosters, not_hidden_from(Announce.actor_id, actor_id), not_hidden_from(Post.author_id, actor_id)),
-        max_id,
+        window,
         limit,
     )
-    return await _run(session, [posts, boosts], limit)
+    return await _run(session, [posts, boosts], limit, window)
 
 
 def _for_viewer(where: ColumnElement[bool], viewer_actor_id: int | None) -> ColumnElement[bool]:
@@ -134,34 +190,101 @@ def _for_viewer(where: ColumnElement[bool], viewer_actor_id: int | None) -> Colu
     return where if viewer_actor_id is None else and_(where, not_hidden_from(Post.author_id, viewer_actor_id))
 
 
+def _with_media(where: ColumnElement[bool]) -> ColumnElement[bool]:
+    return and_(where, col(Post.id).in_(select(col(PostMedia.post_id))))
+
+
 async def public_timeline(
     session: AsyncSession,
     *,
     local_only: bool,
+    remote_only: bool = False,
+    with_media_only: bool = False,
     viewer_actor_id: int | None = None,
     max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> TimelinePage:
-    """Public top-level posts of this instance (``local_only``) or of everyone we know."""
+    """Public top-level posts of this instance (``local_only``), of other servers (``remote_only``) or of
+    everyone we know."""
     limit = _clamp(limit)
+    window = Window(max_id, since_id, min_id)
     where = and_(col(Post.visibility) == "public", col(Post.in_reply_to_ap_id).is_(None))
     if local_only:
         where = and_(where, col(Post.is_local).is_(True))
-    return await _run(session, [_posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit)], limit)
+    if remote_only:
+        where = and_(where, col(Post.is_local).is_(False))
+    if with_media_only:
+        where = _with_media(where)
+    branch = _posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit, window)
+    return await _run(session, [branch], limit, window)
 
 
 async def tag_timeline(
     session: AsyncSession,
     tag: str,
     *,
+    any_of: Sequence[str] = (),
+    local_only: bool = False,
+    remote_only: bool = False,
+    with_media_only: bool = False,
     viewer_actor_id: int | None = None,
     max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> TimelinePage:
+    """Public posts with ``tag`` (or any of ``any_of``), replies included."""
     limit = _clamp(limit)
-    tagged = select(col(PostTag.post_id)).where(col(PostTag.tag) == tag)
+    window = Window(max_id, since_id, min_id)
+    tagged = select(col(PostTag.post_id)).where(
+        col(PostTag.tag).in_([tag, *any_of]) if any_of else col(PostTag.tag) == tag
+    )
     where = and_(col(Post.visibility) == "public", col(Post.id).in_(tagged))
-    return await _run(session, [_posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit)], limit)
+    if local_only:
+        where = and_(where, col(Post.is_local).is_(True))
+    if remote_only:
+        where = and_(where, col(Post.is_local).is_(False))
+    if with_media_only:
+        where = _with_media(where)
+    branch = _posts_branch(_for_viewer(where, viewer_actor_id), max_id, limit, window)
+    return await _run(session, [branch], limit, window)
+
+
+def _marked_page(
+    session: Session,
+    key: Mapped[int],
+    post_id: Mapped[int],
+    owner: ColumnElement[bool],
+    viewer_actor_id: int,
+    window: Window,
+    limit: int,
+) -> TimelinePage:
+    """Posts marked by rows of one table (likes, bookmarks), keyed by the row's id, that the viewer may
+    still see."""
+    limit = _clamp(limit)
+    query: Select[int, int, int | None] = (
+        select(key.label("entry_id"), post_id.label("post_id"), cast(null(), BigInteger).label("booster_id"))
+        .join(Post, col(Post.id) == post_id)
+        .where(owner, col(Post.deleted_at).is_(None), visible_to(viewer_actor_id))
+    )
+    return _page(session, [in_window(query, key, window, limit)], limit, None, window)
+
+
+def favourites_page(session: Session, actor_id: int, window: Window, limit: int = PAGE_SIZE) -> TimelinePage:
+    """The posts ``actor_id`` liked, newest like first; each entry's id is its ``Like`` row's."""
+    owner = col(Like.actor_id) == actor_id
+    return _marked_page(session, key_col(Like.id), col(Like.post_id), owner, actor_id, window, limit)
+
+
+def bookmarks_page(
+    session: Session, account_id: int, actor_id: int, window: Window, limit: int = PAGE_SIZE
+) -> TimelinePage:
+    """The posts a local account bookmarked, newest bookmark first; each entry's id is its ``Bookmark``
+    row's."""
+    owner = col(Bookmark.account_id) == account_id
+    return _marked_page(session, key_col(Bookmark.id), col(Bookmark.post_id), owner, actor_id, window, limit)
 
 
 async def profile_timeline(

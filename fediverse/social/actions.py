@@ -18,8 +18,8 @@ from fediverse.core.errors import NotFound
 from fediverse.core.media_files import forget_files
 from fediverse.core.urls import Urls
 from fediverse.services import Services
-from fediverse.social import blocks, follows, interactions, posts, profiles, reports
-from storage.models import Account, Actor, Block, Follow, Like, Mute, Post, Report
+from fediverse.social import blocks, bookmarks, follows, interactions, posts, profiles, reports
+from storage.models import Account, Actor, Announce, Block, Bookmark, Follow, Like, Mute, Post, Report
 
 
 async def load_account(services: Services, username: str) -> tuple[Account, Actor]:
@@ -167,12 +167,29 @@ async def unlike(services: Services, username: str, reference: str) -> None:
     await _interact(services, username, reference, interactions.unlike_post)
 
 
-async def boost(services: Services, username: str, reference: str) -> None:
-    await _interact(services, username, reference, interactions.boost_post)
+async def boost(services: Services, username: str, reference: str) -> Announce:
+    result = await _interact(services, username, reference, interactions.boost_post)
+    assert isinstance(result, Announce)
+    return result
 
 
 async def unboost(services: Services, username: str, reference: str) -> None:
     await _interact(services, username, reference, interactions.unboost_post)
+
+
+async def bookmark(services: Services, username: str, reference: str) -> Bookmark:
+    """Bookmark a post (private to the account; nothing is sent)."""
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        return await bookmarks.bookmark_post(session, account, await _attach(session, post))
+
+
+async def unbookmark(services: Services, username: str, reference: str) -> None:
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        await bookmarks.unbookmark_post(session, account, post)
 
 
 async def publish(services: Services, username: str, draft: posts.PostDraft) -> Post:
@@ -184,7 +201,7 @@ async def publish(services: Services, username: str, draft: posts.PostDraft) -> 
 
 
 async def edit_post(services: Services, username: str, reference: str, **changes: Any) -> Post:
-    """Change a post's caption, content warning or alt texts (``fediverse.social.posts.edit_post``'s
+    """Change a post's caption, content warning, alt texts or focal points (``fediverse.social.posts.edit_post``'s
     keywords) and send ``Update{Note}`` to everyone who received it."""
     account, _ = await load_account(services, username)
     post = await find_post(services, reference)

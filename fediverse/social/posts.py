@@ -23,6 +23,7 @@ from fediverse.federation.outbox import follower_inboxes, inbox_of, queue_activi
 from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
+from fediverse.social.edits import keep_version
 from fediverse.social.notifications import notify
 from fediverse.social.removals import drop_attachments
 from storage.cache import POSTS, bump
@@ -34,6 +35,7 @@ from storage.models import (
     Mention,
     NotificationType,
     Post,
+    PostEdit,
     PostMedia,
     PostTag,
     Visibility,
@@ -241,6 +243,7 @@ async def delete_post(session: AsyncSession, urls: Urls, account: Account, post:
     post.content_html = ""
     post.source_text = None
     await session.execute(delete(PostTag).where(col(PostTag.post_id) == post.id))
+    await session.execute(delete(PostEdit).where(col(PostEdit.post_id) == post.id))
     await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
     await bump(session, POSTS)
     return await drop_attachments(session, post)
@@ -256,8 +259,10 @@ async def edit_post(
     content_warning: str = "",
     sensitive: bool = False,
     alt_texts: dict[int, str] | None = None,
+    focal_points: dict[int, tuple[float, float]] | None = None,
 ) -> Post:
-    """Change a local post's caption, content warning or alt texts, and send ``Update{Note}``."""
+    """Change a local post's caption, content warning, alt texts or focal points, and send ``Update{Note}``.
+    The post as it was is kept as a ``PostEdit`` (its history)."""
     view = await _own_post_view(session, account, post)
     draft = PostDraft(
         caption=caption,
@@ -276,6 +281,7 @@ async def edit_post(
     old_caption_tags = set(extract_hashtags(post.source_text or ""))
     kept_extra_tags = [tag for tag in view.tags if tag not in old_caption_tags]  # e.g. the automatic AI tag
     tags = list(dict.fromkeys([*extract_hashtags(caption), *kept_extra_tags]))
+    await keep_version(session, post, view.media)
     post.content_html = compose_content(draft, urls, tags)
     post.source_text = caption
     post.summary = content_warning.strip() or None
@@ -284,6 +290,8 @@ async def edit_post(
     for media in view.media:
         if alt_texts and media.id in alt_texts:
             media.alt_text = alt_texts[media.id or 0][:1500]
+        if focal_points and media.id in focal_points:
+            media.focal_x, media.focal_y = (max(-1.0, min(1.0, value)) for value in focal_points[media.id or 0])
     await session.execute(delete(PostTag).where(col(PostTag.post_id) == post.id))
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
     edited = PostView(post=post, author=view.author, media=view.media, tags=sorted(tags), mentions=view.mentions)

@@ -23,6 +23,7 @@ from storage.models import (
     Mention,
     Notification,
     Post,
+    PostEdit,
     PostMedia,
     PostTag,
     Report,
@@ -46,6 +47,7 @@ async def tombstone_post(session: AsyncSession, post: Post) -> None:
         delete(Announce).where(col(Announce.post_id) == post.id),
         delete(Like).where(col(Like.post_id) == post.id),
         delete(Notification).where(col(Notification.post_id) == post.id),
+        delete(PostEdit).where(col(PostEdit.post_id) == post.id),
     ):
         await session.execute(statement)
 
@@ -97,7 +99,7 @@ async def tombstone_posts(session: AsyncSession, post_ids: Sequence[int]) -> Non
     await session.execute(delete(PostMedia).where(col(PostMedia.post_id).in_(ids)))
     if media_ids:
         await session.execute(delete(Media).where(col(Media.id).in_(media_ids)))
-    for model in (PostTag, Mention, Announce, Like, Notification):
+    for model in (PostTag, Mention, Announce, Like, Notification, PostEdit):
         await session.execute(delete(model).where(col(model.post_id).in_(ids)))
     await session.execute(
         update(Post)

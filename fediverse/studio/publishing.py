@@ -47,6 +47,7 @@ class Composition:
     hide_prompt: bool = False
     in_reply_to: str | None = None
     remix_of: str | None = None
+    language: str | None = "en"
 
 
 def read_composition(body: Mapping[str, Any]) -> Composition:
@@ -110,6 +111,7 @@ async def publish_composition(services: Services, account: Account, composition:
         generation=generation,
         remix_of_ap_id=composition.remix_of or _remix_source(generation),
         alt_texts=alt_texts,
+        language=composition.language,
     )
     check_draft(draft)
     if composition.hide_prompt:

@@ -17,6 +17,7 @@ from fediverse.federation.inbox.context import IngestContext, embedded_object, o
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.resolve import replace_attachments, store_remote_note, upsert_actor
 from fediverse.federation.threads import queue_parent_fetch
+from fediverse.social.edits import keep_version
 from fediverse.social.notifications import notify
 from storage.cache import POSTS, bump
 from storage.models import Actor, Follow, FollowState, NotificationType, Post
@@ -155,6 +156,7 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
         stored = await session.get(Post, post.id)
         if stored is None:
             return
+        await keep_version(session, stored)
         for name in ("content_html", "summary", "sensitive", "generation", "mood_word", "language", "raw"):
             setattr(stored, name, remote.fields.get(name))
         stored.edited_at = edited or stored.edited_at

@@ -266,3 +266,28 @@ def relationship(
 def plain_post(post: Post) -> str:
     """The text a person typed (``source``/``text``), or the content when we only have HTML."""
     return post.source_text if post.source_text is not None else post.content_html
+
+
+def status_edit(
+    author: Actor,
+    urls: Urls,
+    *,
+    content: str,
+    spoiler_text: str | None,
+    sensitive: bool,
+    created_at: datetime | None,
+    media: Iterable[tuple[Media, str]],
+) -> Json:
+    """Mastodon's ``StatusEdit``: one version of a post; ``media`` are its attachments with the alt text
+    they had then."""
+    return {
+        "content": content,
+        "spoiler_text": spoiler_text or "",
+        "sensitive": sensitive,
+        "created_at": iso(created_at),
+        "account": account(author, urls),
+        "media_attachments": [
+            {**media_attachment(item, urls), "description": description or None} for item, description in media
+        ],
+        "emojis": [],
+    }

@@ -1,12 +1,12 @@
 """The post page (``/@name/ID``, ``/@name@host/ID``) and what a viewer does to a post: like, boost,
-delete, load a remote post's replies from its server. Interactions are plain form posts that htmx
-upgrades to swap the action bar in place."""
+edit and delete (its author), load a remote post's replies from its server. Interactions are plain form
+posts that htmx upgrades to swap the action bar in place."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -14,26 +14,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fediverse.core.blocking import not_hidden_from
-from fediverse.core.errors import NotFound
-from fediverse.core.visibility import may_see, visible_to
+from fediverse.core.errors import BadRequest, NotFound
+from fediverse.core.text import MAX_CAPTION_LENGTH
+from fediverse.core.visibility import may_see
 from fediverse.federation.threads import fetching_replies, queue_replies_fetch, replies_collection
-from fediverse.reads.cards import PostCard, card, cards, handle_path, load_card
-from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST
+from fediverse.reads.cards import PostCard, card, cards, handle_path, image_view, load_card
+from fediverse.reads.post_views import WITHOUT_RAW_ACTOR
+from fediverse.reads.threads import ancestors, descendants
 from fediverse.reads.timelines import Entry
 from fediverse.services import Services
 from fediverse.social import actions
+from fediverse.social.posts import MAX_CONTENT_WARNING_LENGTH
+from fediverse.studio.drafts import MAX_ALT_TEXT
 from fediverse.web.activitypub.objects import note_response
-from fediverse.web.pages.forms import htmx_redirect, is_htmx, safe_next, see_other, signed_in_form
+from fediverse.web.pages.forms import checkbox, htmx_redirect, is_htmx, safe_next, see_other, signed_in_form, text_field
 from fediverse.web.params import path_id
 from fediverse.web.rendering import render_page
 from fediverse.web.responses import wants_activity_json
 from fediverse.web.sessions import current_account
-from storage.columns import key_col
-from storage.models import Actor, Announce, Like, Post
+from storage.models import Account, Actor, Announce, Like, Post
 
-MAX_ANCESTORS = 20
-MAX_REPLIES = 200
 MAX_INDENT = 4
 
 
@@ -48,7 +48,6 @@ async def _find_post(session: AsyncSession, post_id: int, viewer_actor_id: int |
 
 
 _POST = select(Post).where(col(Post.id) == bindparam("id"))
-_PARENT = _POST.options(WITHOUT_RAW_POST)
 _AUTHOR = select(Actor).where(col(Actor.id) == bindparam("id")).options(WITHOUT_RAW_ACTOR)
 
 
@@ -60,49 +59,6 @@ def _visible_post(session: Session, post_id: int, viewer_actor_id: int | None) -
     author = session.scalar(_AUTHOR, {"id": post.author_id})
     assert author is not None
     return post, author
-
-
-def _ancestors(session: Session, post: Post, viewer_actor_id: int | None) -> list[Post]:
-    chain: list[Post] = []
-    parent_id = post.in_reply_to_id
-    while parent_id is not None and len(chain) < MAX_ANCESTORS:
-        parent = session.scalar(_PARENT, {"id": parent_id})
-        if parent is None or not may_see(session, parent, viewer_actor_id):
-            break
-        chain.append(parent)
-        parent_id = parent.in_reply_to_id
-    return chain[::-1]
-
-
-def _descendants(session: Session, post: Post, viewer_actor_id: int | None) -> list[tuple[int, int]]:
-    """``(post id, depth)`` of the replies under ``post`` in thread order (depth first, oldest first)."""
-    children: dict[int | None, list[int]] = {}
-    frontier, seen = [post.id], 0
-    shown = visible_to(viewer_actor_id)
-    if viewer_actor_id is not None:  # replies by accounts the viewer blocks or mutes stay out of the thread
-        shown = and_(shown, not_hidden_from(Post.author_id, viewer_actor_id))
-    while frontier and seen < MAX_REPLIES:
-        rows = session.execute(
-            select(key_col(Post.id), col(Post.in_reply_to_id))
-            .where(col(Post.in_reply_to_id).in_(frontier), col(Post.deleted_at).is_(None), shown)
-            .order_by(col(Post.id))
-            .limit(MAX_REPLIES - seen)
-        )
-        frontier = []
-        for reply_id, parent_id in rows:
-            assert parent_id is not None
-            children.setdefault(parent_id, []).append(reply_id)
-            frontier.append(reply_id)
-            seen += 1
-    ordered: list[tuple[int, int]] = []
-
-    def walk(parent_id: int, depth: int) -> None:
-        for child in children.get(parent_id, []):
-            ordered.append((child, depth))
-            walk(child, depth + 1)
-
-    walk(post.id, 0)
-    return ordered
 
 
 def _people_query(model: type[Like] | type[Announce]) -> Select[Actor]:
@@ -143,8 +99,8 @@ def _post_unit(
     post, author = _visible_post(session, post_id, viewer_actor_id)
     if not _matches_handle(author, handle, urls.host):
         raise NotFound("This post does not exist, or you may not see it.")
-    ancestors = [Entry(parent.id, parent.id) for parent in _ancestors(session, post, viewer_actor_id)]
-    thread = _descendants(session, post, viewer_actor_id)
+    above = [Entry(parent.id, parent.id) for parent in ancestors(session, post, viewer_actor_id)]
+    thread = descendants(session, post, viewer_actor_id)
     reply_cards = {
         found.post.id: found for found in cards(session, urls, [Entry(i, i) for i, _ in thread], viewer_actor_id)
     }
@@ -153,7 +109,7 @@ def _post_unit(
         post=post,
         author=author,
         card=card(session, urls, post, viewer_actor_id),
-        ancestors=cards(session, urls, ancestors, viewer_actor_id),
+        ancestors=cards(session, urls, above, viewer_actor_id),
         replies=[ThreadReply(reply_cards[i], min(depth, MAX_INDENT)) for i, depth in thread if i in reply_cards],
         likers=_people(session, Like, post.id),
         boosters=_people(session, Announce, post.id),
@@ -240,6 +196,88 @@ async def delete(request: Request) -> Response:
     return htmx_redirect(request, f"/@{account.username}")
 
 
+@dataclass(frozen=True)
+class _Picture:
+    id: int
+    thumbnail_url: str
+    alt_text: str
+
+
+async def _own_card(request: Request, account: Account) -> PostCard:
+    """The signed-in author's own post in the path (anyone else's is not found)."""
+    services: Services = request.state.services
+    post_id = path_id(request, "post_id")
+
+    def load(session: Session) -> PostCard:
+        post, _ = _visible_post(session, post_id, account.actor_id)
+        if post.author_id != account.actor_id:
+            raise NotFound("This post does not exist, or you may not see it.")
+        return card(session, services.urls, post, account.actor_id)
+
+    return await services.db.read(load)
+
+
+async def _edit_form(
+    request: Request, found: PostCard, *, caption: str | None = None, error: str = "", status_code: int = 200
+) -> Response:
+    pictures = [
+        _Picture(media.id or 0, image.thumbnail_url, media.alt_text)
+        for media in found.view.media
+        if (image := image_view(media, request.state.services.urls))
+    ]
+    return await render_page(
+        request,
+        "post_edit.html",
+        {
+            "card": found,
+            "pictures": pictures,
+            "caption": (found.post.source_text or "") if caption is None else caption,
+            "max_caption": MAX_CAPTION_LENGTH,
+            "max_cw": MAX_CONTENT_WARNING_LENGTH,
+            "max_alt_text": MAX_ALT_TEXT,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+async def edit_page(request: Request) -> Response:
+    """``GET /posts/{id}/edit``: the author's form for caption, content warning, sensitivity and alt texts."""
+    account = await current_account(request)
+    if account is None:
+        return see_other(f"/login?next=/posts/{path_id(request, 'post_id')}/edit")
+    return await _edit_form(request, await _own_card(request, account))
+
+
+async def edit(request: Request) -> Response:
+    """``POST /posts/{id}/edit``: ``actions.edit_post`` (``Update{Note}``; the old version kept in the
+    history), then back to the post; what it refuses comes back in the form."""
+    services: Services = request.state.services
+    account, form = await signed_in_form(request)
+    found = await _own_card(request, account)
+    caption = text_field(form, "caption", max_length=MAX_CAPTION_LENGTH, strip=False).strip()
+    try:
+        alt_texts = {
+            media.id or 0: text_field(form, f"alt_text_{media.id}", max_length=MAX_ALT_TEXT, label="Alt text")
+            for media in found.view.media
+            if f"alt_text_{media.id}" in form
+        }
+        await actions.edit_post(
+            services,
+            account.username,
+            found.post.ap_id,
+            caption=caption,
+            content_warning=text_field(
+                form, "content_warning", max_length=MAX_CONTENT_WARNING_LENGTH, label="Content warning"
+            ),
+            sensitive=checkbox(form, "sensitive"),
+            alt_texts=alt_texts,
+        )
+    except BadRequest as error:
+        return await _edit_form(request, found, caption=caption, error=str(error), status_code=400)
+    return htmx_redirect(request, found.page_url)
+
+
 async def load_replies(request: Request) -> Response:
     """``POST /posts/{id}/replies/fetch``: queue the fetch of a remote post's replies collection; the
     worker stores them and the page shows them on the next load."""
@@ -257,6 +295,8 @@ async def load_replies(request: Request) -> Response:
 routes = [
     Route("/@{handle}/{post_id:id}", post_page),
     Route("/posts/{post_id:id}/delete", delete, methods=["POST"]),
+    Route("/posts/{post_id:id}/edit", edit_page, methods=["GET"]),
+    Route("/posts/{post_id:id}/edit", edit, methods=["POST"]),
     Route("/posts/{post_id:id}/replies/fetch", load_replies, methods=["POST"]),
     Route("/posts/{post_id:id}/{verb}", interact, methods=["POST"]),
 ]
