@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from fediverse.web.client_api import generations, markers, media, notifications
+
+routes: list[BaseRoute] = [*media.routes, *generations.routes, *notifications.routes, *markers.routes]
