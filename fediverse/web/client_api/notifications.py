@@ -27,7 +27,7 @@ from fediverse.services import Services
 from fediverse.social.notifications import shown_to
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import NOTIFICATION_TYPES, Json, notification
-from fediverse.web.client_api.form_or_json import Params, many, query_params
+from fediverse.web.client_api.form_or_json import Params, many, query_params, read_params
 from fediverse.web.client_api.paging import Page, link_header, page_of
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.params import path_id
@@ -141,8 +141,20 @@ async def show_notification(request: Request) -> Response:
 
 async def dismiss_notification(request: Request) -> Response:
     account = await require_user(request, WRITE_SCOPE)
-    services: Services = request.state.services
-    notification_id = path_id(request)
+    return await _dismiss(request.state.services, account, path_id(request))
+
+
+async def dismiss_notification_by_form(request: Request) -> Response:
+    """The pre-1.3 form (``POST /api/v1/notifications/dismiss`` with ``id``), removed from Mastodon in 3.0
+    but still what Mastodon.py falls back to when it cannot tell the server's version."""
+    account = await require_user(request, WRITE_SCOPE)
+    notification_id = parse_id((await read_params(request)).get("id"))
+    if notification_id is None:
+        raise NotFound("Record not found")
+    return await _dismiss(request.state.services, account, notification_id)
+
+
+async def _dismiss(services: Services, account: Account, notification_id: int) -> Response:
     await _one(services, account, notification_id)
     await services.db.write(
         lambda session: session.execute(
@@ -183,6 +195,7 @@ routes = [
     Route("/api/v1/notifications", list_notifications, methods=["GET"]),
     Route("/api/v1/notifications/unread_count", unread_count, methods=["GET"]),
     Route("/api/v1/notifications/clear", clear_notifications, methods=["POST"]),
+    Route("/api/v1/notifications/dismiss", dismiss_notification_by_form, methods=["POST"]),
     Route("/api/v1/notifications/{id:id}", show_notification, methods=["GET"]),
     Route("/api/v1/notifications/{id:id}/dismiss", dismiss_notification, methods=["POST"]),
 ]

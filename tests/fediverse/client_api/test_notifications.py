@@ -150,6 +150,11 @@ def test_one_dismiss_and_clear(
     assert dismissed.status_code == 200 and dismissed.json() == {}
     assert client.get(f"{PATH}/{newest['id']}", headers=headers).status_code == 404
     assert listed(client, headers)[0]["id"] == second["id"]
+    # And so does the old form Mastodon.py falls back to when it cannot tell the server's version
+    assert client.post(f"{PATH}/dismiss", headers=headers, data={"id": second["id"]}).json() == {}
+    assert client.get(f"{PATH}/{second['id']}", headers=headers).status_code == 404
+    assert client.post(f"{PATH}/dismiss", headers=headers, data={"id": "nope"}).status_code == 404
+    assert client.post(f"{PATH}/dismiss", headers=bens, data={"id": newest["id"]}).status_code == 404
     # Clearing removes the rest
     cleared = client.post(f"{PATH}/clear", headers=headers)
     assert cleared.status_code == 200 and cleared.json() == {}
