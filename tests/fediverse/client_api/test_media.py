@@ -96,6 +96,10 @@ def test_bad_files_are_refused_with_a_reason(client: TestClient, headers: Header
     assert as_json.status_code == 422 and "multipart/form-data" in as_json.json()["error"]
     no_file = client.post("/api/v2/media", headers=headers, data={"description": "x"}, files={"other": ("x", b"x")})
     assert no_file.status_code == 422 and "'file' field" in no_file.json()["error"]
+    with_thumbnail = client.post(
+        "/api/v2/media", headers=headers, files={"file": ("a.png", png(), "image/png"), "thumbnail": ("b.png", png())}
+    )
+    assert with_thumbnail.status_code == 400 and "error" in with_thumbnail.json()
     huge = client.post(
         "/api/v2/media",
         content=b"x" * 1024,
