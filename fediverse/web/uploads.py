@@ -30,7 +30,9 @@ async def read_upload_form(request: Request, *, max_fields: int = 4) -> FormData
         raise PayloadTooLarge(
             f"The picture is too large: at most {MAX_IMAGE_BYTES // (1024 * 1024)} MB.", detail=str(error)
         ) from error
-    return await Request(request.scope, _replay(body)).form(max_files=1, max_fields=max_fields, max_part_size=16 * 1024)
+    return await Request(request.scope, replay_body(body)).form(
+        max_files=1, max_fields=max_fields, max_part_size=16 * 1024
+    )
 
 
 async def read_upload(form: FormData, name: str = "file") -> bytes:
@@ -41,7 +43,7 @@ async def read_upload(form: FormData, name: str = "file") -> bytes:
     return await upload.read()
 
 
-def _replay(body: bytes) -> Receive:
+def replay_body(body: bytes) -> Receive:
     """An ASGI ``receive`` that hands the already-read body to Starlette's form parser."""
     sent = False
 

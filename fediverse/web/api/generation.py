@@ -33,7 +33,7 @@ from fediverse.web.api.support import api_account, read_json_object
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
 from storage.db import Database
-from storage.models import JobEvent
+from storage.models import GenerationJob, JobEvent
 
 #: Seconds between comment lines on an idle stream (proxies close silent connections).
 KEEPALIVE_SECONDS = 15.0
@@ -88,8 +88,14 @@ async def cancel_generation(request: Request) -> Response:
 
 async def generation_events(request: Request) -> Response:
     account = await api_account(request)
+    job = await load_job(request.state.services, account, path_id(request))
+    return await job_events_response(request, job)
+
+
+async def job_events_response(request: Request, job: GenerationJob) -> StreamingResponse:
+    """The job's events after the request's ``Last-Event-ID`` as a server-sent event stream (also the
+    client API's, ``fediverse.web.client_api.generations``)."""
     services: Services = request.state.services
-    job = await load_job(services, account, path_id(request))
     assert job.id is not None
     after = min(_last_event_id(request), await last_event_seq(services.db, job.id))
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

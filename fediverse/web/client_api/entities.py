@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fediverse.core.urls import Urls
+from fediverse.imaging import ImagingOptions
 from fediverse.reads.cards import PostCard, image_view
-from storage.models import Actor, Media, Post, Visibility
+from storage.models import Actor, Marker, Media, Notification, NotificationType, Post, Visibility
 
 Json = dict[str, Any]
 
@@ -25,6 +26,8 @@ DEFAULT_HEADER_PATH = "/static/header.png"
 #: Our visibilities are Mastodon's, but for the name of followers-only.
 _VISIBILITY_OUT = {Visibility.FOLLOWERS: "private"}
 _VISIBILITY_IN = {"private": Visibility.FOLLOWERS}
+#: The long side of the thumbnails the imaging pipeline makes (``preview_url``).
+THUMBNAIL_SIDE = ImagingOptions().thumbnail_side
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -100,14 +103,32 @@ def account(actor: Actor, urls: Urls) -> Json:
 def _size(width: int | None, height: int | None) -> Json:
     if not width or not height:
         return {}
-    return {"width": width, "height": height, "size": f"{width}x{height}", "aspect": round(width / height, 6)}
+    return {"width": width, "height": height, "size": f"{width}x{height}", "aspect": width / height}
+
+
+def _preview_size(media: Media) -> tuple[int | None, int | None]:
+    """The thumbnail's size: the display copy fitted into ``THUMBNAIL_SIDE`` (as the imaging pipeline
+    makes it); a remote image's preview is the image itself."""
+    width, height = media.width, media.height
+    if not width or not height or not media.thumbnail_key or max(width, height) <= THUMBNAIL_SIDE:
+        return width, height
+    scale = THUMBNAIL_SIDE / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def media_attachment(media: Media, urls: Urls) -> Json:
-    """Mastodon's ``MediaAttachment``: an image. ``url`` is null only while it is still being processed
-    (``POST /api/v2/media`` answers 202 then)."""
+    """Mastodon's ``MediaAttachment``: an image. ``url`` is the display copy (the file that federates),
+    ``preview_url`` the thumbnail; ``meta.original`` and ``meta.small`` give their sizes, ``meta.focus``
+    the focal point (-1..1, y up, as Mastodon's). ``url`` is null only while an image is still being
+    processed (never for ours: uploads are processed before the answer)."""
     view = image_view(media, urls)
-    size = _size(media.width, media.height)
+    original = _size(media.width, media.height)
+    small = _size(*_preview_size(media))
+    meta: Json = {"focus": {"x": media.focal_x, "y": media.focal_y}}
+    if original:
+        meta["original"] = original
+    if small:
+        meta["small"] = small
     return {
         "id": str(media.id),
         "type": "image",
@@ -116,10 +137,7 @@ def media_attachment(media: Media, urls: Urls) -> Json:
         "remote_url": media.remote_url,
         "preview_remote_url": None,
         "text_url": None,
-        "meta": {
-            **({"original": size, "small": size} if size else {}),
-            "focus": {"x": media.focal_x, "y": media.focal_y},
-        },
+        "meta": meta,
         "description": media.alt_text or None,
         "blurhash": media.blurhash,
     }
@@ -291,3 +309,41 @@ def status_edit(
         ],
         "emojis": [],
     }
+
+
+#: Our notification types as Mastodon's: a reply is a mention there, a remix (a new post from someone,
+#: about one of yours) is closest to ``status`` (the ``reverie`` object tells it apart).
+NOTIFICATION_TYPES: Mapping[str, str] = {
+    NotificationType.FOLLOW: "follow",
+    NotificationType.FOLLOW_REQUEST: "follow_request",
+    NotificationType.LIKE: "favourite",
+    NotificationType.ANNOUNCE: "reblog",
+    NotificationType.REPLY: "mention",
+    NotificationType.MENTION: "mention",
+    NotificationType.REMIX: "status",
+}
+#: Mastodon's types that carry a ``status``.
+STATUS_NOTIFICATION_TYPES = frozenset({"mention", "status", "reblog", "favourite", "update", "poll", "quote"})
+
+
+def notification(row: Notification, actor: Actor, post_status: Json | None, urls: Urls) -> Json:
+    """Mastodon's ``Notification``; ``post_status`` is the rendered status for the types that have one.
+    Each is its own group (``ungrouped-<id>``, the key Mastodon documents for ungrouped ones)."""
+    kind = NOTIFICATION_TYPES.get(row.type, row.type)
+    document: Json = {
+        "id": str(row.id),
+        "type": kind,
+        "created_at": iso(row.created_at),
+        "group_key": f"ungrouped-{row.id}",
+        "account": account(actor, urls),
+    }
+    if kind in STATUS_NOTIFICATION_TYPES:
+        document["status"] = post_status
+    if row.type == NotificationType.REMIX:
+        document["reverie"] = {"type": "remix"}
+    return document
+
+
+def marker(row: Marker) -> Json:
+    """Mastodon's ``Marker``."""
+    return {"last_read_id": row.last_read_id, "version": row.version, "updated_at": iso(row.updated_at)}

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from fediverse.web.client_api import apps, oauth, status_actions, statuses, timelines
+from fediverse.web.client_api import (
+    apps,
+    generations,
+    markers,
+    media,
+    notifications,
+    oauth,
+    status_actions,
+    statuses,
+    timelines,
+)
 
 routes: list[BaseRoute] = [
     *apps.routes,
@@ -12,4 +22,8 @@ routes: list[BaseRoute] = [
     *statuses.routes,
     *status_actions.routes,
     *timelines.routes,
+    *media.routes,
+    *generations.routes,
+    *notifications.routes,
+    *markers.routes,
 ]
