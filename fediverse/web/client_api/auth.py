@@ -154,18 +154,20 @@ async def require_scope(request: Request, scope: str) -> Caller:
 
 
 async def require_user(request: Request, scope: str) -> Account:
-    """The signed-in account of a user token with ``scope`` (an app-only token gets 422, as in Mastodon)."""
+    """The signed-in account of a user token with ``scope``; an app-only token gets 401 ("This method requires an
+    authenticated user")."""
     found = await require_scope(request, scope)
     if found.account is None:
         raise Unauthorized("This method requires an authenticated user.")
     return found.account
 
 
-async def optional_user(request: Request, scope: str = "read") -> Account | None:
-    """The caller's account when a user token with ``scope`` is sent; anonymous otherwise (public reads)."""
+async def optional_user(request: Request, scope: str = "read:statuses") -> Account | None:
+    """Who reads public things: anonymous without a token, else a token with ``scope`` — a user's, or an
+    app's own (``client_credentials``), which reads as a visitor does."""
     if bearer_token(request) is None:
         return None
-    return await require_user(request, scope)
+    return (await require_scope(request, scope)).account
 
 
 def new_token_row(

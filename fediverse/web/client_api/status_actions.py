@@ -21,11 +21,11 @@ from fediverse.reads.post_views import WITHOUT_RAW_ACTOR
 from fediverse.reads.timelines import Entry, Window, in_window
 from fediverse.services import Services
 from fediverse.social import actions
-from fediverse.web.client_api.auth import require_user
+from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import account
 from fediverse.web.client_api.paging import link_header, page_of
 from fediverse.web.client_api.status_views import render_status, render_statuses
-from fediverse.web.client_api.statuses import find_status, reader, visible_target
+from fediverse.web.client_api.statuses import find_status, visible_target
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
 from storage.columns import key_col
@@ -81,7 +81,7 @@ def _people_query(model: type[Like] | type[Announce], post_id: int, window: Wind
 async def _people(request: Request, model: type[Like] | type[Announce]) -> Response:
     """The accounts that favourited (``Like``) or reblogged (``Announce``) a status, newest first, paged by
     the ids of those rows."""
-    viewer = await reader(request)
+    viewer = await optional_user(request)
     services: Services = request.state.services
     status_id = path_id(request)
     page = page_of(request)

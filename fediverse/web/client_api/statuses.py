@@ -32,7 +32,7 @@ from fediverse.reads.timelines import Entry
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.studio.publishing import Composition, publish_composition
-from fediverse.web.client_api.auth import bearer_token, require_scope, require_user
+from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import Json, plain_post, status_edit, visibility_in
 from fediverse.web.client_api.params import Params, nest, read_params
 from fediverse.web.client_api.status_views import render_status, render_statuses
@@ -90,14 +90,6 @@ async def own_post(request: Request, account: Account) -> Post:
     if target.boost is not None or target.post.author_id != account.actor_id:
         raise NotFound(RECORD_NOT_FOUND)
     return target.post
-
-
-async def reader(request: Request) -> Account | None:
-    """Who reads public things: anonymous without a token, else a token with ``read:statuses`` — a user's,
-    or an app's own (``client_credentials``), which reads as a visitor does."""
-    if bearer_token(request) is None:
-        return None
-    return (await require_scope(request, "read:statuses")).account
 
 
 # -- posting ------------------------------------------------------------------------------------------
@@ -202,7 +194,7 @@ async def create_status(request: Request) -> Response:
 
 
 async def show_status(request: Request) -> Response:
-    viewer = await reader(request)
+    viewer = await optional_user(request)
     services: Services = request.state.services
     target = await find_status(request, viewer)
     (found,) = await render_statuses(services, viewer, [target.entry])
@@ -211,7 +203,7 @@ async def show_status(request: Request) -> Response:
 
 async def show_statuses(request: Request) -> Response:
     """``GET /api/v1/statuses?id[]=…``: those of the statuses the caller may see, in the order asked."""
-    viewer = await reader(request)
+    viewer = await optional_user(request)
     services: Services = request.state.services
     params = Params(nest(request.query_params.multi_items()))
     wanted = params.ids("id")[:40]
@@ -233,14 +225,14 @@ def _source_text(post: Post) -> str:
 
 
 async def status_source(request: Request) -> Response:
-    viewer = await reader(request)
+    viewer = await optional_user(request)
     post = (await find_status(request, viewer)).post
     return JSONResponse({"id": str(post.id), "text": _source_text(post), "spoiler_text": post.summary or ""})
 
 
 async def status_context(request: Request) -> Response:
     """Ancestors (oldest first) and descendants (in thread order) the caller may see."""
-    viewer = await reader(request)
+    viewer = await optional_user(request)
     services: Services = request.state.services
     status_id = path_id(request)
     viewer_actor_id = viewer.actor_id if viewer else None
@@ -313,7 +305,7 @@ def _history(session: Session, services: Services, status_id: int, viewer: Accou
 
 async def status_history(request: Request) -> Response:
     """Every version of the status, oldest first, the current one last (one entry when never edited)."""
-    viewer = await reader(request)
+    viewer = await optional_user(request)
     services: Services = request.state.services
     status_id = path_id(request)
     return JSONResponse(await services.db.read(lambda session: _history(session, services, status_id, viewer)))

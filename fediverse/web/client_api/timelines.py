@@ -25,11 +25,10 @@ from fediverse.reads.timelines import (
     tag_timeline,
 )
 from fediverse.services import Services
-from fediverse.web.client_api.auth import require_user
+from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.paging import Page, link_header, page_of
 from fediverse.web.client_api.params import Params, nest
 from fediverse.web.client_api.status_views import render_statuses
-from fediverse.web.client_api.statuses import reader
 from fediverse.web.responses import JSONResponse
 from storage.models import Account
 
@@ -65,7 +64,7 @@ async def home(request: Request) -> Response:
 
 async def public(request: Request) -> Response:
     """Public top-level posts: everyone's, ``local`` ones, or ``remote`` ones; ``only_media`` with images."""
-    viewer = await reader(request)
+    viewer = await optional_user(request)
     services: Services = request.state.services
     page, query = page_of(request), _query(request)
     async with services.db.session() as session:
@@ -93,7 +92,7 @@ def _tag(name: str) -> str:
 async def hashtag(request: Request) -> Response:
     """Public posts with the hashtag (or any of ``any[]``); ``local``, ``remote`` and ``only_media`` as for
     the public timeline."""
-    viewer = await reader(request)
+    viewer = await optional_user(request)
     services: Services = request.state.services
     page, query = page_of(request), _query(request)
     tag = _tag(request.path_params["hashtag"])
