@@ -23,7 +23,7 @@ from fediverse.core.errors import Unauthorized, UnprocessableEntity
 from fediverse.core.names import clean_display_name
 from fediverse.services import Services
 from fediverse.web.client_api.auth import caller, hash_token, new_secret, unknown_scopes
-from fediverse.web.client_api.oauth_params import Params, read_params, text, words
+from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.responses import JSONResponse
 from storage.models import OAuthApp
 
@@ -86,12 +86,12 @@ def application(app: OAuthApp, *, client_secret: str | None = None) -> dict[str,
 
 def _registration(params: Params) -> OAuthApp:
     """The app ``params`` describe, checked (422 naming what is wrong); its secret hash is not set yet."""
-    name = clean_display_name(text(params, "client_name") or "")
+    name = clean_display_name(params.text("client_name") or "")
     if not name:
         raise UnprocessableEntity("Validation failed: Application name can't be blank.")
     if len(name) > MAX_NAME_LENGTH:
         raise UnprocessableEntity(f"Validation failed: Application name may have at most {MAX_NAME_LENGTH} characters.")
-    uris = words(params, "redirect_uris")
+    uris = params.words("redirect_uris")
     if not uris:
         raise UnprocessableEntity("Validation failed: Redirect URI can't be blank.")
     if len(uris) > MAX_REDIRECT_URIS:
@@ -99,10 +99,10 @@ def _registration(params: Params) -> OAuthApp:
     for uri in uris:
         if problem := redirect_uri_problem(uri):
             raise UnprocessableEntity(f"Validation failed: {problem}")
-    scopes = list(dict.fromkeys(" ".join(words(params, "scopes")).replace("+", " ").split())) or ["read"]
+    scopes = list(dict.fromkeys(" ".join(params.words("scopes")).replace("+", " ").split())) or ["read"]
     if unknown := unknown_scopes(frozenset(scopes)):
         raise UnprocessableEntity(f"Validation failed: unknown scopes: {' '.join(sorted(unknown))}.")
-    website = (text(params, "website") or "").strip() or None
+    website = (params.text("website") or "").strip() or None
     if website is not None:
         parts = urlsplit(website)
         if len(website) > 2048 or parts.scheme not in ("http", "https") or not parts.netloc:

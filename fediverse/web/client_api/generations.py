@@ -37,7 +37,7 @@ from fediverse.studio.submission import (
 from fediverse.web.api.generation import job_events_response
 from fediverse.web.client_api.auth import InsufficientScope, caller, covers, require_user
 from fediverse.web.client_api.entities import Json, iso, media_attachment
-from fediverse.web.client_api.form_or_json import Params, integer, read_params, text
+from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
 from storage.models import Account, GenerationJob, Media
@@ -114,14 +114,14 @@ def read_request(params: Params, capabilities: Capabilities) -> GenerationReques
         )
     body: dict[str, object] = {}
     for name in _TEXT_FIELDS:
-        value = text(params, name)
+        value = params.text(name)
         if value is not None:
             body[name] = value
     for name in _NUMBER_FIELDS:
-        number = integer(params, name)
+        number = params.integer(name)
         if number is not None:
             body[name] = number
-    aspect = text(params, "aspect")
+    aspect = params.text("aspect")
     if aspect:
         if "width" in body or "height" in body:
             raise UnprocessableEntity("Give either width and height or aspect, not both.")

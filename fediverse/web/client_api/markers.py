@@ -23,7 +23,7 @@ from fediverse.core.errors import Conflict, UnprocessableEntity
 from fediverse.core.ids import parse_id
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import Json, marker
-from fediverse.web.client_api.form_or_json import Params, many, query_params, read_params
+from fediverse.web.client_api.params import Params, query_params, read_params
 from fediverse.web.responses import JSONResponse
 from storage.models import Account, Marker, Notification
 from storage.types import utcnow
@@ -35,7 +35,7 @@ def wanted_markers(params: Params) -> dict[str, int]:
     """``home[last_read_id]`` / ``notifications[last_read_id]`` (form or JSON) as ids."""
     wanted: dict[str, int] = {}
     for timeline in TIMELINES:
-        given: Any = params.get(timeline)
+        given: Any = params.raw(timeline)
         if given is None:
             continue
         raw = given.get("last_read_id") if isinstance(given, dict) else None
@@ -73,7 +73,7 @@ def _save(session: Session, account: Account, wanted: dict[str, int]) -> Json:
 
 async def get_markers(request: Request) -> Response:
     account = await require_user(request, "read:statuses")
-    timelines = [name for name in dict.fromkeys(many(query_params(request), "timeline")) if name in TIMELINES]
+    timelines = [name for name in dict.fromkeys(query_params(request).strings("timeline")) if name in TIMELINES]
     if not timelines:
         return JSONResponse({})
     query = select(Marker).where(col(Marker.account_id) == account.id, col(Marker.timeline).in_(timelines))

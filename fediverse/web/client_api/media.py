@@ -25,7 +25,7 @@ from fediverse.services import Services
 from fediverse.studio.drafts import MAX_ALT_TEXT, create_upload, discard_draft, update_draft
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import media_attachment
-from fediverse.web.client_api.form_or_json import Params, read_params
+from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
 from fediverse.web.uploads import read_upload, read_upload_form
@@ -133,8 +133,8 @@ async def update_media(request: Request) -> Response:
     media_id = path_id(request)
     await own_draft(services, account, media_id)
     params: Params = await read_params(request)
-    description = read_description(params.get("description"))
-    focus = read_focus(params.get("focus"))
+    description = read_description(params.raw("description"))
+    focus = read_focus(params.raw("focus"))
     media = await update_draft(
         services,
         account,

@@ -27,8 +27,8 @@ from fediverse.services import Services
 from fediverse.social.notifications import shown_to
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import NOTIFICATION_TYPES, Json, notification
-from fediverse.web.client_api.form_or_json import Params, many, query_params, read_params
 from fediverse.web.client_api.paging import Page, link_header, page_of
+from fediverse.web.client_api.params import Params, query_params, read_params
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
@@ -49,14 +49,14 @@ def our_types(names: Sequence[str]) -> list[str]:
 def filters(account: Account, params: Params) -> list[ColumnElement[bool]]:
     """The reading rule, then the request's ``types[]``, ``exclude_types[]`` and ``account_id``."""
     conditions = [shown_to(account)]
-    types = many(params, "types")
+    types = params.strings("types")
     if types:
         conditions.append(col(Notification.type).in_(our_types(types)))
-    excluded = many(params, "exclude_types")
+    excluded = params.strings("exclude_types")
     if excluded:
         conditions.append(col(Notification.type).not_in(our_types(excluded)))
-    if params.get("account_id") not in (None, ""):
-        from_actor = parse_id(params["account_id"])
+    if params.raw("account_id") not in (None, ""):
+        from_actor = parse_id(params.raw("account_id"))
         if from_actor is None:
             raise BadRequest("account_id must be an id.")
         conditions.append(col(Notification.actor_id) == from_actor)
@@ -148,7 +148,7 @@ async def dismiss_notification_by_form(request: Request) -> Response:
     """The pre-1.3 form (``POST /api/v1/notifications/dismiss`` with ``id``), removed from Mastodon in 3.0
     but still what Mastodon.py falls back to when it cannot tell the server's version."""
     account = await require_user(request, WRITE_SCOPE)
-    notification_id = parse_id((await read_params(request)).get("id"))
+    notification_id = parse_id((await read_params(request)).raw("id"))
     if notification_id is None:
         raise NotFound("Record not found")
     return await _dismiss(request.state.services, account, notification_id)
@@ -180,7 +180,7 @@ async def unread_count(request: Request) -> Response:
     account = await require_user(request, READ_SCOPE)
     params = query_params(request)
     conditions = [*filters(account, params), col(Notification.read_at).is_(None)]
-    raw_limit = params.get("limit")
+    raw_limit = params.raw("limit")
     limit = parse_id(raw_limit) if isinstance(raw_limit, str) else None
     cap = min(limit or UNREAD_DEFAULT, UNREAD_MAX)
     counted = select(col(Notification.id)).where(*conditions).limit(cap).subquery()

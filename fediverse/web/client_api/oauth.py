@@ -33,7 +33,7 @@ from fediverse.core.errors import BadRequest, UnprocessableEntity
 from fediverse.services import Services
 from fediverse.web.client_api.apps import OOB, find_app, redirect_uris_of
 from fediverse.web.client_api.auth import ALL_SCOPES, TOP_SCOPES, covers, hash_token, new_secret, new_token_row
-from fediverse.web.client_api.oauth_params import Params, read_params, text
+from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.headers import content_security_policy
 from fediverse.web.pages.forms import signed_in_form
 from fediverse.web.rendering import render_page
@@ -299,7 +299,7 @@ async def token(request: Request) -> Response:
 
 async def _grant(request: Request, params: Params) -> _Issued:
     services: Services = request.state.services
-    grant_type = text(params, "grant_type")
+    grant_type = params.text("grant_type")
     if grant_type == "password":
         raise OAuthError(
             "unsupported_grant_type",
@@ -311,17 +311,17 @@ async def _grant(request: Request, params: Params) -> _Issued:
     app_id = app.id
     assert app_id is not None
     if grant_type == "authorization_code":
-        code, redirect_uri, verifier = text(params, "code"), text(params, "redirect_uri"), text(params, "code_verifier")
+        code, redirect_uri, verifier = params.text("code"), params.text("redirect_uri"), params.text("code_verifier")
         if not code:
             raise OAuthError("invalid_request", "code is missing.")
         return await services.db.write(lambda session: _trade_code(session, app_id, code, redirect_uri, verifier))
     if grant_type == "refresh_token":
-        refresh = text(params, "refresh_token")
+        refresh = params.text("refresh_token")
         if not refresh:
             raise OAuthError("invalid_request", "refresh_token is missing.")
-        scope = text(params, "scope")
+        scope = params.text("scope")
         return await services.db.write(lambda session: _refresh(session, app_id, refresh, scope))
-    scopes = _scope_list(text(params, "scope"))
+    scopes = _scope_list(params.text("scope"))
     if not _within(scopes, app.scopes):
         raise _invalid_scope()
     access, _, row = new_token_row(app_id, None, " ".join(scopes), refresh=False)
@@ -331,7 +331,7 @@ async def _grant(request: Request, params: Params) -> _Issued:
 
 async def _client(request: Request, params: Params) -> OAuthApp:
     """The app that authenticates with its id and secret, in the body or as HTTP Basic (RFC 6749 §2.3.1)."""
-    client_id, secret = text(params, "client_id"), text(params, "client_secret")
+    client_id, secret = params.text("client_id"), params.text("client_secret")
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -409,7 +409,7 @@ async def revoke(request: Request) -> Response:
     try:
         params = await read_params(request)
         app = await _client(request, params)
-        value = text(params, "token")
+        value = params.text("token")
         if not value:
             raise OAuthError("invalid_request", "token is missing.")
     except OAuthError as error:

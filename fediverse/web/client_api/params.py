@@ -4,7 +4,7 @@ multipart) with Rails' bracket names, or the query string, merged into one plain
 ``media_ids[]=1&media_ids[]=2`` becomes ``{"media_ids": ["1", "2"]}``, ``reverie[mood_word]=calm``
 ``{"reverie": {"mood_word": "calm"}}``, and ``media_attributes[][id]=1&media_attributes[][description]=…``
 (or ``media_attributes[0][id]=…``) a list of objects, the same shapes a JSON body has. The typed getters
-answer 400 naming the parameter when a value has the wrong type, and never let a bad value reach the
+answer 422 naming the parameter when a value has the wrong type, and never let a bad value reach the
 database.
 """
 
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from fediverse.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from fediverse.core.errors import BadRequest, PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType
 from fediverse.core.ids import MAX_ID, parse_id
 from fediverse.web.activitypub.inbox import read_capped_body
 
@@ -104,12 +104,29 @@ class Params:
     def raw(self, name: str) -> Any:
         return self.values.get(name)
 
+    def integer(self, name: str) -> int | None:
+        """A whole number, from JSON or a form's digits; ``None`` when absent or empty."""
+        value = self.values.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,20}", value.strip()):
+            return int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise UnprocessableEntity(f"{name} must be a whole number.")
+
+    def words(self, name: str) -> list[str]:
+        """A list given as one string of words (separated by spaces or newlines), as a form's list or a JSON
+        array of strings; in order, without repeats."""
+        found = [word for item in self.strings(name) for word in item.split()]
+        return list(dict.fromkeys(found))
+
     def text(self, name: str, *, default: str | None = None) -> str | None:
         value = self.values.get(name)
         if value is None:
             return default
         if isinstance(value, UploadFile) or not isinstance(value, str):
-            raise BadRequest(f"{name} must be text.")
+            raise UnprocessableEntity(f"{name} must be text.")
         return value
 
     def flag(self, name: str, *, default: bool | None = None) -> bool | None:
@@ -122,7 +139,7 @@ class Params:
             return True
         if isinstance(value, str) and value.strip().lower() in _FALSE:
             return False
-        raise BadRequest(f"{name} must be true or false.")
+        raise UnprocessableEntity(f"{name} must be true or false.")
 
     def id(self, name: str) -> int | None:
         value = self.values.get(name)
@@ -130,7 +147,7 @@ class Params:
             return None
         found = parse_id(value)
         if found is None:
-            raise BadRequest(f"{name} must be an id (a number from 1 to {MAX_ID}).")
+            raise UnprocessableEntity(f"{name} must be an id (a number from 1 to {MAX_ID}).")
         return found
 
     def ids(self, name: str) -> list[int]:
@@ -141,7 +158,7 @@ class Params:
         values = value if isinstance(value, list) else [value]
         found = [parse_id(item) for item in values if item != ""]
         if None in found:
-            raise BadRequest(f"{name} must be a list of ids.")
+            raise UnprocessableEntity(f"{name} must be a list of ids.")
         return [item for item in found if item is not None]
 
     def strings(self, name: str) -> list[str]:
@@ -150,7 +167,7 @@ class Params:
             return []
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(item, str) for item in values):
-            raise BadRequest(f"{name} must be a list of text.")
+            raise UnprocessableEntity(f"{name} must be a list of text.")
         return [item for item in values if item]
 
     def objects(self, name: str) -> list[Params]:
@@ -161,7 +178,7 @@ class Params:
         if isinstance(value, dict):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise BadRequest(f"{name} must be a list of objects.")
+            raise UnprocessableEntity(f"{name} must be a list of objects.")
         return [Params(item) for item in value]
 
     def object(self, name: str) -> Params:
@@ -170,8 +187,13 @@ class Params:
         if value is None:
             return Params({})
         if not isinstance(value, dict):
-            raise BadRequest(f"{name} must be an object.")
+            raise UnprocessableEntity(f"{name} must be an object.")
         return Params(value)
+
+
+def query_params(request: Request) -> Params:
+    """The query string's parameters alone (what a ``GET`` has)."""
+    return Params(nest(request.query_params.multi_items()))
 
 
 async def read_params(request: Request) -> Params:
@@ -180,7 +202,7 @@ async def read_params(request: Request) -> Params:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if request.method in ("GET", "HEAD", "OPTIONS", "DELETE") and not content_type:
         return Params(values)
-    if content_type == "application/json":
+    if content_type == "application/json" or content_type.endswith("+json"):
         body = await read_capped_body(request, MAX_BODY_BYTES)
         if body.strip():
             try:

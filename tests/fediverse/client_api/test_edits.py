@@ -125,10 +125,10 @@ def test_refused_edits_change_nothing(
         (headers, {"status": "x", "media_attributes": [{"id": str(other.id), "description": "no"}]}, 422),
         (headers, {"status": "x", "media_attributes": [{"id": str(picture.id), "focus": "left"}]}, 422),
         (headers, {"status": "x", "media_attributes": [{"id": str(picture.id), "focus": "2,0"}]}, 422),
-        (headers, {"status": "x", "media_attributes": "everything"}, 400),
+        (headers, {"status": "x", "media_attributes": "everything"}, 422),
         (headers, {"status": "x", "poll": {"options": ["a"]}}, 422),
-        (headers, {"status": ["x"]}, 400),
-        (headers, {"status": "x", "sensitive": "perhaps"}, 400),
+        (headers, {"status": ["x"]}, 422),
+        (headers, {"status": "x", "sensitive": "perhaps"}, 422),
     ]
     for caller, body, expected in refused:
         response = client.put(path, json=body, headers=caller)
