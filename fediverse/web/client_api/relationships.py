@@ -48,37 +48,41 @@ def relationships_of(session: Session, viewer: Account, targets: Sequence[Actor]
     if not ids:
         return []
     me = viewer.actor_id
-    mine = dict(
-        session.execute(
+    mine: dict[int, str] = {
+        int(followee): str(state)
+        for followee, state in session.execute(
             select(col(Follow.followee_id), col(Follow.state)).where(
                 col(Follow.follower_id) == me, col(Follow.followee_id).in_(ids)
             )
-        ).tuples()
-    )
-    theirs = dict(
-        session.execute(
+        )
+    }
+    theirs: dict[int, str] = {
+        int(follower): str(state)
+        for follower, state in session.execute(
             select(col(Follow.follower_id), col(Follow.state)).where(
                 col(Follow.followee_id) == me, col(Follow.follower_id).in_(ids)
             )
-        ).tuples()
-    )
-    blocks = list(
-        session.execute(
+        )
+    }
+    blocks = [
+        (int(blocker), int(blocked))
+        for blocker, blocked in session.execute(
             select(col(Block.blocker_id), col(Block.blocked_id)).where(
                 ((col(Block.blocker_id) == me) & col(Block.blocked_id).in_(ids))
                 | ((col(Block.blocked_id) == me) & col(Block.blocker_id).in_(ids))
             )
-        ).tuples()
-    )
+        )
+    ]
     blocking = {blocked for blocker, blocked in blocks if blocker == me}
     blocked_by = {blocker for blocker, blocked in blocks if blocked == me}
-    muting = dict(
-        session.execute(
+    muting: dict[int, bool] = {
+        int(muted): bool(hide)
+        for muted, hide in session.execute(
             select(col(Mute.muted_id), col(Mute.hide_notifications)).where(
                 col(Mute.muter_id) == me, col(Mute.muted_id).in_(ids)
             )
-        ).tuples()
-    )
+        )
+    }
     domains = {target.domain for target in targets}
     blocked_domains = set(
         session.scalars(

@@ -168,7 +168,7 @@ INSTANCE_V1_CONFIGURATION_KEYS = frozenset({"statuses", "media_attachments", "po
 STATS_KEYS = frozenset({"user_count", "status_count", "domain_count"})
 
 #: Attributes that are lists wherever they appear: never null, or clients crash.
-LIST_ATTRIBUTES = frozenset({"emojis", "fields", "media_attachments", "mentions", "tags", "rules", "languages"})
+LIST_ATTRIBUTES = frozenset({"emojis", "fields", "media_attachments", "mentions", "tags", "rules"})
 
 
 def assert_shape(entity: Any, keys: Iterable[str], *, lists: Iterable[str] | None = None) -> None:

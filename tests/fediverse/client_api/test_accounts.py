@@ -61,7 +61,7 @@ def test_verify_credentials_is_a_credential_account(client: TestClient, make_use
         "ana",
         _changes(bio="Painter of #harbours\n\nand quiet mornings", locked=True, name="Ana"),
     )
-    ben = make_user("ben")
+    make_user("ben")
     act(client, actions.follow, "ben", f"{services_of(client).urls.actor_id('ana')}")
     response = client.get("/api/v1/accounts/verify_credentials", headers=token_for(ana, "profile"))
     assert response.status_code == 200
@@ -81,7 +81,6 @@ def test_verify_credentials_is_a_credential_account(client: TestClient, make_use
     assert me["role"]["highlighted"] is False
     assert me["avatar"] == "http://127.0.0.1:8765/static/avatar.png"
     assert me["created_at"].endswith("Z")
-    del ben
 
 
 def test_an_admin_has_the_admin_role(client: TestClient, make_user: Users, token_for: Tokens) -> None:
