@@ -399,3 +399,55 @@ def test_preferences_and_empty_lists(client: TestClient, make_user: Users, token
     for suffix in ("featured_tags", "lists", "identity_proofs"):
         assert client.get(f"/api/v1/accounts/{ana.actor_id}/{suffix}").json() == []
         assert client.get(f"/api/v1/accounts/31337/{suffix}").json() == NOT_FOUND
+
+
+# --- through a client library ---------------------------------------------------------------------------
+
+
+def test_mastodon_py_reads_and_changes_accounts(client: TestClient, make_user: Users, token_for: Tokens) -> None:
+    """Mastodon.py parses every answer into its typed entities (dates, ids) and follows ``Link`` headers."""
+    from mastodon import Mastodon
+
+    from tests.fediverse.client_api.library_session import app_session
+
+    ana, ben = make_user("ana"), make_user("ben")
+    for number in range(3):
+        publish(client, "ben", f"picture {number}")
+    token = token_for(ana)["Authorization"].removeprefix("Bearer ")
+    api = Mastodon(access_token=token, api_base_url="http://127.0.0.1:8765", session=app_session(client))
+    assert api.retrieve_mastodon_version() == "4.3.0"
+    assert api.instance_v2().configuration.statuses.max_characters == 2000
+    assert api.instance_v1().stats.user_count == 2
+    me = api.account_verify_credentials()
+    assert me.acct == "ana"
+    updated = api.account_update_credentials(
+        display_name="Ana",
+        note="hello there",
+        avatar=encode(gradient(64, 64), "PNG"),
+        avatar_mime_type="image/png",
+        locked=True,
+        fields=[("site", "https://example.com")],
+    )
+    assert updated.display_name == "Ana"
+    assert updated.source.note == "hello there"
+    assert "/media/" in updated.avatar
+    assert str(api.account_lookup("ben").id) == str(ben.actor_id)
+    relationship = api.account_follow(ben.actor_id)
+    assert relationship.following is True
+    assert api.account_relationships([ben.actor_id])[0].following is True
+    first = api.account_statuses(ben.actor_id, limit=2)
+    assert len(first) == 2
+    rest = api.fetch_next(first)
+    assert rest is not None and len(rest) == 1
+    assert [account.acct for account in api.account_following(ana.actor_id)] == ["ben"]
+    assert api.account_mute(ben.actor_id, notifications=False).muting_notifications is False
+    assert [account.acct for account in api.mutes()] == ["ben"]
+    assert api.account_block(ben.actor_id).blocking is True
+    assert [account.acct for account in api.blocks()] == ["ben"]
+    api.domain_block("far.example")
+    assert api.domain_blocks() == ["far.example"]
+    api.domain_unblock("far.example")
+    assert api.domain_blocks() == []
+    assert api.preferences()["posting:default:visibility"] == "public"
+    assert [account.acct for account in api.search_v2("ben", result_type="accounts").accounts] == ["ben"]
+    assert api.filters_v2() == [] and api.lists() == [] and api.trending_tags() == []
