@@ -118,7 +118,7 @@ async def lookup(request: Request) -> Response:
     """``?acct=name`` or ``name@host``: an account we already know (no network, as Mastodon's lookup)."""
     services: Services = request.state.services
     await optional_user(request, "read:accounts")
-    acct = request.query_params.get("acct", "").strip()
+    acct = ((await read_params(request)).text("acct") or "").strip()
     if not acct:
         raise BadRequest("Missing parameter: acct.")
     if len(acct) > 600:

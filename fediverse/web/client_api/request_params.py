@@ -41,7 +41,7 @@ class Params:
         return found[0] if found else None
 
     def text(self, name: str, *, max_length: int | None = None) -> str | None:
-        """A string value, ``None`` when absent; 422 past ``max_length`` characters."""
+        """A string value, ``None`` when absent; 400 for a NUL character, 422 past ``max_length``."""
         value = self.first(name)
         if value is None or isinstance(value, UploadFile):
             return None
@@ -51,6 +51,8 @@ class Params:
             text = str(value)
         else:
             raise BadRequest(f"{name} must be a string.")
+        if "\x00" in text:  # PostgreSQL stores no NUL in text; no client means one
+            raise BadRequest(f"{name} contains a NUL character.")
         if max_length is not None and len(text) > max_length:
             raise UnprocessableEntity(f"Validation failed: {name} is too long (at most {max_length} characters).")
         return text

@@ -160,3 +160,15 @@ def test_odd_queries_answer_empty(client: TestClient, make_user: Users, query: s
     make_user("ana")
     found = _search(client, q=query)
     assert found["statuses"] == []
+
+
+def test_nul_characters_are_refused_not_stored(client: TestClient, make_user: Users, token_for: Tokens) -> None:
+    ana = make_user("ana")
+    assert client.get("/api/v2/search", params={"q": "an\x00a"}).status_code == 400
+    assert client.get("/api/v1/accounts/lookup", params={"acct": "an\x00a"}).status_code == 400
+    statuses = client.get(f"/api/v1/accounts/{ana.actor_id}/statuses", params={"tagged": "a\x00"})
+    assert statuses.status_code == 400
+    blocked = client.post("/api/v1/domain_blocks", data={"domain": "x\x00.example"}, headers=token_for(ana))
+    assert blocked.status_code == 400
+    named = client.patch("/api/v1/accounts/update_credentials", json={"note": "a\x00b"}, headers=token_for(ana))
+    assert named.status_code in (400, 422)
