@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.core.errors import BadRequest, NotFound, PayloadTooLarge, UnprocessableEntity
+from fediverse.core.errors import BadRequest, NotFound, UnprocessableEntity
 from fediverse.core.text import normalize_tag
 from fediverse.federation.sanitize import html_to_text
 from fediverse.reads.timelines import AccountFeed, account_statuses
@@ -84,8 +84,6 @@ async def update_credentials(request: Request) -> Response:
         discoverable = params.boolean("discoverable")
         avatar = await store_profile_image(services, viewer, params.file("avatar"), avatar=True)
         header = await store_profile_image(services, viewer, params.file("header"), avatar=False)
-    except PayloadTooLarge:
-        raise
     except BadRequest as error:
         raise UnprocessableEntity(f"Validation failed: {error}") from error
     finally:
