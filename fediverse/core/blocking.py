@@ -1,8 +1,10 @@
 """Blocks and mutes as read conditions: whose posts, boosts and notifications a viewer does not get.
 
 A viewer does not see posts or boosts by the accounts it blocks or mutes, nor by those that block it
-(Mastodon hides both sides of a block). Notifications are silenced from the accounts it blocks, and from
-those it muted with "hide notifications". The state changes live in ``fediverse.social.blocks``.
+(Mastodon hides both sides of a block), nor by accounts on a domain it blocked for itself
+(``AccountDomainBlock``, Mastodon's per-user domain block). Notifications are silenced from the accounts
+it blocks, those it muted with "hide notifications", and the domains it blocked. The state changes live
+in ``fediverse.social.blocks`` and ``fediverse.social.domain_blocks``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import Block, Mute
+from storage.models import Account, AccountDomainBlock, Actor, Block, Mute
 
 
 def not_blocking(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
@@ -32,17 +34,31 @@ def not_blocked_between(column: Any, viewer_actor_id: int) -> ColumnElement[bool
     )
 
 
+def not_on_blocked_domain(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
+    """``column`` (an actor id) is not an account on a domain the viewer's account blocked (exact domain,
+    as Mastodon matches a user's domain block)."""
+    domains = (
+        select(col(AccountDomainBlock.domain))
+        .join(Account, col(Account.id) == col(AccountDomainBlock.account_id))
+        .where(col(Account.actor_id) == viewer_actor_id)
+    )
+    clause: ColumnElement[bool] = column.not_in(select(col(Actor.id)).where(col(Actor.domain).in_(domains)))
+    return clause
+
+
 def not_hidden_from(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
-    """``column`` (an actor id) is not blocked or muted by the viewer, nor blocking the viewer."""
+    """``column`` (an actor id) is not blocked or muted by the viewer, nor blocking the viewer, nor on a
+    domain the viewer blocked."""
     return and_(
         not_blocked_between(column, viewer_actor_id),
         column.not_in(select(col(Mute.muted_id)).where(col(Mute.muter_id) == viewer_actor_id)),
+        not_on_blocked_domain(column, viewer_actor_id),
     )
 
 
 def not_silenced_for(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
-    """A notification's ``column`` (its actor id, may be NULL) is neither blocked by the viewer nor muted
-    with notifications hidden."""
+    """A notification's ``column`` (its actor id, may be NULL) is neither blocked by the viewer, nor muted
+    with notifications hidden, nor on a domain the viewer blocked."""
     return or_(
         column.is_(None),
         and_(
@@ -52,6 +68,7 @@ def not_silenced_for(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
                     col(Mute.muter_id) == viewer_actor_id, col(Mute.hide_notifications).is_(True)
                 )
             ),
+            not_on_blocked_domain(column, viewer_actor_id),
         ),
     )
 

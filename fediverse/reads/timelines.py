@@ -15,14 +15,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, bindparam, cast, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, aliased
 from sqlmodel import col
 
-from fediverse.core.blocking import not_hidden_from
+from fediverse.core.blocking import not_blocked_between, not_hidden_from
 from fediverse.core.visibility import OPEN, followed_ids, visible_to
 from storage.columns import key_col
 from storage.models import Actor, Announce, Bookmark, Like, Post, PostMedia, PostTag
@@ -339,8 +339,11 @@ def _public_profile_statement(limit: int, paged: bool, with_media_only: bool) ->
     return query.order_by(col(Post.id).desc()).limit(limit)
 
 
-async def search_actors(session: AsyncSession, text: str, *, limit: int = 20) -> list[Actor]:
-    """Known accounts whose username or display name contains ``text`` (local ones first)."""
+async def search_actors(
+    session: AsyncSession, text: str, *, limit: int = 20, offset: int = 0, followed_by: int | None = None
+) -> list[Actor]:
+    """Known accounts whose username or display name contains ``text`` (local ones first); with
+    ``followed_by``, only those that actor follows."""
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
     query = (
         select(Actor)
@@ -349,7 +352,91 @@ async def search_actors(session: AsyncSession, text: str, *, limit: int = 20) ->
             col(Actor.type) != "Application",
             or_(col(Actor.username).ilike(pattern, escape="\\"), col(Actor.display_name).ilike(pattern, escape="\\")),
         )
-        .order_by(col(Actor.is_local).desc(), col(Actor.username))
+        .order_by(col(Actor.is_local).desc(), col(Actor.username), col(Actor.id))
+        .offset(offset)
         .limit(limit)
     )
+    if followed_by is not None:
+        query = query.where(col(Actor.id).in_(followed_ids(followed_by)))
     return list(await session.scalars(query))
+
+
+@dataclass(frozen=True)
+class AccountFeed:
+    """What the client API's account statuses ask for (Mastodon's ``/api/v1/accounts/:id/statuses``)."""
+
+    only_media: bool = False
+    exclude_replies: bool = False
+    exclude_reblogs: bool = False
+    tagged: str | None = None
+
+
+def account_statuses(
+    session: Session,
+    author_id: int,
+    viewer_actor_id: int | None,
+    feed: AccountFeed,
+    *,
+    max_id: int | None = None,
+    newer_than: int | None = None,
+    oldest_first: bool = False,
+    limit: int = PAGE_SIZE,
+) -> list[Entry]:
+    """An account's posts ``viewer`` may see, replies included unless excluded, and its boosts (of posts
+    the viewer may see), newest first. ``newer_than`` keeps entries above an id; with ``oldest_first`` the
+    page is the one just above it (Mastodon's ``min_id``), still returned newest first."""
+    limit = _clamp(limit)
+    where = and_(col(Post.author_id) == author_id, visible_to(viewer_actor_id), col(Post.deleted_at).is_(None))
+    if feed.exclude_replies:
+        where = and_(where, col(Post.in_reply_to_ap_id).is_(None))
+    if feed.only_media:
+        where = and_(where, col(Post.id).in_(select(col(PostMedia.post_id))))
+    if feed.tagged is not None:
+        where = and_(where, col(Post.id).in_(select(col(PostTag.post_id)).where(col(PostTag.tag) == feed.tagged)))
+    posts: Select[int, int, int | None] = select(
+        key_col(Post.id).label("entry_id"), key_col(Post.id).label("post_id"), cast(null(), BigInteger)
+    )
+    branches: list[Select[int, int, int | None]] = [
+        _bounded(posts, col(Post.id), where, max_id, newer_than, oldest_first, limit)
+    ]
+    if not (feed.exclude_reblogs or feed.only_media or feed.tagged is not None):  # a boost has no media or tags
+        boosted = and_(
+            col(Announce.actor_id) == author_id,
+            col(Post.deleted_at).is_(None),
+            col(Post.visibility).in_(OPEN),
+            col(Announce.visibility).in_(OPEN),
+        )
+        if viewer_actor_id is not None:
+            boosted = and_(
+                boosted,
+                not_blocked_between(Announce.actor_id, viewer_actor_id),
+                not_blocked_between(Post.author_id, viewer_actor_id),
+            )
+        boosts: Select[int, int, int | None] = select(
+            key_col(Announce.id).label("entry_id"), col(Announce.post_id).label("post_id"), col(Announce.actor_id)
+        ).join(Post, col(Post.id) == col(Announce.post_id))
+        branches.append(_bounded(boosts, col(Announce.id), boosted, max_id, newer_than, oldest_first, limit))
+    merged = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
+    order = merged.c.entry_id.asc() if oldest_first else merged.c.entry_id.desc()
+    rows = session.execute(select(merged).order_by(order).limit(limit)).all()
+    entries = [Entry(int(row[0]), int(row[1]), None if row[2] is None else int(row[2])) for row in rows]
+    return sorted(entries, key=lambda entry: entry.entry_id, reverse=True)
+
+
+def _bounded(
+    query: Select[int, int, int | None],
+    key: Any,
+    where: ColumnElement[bool],
+    max_id: int | None,
+    newer_than: int | None,
+    oldest_first: bool,
+    limit: int,
+) -> Select[int, int, int | None]:
+    """``query`` on one side of a keyset: below ``max_id``, above ``newer_than``, ``limit`` rows from the
+    newest (or, ``oldest_first``, from just above ``newer_than``)."""
+    query = query.where(where)
+    if max_id is not None:
+        query = query.where(key < max_id)
+    if newer_than is not None:
+        query = query.where(key > newer_than)
+    return query.order_by(key.asc() if oldest_first else key.desc()).limit(limit)

@@ -18,7 +18,7 @@ from fediverse.core.errors import NotFound
 from fediverse.core.media_files import forget_files
 from fediverse.core.urls import Urls
 from fediverse.services import Services
-from fediverse.social import blocks, bookmarks, follows, interactions, posts, profiles, reports
+from fediverse.social import blocks, bookmarks, domain_blocks, follows, interactions, posts, profiles, reports
 from storage.models import Account, Actor, Announce, Block, Bookmark, Follow, Like, Mute, Post, Report
 
 
@@ -245,3 +245,20 @@ async def update_profile(services: Services, username: str, changes: profiles.Pr
         replaced = await profiles.update_profile(session, services.urls, stored_account, actor, changes)
     services.wake_worker("deliveries")
     await forget_files(services.db, services.media, replaced)
+
+
+async def block_domain(services: Services, username: str, domain: str) -> None:
+    """Hide a whole domain from ``username`` (``fediverse.social.domain_blocks``); followers there are removed."""
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        stored_account = await session.get(Account, account.id)
+        actor = await session.get(Actor, account.actor_id)
+        assert stored_account is not None and actor is not None
+        await domain_blocks.block_domain(session, services.urls, stored_account, actor, domain)
+    services.wake_worker("deliveries")
+
+
+async def unblock_domain(services: Services, username: str, domain: str) -> None:
+    account, _ = await load_account(services, username)
+    async with services.db.transaction() as session:
+        await domain_blocks.unblock_domain(session, account, domain)

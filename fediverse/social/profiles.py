@@ -37,6 +37,7 @@ class ProfileChanges:
     manually_approves_followers: bool
     avatar: Media | None = None  # a new avatar (already stored), or None to keep the old one
     header: Media | None = None
+    discoverable: bool | None = None  # None keeps it as it is
 
 
 async def update_profile(
@@ -48,6 +49,8 @@ async def update_profile(
     actor.display_name = clean_display_name(changes.display_name)
     actor.summary_html = render_text(changes.bio, local_host=urls.host, tag_url=urls.tag_url, mentions={})
     actor.manually_approves_followers = changes.manually_approves_followers
+    if changes.discoverable is not None:
+        actor.discoverable = changes.discoverable
     if changes.avatar is not None:
         replaced |= await _drop_profile_image(session, account, account.avatar_media_id)
         account.avatar_media_id = await _store(session, changes.avatar)

@@ -253,6 +253,7 @@ def relationship(
     *,
     following: bool = False,
     requested: bool = False,
+    requested_by: bool = False,
     followed_by: bool = False,
     blocking: bool = False,
     blocked_by: bool = False,
@@ -274,7 +275,7 @@ def relationship(
         "muting": muting,
         "muting_notifications": muting_notifications,
         "requested": requested,
-        "requested_by": False,
+        "requested_by": requested_by,
         "domain_blocking": domain_blocking,
         "endorsed": False,
         "note": note,
@@ -347,3 +348,39 @@ def notification(row: Notification, actor: Actor, post_status: Json | None, urls
 def marker(row: Marker) -> Json:
     """Mastodon's ``Marker``."""
     return {"last_read_id": row.last_read_id, "version": row.version, "updated_at": iso(row.updated_at)}
+
+
+def role(is_admin: bool) -> Json:
+    """Mastodon's ``Role`` of a local account: ``Admin`` (all permissions) or the unnamed everyone role."""
+    if is_admin:
+        return {"id": "3", "name": "Admin", "color": "", "permissions": "1", "highlighted": True}
+    return {"id": "-99", "name": "", "color": "", "permissions": "0", "highlighted": False}
+
+
+def credential_account(actor: Actor, is_admin: bool, urls: Urls, *, note: str, follow_requests_count: int) -> Json:
+    """Mastodon's ``CredentialAccount``: the caller's own ``Account`` with ``source`` (the bio as typed,
+    posting defaults) and ``role``. ``note`` is the bio as plain text."""
+    return {
+        **account(actor, urls),
+        "source": {
+            "privacy": "public",
+            "sensitive": False,
+            "language": "",
+            "note": note,
+            "fields": [],
+            "follow_requests_count": follow_requests_count,
+            "hide_collections": False,
+            "discoverable": actor.discoverable,
+            "indexable": actor.indexable,
+            "attribution_domains": [],
+        },
+        "role": role(is_admin),
+    }
+
+
+def hashtag(name: str, urls: Urls, *, following: bool | None = None) -> Json:
+    """Mastodon's ``Tag`` as search and tag endpoints return it (no usage history is kept)."""
+    found: Json = {"name": name, "url": urls.tag_url(name), "history": []}
+    if following is not None:
+        found["following"] = following
+    return found

@@ -5,20 +5,29 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from fediverse.web.client_api import (
+    accounts,
     apps,
     generations,
+    instance,
     markers,
     media,
     notifications,
     oauth,
+    relationships,
+    search,
     status_actions,
     statuses,
+    stubs,
     timelines,
 )
 
 routes: list[BaseRoute] = [
     *apps.routes,
     *oauth.routes,
+    *instance.routes,
+    *search.routes,
+    *relationships.routes,
+    *accounts.routes,
     *statuses.routes,
     *status_actions.routes,
     *timelines.routes,
@@ -26,4 +35,5 @@ routes: list[BaseRoute] = [
     *generations.routes,
     *notifications.routes,
     *markers.routes,
+    *stubs.routes,
 ]

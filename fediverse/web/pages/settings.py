@@ -52,7 +52,7 @@ async def _profile_form(request: Request, account: Account, **extra: Any) -> Res
     )
 
 
-async def _stored_image(services: Services, account: Account, upload: object, *, avatar: bool) -> Media | None:
+async def store_profile_image(services: Services, account: Account, upload: object, *, avatar: bool) -> Media | None:
     """A processed, stored image from an upload field; ``None`` when the field is empty."""
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
@@ -99,8 +99,8 @@ async def profile_settings(request: Request) -> Response:
     raw = {key: form.get(key, "") for key in ("display_name", "bio")}
     try:
         values = _profile_values(form)
-        avatar = await _stored_image(services, account, form.get("avatar"), avatar=True)
-        header = await _stored_image(services, account, form.get("header"), avatar=False)
+        avatar = await store_profile_image(services, account, form.get("avatar"), avatar=True)
+        header = await store_profile_image(services, account, form.get("header"), avatar=False)
     except (BadRequest, PayloadTooLarge) as error:
         return await _profile_form(request, account, error=str(error), values=raw)
     finally:
