@@ -29,7 +29,7 @@ from tests.fediverse.federation.conftest import (
     send_activity,
 )
 from tests.ld_reference import mastodon_sign
-from tests.peers import FakePeer, PeerActor
+from tests.peers import FakePeer, PeerActor, running_peer
 
 OP_NUMBER = 113599999999999001
 
@@ -137,17 +137,15 @@ def test_a_forward_whose_signature_does_not_verify_is_fetched_instead(client: Te
 def test_a_forward_signed_by_another_key_than_the_authors_is_fetched_instead(
     client: TestClient, thread: Thread
 ) -> None:
-    tampered = mastodon_sign(
-        thread.create, thread.olga.keys.private_pem, f"{thread.other_peer.base_url}/users/yann#main-key"
-    )
-    tampered["object"]["content"] = "<p>olga's words in yann's mouth</p>"
-    resigned = mastodon_sign(
-        tampered, thread.olga.keys.private_pem, f"{thread.other_peer.base_url}/users/yann#main-key"
-    )
-    assert thread.forward(resigned) == 202
+    # Given olga's server rewrote yann's reply and signed it with olga's key, naming yann's key as creator
+    rewritten = copy.deepcopy(thread.create)
+    rewritten["object"]["content"] = "<p>olga's words in yann's mouth</p>"
+    signed = mastodon_sign(rewritten, thread.olga.keys.private_pem, thread.yann.key_id)
+    assert thread.forward(signed) == 202
     drain(client)
+    # Then the signature does not verify with yann's key: the origin's version is stored
     stored = post(client, thread.reply["id"])
-    assert stored is not None and "olga's words" not in stored.content_html
+    assert stored is not None and "olga's words" not in stored.content_html and "fog lifted" in stored.content_html
 
 
 def test_a_forward_about_nothing_we_store_costs_no_fetch(client: TestClient, thread: Thread) -> None:
@@ -256,3 +254,18 @@ def test_a_forwarded_edit_is_taken_from_the_origin(client: TestClient, thread: T
     drain(client)
     stored = post(client, thread.reply["id"])
     assert stored is not None and "came back at dusk" in stored.content_html
+
+
+def test_the_same_reply_forwarded_by_two_servers_costs_one_fetch(client: TestClient, thread: Thread) -> None:
+    # Given yann's reply forwarded by olga's server (twice) and by a third server, before the worker runs
+    with running_peer() as third:
+        pia = third.add_actor("pia", key_index=2)
+        assert thread.forward(thread.create) == 202
+        assert thread.forward(thread.create) == 202  # a repeat from the same server is the same item
+        assert send_activity(client, third, pia, thread.create) == 202
+        drain(client)
+    # Then one fetch row served all of them, and the origin was asked once
+    rows = query(client, select(RemoteFetch.id).where(RemoteFetch.target_ap_id == thread.reply["id"]))
+    assert len(rows) == 1
+    assert len(thread.origin_fetches()) == 1
+    assert post(client, thread.reply["id"]) is not None
