@@ -60,6 +60,17 @@ EXTENSION_TERMS: JsonObject = {
     "remixOf": {"@id": "reverie:remixOf", "@type": "@id"},
     "mood": "reverie:mood",
     "digitalSourceType": {"@id": "reverie:digitalSourceType", "@type": "@id"},
+    # The type of our Linked Data signatures: Security v1 does not declare it (Mastodon's documents leave it to
+    # AS2's blank-node vocabulary). Unused terms add nothing to the signed graph.
+    "RsaSignature2017": "https://w3id.org/security#RsaSignature2017",
+    # FEP-844e capability discovery (the term WordPress's and Bonfire's contexts give it).
+    "implements": {"@id": "https://w3id.org/fep/844e/implements", "@type": "@id", "@container": "@set"},
+    # FEP-4c96 content labels (a draft with no published context yet: declared here under its w3id namespace,
+    # as FEP-044f's terms are), and SKOS for saying which IPTC digital source type a label stands for.
+    "Label": "https://w3id.org/fep/4c96#Label",
+    "LabelDefinition": "https://w3id.org/fep/4c96#LabelDefinition",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "exactMatch": {"@id": "skos:exactMatch", "@type": "@id"},
 }
 
 #: The ``@context`` of every document we serve: AS2 first (Mastodon rejects actors without it).

@@ -403,6 +403,8 @@ class InboxItem(SQLModel, table=True):
 class FetchKind(StrEnum):
     NOTE = "note"  # a post a stored reply answers, fetched as thread context
     REPLIES = "replies"  # the first pages of a remote post's ``replies`` collection
+    FORWARDED = "forwarded"  # a note a forwarded Create or Update named, fetched from its origin (decision 0058)
+    DELETION = "deletion"  # a note a forwarded Delete named: deleted only if its origin answers 404 or 410
 
 
 class RemoteFetch(SQLModel, table=True):

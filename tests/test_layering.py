@@ -15,7 +15,7 @@ OUR_PACKAGES = {"activitypub", "storage", "fediverse"}
 
 #: What each layer may import besides the standard library and itself.
 ALLOWED = {
-    "activitypub": {"httpx", "cryptography"},
+    "activitypub": {"httpx", "cryptography", "pyld"},
     "storage": {"sqlalchemy", "sqlmodel", "alembic", "pydantic", "asyncpg"},
 }
 #: Top-level modules a part of the application must not import.

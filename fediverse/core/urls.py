@@ -59,6 +59,13 @@ class Urls:
     def instance_key_id(self) -> str:
         return f"{self.instance_actor_id()}#main-key"
 
+    # FEP-4c96 content labels: the vocabulary (a Collection) and each LabelDefinition in it
+    def labels_id(self) -> str:
+        return f"{self.base_url}/labels"
+
+    def label_id(self, slug: str) -> str:
+        return f"{self.labels_id()}/{slug}"
+
     def acct(self, username: str) -> str:
         return f"acct:{username}@{self.host}"
 

@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -32,6 +32,8 @@ from sqlmodel import col
 
 from activitypub.delivery import DeliveryOutcome, compute_host_backoff_until, next_retry_delay
 from activitypub.keys import PrivateKey
+from activitypub.ld_signatures import LinkedDataSignatureError, sign_document
+from activitypub.vocab import JsonObject, is_public
 from fediverse.core.config import ConfigError
 from fediverse.core.metrics import DELIVERIES, report_work
 from fediverse.federation.transports import AiohttpTransport, DeliveryTransport, TransportFactory, TransportOptions
@@ -54,6 +56,10 @@ RECORD_EVERY_SECONDS = 0.25
 PATIENCE = 2.0
 #: On shutdown, deliveries still in flight get this long to finish and be recorded.
 SHUTDOWN_GRACE = 5.0
+#: Activities that carry a Linked Data signature when public or unlisted (Mastodon's ``sign?``).
+LD_SIGNED_TYPES = frozenset({"Create", "Update", "Delete", "Announce"})
+#: Signed bodies kept for the batches and retries that follow (an activity's deliveries may span several).
+MAX_SIGNED_BODIES = 256
 
 
 def read_seconds(extra: Mapping[str, str], variable: str, default: int, *, maximum: int = 3600) -> int:
@@ -117,6 +123,8 @@ class DeliveryQueue:
         #: Ids of the rows this worker claimed and has not finished with (sent and recorded, or given up).
         self._held: set[int] = set()
         self._recording = asyncio.Lock()
+        #: Linked-Data-signed bodies by activity id: one signature per activity, whatever its batches.
+        self._signed_bodies: OrderedDict[int, bytes] = OrderedDict()
 
     async def aclose(self) -> None:
         """Stop, giving deliveries in flight ``SHUTDOWN_GRACE`` seconds; the rest are abandoned and sent
@@ -237,9 +245,37 @@ class DeliveryQueue:
                 key_id, private_key = await self.services.keys.signing_key(actor_id)
             except LookupError:
                 continue
-            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            body = await self._body(activity_id, payload, key_id, private_key)
             prepared[activity_id] = _Prepared(body=body, key_id=key_id, private_key=private_key)
         return prepared
+
+    async def _body(self, activity_id: int, payload: JsonObject, key_id: str, private_key: PrivateKey) -> bytes:
+        """The bytes sent for an activity: with a Linked Data signature when it needs one (made once, in the
+        signing pool), else as stored."""
+        if not self._needs_ld_signature(payload):
+            return _serialise(payload)
+        cached = self._signed_bodies.get(activity_id)
+        if cached is not None:
+            self._signed_bodies.move_to_end(activity_id)
+            return cached
+        loop = asyncio.get_running_loop()
+        try:
+            signed = await loop.run_in_executor(self.signing_pool, sign_document, payload, private_key, key_id)
+        except (LinkedDataSignatureError, TypeError):  # a key that is not RSA, a document pyld refuses
+            log.warning("activity %s goes without a linked data signature", activity_id, exc_info=True)
+            return _serialise(payload)
+        body = _serialise(signed)
+        self._signed_bodies[activity_id] = body
+        while len(self._signed_bodies) > MAX_SIGNED_BODIES:
+            self._signed_bodies.popitem(last=False)
+        return body
+
+    def _needs_ld_signature(self, payload: JsonObject) -> bool:
+        return (
+            not self.services.settings.authorized_fetch
+            and payload.get("type") in LD_SIGNED_TYPES
+            and is_public(payload)
+        )
 
     async def _record(self, results: list[tuple[Delivery, DeliveryOutcome]], started: float) -> None:
         now = utcnow()
@@ -335,6 +371,10 @@ async def _wait_until(tasks: list[asyncio.Task[DeliveryOutcome]], *, at_most_pen
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):
             await enough.wait()
+
+
+def _serialise(payload: JsonObject) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 #: A delivery's outcome by the state its attempt left the row in (still queued: due again later).

@@ -16,6 +16,13 @@ from fediverse.core.urls import Urls
 from storage.media import mime_of_key
 from storage.models import Actor, Media
 
+#: FEP-844e: what we implement that a peer cannot tell from our documents. RFC 9421 signatures are verified
+#: on every inbox and signed fetch (RSA keys; tootik and Mitra switch to them once they see this). Ed25519
+#: is not listed: we verify it, but read no Ed25519 key from actor documents (FEP-521a) yet.
+IMPLEMENTS: tuple[JsonObject, ...] = (
+    {"href": "https://datatracker.ietf.org/doc/html/rfc9421", "name": "RFC-9421: HTTP Message Signatures"},
+)
+
 
 def format_datetime(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, second precision, as Mastodon writes ``published``."""
@@ -112,6 +119,8 @@ def actor_document(
         "publicKey": public_key_document(actor),
         "attachment": [],
         "tag": [],
+        # FEP-844e "discovery through an actor": an anonymous Application with what the server implements
+        "generator": {"type": "Application", "implements": [dict(item) for item in IMPLEMENTS]},
     }
     if images.icon is not None and (icon := image_document(images.icon, urls)):
         document["icon"] = icon
@@ -148,6 +157,7 @@ def instance_actor_document(actor: Actor, urls: Urls) -> JsonObject:
             "manuallyApprovesFollowers": True,
             "published": format_datetime(actor.published or actor.created_at),
             "publicKey": public_key_document(actor),
+            "implements": [dict(item) for item in IMPLEMENTS],  # FEP-844e
         }
     )
 

@@ -1,4 +1,5 @@
-"""The worker's queue of thread fetches (``RemoteFetch`` rows): missing parents and replies collections.
+"""The worker's queue of thread fetches (``RemoteFetch`` rows): missing parents and replies collections, and
+the origin fetches that confirm forwarded activities (decision 0058).
 
 Claimed like inbox items (``storage.claims.claim_due``); a network failure retries with backoff up to
 ``MAX_ATTEMPTS``, while a 404, a 410, a forged document, an unsafe address or a blocked domain ends the
@@ -16,6 +17,8 @@ from typing import Any
 from sqlalchemy import update
 
 from fediverse.core.metrics import THREAD_FETCHES, report_work
+from fediverse.federation.inbox.context import IngestContext
+from fediverse.federation.inbox.forwarded import confirm_deletion, fetch_forwarded
 from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.federation.thread_fetches import fetch_ancestor, fetch_replies
 from fediverse.services import Services
@@ -37,6 +40,9 @@ class ThreadFetchQueue:
     def __init__(self, services: Services, *, batch_size: int = BATCH_SIZE) -> None:
         self.services = services
         self.batch_size = batch_size
+        self.context = IngestContext(
+            db=services.db, urls=services.urls, resolver=services.resolver, forget_key=services.keys.forget
+        )
 
     async def run_once(self) -> int:
         async with self.services.db.transaction() as session:
@@ -60,6 +66,10 @@ class ThreadFetchQueue:
                 await fetch_ancestor(resolver, row.target_ap_id, row.depth)
             elif row.kind == FetchKind.REPLIES:
                 await fetch_replies(resolver, row.target_ap_id)
+            elif row.kind == FetchKind.FORWARDED:
+                await fetch_forwarded(self.context, row.target_ap_id)
+            elif row.kind == FetchKind.DELETION:
+                await confirm_deletion(self.context, row.target_ap_id)
         except (*PERMANENT_ERRORS, *TRANSIENT_ERRORS) as failure:
             return failure
         return None

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from activitypub.vocab import PUBLIC, JsonObject, with_context
+from activitypub.vocab import LD_MEDIA_TYPE, PUBLIC, JsonObject, with_context
 from fediverse.core.urls import Urls
 from fediverse.federation.documents import format_datetime, format_datetime_ms
+from fediverse.federation.labels import label_for, labels_for
 from fediverse.generation.provenance import shared_generation
 from storage.media import mime_of_key
 from storage.models import Actor, Media, Post, Visibility
@@ -57,6 +58,7 @@ def attachment_document(media: Media, urls: Urls) -> JsonObject:
         "width": media.width,
         "height": media.height,
         "digitalSourceType": media.digital_source_type,
+        "tag": [label] if (label := label_for(media.digital_source_type, urls)) else None,  # FEP-4c96
     }
     return {name: value for name, value in document.items() if value is not None}
 
@@ -69,6 +71,10 @@ def note_document(view: PostView, urls: Urls) -> JsonObject:
         {"type": "Mention", "href": actor.ap_id, "name": f"@{actor.username}@{actor.domain}"} for actor in view.mentions
     ]
     tags += [{"type": "Hashtag", "name": f"#{tag}", "href": urls.tag_url(tag)} for tag in view.tags]
+    generated = (post.generation or {}).get("digitalSourceType")
+    tags += labels_for([*(media.digital_source_type for media in view.media), generated], urls)  # FEP-4c96
+    if post.remix_of_ap_id:
+        tags.append(remix_link(post.remix_of_ap_id))
     document: JsonObject = {
         "id": post.ap_id,
         "type": "Note",
@@ -124,6 +130,12 @@ def reverie_terms(post: Post) -> JsonObject:
     if post.remix_of_ap_id:
         terms["remixOf"] = post.remix_of_ap_id
     return terms
+
+
+def remix_link(source_id: str) -> JsonObject:
+    """FEP-e232's object link to the post a remix is made from, beside our ``remixOf``: servers that know no
+    Reverie terms still link (or quote) the source. ``name`` is the ``RE:`` line the content carries."""
+    return {"type": "Link", "mediaType": LD_MEDIA_TYPE, "href": source_id, "name": f"RE: {source_id}"}
 
 
 def create_activity(view: PostView, urls: Urls, *, context: bool = True) -> JsonObject:

@@ -33,6 +33,12 @@ MAX_ATTACHMENTS = 20
 #: Hashtags and mentions kept per note: far more than any person writes, far fewer than a 1 MB note holds.
 MAX_TAGS = 50
 MAX_MENTIONS = 50
+#: FEP-e232 object links read per note (only to learn whether a note points at one of our posts).
+MAX_OBJECT_LINKS = 10
+#: The media types FEP-e232 gives an object link (the second, the FEP says, counts as the first).
+OBJECT_LINK_MEDIA_TYPES = frozenset(
+    {'application/ld+json;profile="https://www.w3.org/ns/activitystreams"', "application/activity+json"}
+)  # compared without spaces
 MAX_ALT_TEXT = 1500
 MAX_DIMENSION = 16_384
 _BLURHASH = re.compile(r"^[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]{6,164}$")
@@ -59,6 +65,8 @@ class RemoteNote:
     attachments: list[RemoteAttachment] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     mention_ids: list[str] = field(default_factory=list)
+    #: Objects the note links to (FEP-e232 ``Link`` tags): read, not stored, and not shown as quotes.
+    object_links: list[str] = field(default_factory=list)
 
 
 def is_valid_blurhash(value: str) -> bool:
@@ -125,6 +133,7 @@ def parse_note(note: dict[str, Any], followers_url: str | None) -> RemoteNote:
     # The first MAX_TAGS distinct hashtags and MAX_MENTIONS distinct mentions count; the rest are ignored.
     tags: dict[str, None] = {}
     mention_ids: dict[str, None] = {}
+    object_links: dict[str, None] = {}
     for tag in iter_objects(note.get("tag")):
         kinds = get_types(tag)
         name = get_str(tag, "name") or ""
@@ -132,6 +141,8 @@ def parse_note(note: dict[str, Any], followers_url: str | None) -> RemoteNote:
             tags[normalize_tag(name.lstrip("#"))[:255]] = None
         elif "Mention" in kinds and (href := get_id(tag.get("href"))) and len(mention_ids) < MAX_MENTIONS:
             mention_ids[href] = None
+        elif (href := object_link(tag)) is not None and len(object_links) < MAX_OBJECT_LINKS:
+            object_links[href] = None
     attachments = [parsed for item in iter_objects(note.get("attachment")) if (parsed := _attachment(item))]
     return RemoteNote(
         ap_id=note_id,
@@ -140,7 +151,18 @@ def parse_note(note: dict[str, Any], followers_url: str | None) -> RemoteNote:
         attachments=attachments[:MAX_ATTACHMENTS],
         tags=list(tags),
         mention_ids=list(mention_ids),
+        object_links=list(object_links),
     )
+
+
+def object_link(tag: Any) -> str | None:
+    """The ``href`` of a FEP-e232 object link (a ``Link`` whose media type names an ActivityStreams
+    document), or ``None``."""
+    media_type = "".join((get_str(tag, "mediaType") or "").split())  # spacing around ";" varies
+    if "Link" not in get_types(tag) or media_type not in OBJECT_LINK_MEDIA_TYPES:
+        return None
+    href = get_str(tag, "href")
+    return href if href and href.startswith(("https://", "http://")) else None
 
 
 def _attachment(item: Any) -> RemoteAttachment | None:

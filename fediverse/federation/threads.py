@@ -50,12 +50,23 @@ async def queue_parent_fetch(session: AsyncSession, urls: Urls, post: Post, *, d
 
 async def queue_replies_fetch(session: AsyncSession, post: Post) -> None:
     """Queue (again, once finished) the fetch of a remote post's replies collection."""
-    await _insert_fetch(session, FetchKind.REPLIES, post.ap_id, 0)
+    await _queue_again(session, FetchKind.REPLIES, post.ap_id)
+
+
+async def queue_origin_fetch(session: AsyncSession, kind: str, target: str) -> None:
+    """Queue (again, once finished) the fetch of ``target`` from its origin for a forwarded activity
+    (``FetchKind.FORWARDED`` or ``DELETION``, decision 0058); one row per kind and target, so forwards of the
+    same object while one is queued cost nothing more."""
+    await _queue_again(session, kind, target)
+
+
+async def _queue_again(session: AsyncSession, kind: str, target: str) -> None:
+    await _insert_fetch(session, kind, target, 0)
     await session.execute(
         update(RemoteFetch)
         .where(
-            col(RemoteFetch.kind) == FetchKind.REPLIES,
-            col(RemoteFetch.target_ap_id) == post.ap_id,
+            col(RemoteFetch.kind) == kind,
+            col(RemoteFetch.target_ap_id) == target,
             col(RemoteFetch.state) != WorkState.QUEUED,
         )
         .values(state=WorkState.QUEUED, attempts=0, next_attempt_at=utcnow(), last_error=None, finished_at=None)

@@ -104,7 +104,10 @@ def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
         content += f'<p class="reverie-provenance">{html.escape(line)}</p>'
     if draft.remix_of_ap_id:
         source = html.escape(draft.remix_of_ap_id, quote=True)
-        content += f'<p class="reverie-remix">🔁 Remix of <a href="{source}" rel="nofollow noopener">{source}</a></p>'
+        # The "RE: <url>" line is the microsyntax FEP-e232's object link names (``federation.notes.remix_link``).
+        content += (
+            f'<p class="reverie-remix">🔁 Remix<br>RE: <a href="{source}" rel="nofollow noopener">{source}</a></p>'
+        )
     in_caption = set(extract_hashtags(draft.caption))
     trailing = [tag for tag in tags if tag not in in_caption]
     if trailing:

@@ -25,7 +25,7 @@ from fediverse.core.logs import configure_logging
 from fediverse.federation.inbox.intake import InboxIntake
 from fediverse.services import open_services
 from fediverse.web import media, operations
-from fediverse.web.activitypub import actors, inbox, objects, wellknown
+from fediverse.web.activitypub import actors, inbox, labels, objects, wellknown
 from fediverse.web.anonymous_cache import AnonymousCacheMiddleware
 from fediverse.web.api import generation, publishing
 from fediverse.web.api import media as media_api
@@ -49,6 +49,7 @@ def _routes() -> list[BaseRoute]:
         *inbox.routes,
         *actors.routes,
         *objects.routes,
+        *labels.routes,
         *page_routes.routes,
         *media.routes,
         *generation.routes,

@@ -1,4 +1,5 @@
-"""The protocol layer imports only the stdlib, httpx, cryptography and itself (docs/architecture.md, Layers)."""
+"""The protocol layer imports only the stdlib, httpx, cryptography, pyld (Linked Data signatures, decision 0058)
+and itself (docs/architecture.md, Layers)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import activitypub
 
-ALLOWED = {"httpx", "cryptography", "activitypub"}
+ALLOWED = {"httpx", "cryptography", "pyld", "activitypub"}
 
 
 def test_activitypub_imports_only_what_it_may() -> None:

@@ -21,9 +21,12 @@ from tests.conftest import TEST_BASE_URL
 from tests.processes import ROOT, free_port, reverie_env, reverie_server, run_reverie
 
 #: Libraries an idle server has no use for: images and painting (numpy, Pillow), model backends,
-#: C2PA, remote-HTML cleaning (nh3), the delivery client (aiohttp), migrations (Alembic), and httpx's
-#: command-line client (rich, pygments).
-HEAVY = ("numpy", "PIL", "torch", "diffusers", "transformers", "c2pa", "nh3", "aiohttp", "alembic", "rich", "pygments")
+#: C2PA, remote-HTML cleaning (nh3), the delivery client (aiohttp), JSON-LD (pyld, for Linked Data
+#: signatures), migrations (Alembic), and httpx's command-line client (rich, pygments).
+HEAVY = (
+    "numpy", "PIL", "torch", "diffusers", "transformers", "c2pa", "nh3", "aiohttp", "pyld", "alembic", "rich",
+    "pygments",
+)  # fmt: skip
 
 PROBE = """
 import json, sys

@@ -41,15 +41,27 @@ async def _senders_note(
 
 
 async def _is_relevant(
-    session: AsyncSession, urls: Urls, remote: RemoteNote, author: Actor, note: dict[str, Any]
+    session: AsyncSession,
+    urls: Urls,
+    remote: RemoteNote,
+    author: Actor,
+    note: dict[str, Any],
+    *,
+    in_known_thread: bool = False,
 ) -> bool:
     """Mastodon keeps a note only when it touches someone here: a local follower of the author, a local
-    addressee or mention, or a reply to (or remix of) a local post."""
+    addressee or mention, a reply to (or remix of) a local post, or an object link (FEP-e232) to one.
+    ``in_known_thread`` (a forwarded reply, decision 0058): a reply to any post we store counts too."""
     local_ids = [i for i in (*remote.mention_ids, *audience(note)) if urls.is_local(i)]
     if local_ids:
         return True
-    for target in (remote.fields.get("in_reply_to_ap_id"), remote.fields.get("remix_of_ap_id")):
+    parent = remote.fields.get("in_reply_to_ap_id")
+    for target in (parent, remote.fields.get("remix_of_ap_id"), *remote.object_links):
         if isinstance(target, str) and urls.is_local(target):
+            return True
+    if in_known_thread and isinstance(parent, str):
+        stored = await post_by_id(session, parent)
+        if stored is not None and stored.deleted_at is None:
             return True
     follower = await session.scalar(
         select(col(Follow.id))
@@ -74,23 +86,32 @@ async def _answers_an_unseen_post(session: AsyncSession, urls: Urls, remote: Rem
     return parent is not None and not await can_see(session, parent, author.id)
 
 
-async def _wanted(context: IngestContext, remote: RemoteNote, author: Actor, note: dict[str, Any]) -> bool:
+async def _wanted(
+    context: IngestContext, remote: RemoteNote, author: Actor, note: dict[str, Any], *, in_known_thread: bool
+) -> bool:
     """Whether to store the note: not deleted before it arrived, not a repeat, touching someone here, and
     not a reply to a post its author may not see. One read session for all the checks (in a batch, the
     batch's transaction and what it looked up for all its items)."""
     async with context.reading() as session:
         if not await context.is_new_post(session, remote.ap_id, author.ap_id):
             return False
-        return await _is_relevant(session, context.urls, remote, author, note) and not await _answers_an_unseen_post(
-            session, context.urls, remote, author
-        )
+        relevant = await _is_relevant(session, context.urls, remote, author, note, in_known_thread=in_known_thread)
+        return relevant and not await _answers_an_unseen_post(session, context.urls, remote, author)
 
 
 async def handle_create(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
+    await create_note(context, actor, activity)
+
+
+async def create_note(
+    context: IngestContext, actor: Actor, activity: dict[str, Any], *, in_known_thread: bool = False
+) -> None:
+    """Store the note a Create carries when it concerns someone here; ``in_known_thread`` also keeps a reply
+    to any post we store (a forwarded reply whose author is authenticated, decision 0058)."""
     if context.urls.is_local(object_id(activity)):
         return  # nobody creates our objects for us
     note, remote = await _senders_note(context, actor, activity)
-    if not await _wanted(context, remote, actor, note):
+    if not await _wanted(context, remote, actor, note, in_known_thread=in_known_thread):
         return
     local_addressees = [i for i in dict.fromkeys([*remote.mention_ids, *audience(note)]) if context.urls.is_local(i)]
     async with context.writing() as session:

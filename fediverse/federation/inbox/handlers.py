@@ -15,6 +15,7 @@ from fediverse.federation.inbox.context import IngestContext
 from fediverse.federation.inbox.create_update import handle_create, handle_update
 from fediverse.federation.inbox.delete_block_flag import handle_block, handle_delete, handle_flag
 from fediverse.federation.inbox.follows import handle_accept, handle_follow, handle_reject
+from fediverse.federation.inbox.forwarded import FORWARD, handle_forward
 from fediverse.federation.inbox.interactions import handle_announce, handle_like
 from fediverse.federation.inbox.undo import handle_undo
 from storage.models import Actor
@@ -33,7 +34,8 @@ HANDLERS: dict[str, Handler] = {
     "Announce": handle_announce,
     "Block": handle_block,
     "Flag": handle_flag,
+    FORWARD: handle_forward,  # not an activity type: the inbox stores forwarded activities under it
 }
-HANDLED_TYPES = frozenset(HANDLERS)
+HANDLED_TYPES = frozenset(HANDLERS) - {FORWARD}
 
 __all__ = ["HANDLED_TYPES", "HANDLERS", "IngestContext"]

@@ -2,10 +2,11 @@
 
 Content type -> the sending server's allowance (``429`` with ``Retry-After`` past it; decision 0023) ->
 body cap -> signature, for this server's host only (Digest checked on the raw bytes before any JSON
-parsing; the key fetched within a deadline) -> JSON -> signer must be the activity's actor -> one
-``InboxItem`` (unique on the activity id, so a replay is a no-op) stored by the group-commit writer, which
-also checks domain blocks and the recipient for the whole batch (``federation.intake``) -> ``202``. The
-worker applies it later.
+parsing; the key fetched within a deadline) -> JSON -> signer must be the activity's actor (or, for a
+``Create``, ``Update`` or ``Delete`` another server forwards, it is stored as a ``Forward`` that the worker
+checks before anything is believed; decision 0058) -> one ``InboxItem`` (unique on the activity id, so a
+replay is a no-op) stored by the group-commit writer, which also checks domain blocks and the recipient for
+the whole batch (``federation.intake``) -> ``202``. The worker applies it later.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from fediverse.core.errors import (
     UnsupportedMediaType,
 )
 from fediverse.federation.actors_in import host_of
+from fediverse.federation.inbox.forwarded import FORWARD, FORWARD_KEY_PREFIX, FORWARDABLE_TYPES
 from fediverse.federation.inbox.handlers import HANDLED_TYPES
 from fediverse.federation.inbox.intake import InboxIntake
 from fediverse.services import Services
@@ -162,31 +164,52 @@ async def inbox(request: Request) -> Response:
     allowance.spend(host_of(verified.key_id))  # only a proven sender uses up its server's allowance
     activity = parse_activity(body)
     actor_id = get_id(activity.get("actor")) or ""
-    if not verified.is_signed_by(actor_id):
-        raise SignatureError("the signature is not the activity's actor's")
     kind = activity_type(activity)
+    if not verified.is_signed_by(actor_id):
+        if kind not in FORWARDABLE_TYPES:
+            raise SignatureError("the signature is not the activity's actor's")
+        # A forward (decision 0058): signed by the server that passes it on, not by its author. Accepted, never
+        # believed: the worker checks its Linked Data signature or asks the object's origin.
+        if not services.urls.is_local(actor_id):
+            await intake.store(forwarded_item(activity, body, verified.owner_id, recipient_account_id))
+            services.wake_worker("inbox")
+        return Response(status_code=202)
     if kind not in HANDLED_TYPES:
         async with services.db.session() as session:  # rare: answer a blocked domain as for any activity
             if await blocked_hosts(session, [host_of(actor_id)]):
                 raise Forbidden("This server does not accept activities from your domain.")
         log.info("ignoring %s activity %s from %s", kind or "untyped", activity["id"], actor_id)
         return Response(status_code=202)
-    now = utcnow()
-    await intake.store(
-        {
-            "activity_ap_id": activity["id"],
-            "actor_ap_id": actor_id,
-            "type": kind,
-            "payload": stored_payload(body, activity),
-            "recipient_account_id": recipient_account_id,
-            "state": "queued",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "received_at": now,
-        }
-    )
+    await intake.store(inbox_row(activity["id"], actor_id, kind, stored_payload(body, activity), recipient_account_id))
     services.wake_worker("inbox")
     return Response(status_code=202)
+
+
+def inbox_row(
+    key: str, actor_id: str, kind: str, payload: RawJson | dict[str, Any], recipient_account_id: int | None
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "activity_ap_id": key,
+        "actor_ap_id": actor_id,
+        "type": kind,
+        "payload": payload,
+        "recipient_account_id": recipient_account_id,
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "received_at": now,
+    }
+
+
+def forwarded_item(
+    activity: dict[str, Any], body: bytes, forwarder_id: str, recipient_account_id: int | None
+) -> dict[str, Any]:
+    """The ``InboxItem`` of a forwarded activity: of type ``Forward``, from the forwarder (whose domain blocks
+    and order apply), keyed apart from the activity's own id so that a forged forward cannot take the place
+    of the author's genuine delivery of it (the inbox keeps one item per key)."""
+    key = f"{FORWARD_KEY_PREFIX}{host_of(forwarder_id)} {activity['id']}"
+    return inbox_row(key, forwarder_id, FORWARD, stored_payload(body, activity), recipient_account_id)
 
 
 routes = [

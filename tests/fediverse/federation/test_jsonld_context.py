@@ -4,12 +4,11 @@ an undeclared term (issue 12, item 1).
 Friendica, and anything else built on pyld or jsonld.js in 1.0 mode, processes our ``@context``; one term a
 1.0 processor refuses (``"@type": "@json"`` did) makes it reject every actor and activity we send. The
 documents here are the ones peers really get: delivered to a fake server on 127.0.0.1 or fetched over HTTP.
-The remote contexts come from ``tests/data/jsonld`` through a local document loader (no network).
+The remote contexts come from ``activitypub/contexts`` through its local document loader (no network).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -18,13 +17,13 @@ import pytest
 from pyld import jsonld
 from starlette.testclient import TestClient
 
-from activitypub.vocab import AS2_CONTEXT, CONTEXT, SECURITY_CONTEXT
+from activitypub.ld_signatures import document_loader
+from activitypub.vocab import CONTEXT
 from fediverse.social import actions
 from fediverse.social.profiles import ProfileChanges
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.federation.conftest import (
     AS2,
-    DATA,
     act,
     drain,
     follow_remote,
@@ -34,22 +33,12 @@ from tests.fediverse.federation.conftest import (
 from tests.fediverse.studio.conftest import follow_from, generate, sign_in
 from tests.peers import FakePeer
 
-CONTEXTS = {
-    AS2_CONTEXT: json.loads((DATA / "jsonld" / "activitystreams.jsonld").read_text()),
-    SECURITY_CONTEXT: json.loads((DATA / "jsonld" / "security-v1.jsonld").read_text()),
-}
 MODES = ["json-ld-1.0", "json-ld-1.1"]
 
 
-def local_loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """pyld's document loader, answering only the contexts we reference, from test data."""
-    if url not in CONTEXTS:
-        raise jsonld.JsonLdError(f"no local copy of {url}", "jsonld.LoadDocumentError", code="loading document failed")
-    return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url, "document": CONTEXTS[url]}
-
-
 def expand(document: dict[str, Any], mode: str) -> list[Any]:
-    expanded: list[Any] = jsonld.expand(document, {"documentLoader": local_loader, "processingMode": mode})
+    """pyld's expansion with the loader Linked Data signatures use: the bundled contexts, no network."""
+    expanded: list[Any] = jsonld.expand(document, {"documentLoader": document_loader, "processingMode": mode})
     return expanded
 
 
@@ -158,6 +147,8 @@ def served(client: TestClient, peer: FakePeer, make_user: Any) -> dict[str, dict
         "following page": "/users/ana/following?page=1",
         "featured": "/users/ana/collections/featured",
         "featured tags": "/users/ana/collections/tags",
+        "label vocabulary": "/labels",
+        "label definition": "/labels/computer-generated",
     }
     for name, url in fetched.items():
         response = client.get(url.removeprefix(TEST_BASE_URL), headers=AS2)
@@ -180,6 +171,8 @@ def test_every_document_we_serve_expands_without_losing_a_term(served: dict[str,
     note = served["note"]
     assert note["generation"]["parameters"] and note["generation"]["prompt"] == "a lighthouse in fog"
     assert note["attachment"][0]["focalPoint"] and note["attachment"][0]["digitalSourceType"]
+    assert [tag["type"] for tag in note["tag"]].count("Label") == 1 and note["attachment"][0]["tag"]
+    assert served["instance actor"]["implements"] and served["actor"]["generator"]["implements"]
     # Then a processor in this mode expands each without error, and keeps every term and value
     lost = {name: found for name, document in served.items() if (found := problems(document, mode))}
     assert lost == {}
@@ -198,3 +191,21 @@ def test_the_provenance_block_keeps_its_members_and_parameter_names(
     assert generation[reverie + "seed"] == [{"@value": 7}]
     names = {item["@index"] for item in generation[reverie + "parameters"]}
     assert {"width", "height", "style"} <= names
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_labels_and_capabilities_expand_to_their_feps_terms(served: dict[str, dict[str, Any]], mode: str) -> None:
+    # Given our Note (an image a procedural painter made), the instance actor and a label definition
+    (note,) = expand(served["note"], mode)
+    (instance,) = expand(served["instance actor"], mode)
+    (definition,) = expand(served["label definition"], mode)
+    as2 = "https://www.w3.org/ns/activitystreams#"
+    # Then the FEP-4c96 Label is typed as the FEP names it and links to our definition
+    labels = [tag for tag in note[as2 + "tag"] if tag.get("@type") == ["https://w3id.org/fep/4c96#Label"]]
+    assert [label[as2 + "href"][0]["@id"] for label in labels] == [f"{TEST_BASE_URL}/labels/computer-generated"]
+    assert definition["@type"] == ["https://w3id.org/fep/4c96#LabelDefinition"]
+    iptc = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
+    assert definition["http://www.w3.org/2004/02/skos/core#exactMatch"] == [{"@id": iptc}]
+    # and FEP-844e's implements names RFC 9421
+    (capability,) = instance["https://w3id.org/fep/844e/implements"]
+    assert capability[as2 + "href"] == [{"@id": "https://datatracker.ietf.org/doc/html/rfc9421"}]

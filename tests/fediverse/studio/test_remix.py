@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from activitypub.vocab import LD_MEDIA_TYPE
+from fediverse.federation.notes_in import parse_note
 from storage.models import Account, Notification, NotificationType
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.studio.conftest import SMALL, Browser, drain, generate, send_activity, sign_in
@@ -63,7 +65,11 @@ def test_a_remix_starts_from_the_source_and_links_back_to_it(
     note = ben.get("/users/ben/outbox?page=true", headers=AS2).json()["orderedItems"][0]["object"]
     assert note["id"] == post["ap_id"]
     assert note["remixOf"] == source["ap_id"]
-    assert f'Remix of <a href="{source["ap_id"]}"' in note["content"]
+    assert f'Remix<br>RE: <a href="{source["ap_id"]}"' in note["content"]
+    # and a FEP-e232 object link to it, named as the content's "RE:" line, which a FEP-e232 reader finds
+    link = {"type": "Link", "mediaType": LD_MEDIA_TYPE, "href": source["ap_id"], "name": f"RE: {source['ap_id']}"}
+    assert link in note["tag"]
+    assert parse_note(note, None).object_links == [source["ap_id"]]
     # And ana hears about it
     assert NotificationType.REMIX in notifications_of(client, ana.account)
 
