@@ -1,0 +1,96 @@
+// masto.js against a Reverie instance; run by test_masto_js.py.
+//   node masto_flow.mjs register BASE_URL REDIRECT          -> prints the registered app
+//   node masto_flow.mjs session  BASE_URL REDIRECT (env: CLIENT_ID CLIENT_SECRET CODE VERIFIER PNG)
+// Prints one JSON object with what the library returned, for the test to check.
+import { readFileSync } from "node:fs";
+import { createOAuthAPIClient, createRestAPIClient, createStreamingAPIClient } from "masto";
+import WebSocket from "ws";
+
+const [phase, url, redirectUri] = process.argv.slice(2);
+const scopes = "read write follow push";
+
+async function register() {
+  const masto = createRestAPIClient({ url });
+  const app = await masto.v1.apps.create({ clientName: "masto.js test", redirectUris: redirectUri, scopes });
+  return { clientId: app.clientId, clientSecret: app.clientSecret, name: app.name };
+}
+
+async function nextUpdate(stream, wanted, timeoutMs) {
+  const timer = setTimeout(() => stream.unsubscribe(), timeoutMs);
+  for await (const event of stream) {
+    if (event.event === "update" && event.payload.content.includes(wanted)) {
+      clearTimeout(timer);
+      return event.payload;
+    }
+  }
+  return null;
+}
+
+async function session() {
+  const { CLIENT_ID, CLIENT_SECRET, CODE, VERIFIER, PNG } = process.env;
+  const oauth = createOAuthAPIClient({ url });
+  const token = await oauth.token.create({
+    grantType: "authorization_code",
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUri,
+    code: CODE,
+    codeVerifier: VERIFIER,
+    scope: scopes,
+  });
+  const masto = createRestAPIClient({ url, accessToken: token.accessToken });
+  const me = await masto.v1.accounts.verifyCredentials();
+  const instance = await masto.v2.instance.fetch();
+  const media = await masto.v2.media.create({
+    file: new Blob([readFileSync(PNG)], { type: "image/png" }),
+    description: "a green rectangle",
+  });
+  const status = await masto.v1.statuses.create({ status: "a green field #meadow", mediaIds: [media.id] });
+  const home = await masto.v1.timelines.home.list();
+  const local = await masto.v1.timelines.public.list({ local: true });
+  const favourited = await masto.v1.statuses.$select(status.id).favourite();
+  const reblogged = await masto.v1.statuses.$select(status.id).reblog();
+
+  const streaming = createStreamingAPIClient({
+    streamingApiUrl: instance.configuration.urls.streaming,
+    accessToken: token.accessToken,
+    implementation: WebSocket,
+  });
+  const stream = streaming.user.subscribe();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const live = await masto.v1.statuses.create({ status: "live from the meadow" });
+  const streamed = await nextUpdate(stream, "live from the meadow", 20000);
+  streaming.close();
+
+  const notifications = await masto.v1.notifications.list();
+  const deleted = await masto.v1.statuses.$select(status.id).remove();
+  let gone = false;
+  try {
+    await masto.v1.statuses.$select(status.id).fetch();
+  } catch (error) {
+    gone = error.statusCode === 404;
+  }
+  return {
+    username: me.username,
+    version: instance.version,
+    mediaUrl: media.url,
+    mediaDescription: media.description,
+    statusId: status.id,
+    statusMedia: status.mediaAttachments.map((m) => m.id),
+    mediaId: media.id,
+    tags: status.tags.map((t) => t.name),
+    inHome: home.some((s) => s.id === status.id),
+    inLocal: local.some((s) => s.id === status.id),
+    favourited: favourited.favourited,
+    rebloggedOf: reblogged.reblog && reblogged.reblog.id,
+    streamedId: streamed && streamed.id,
+    liveId: live.id,
+    notifications: notifications.length,
+    deletedText: deleted.text,
+    gone,
+  };
+}
+
+const result = phase === "register" ? await register() : await session();
+console.log(JSON.stringify(result));
+process.exit(0);
