@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,14 @@ class Toot:
 
     def json(self, *arguments: str) -> dict[str, object]:
         return json.loads(self.run(*arguments, "--json"))  # type: ignore[no-any-return]
+
+    def statuses(self, *arguments: str) -> list[dict[str, Any]]:
+        """A timeline as toot prints it with ``--json`` (no pager, no screen clearing)."""
+        printed = self.run(*arguments, "--json", "--no-pager", "--no-clear")
+        return json.loads(printed)  # type: ignore[no-any-return]
+
+    def ids(self, *arguments: str) -> list[str]:
+        return [str(status["id"]) for status in self.statuses(*arguments)]
 
     def login(self, instance: Instance, username: str) -> None:
         """``toot login``: read the URL it prints, approve it in a 'browser', type the code it asks for."""
@@ -73,15 +82,18 @@ def test_a_whole_session_with_toot(instances: tuple[Instance, Instance], tmp_pat
     status_id = str(posted["id"])
     attachment = posted["media_attachments"][0]  # type: ignore[index]
     assert attachment["description"] == "an orange rectangle" and attachment["url"]
-    assert "an orange dusk" in toot.run("timelines", "--once")
-    assert "an orange dusk" in toot.run("timelines", "--public", "--local", "--once")
+    assert status_id in toot.ids("timelines", "home")
+    assert status_id in toot.ids("timelines", "public", "--local")
 
     assert toot.json("favourite", status_id)["favourited"] is True
     assert toot.json("reblog", status_id)["reblogged"] is True
 
     toot.run("follow", f"bob@{b.host}")
     b.publish("bob", "a quiet pier", "the quiet pier")
-    eventually(lambda: "the quiet pier" in toot.run("timelines", "--once"), "bob's post in ana's home timeline")
+    eventually(
+        lambda: any("the quiet pier" in status["content"] for status in toot.statuses("timelines", "home")),
+        "bob's post in ana's home timeline",
+    )
 
     toot.run("delete", status_id)
     result = subprocess.run(toot.command("status", status_id), env=toot.env, capture_output=True, text=True, timeout=60)
