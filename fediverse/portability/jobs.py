@@ -12,12 +12,13 @@ account replaces the older at once).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlmodel import col
 
 from fediverse.core.errors import Conflict, NotFound
@@ -82,7 +83,7 @@ class AccountJobQueue:
         assert job.id is not None
         try:
             async with holding_claims(self.services.db, AccountJob, {job.id}, lock_for=LEASE):
-                await self._run(job)
+                await self.run_job(job)
         except Exception as error:
             log.exception("account job %s (%s) failed", job.id, job.kind)
             await _record_failure(self.services.db, job, f"{type(error).__name__}: {error}"[:500])
@@ -90,7 +91,8 @@ class AccountJobQueue:
         await _release(self.services.db, job.id)
         return 1
 
-    async def _run(self, job: AccountJob) -> None:
+    async def run_job(self, job: AccountJob) -> None:
+        """One turn of a job: a step of an import, a whole archive or purge."""
         assert job.id is not None
         if job.kind == AccountJobKind.IMPORT:
             await run_import_step(self.services, job.id)
@@ -190,3 +192,47 @@ async def _record_failure(db: Database, job: AccountJob, error: str) -> None:
         values["next_attempt_at"] = utcnow() + RETRY_DELAY
     async with db.transaction() as session:
         await session.execute(update(AccountJob).where(col(AccountJob.id) == job.id).values(**values))
+
+
+async def run_here(services: Services, job_id: int, on_step: Callable[[AccountJob], None] | None = None) -> AccountJob:
+    """Run one job to its end in this process (``reverie import``, ``reverie account delete``): claimed like
+    the worker claims it, so a worker elsewhere leaves it alone meanwhile; if a worker holds it already, wait
+    for that worker to finish it."""
+    db = services.db
+    while True:
+        async with db.transaction() as session:
+            now = utcnow()
+            claimed = (
+                await session.execute(
+                    update(AccountJob)
+                    .where(
+                        col(AccountJob.id) == job_id,
+                        col(AccountJob.state) == JobState.QUEUED,
+                        or_(col(AccountJob.locked_until).is_(None), col(AccountJob.locked_until) < now),
+                    )
+                    .values(locked_until=now + LEASE, started_at=func.coalesce(col(AccountJob.started_at), now))
+                    .returning(col(AccountJob.id))
+                )
+            ).first()
+        job = await _job(db, job_id)
+        if job.state != JobState.QUEUED:
+            return job
+        if claimed is None:  # a worker has it: look again shortly
+            await asyncio.sleep(1)
+            continue
+        async with holding_claims(db, AccountJob, {job_id}, lock_for=LEASE):
+            queue = AccountJobQueue(services)
+            while job.state == JobState.QUEUED:
+                await queue.run_job(job)
+                job = await _job(db, job_id)
+                if on_step is not None:
+                    on_step(job)
+        return job
+
+
+async def _job(db: Database, job_id: int) -> AccountJob:
+    async with db.session() as session:
+        job = await session.get(AccountJob, job_id)
+    if job is None:
+        raise NotFound("No such job.")
+    return job
