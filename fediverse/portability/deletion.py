@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, distinct, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -170,20 +170,21 @@ async def inboxes_that_know(session: AsyncSession, actor_id: int) -> list[str]:
     )
     candidates = set(
         await session.scalars(
-            select(distinct(inbox)).where(related, col(Actor.is_local).is_(False), col(Actor.gone_at).is_(None))
+            select(inbox).where(related, col(Actor.is_local).is_(False), col(Actor.gone_at).is_(None)).distinct()
         )
     )
     candidates.update(
         await session.scalars(
-            select(distinct(col(Delivery.inbox_url)))
+            select(col(Delivery.inbox_url))
             .join(OutboxActivity, col(OutboxActivity.id) == col(Delivery.activity_id))
             .where(col(OutboxActivity.actor_id) == actor_id)
+            .distinct()
         )
     )
     shared: set[str] = {
         inbox
         for inbox in await session.scalars(
-            select(distinct(col(Actor.shared_inbox_url))).where(col(Actor.shared_inbox_url).in_(list(candidates)))
+            select(col(Actor.shared_inbox_url)).where(col(Actor.shared_inbox_url).in_(list(candidates))).distinct()
         )
         if inbox
     }
