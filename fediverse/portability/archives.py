@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from activitypub.vocab import PUBLIC, JsonObject, with_context
+from activitypub.vocab import CONTEXT, PUBLIC, JsonObject, with_context
 from fediverse.core.accounts import LocalActor, find_local_actor
 from fediverse.core.errors import NotFound
 from fediverse.core.urls import Urls
@@ -264,6 +264,8 @@ async def _write_actor(services: Services, writer: _Writer, account: LocalActor)
     )
     document = actor_document(account, account, services.urls, images)
     document.update({"outbox": OUTBOX, "likes": LIKES, "bookmarks": BOOKMARKS})
+    # ``bookmarks`` is Mastodon's archive's own term, declared here so JSON-LD readers keep it.
+    document["@context"] = [*CONTEXT, {"bookmarks": {"@id": "toot:bookmarks", "@type": "@id"}}]
     for field, stem, media in (("icon", "avatar", images.icon), ("image", "header", images.header)):
         key = _file_key(media)
         if key is None or field not in document:
