@@ -65,23 +65,18 @@ def upgrade() -> None:
     with op.batch_alter_table("import_rows", schema=None) as batch_op:
         batch_op.create_index("ix_import_rows_job_id_state_id", ["job_id", "state", "id"], unique=False)
 
-    with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("deleted_at", UTCDateTime(timezone=True), nullable=True))
-
-    with op.batch_alter_table("follows", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("show_boosts", sa.Boolean(), server_default=sa.true(), nullable=False))
-        batch_op.add_column(sa.Column("notify", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column("languages", JsonDocument, nullable=True))
+    # Plain ALTER TABLE ADD COLUMN (SQLite has it for these): a batch would copy ``follows`` into a new table
+    # and lose its counting triggers (migration 0007).
+    op.add_column("accounts", sa.Column("deleted_at", UTCDateTime(timezone=True), nullable=True))
+    op.add_column("follows", sa.Column("show_boosts", sa.Boolean(), server_default=sa.true(), nullable=False))
+    op.add_column("follows", sa.Column("notify", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("follows", sa.Column("languages", JsonDocument, nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("follows", schema=None) as batch_op:
-        batch_op.drop_column("languages")
-        batch_op.drop_column("notify")
-        batch_op.drop_column("show_boosts")
-
-    with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.drop_column("deleted_at")
+    for column in ("languages", "notify", "show_boosts"):  # ALTER TABLE DROP COLUMN (SQLite 3.35+): triggers stay
+        op.drop_column("follows", column)
+    op.drop_column("accounts", "deleted_at")
 
     with op.batch_alter_table("import_rows", schema=None) as batch_op:
         batch_op.drop_index("ix_import_rows_job_id_state_id")
