@@ -8,7 +8,7 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from storage.models import Account, AccountDomainBlock, Actor, Block, Follow, ImportRowState, JobState, Mute
-from tests.fediverse.federation.conftest import AS2, query
+from tests.fediverse.federation.conftest import AS2, publish, query, remote_note
 from tests.fediverse.portability.conftest import export, import_csv, rows_of
 from tests.peers import FakePeer
 
@@ -106,3 +106,25 @@ def test_overwrite_removes_what_the_file_does_not_name(
     assert export(client, "ana", "blocks") == f"{cy.handle}\n"
     undone = [activity for activity in (post.activity for post in peer.posts()) if activity["type"] == "Undo"]
     assert [activity["object"]["object"] for activity in undone] == [ben.id]
+
+
+def test_bookmarks_are_fetched_from_their_servers_and_only_posts_one_may_see_are_kept(
+    client: TestClient, peer: FakePeer, make_user: Callable[..., Account]
+) -> None:
+    make_user("ana")
+    make_user("cleo")
+    ben = peer.add_actor("ben")
+    unknown = remote_note(ben, 3, "<p>never seen here before</p>")
+    peer.add_object(unknown)
+    public = publish(client, "cleo", "for everyone")
+    hidden = publish(client, "cleo", "for cleo's followers", visibility="followers")
+    lines = [unknown["id"], public.url or public.ap_id, hidden.ap_id, f"{ben.id}/statuses/404"]
+    job = import_csv(client, "ana", "bookmarks", "\n".join(lines) + "\n")
+    rows = rows_of(client, job.id)
+    assert [rows[line][0] for line in (1, 2, 3, 4)] == [IMPORTED, IMPORTED, SKIPPED, SKIPPED]
+    assert rows[3][1] == "no such post, or not one you may see"
+    assert [get.path for get in peer.fetched] == ["/users/ben/statuses/3", "/users/ben/statuses/404"]
+    assert sorted(export(client, "ana", "bookmarks").splitlines()) == sorted([unknown["id"], public.ap_id])
+    # Overwrite keeps only what the file names
+    import_csv(client, "ana", "bookmarks", f"{public.ap_id}\n", overwrite=True)
+    assert export(client, "ana", "bookmarks") == f"{public.ap_id}\n"
