@@ -71,7 +71,7 @@ async def write_archive(services: Services, username: str, destination: Path) ->
     """Write the archive of ``username`` to ``destination`` (replaced whole once complete)."""
     account = await services.db.read(lambda session: find_local_actor(session, username))
     if account is None or account.disabled_at is not None:
-        raise NotFound(f"No local account named {username!r}.")
+        raise NotFound(f"No local account named {username!r} (or it is suspended).")
     partial = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.partial")
     make_private_folders(destination.parent)
     try:

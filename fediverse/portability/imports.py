@@ -216,7 +216,7 @@ async def resolve_account(services: Services, acct: str) -> Actor:
     if known is not None and known.is_local:
         local = await _local_account(services, known)
         if local is None:
-            raise NotFound("that account was deleted")
+            raise NotFound("that account is suspended or deleted")
         return known
     if host.lower() == services.urls.host.lower():
         raise NotFound(f"there is no account named {username} here")
