@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
+from sqlalchemy import update
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from storage.models import Account, AccountDomainBlock, Actor, Block, Follow, ImportRowState, JobState, Mute
-from tests.fediverse.federation.conftest import AS2, publish, query, remote_note
-from tests.fediverse.portability.conftest import export, import_csv, rows_of
+from fediverse.portability.imports import STEP_ROWS, create_import, run_import_step
+from fediverse.services import Services
+from storage.claims import claim_due
+from storage.models import (
+    Account,
+    AccountDomainBlock,
+    AccountJob,
+    Actor,
+    Block,
+    Follow,
+    ImportRowState,
+    ImportType,
+    JobState,
+    Mute,
+)
+from storage.types import utcnow
+from tests.conftest import run_in_app, services_of
+from tests.fediverse.federation.conftest import AS2, drain, publish, query, remote_note
+from tests.fediverse.portability.conftest import export, import_csv, job_row, rows_of
 from tests.peers import FakePeer
 
 SKIPPED, IMPORTED = ImportRowState.SKIPPED, ImportRowState.IMPORTED
@@ -128,3 +146,31 @@ def test_bookmarks_are_fetched_from_their_servers_and_only_posts_one_may_see_are
     # Overwrite keeps only what the file names
     import_csv(client, "ana", "bookmarks", f"{public.ap_id}\n", overwrite=True)
     assert export(client, "ana", "bookmarks") == f"{public.ap_id}\n"
+
+
+def test_an_import_left_by_a_crashed_worker_is_carried_on_without_repeating_a_row(
+    client: TestClient, make_user: Callable[..., Account]
+) -> None:
+    make_user("ana")
+    services = services_of(client)
+    domains = "".join(f"server{number}.example\n" for number in range(60))
+    job = run_in_app(client, create_import, services.db, "ana", ImportType.DOMAIN_BLOCKS, domains.encode())
+
+    async def crash_after_one_step() -> None:  # a worker claims the job, does one step, and dies holding it
+        async with services.db.transaction() as session:
+            (claimed,) = await claim_due(session, AccountJob, limit=1, lock_for=timedelta(minutes=5))
+        await run_import_step(services, claimed.id or 0)
+
+    run_in_app(client, crash_after_one_step)
+    drain(client)  # the lease has not lapsed: nobody touches the job
+    assert job_row(client, job.id).processed_items == STEP_ROWS
+    run_in_app(client, lapse_leases, services)
+    drain(client)
+    finished = job_row(client, job.id)
+    assert (finished.state, finished.imported_items, finished.skipped_items) == (JobState.SUCCEEDED, 60, 0)
+    assert len(query(client, select(AccountDomainBlock.domain))) == 60
+
+
+async def lapse_leases(services: Services) -> None:
+    async with services.db.transaction() as session:
+        await session.execute(update(AccountJob).values(locked_until=utcnow() - timedelta(seconds=1)))
