@@ -82,6 +82,12 @@ def test_a_mastodon_following_csv_is_resolved_through_webfinger_and_followed(
     assert (again.imported_items, again.skipped_items) == (3, 2)
     assert len([post for post in peer.posts() + other_peer.posts() if post.activity["type"] == "Follow"]) == 3
     assert len(query(client, select(Follow.id))) == 3
+    # And ana's export, imported by bob, gives bob the same follows with the same choices (the round trip)
+    make_user("bob")
+    exported = export(client, "ana", "following")
+    assert import_csv(client, "bob", "following", exported).imported_items == 3
+    assert sorted(export(client, "bob", "following").splitlines()) == sorted(exported.splitlines())
+    assert len(query(client, select(Follow.id))) == 6
 
 
 def test_blocks_mutes_and_domain_blocks_import_and_export_back_the_same(
