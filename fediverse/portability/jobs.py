@@ -73,6 +73,8 @@ class AccountJobQueue:
 
     async def run_once(self) -> int:
         expired = await self._expire_when_due()
+        if not await _work_waiting(self.services.db):  # a read first: idle passes take no write lock
+            return expired
         async with self.services.db.transaction() as session:
             claimed = await claim_due(session, AccountJob, limit=1, lock_for=LEASE)
             for job in claimed:
@@ -153,19 +155,35 @@ async def build_archive(services: Services, job: AccountJob) -> None:
         )
 
 
+async def _work_waiting(db: Database) -> bool:
+    """Whether a job is due and not held by a live lease."""
+    now = utcnow()
+    async with db.session() as session:
+        found = await session.scalar(
+            select(col(AccountJob.id))
+            .where(
+                col(AccountJob.state) == JobState.QUEUED,
+                col(AccountJob.next_attempt_at) <= now,
+                or_(col(AccountJob.locked_until).is_(None), col(AccountJob.locked_until) < now),
+            )
+            .limit(1)
+        )
+    return found is not None
+
+
 async def expire_archives(services: Services) -> int:
     """Delete the files of archives older than ``ARCHIVE_LIFETIME``; how many went."""
     folder = archives_folder(services.settings.data_dir)
+    expired = (
+        col(AccountJob.kind) == AccountJobKind.ARCHIVE,
+        col(AccountJob.filename).is_not(None),
+        col(AccountJob.finished_at) < utcnow() - ARCHIVE_LIFETIME,
+    )
+    async with services.db.session() as session:
+        if await session.scalar(select(col(AccountJob.id)).where(*expired).limit(1)) is None:
+            return 0
     async with services.db.transaction() as session:
-        old = list(
-            await session.scalars(
-                select(AccountJob).where(
-                    col(AccountJob.kind) == AccountJobKind.ARCHIVE,
-                    col(AccountJob.filename).is_not(None),
-                    col(AccountJob.finished_at) < utcnow() - ARCHIVE_LIFETIME,
-                )
-            )
-        )
+        old = list(await session.scalars(select(AccountJob).where(*expired)))
         for job in old:
             (folder / (job.filename or "")).unlink(missing_ok=True)
             job.filename = None

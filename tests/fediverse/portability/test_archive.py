@@ -7,14 +7,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import stat
 import zipfile
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from starlette.testclient import TestClient
 
+from fediverse.portability.jobs import ARCHIVE_LIFETIME, expire_archives
 from fediverse.social import actions
-from storage.models import Account
+from storage.models import Account, AccountJob
+from storage.types import utcnow
+from tests.conftest import run_in_app, services_of
 from tests.fediverse.federation.conftest import act, drain, remote_note
 from tests.fediverse.federation.test_jsonld_context import MODES, expand, problems
 from tests.fediverse.portability.conftest import import_csv, rows_of
@@ -123,3 +129,24 @@ def test_only_the_owner_downloads_an_archive(client: TestClient, make_user: Call
     bob = sign_in(client, make_user("bob"))
     assert bob.get(f"/settings/archives/{job_id}", headers=BROWSER).status_code == 404
     assert bob.get("/settings/archives/999999", headers=BROWSER).status_code == 404
+
+
+def test_an_archive_is_kept_a_week_then_its_file_goes(client: TestClient, make_user: Callable[..., Account]) -> None:
+    ana = sign_in(client, make_user("ana"))
+    job_id = ask_for_an_archive(client, ana)
+    folder = services_of(client).settings.data_dir / "archives"
+    (stored,) = list(folder.iterdir())
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600 and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    services = services_of(client)
+
+    async def age_it() -> int:
+        async with services.db.transaction() as session:
+            await session.execute(
+                update(AccountJob).values(finished_at=utcnow() - ARCHIVE_LIFETIME - timedelta(minutes=1))
+            )
+        return await expire_archives(services)
+
+    assert run_in_app(client, age_it) == 1
+    assert not stored.exists()
+    assert ana.get(f"/settings/archives/{job_id}", headers=BROWSER).status_code == 404
+    assert "no longer kept" in ana.get("/settings/import-export", headers=BROWSER).text
