@@ -10,7 +10,8 @@ Deleting happens in two parts:
 2. In the worker, the purge (``purge_account``), resumable: relations first (follows both ways, likes,
    boosts, blocks, mutes, bookmarks, notifications, ...), then the posts ``PURGE_STEP`` at a time (each
    step its own transaction, Mastodon's shape: tombstones remain so the ids answer 410 and are never
-   recreated), then every picture the account owned, with its files, and the profile.
+   recreated), then the activities it sent (no longer served, their waiting deliveries dropped; the
+   ``Delete`` stays), then every picture the account owned, with its files, and the profile.
 
 The ``Account`` row, the ``Actor`` row and the key pair stay: the username is reserved for good (nobody can
 register it and take over the old address), and the key still signs the ``Delete`` deliveries and any
@@ -252,9 +253,29 @@ async def purge_account(services: Services, account_id: int, *, step: int = PURG
             await tombstone_posts(session, post_ids)
         await forget_files(db, services.media, keys)
         tombstoned += len(post_ids)
+    await _forget_sent_activities(db, actor_id, step=step * 5)
     await _forget_owned_media(services, account_id)
     await _forget_other_jobs(services, account_id)
     return tombstoned
+
+
+async def _forget_sent_activities(db: Database, actor_id: int, *, step: int) -> None:
+    """The activities it sent (follows, likes, blocks…) stop being served, and those still waiting to be
+    delivered are not sent; only the ``Delete`` of the actor stays, with its deliveries."""
+    async with db.session() as session:
+        actor_ap_id = await session.scalar(select(col(Actor.ap_id)).where(col(Actor.id) == actor_id))
+    kept = col(OutboxActivity.ap_id) == f"{actor_ap_id}#delete"
+    while True:
+        async with db.transaction() as session:
+            ids = list(
+                await session.scalars(
+                    select(col(OutboxActivity.id)).where(col(OutboxActivity.actor_id) == actor_id, ~kept).limit(step)
+                )
+            )
+            if not ids:
+                return
+            await session.execute(delete(Delivery).where(col(Delivery.activity_id).in_(ids)))
+            await session.execute(delete(OutboxActivity).where(col(OutboxActivity.id).in_(ids)))
 
 
 async def _forget_owned_media(services: Services, account_id: int) -> None:

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from fediverse.core.accounts import create_account
 from fediverse.core.errors import Conflict
 from fediverse.core.instance_settings import InstanceInfo, save_instance_settings
-from storage.models import Account, Follow, Media, Post, WebSession
+from storage.models import Account, Follow, Media, OutboxActivity, Post, WebSession
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import AS2, drain, follow_remote, query, remote_follows
 from tests.fediverse.studio.conftest import Browser, generate, sign_in
@@ -81,6 +81,8 @@ def test_deleting_ones_account_tells_every_server_that_knows_it_and_keeps_the_na
     assert query(client, select(Media.id)) == []
     assert query(client, select(Follow.id)) == []
     assert query(client, select(WebSession.token_hash)) == []
+    # of what she sent, only the Delete is still served (her Follow, Accept and Create are not)
+    assert [row[0] for row in query(client, select(OutboxActivity.type))] == ["Delete"]
     assert [row[0] for row in query(client, select(Post.deleted_at))] != [None]
     assert client.get("/settings/profile", headers=BROWSER, follow_redirects=False).status_code == 401
     # and nobody can take her name
