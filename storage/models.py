@@ -12,6 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 from storage.types import BigIntId, JsonDocument, UTCDateTime, new_snowflake, utcnow
@@ -137,7 +139,10 @@ class Account(SQLModel, table=True):
     header_media_id: int | None = Field(default=None, sa_type=BigIntId)
     created_at: datetime = _created()
     last_active_at: datetime | None = _ts()
+    #: Set: the account cannot sign in and its actor answers 410 (suspended by an admin, or deleted).
     disabled_at: datetime | None = _ts()
+    #: Set: deleted for good (``disabled_at`` too). The row stays so the username is never given again.
+    deleted_at: datetime | None = _ts()
 
 
 class Keypair(SQLModel, table=True):
@@ -273,6 +278,10 @@ class Follow(SQLModel, table=True):
     ap_id: str | None = Field(default=None, max_length=2048, index=True)  # the Follow activity
     created_at: datetime = _created()
     accepted_at: datetime | None = _ts()
+    # A local follower's choices, as Mastodon's following CSV carries them (kept and exported; decision 0060).
+    show_boosts: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
+    notify: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    languages: list[str] | None = _json()
 
 
 class Like(SQLModel, table=True):
@@ -656,3 +665,74 @@ class IdempotencyKey(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     post_id: int = Field(foreign_key="posts.id", sa_type=BigIntId)
     created_at: datetime = _created()
+
+
+# Coming and going (decision 0060): CSV imports, archives and account deletions run in the background.
+
+
+class AccountJobKind(StrEnum):
+    IMPORT = "import"  # a Mastodon-format CSV, one ``ImportRow`` per line
+    ARCHIVE = "archive"  # a zip of everything the account posted
+    DELETION = "deletion"  # purging a deleted account's posts, media and relations in steps
+
+
+class ImportType(StrEnum):
+    FOLLOWING = "following"
+    BLOCKS = "blocks"
+    MUTES = "mutes"
+    DOMAIN_BLOCKS = "domain-blocks"
+    BOOKMARKS = "bookmarks"
+
+
+class AccountJob(SQLModel, table=True):
+    """Background work of one local account. Claimed like every work row (``storage.claims``): ``state``
+    stays ``queued`` while a worker holds it (``started_at`` says it began) and ends ``succeeded`` or
+    ``failed``; a crashed worker's lease lapses and another carries on where the rows say."""
+
+    __tablename__ = "account_jobs"
+    __table_args__ = (
+        Index("ix_account_jobs_due", "state", "next_attempt_at"),
+        Index("ix_account_jobs_account_id_id", "account_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    account_id: int = Field(foreign_key="accounts.id", sa_type=BigIntId)
+    kind: str = Field(max_length=16)
+    state: str = Field(default=JobState.QUEUED, max_length=16)
+    # Imports: what the file holds, whether what it lacks is removed, and how far it got.
+    import_type: str | None = Field(default=None, max_length=32)
+    overwrite: bool = False
+    prepared: bool = False  # an overwrite's removals are done
+    filename: str | None = Field(default=None, max_length=255)  # as uploaded, or the archive's file name
+    total_items: int = 0
+    processed_items: int = 0
+    imported_items: int = 0
+    skipped_items: int = 0
+    size_bytes: int | None = Field(default=None, sa_type=BigInteger)  # a finished archive's
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    locked_until: datetime | None = _ts()
+    error: str | None = _text()
+    created_at: datetime = _created()
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class ImportRowState(StrEnum):
+    QUEUED = "queued"
+    IMPORTED = "imported"
+    SKIPPED = "skipped"  # with ``reason``
+
+
+class ImportRow(SQLModel, table=True):
+    """One line of an imported CSV, as parsed (``data``), and what became of it."""
+
+    __tablename__ = "import_rows"
+    __table_args__ = (Index("ix_import_rows_job_id_state_id", "job_id", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    job_id: int = Field(foreign_key="account_jobs.id", sa_type=BigIntId)
+    line: int  # in the uploaded file, counting from 1
+    data: dict[str, Any] = Field(sa_type=JsonDocument)
+    state: str = Field(default=ImportRowState.QUEUED, max_length=16)
+    reason: str | None = _text()

@@ -48,6 +48,7 @@ FORBIDDEN_INSIDE = {
     "fediverse/social": ("fediverse.studio", "fediverse.web", "fediverse.worker", "fediverse.cli"),
     "fediverse/studio": ("fediverse.web", "fediverse.worker", "fediverse.cli"),
     "fediverse/housekeeping": ("fediverse.web", "fediverse.worker", "fediverse.cli"),
+    "fediverse/portability": ("fediverse.studio", "fediverse.web", "fediverse.worker", "fediverse.cli"),
     "fediverse/worker": ("fediverse.web", "fediverse.cli"),
     "fediverse/web": ("fediverse.cli",),
     "fediverse/services.py": ("fediverse.web", "fediverse.worker", "fediverse.cli"),

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from fediverse import __version__
-from fediverse.cli import housekeeping, posting, serving, social, status, users
+from fediverse.cli import housekeeping, portability, posting, serving, social, status, users
 from fediverse.core.config import ConfigError
 from fediverse.core.data_folder import keep_new_files_private
 from fediverse.core.errors import ReverieError
@@ -29,6 +29,9 @@ examples:
   reverie post ana --prompt "misty mountains at dawn" --mood "🌄 calm"   paint and publish
   reverie housekeeping                   remove expired drafts and unused files now
   reverie status                         queues, failing hosts, database and schema at a glance
+  reverie import ana following following_accounts.csv    follow what a Mastodon export lists
+  reverie export ana following > following.csv           the same format, out
+  reverie archive ana ana.zip            everything ana posted, in Mastodon's archive layout
 """
 
 
@@ -41,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reverie {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (serving, users, social, posting, housekeeping, status):
+    for module in (serving, users, social, posting, portability, housekeeping, status):
         module.register(commands)
     return parser
 

@@ -9,6 +9,7 @@ from fediverse.federation.delivery_queue import DeliveryQueue
 from fediverse.federation.fetch_queue import ThreadFetchQueue
 from fediverse.federation.inbox.inbox_queue import InboxQueue
 from fediverse.housekeeping.housekeeping_queue import HousekeepingQueue
+from fediverse.portability.jobs import AccountJobQueue
 from fediverse.services import Services
 from fediverse.studio.generation_queue import GenerationQueue
 from fediverse.worker.loop import Worker, WorkQueue
@@ -25,6 +26,7 @@ async def open_worker(services: Services) -> AsyncIterator[Worker]:
             ThreadFetchQueue(services),
             deliveries,
             generation,
+            AccountJobQueue(services),
             HousekeepingQueue(services),
         ]
         yield Worker(queues)

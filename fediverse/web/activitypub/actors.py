@@ -27,6 +27,7 @@ from fediverse.federation.documents import (
     instance_actor_document,
     ordered_collection,
     ordered_collection_page,
+    tombstone_document,
 )
 from fediverse.federation.notes import PostView, create_activity
 from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
@@ -109,11 +110,23 @@ async def actor_response(request: Request, username: str) -> Response:
     """The actor document, at ``/users/{name}`` or ``/@{name}``. Under authorized fetch, anyone but a
     verified signer the account does not block gets the barebones one: the key and endpoints only."""
     services: Services = request.state.services
-    actor_id, document = await local_actor_document(services, username)
+    try:
+        actor_id, document = await local_actor_document(services, username)
+    except Gone:
+        return await _gone_actor(services, username)
     reader = await authorize_key_read(request, actor_id)
     if services.settings.authorized_fetch and reader.actor is None:
         return reader.respond(barebones_actor_document(document))
     return reader.respond(document, keep=True)
+
+
+async def _gone_actor(services: Services, username: str) -> Response:
+    """A deleted (or suspended) account's actor: ``410`` with a ``Tombstone`` (``deleted`` when it is for
+    good), so a peer knows it is gone rather than missing. The username stays taken (decision 0060)."""
+    async with services.db.session() as session:
+        deleted_at = await session.scalar(select(col(Account.deleted_at)).where(col(Account.username) == username))
+    tombstone = tombstone_document(services.urls.actor_id(username), "Person", deleted_at)
+    return anyone().respond(tombstone, status_code=410)
 
 
 async def actor(request: Request) -> Response:

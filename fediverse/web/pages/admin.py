@@ -1,5 +1,6 @@
 """Administration: the instance's name, description and registration mode; invite links; domain blocks;
-reports (Flags) to resolve; the Health page. Only administrators get here."""
+reports (Flags) to resolve; local accounts to suspend or delete; the Health page. Only administrators get
+here."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fediverse.core.accounts import USERNAME_PATTERN
 from fediverse.core.domain_blocks import domain_suffixes
-from fediverse.core.errors import BadRequest, NotFound
+from fediverse.core.errors import BadRequest, Conflict, NotFound
 from fediverse.core.ids import parse_id
 from fediverse.core.instance_settings import InstanceInfo, save_instance_settings
+from fediverse.portability.deletion import delete_account, suspend_account, unsuspend_account
 from fediverse.reads.health import collect_health, describe_age, describe_bytes
 from fediverse.services import Services
 from fediverse.web.pages.forms import read_form, see_other, text_field
 from fediverse.web.params import path_id
 from fediverse.web.rendering import render_page
 from fediverse.web.sessions import require_admin
-from storage.models import Actor, DomainBlock, Invite, Report
+from storage.models import Account, Actor, DomainBlock, Invite, Report
 from storage.types import utcnow
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -150,9 +153,55 @@ async def resolve_report(request: Request) -> Response:
     return see_other("/admin#reports")
 
 
+async def accounts_page(request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
+    """Local accounts with their state, and the forms to suspend, lift a suspension, or delete."""
+    await require_admin(request)
+    services: Services = request.state.services
+    async with services.db.session() as session:
+        accounts = list(await session.scalars(select(Account).order_by(col(Account.username))))
+    notices = {"suspended": "Suspended.", "unsuspended": "Suspension lifted.", "deleted": "Deleted."}
+    notice = notices.get(request.query_params.get("done", ""))
+    return await render_page(
+        request,
+        "admin_accounts.html",
+        {"accounts": accounts, "notice": notice, "error": error},
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def change_account(request: Request) -> Response:
+    """Suspend, lift a suspension, or delete (the form repeats the username to confirm a deletion)."""
+    admin = await require_admin(request)
+    services: Services = request.state.services
+    form = await read_form(request)
+    username, action = request.path_params["username"], request.path_params["action"]
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise NotFound("No such account.")
+    if username == admin.username:
+        return await accounts_page(request, error="Your own account is changed from your settings.", status_code=400)
+    try:
+        if action == "suspend":
+            await suspend_account(services.db, username)
+        elif action == "unsuspend":
+            await unsuspend_account(services.db, username)
+        elif action == "delete":
+            if text_field(form, "confirm", max_length=30) != username:
+                raise BadRequest(f"Type {username} to confirm deleting @{username}.")
+            await delete_account(services, username)
+        else:
+            raise NotFound("No such action.")
+    except (BadRequest, Conflict) as error:
+        return await accounts_page(request, error=str(error), status_code=error.status_code)
+    done = {"suspend": "suspended", "unsuspend": "unsuspended", "delete": "deleted"}[action]
+    return see_other(f"/admin/accounts?done={done}")
+
+
 routes = [
     Route("/admin", admin_page),
     Route("/admin/health", health_page),
+    Route("/admin/accounts", accounts_page),
+    Route("/admin/accounts/{username}/{action}", change_account, methods=["POST"]),
     Route("/admin/instance", save_instance, methods=["POST"]),
     Route("/admin/invites", create_invite, methods=["POST"]),
     Route("/admin/domain-blocks", block_domain, methods=["POST"]),

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from fediverse.web.pages import admin, compose, feeds, notifications, posts, profiles, safety, search, session, settings
+from fediverse.web.pages import (
+    admin,
+    compose,
+    feeds,
+    notifications,
+    portability,
+    posts,
+    profiles,
+    safety,
+    search,
+    session,
+    settings,
+)
 
 routes: list[BaseRoute] = [
     *session.routes,
@@ -13,6 +25,7 @@ routes: list[BaseRoute] = [
     *notifications.routes,
     *search.routes,
     *settings.routes,
+    *portability.routes,
     *safety.routes,
     *admin.routes,
     *posts.routes,

@@ -123,6 +123,8 @@ def test_m2_no_url_serves_activitystreams_to_an_unsigned_reader(
         "key": "ab/cd/" + "ab" * 32 + ".png",
         "id": "1",
         "report_id": "1",
+        "job_id": "1",
+        "kind": "following",
     }
     paths = _get_paths(client, values)
     assert f"/@ana/{post.id}" in paths and f"/users/ana/activities/{token}" in paths
