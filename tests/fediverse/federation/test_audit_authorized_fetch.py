@@ -95,11 +95,11 @@ def _activity_id(client: TestClient, kind: str) -> str:
 
 
 def _get_paths(client: TestClient, values: dict[str, str]) -> list[str]:
-    """Every GET route of the app, its parameters filled from ``values``."""
+    """Every GET route of the app, its parameters filled from ``values`` (``1`` for any other)."""
     paths = []
     for route in client.app.routes:  # type: ignore[attr-defined]
         if isinstance(route, Route) and route.methods and "GET" in route.methods:
-            paths.append(route.path_format.format(**{name: values[name] for name in route.param_convertors}))
+            paths.append(route.path_format.format(**{name: values.get(name, "1") for name in route.param_convertors}))
     return paths
 
 
