@@ -32,7 +32,7 @@ from fediverse.web.client_api.account_lookup import (
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import Json, account, relationship
 from fediverse.web.client_api.paging import Page, link_header, page_of
-from fediverse.web.client_api.request_params import read_params
+from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.responses import JSONResponse
 from storage.models import Account, AccountDomainBlock, Actor, Block, Follow, FollowState, Mute
 
@@ -121,7 +121,7 @@ async def relationships(request: Request) -> Response:
     services: Services = request.state.services
     viewer = await require_user(request, "read:follows")
     params = await read_params(request)
-    ids = parse_ids(params.many("id"))
+    ids = parse_ids(params.strings("id"))
 
     def read(session: Session) -> list[Json]:
         found = actors_by_ids(session, ids)
@@ -130,7 +130,7 @@ async def relationships(request: Request) -> Response:
     return JSONResponse(await services.db.read(read))
 
 
-Change = Callable[[Services, Account, Actor, Any], Awaitable[object]]
+Change = Callable[[Services, Account, Actor, Params], Awaitable[object]]
 
 
 def _changing(scope: str, change: Change) -> Callable[[Request], Awaitable[Response]]:
@@ -148,33 +148,33 @@ def _changing(scope: str, change: Change) -> Callable[[Request], Awaitable[Respo
     return endpoint
 
 
-async def _follow(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
+async def _follow(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
     await actions.follow(services, viewer.username, target.ap_id)
 
 
-async def _unfollow(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
+async def _unfollow(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
     await actions.unfollow(services, viewer.username, target.ap_id)
 
 
-async def _block(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
+async def _block(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
     await actions.block(services, viewer.username, target.ap_id)
 
 
-async def _unblock(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
+async def _unblock(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
     await actions.unblock(services, viewer.username, target.ap_id)
 
 
-async def _mute(services: Services, viewer: Account, target: Actor, params: Any) -> None:
+async def _mute(services: Services, viewer: Account, target: Actor, params: Params) -> None:
     """``notifications`` (default true) hides their notifications too; ``duration`` is not kept."""
-    hide = params.boolean("notifications", True)
+    hide = params.flag("notifications", default=True)
     await actions.mute(services, viewer.username, target.ap_id, hide_notifications=bool(hide))
 
 
-async def _unmute(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
+async def _unmute(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
     await actions.unmute(services, viewer.username, target.ap_id)
 
 
-async def _remove_follower(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
+async def _remove_follower(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
     await actions.answer_follow_request(services, viewer.username, target.ap_id, approve=False)
 
 
@@ -303,7 +303,7 @@ async def familiar_followers(request: Request) -> Response:
     services: Services = request.state.services
     viewer = await require_user(request, "read:follows")
     params = await read_params(request)
-    ids = parse_ids(params.many("id"))
+    ids = parse_ids(params.strings("id"))
 
     def read(session: Session) -> list[Json]:
         found = actors_by_ids(session, ids)
