@@ -12,12 +12,11 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from fediverse.core.errors import NotFound
 from fediverse.core.ids import parse_id
 from fediverse.services import Services
+from fediverse.web.client_api.errors import RecordNotFound
 from storage.models import Account, Actor
 
-RECORD_NOT_FOUND = "Record not found"
 #: How many ids one call may name (``relationships``, ``familiar_followers``).
 MAX_IDS = 80
 
@@ -52,7 +51,7 @@ def parse_ids(values: Iterable[object]) -> list[int]:
 async def find_account_actor(services: Services, actor_id: int) -> Actor:
     found = await services.db.read(lambda session: actors_by_ids(session, [actor_id]))
     if actor_id not in found:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     return found[actor_id]
 
 

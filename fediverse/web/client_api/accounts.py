@@ -18,16 +18,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.core.errors import BadRequest, NotFound, UnprocessableEntity
+from fediverse.core.errors import BadRequest, UnprocessableEntity
 from fediverse.core.text import normalize_tag
 from fediverse.federation.sanitize import html_to_text
 from fediverse.reads.timelines import AccountFeed, account_statuses
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.social.profiles import MAX_BIO_LENGTH, MAX_DISPLAY_NAME_LENGTH, ProfileChanges
-from fediverse.web.client_api.account_lookup import RECORD_NOT_FOUND, actor_by_acct, find_account_actor
+from fediverse.web.client_api.account_lookup import actor_by_acct, find_account_actor
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import account, credential_account
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.client_api.paging import link_header, page_of
 from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.client_api.relationships import listed_accounts
@@ -136,10 +137,10 @@ async def lookup(request: Request) -> Response:
     if not acct:
         raise BadRequest("Missing parameter: acct.")
     if len(acct) > 600:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     actor = await services.db.read(lambda session: actor_by_acct(session, acct, services.urls.host))
     if actor is None:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     return JSONResponse(account(actor, services.urls))
 
 

@@ -20,11 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fediverse.core.errors import BadRequest, NotFound, UnprocessableEntity, UnsupportedMediaType
+from fediverse.core.errors import BadRequest, UnprocessableEntity, UnsupportedMediaType
 from fediverse.services import Services
 from fediverse.studio.drafts import MAX_ALT_TEXT, create_upload, discard_draft, update_draft
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import media_attachment
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
@@ -70,7 +71,7 @@ async def own_draft(services: Services, account: Account, media_id: int) -> Medi
     async with services.db.session() as session:
         media = await session.get(Media, media_id)
     if media is None or media.owner_account_id != account.id or media.state != MediaState.DRAFT:
-        raise NotFound("Record not found")
+        raise RecordNotFound()
     return media
 
 

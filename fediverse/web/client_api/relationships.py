@@ -19,11 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.core.errors import NotFound, UnprocessableEntity
+from fediverse.core.errors import UnprocessableEntity
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.web.client_api.account_lookup import (
-    RECORD_NOT_FOUND,
     actors_by_ids,
     find_account_actor,
     parse_ids,
@@ -31,6 +30,7 @@ from fediverse.web.client_api.account_lookup import (
 )
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import Json, account, relationship
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.client_api.paging import Page, link_header, page_of
 from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.responses import JSONResponse
@@ -231,7 +231,7 @@ def _answer_request(approve: bool) -> Callable[[Request], Awaitable[Response]]:
             )
         )
         if pending is None:
-            raise NotFound(RECORD_NOT_FOUND)
+            raise RecordNotFound()
         await actions.answer_follow_request(services, viewer.username, target.ap_id, approve=approve)
         return JSONResponse(await relationship_with(services, viewer, target))
 

@@ -34,6 +34,7 @@ from fediverse.social import actions
 from fediverse.studio.publishing import Composition, publish_composition
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import Json, plain_post, status_edit, visibility_in
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.client_api.params import Params, nest, read_params
 from fediverse.web.client_api.status_views import render_status, render_statuses
 from fediverse.web.params import path_id
@@ -41,7 +42,6 @@ from fediverse.web.responses import JSONResponse
 from storage.models import Account, Actor, Announce, IdempotencyKey, Media, Post, PostEdit, PostMedia
 from storage.types import utcnow
 
-RECORD_NOT_FOUND = "Record not found"
 #: Mastodon's language codes: ISO 639 (two or three letters), perhaps with a region or script.
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 _KEY_LENGTH = 255
@@ -73,7 +73,7 @@ def visible_target(session: Session, status_id: int, viewer: Account | None) -> 
         boost = session.scalar(_BOOST, {"id": status_id})
         post = session.scalar(_POST, {"id": boost.post_id}) if boost is not None else None
     if post is None or not may_see(session, post, viewer.actor_id if viewer else None):
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     return Target(post, boost)
 
 
@@ -88,7 +88,7 @@ async def own_post(request: Request, account: Account) -> Post:
     """The caller's own post in the path; anyone else's is not found, as in Mastodon."""
     target = await find_status(request, account)
     if target.boost is not None or target.post.author_id != account.actor_id:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     return target.post
 
 
@@ -325,7 +325,7 @@ async def delete_status(request: Request) -> Response:
         await actions.unboost(services, account.username, target.post.ap_id)
         return JSONResponse(rendered)
     if target.boost is not None or target.post.author_id != account.actor_id:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     post = target.post
     rendered = {**await render_status(services, account, post), "text": _source_text(post)}
     await actions.delete_post(services, account.username, post.ap_id)

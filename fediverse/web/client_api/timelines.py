@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.core.errors import NotFound
 from fediverse.core.text import normalize_tag
 from fediverse.reads.timelines import (
     TimelinePage,
@@ -26,6 +25,7 @@ from fediverse.reads.timelines import (
 )
 from fediverse.services import Services
 from fediverse.web.client_api.auth import optional_user, require_user
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.client_api.paging import Page, link_header, page_of
 from fediverse.web.client_api.params import Params, nest
 from fediverse.web.client_api.status_views import render_statuses
@@ -85,7 +85,7 @@ async def public(request: Request) -> Response:
 def _tag(name: str) -> str:
     tag = normalize_tag(name.lstrip("#"))
     if not tag or len(tag) > MAX_TAG_LENGTH:
-        raise NotFound("Record not found")
+        raise RecordNotFound()
     return tag
 
 
