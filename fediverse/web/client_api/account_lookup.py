@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
+from starlette.requests import Request
 
 from fediverse.core.ids import parse_id
 from fediverse.services import Services
@@ -48,7 +49,10 @@ def parse_ids(values: Iterable[object]) -> list[int]:
     return ids[:MAX_IDS]
 
 
-async def find_account_actor(services: Services, actor_id: int) -> Actor:
+async def path_account(request: Request) -> Actor:
+    """The account the path names (``{id:id}``), if the API shows it; 404 otherwise."""
+    services: Services = request.state.services
+    actor_id: int = request.path_params["id"]
     found = await services.db.read(lambda session: actors_by_ids(session, [actor_id]))
     if actor_id not in found:
         raise RecordNotFound()

@@ -25,7 +25,7 @@ from fediverse.reads.timelines import AccountFeed, account_statuses
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.social.profiles import MAX_BIO_LENGTH, MAX_DISPLAY_NAME_LENGTH, ProfileChanges
-from fediverse.web.client_api.account_lookup import actor_by_acct, find_account_actor
+from fediverse.web.client_api.account_lookup import actor_by_acct, path_account
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import account, credential_account
 from fediverse.web.client_api.errors import RecordNotFound
@@ -125,7 +125,7 @@ def _check_unkept(params: Params) -> None:
 async def get_account(request: Request) -> Response:
     services: Services = request.state.services
     await optional_user(request, "read:accounts")
-    actor = await find_account_actor(services, request.path_params["id"])
+    actor = await path_account(request)
     return JSONResponse(account(actor, services.urls))
 
 
@@ -149,7 +149,7 @@ async def statuses(request: Request) -> Response:
     ``exclude_reblogs``, ``tagged``, and ``pinned`` (nothing is pinned here: an empty list)."""
     services: Services = request.state.services
     viewer = await optional_user(request, "read:statuses")
-    actor = await find_account_actor(services, request.path_params["id"])
+    actor = await path_account(request)
     params = await read_params(request)
     page = page_of(request)
     if params.flag("pinned"):
@@ -182,9 +182,8 @@ async def statuses(request: Request) -> Response:
 async def follow_list(request: Request) -> Response:
     """``:id/followers`` and ``:id/following``: accepted follows of an account here; a remote account's
     lists are its server's, and we show none of them (as our pages do)."""
-    services: Services = request.state.services
     await optional_user(request, "read:accounts")
-    actor = await find_account_actor(services, request.path_params["id"])
+    actor = await path_account(request)
     if not actor.is_local:
         return JSONResponse([])
     followers = request.url.path.endswith("/followers")
@@ -203,9 +202,8 @@ async def follow_list(request: Request) -> Response:
 
 async def empty_for_account(request: Request) -> Response:
     """An account's featured tags, lists and identity proofs: we keep none (an unknown account is 404)."""
-    services: Services = request.state.services
     await optional_user(request, "read:accounts")
-    await find_account_actor(services, request.path_params["id"])
+    await path_account(request)
     return JSONResponse([])
 
 

@@ -24,8 +24,8 @@ from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.web.client_api.account_lookup import (
     actors_by_ids,
-    find_account_actor,
     parse_ids,
+    path_account,
     shown,
 )
 from fediverse.web.client_api.auth import require_user
@@ -116,12 +116,16 @@ async def relationship_with(services: Services, viewer: Account, target: Actor) 
     return found
 
 
+async def _asked_ids(request: Request) -> list[int]:
+    """``id[]`` (or ``id``): the accounts asked about, in order, once each; what is no id names none."""
+    return parse_ids((await read_params(request)).strings("id"))
+
+
 async def relationships(request: Request) -> Response:
     """``GET /api/v1/accounts/relationships?id[]=…``: unknown ids are left out, as Mastodon does."""
     services: Services = request.state.services
     viewer = await require_user(request, "read:follows")
-    params = await read_params(request)
-    ids = parse_ids(params.strings("id"))
+    ids = await _asked_ids(request)
 
     def read(session: Session) -> list[Json]:
         found = actors_by_ids(session, ids)
@@ -140,7 +144,7 @@ def _changing(scope: str, change: Change) -> Callable[[Request], Awaitable[Respo
     async def endpoint(request: Request) -> Response:
         services: Services = request.state.services
         viewer = await require_user(request, scope)
-        target = await find_account_actor(services, request.path_params["id"])
+        target = await path_account(request)
         params = await read_params(request)
         await change(services, viewer, target, params)
         return JSONResponse(await relationship_with(services, viewer, target))
@@ -220,7 +224,7 @@ def _answer_request(approve: bool) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         services: Services = request.state.services
         viewer = await require_user(request, "write:follows")
-        target = await find_account_actor(services, request.path_params["id"])
+        target = await path_account(request)
         pending = await services.db.read(
             lambda session: session.scalar(
                 select(col(Follow.id)).where(
@@ -302,8 +306,7 @@ async def familiar_followers(request: Request) -> Response:
     """For each ``id[]``: the accounts the caller follows that follow it too."""
     services: Services = request.state.services
     viewer = await require_user(request, "read:follows")
-    params = await read_params(request)
-    ids = parse_ids(params.strings("id"))
+    ids = await _asked_ids(request)
 
     def read(session: Session) -> list[Json]:
         found = actors_by_ids(session, ids)
