@@ -28,7 +28,7 @@ from fediverse.social.notifications import shown_to
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import NOTIFICATION_TYPES, Json, notification
 from fediverse.web.client_api.errors import RecordNotFound
-from fediverse.web.client_api.paging import Page, link_header, page_of
+from fediverse.web.client_api.paging import Page, clamped_limit, link_header, page_of
 from fediverse.web.client_api.params import Params, query_params, read_params
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.params import path_id
@@ -181,9 +181,7 @@ async def unread_count(request: Request) -> Response:
     account = await require_user(request, READ_SCOPE)
     params = query_params(request)
     conditions = [*filters(account, params), col(Notification.read_at).is_(None)]
-    raw_limit = params.raw("limit")
-    limit = parse_id(raw_limit) if isinstance(raw_limit, str) else None
-    cap = min(limit or UNREAD_DEFAULT, UNREAD_MAX)
+    cap = clamped_limit(params.raw("limit"), default=UNREAD_DEFAULT, maximum=UNREAD_MAX)
     counted = select(col(Notification.id)).where(*conditions).limit(cap).subquery()
 
     def count(session: Session) -> int:

@@ -29,6 +29,7 @@ from fediverse.social import actions
 from fediverse.web.client_api.account_lookup import actor_by_acct, actors_by_ids, shown
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import Json, account, hashtag
+from fediverse.web.client_api.paging import clamped_limit
 from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.responses import JSONResponse
@@ -37,8 +38,6 @@ from storage.models import Account, Actor, Post, PostTag
 log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 500
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 40
 MAX_OFFSET = 10_000
 _TYPES = ("accounts", "statuses", "hashtags")
 
@@ -64,15 +63,10 @@ def read_query(params: Params, viewer: Account | None) -> Query:
     text = params.text("q", max_length=MAX_QUERY_LENGTH)
     if text is None or not text.strip():
         raise BadRequest("Missing parameter: q.")
-    raw_limit = params.raw("limit")
-    try:
-        limit = int(raw_limit) if raw_limit not in (None, "") else DEFAULT_LIMIT
-    except (TypeError, ValueError):
-        limit = DEFAULT_LIMIT
     query = Query(
         text=text.strip(),
         resolve=bool(params.flag("resolve")),
-        limit=max(1, min(limit, MAX_LIMIT)),
+        limit=clamped_limit(params.raw("limit")),
         offset=params.integer("offset", default=0, minimum=0, maximum=MAX_OFFSET),
         following=bool(params.flag("following")),
     )
