@@ -35,7 +35,7 @@ from fediverse.studio.publishing import Composition, publish_composition
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import Json, plain_post, status_edit, visibility_in
 from fediverse.web.client_api.errors import RecordNotFound
-from fediverse.web.client_api.params import Params, nest, read_params
+from fediverse.web.client_api.params import Params, query_params, read_params
 from fediverse.web.client_api.status_views import render_status, render_statuses
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
@@ -205,8 +205,7 @@ async def show_statuses(request: Request) -> Response:
     """``GET /api/v1/statuses?id[]=…``: those of the statuses the caller may see, in the order asked."""
     viewer = await optional_user(request)
     services: Services = request.state.services
-    params = Params(nest(request.query_params.multi_items()))
-    wanted = params.ids("id")[:40]
+    wanted = query_params(request).ids("id")[:40]
 
     def load(session: Session) -> list[Entry]:
         found = []
