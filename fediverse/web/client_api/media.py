@@ -26,7 +26,7 @@ from fediverse.studio.drafts import MAX_ALT_TEXT, create_upload, discard_draft, 
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import media_attachment
 from fediverse.web.client_api.errors import RecordNotFound
-from fediverse.web.client_api.params import Params, read_params
+from fediverse.web.client_api.params import Params, nest, read_params
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
 from fediverse.web.uploads import read_upload, read_upload_form
@@ -54,16 +54,6 @@ def read_focus(value: object) -> tuple[float, float] | None:
     if not all(math.isfinite(number) and -1.0 <= number <= 1.0 for number in (x, y)):
         raise UnprocessableEntity('focus must be two numbers from -1.0 to 1.0, as "x,y".')
     return x, y
-
-
-def read_description(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise UnprocessableEntity("description must be text.")
-    if len(value) > MAX_ALT_TEXT:
-        raise UnprocessableEntity(f"description may have at most {MAX_ALT_TEXT} characters.")
-    return value
 
 
 async def own_draft(services: Services, account: Account, media_id: int) -> Media:
@@ -97,8 +87,9 @@ async def _upload(request: Request) -> Media:
 
 
 async def _read_upload(form: FormData) -> tuple[str | None, tuple[float, float] | None, bytes]:
-    description = read_description(form.get("description"))
-    focus = read_focus(form.get("focus"))
+    fields = Params(nest(form.multi_items()))
+    description = fields.text("description", max_length=MAX_ALT_TEXT)
+    focus = read_focus(fields.raw("focus"))
     try:
         data = await read_upload(form)
     except BadRequest as error:
@@ -134,7 +125,7 @@ async def update_media(request: Request) -> Response:
     media_id = path_id(request)
     await own_draft(services, account, media_id)
     params: Params = await read_params(request)
-    description = read_description(params.raw("description"))
+    description = params.text("description", max_length=MAX_ALT_TEXT)
     focus = read_focus(params.raw("focus"))
     media = await update_draft(
         services,
