@@ -124,6 +124,13 @@ class Params:
     def raw(self, name: str) -> Any:
         return self.values.get(name)
 
+    def _many(self, name: str) -> list[Any]:
+        """The values under ``name``: a list as it is, one bare value as a list of one, none when absent."""
+        value = self.values.get(name)
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
+
     def _name(self, name: str) -> str:
         return f"{self._prefix}[{name}]" if self._prefix else name
 
@@ -200,21 +207,14 @@ class Params:
 
     def ids(self, name: str) -> list[int]:
         """A list of ids (``name[]`` in a form, an array in JSON; one bare value counts as a list of one)."""
-        value = self.values.get(name)
-        if value is None:
-            return []
-        values = value if isinstance(value, list) else [value]
-        found = [parse_id(item) for item in values if item != ""]
+        found = [parse_id(item) for item in self._many(name) if item != ""]
         if None in found:
             raise UnprocessableEntity(f"{self._name(name)} must be a list of ids.")
         return [item for item in found if item is not None]
 
     def strings(self, name: str) -> list[str]:
         """A list of strings, given as ``ids`` are; empty ones left out."""
-        value = self.values.get(name)
-        if value is None:
-            return []
-        values = value if isinstance(value, list) else [value]
+        values = self._many(name)
         if not all(isinstance(item, str) for item in values):
             raise UnprocessableEntity(f"{self._name(name)} must be a list of text.")
         return [self._no_nul(name, item) for item in values if item]

@@ -135,6 +135,8 @@ async def relationships(request: Request) -> Response:
 
 
 Change = Callable[[Services, Account, Actor, Params], Awaitable[object]]
+#: A social action on an account (``actions.follow``, ``actions.block`` …): the caller's name, the target's id.
+Action = Callable[[Services, str, str], Awaitable[object]]
 
 
 def _changing(scope: str, change: Change) -> Callable[[Request], Awaitable[Response]]:
@@ -152,30 +154,19 @@ def _changing(scope: str, change: Change) -> Callable[[Request], Awaitable[Respo
     return endpoint
 
 
-async def _follow(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
-    await actions.follow(services, viewer.username, target.ap_id)
+def _on_target(action: Action) -> Change:
+    """The change that is ``action`` on the target, with no parameters."""
 
+    async def change(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
+        await action(services, viewer.username, target.ap_id)
 
-async def _unfollow(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
-    await actions.unfollow(services, viewer.username, target.ap_id)
-
-
-async def _block(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
-    await actions.block(services, viewer.username, target.ap_id)
-
-
-async def _unblock(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
-    await actions.unblock(services, viewer.username, target.ap_id)
+    return change
 
 
 async def _mute(services: Services, viewer: Account, target: Actor, params: Params) -> None:
     """``notifications`` (default true) hides their notifications too; ``duration`` is not kept."""
     hide = params.flag("notifications", default=True)
     await actions.mute(services, viewer.username, target.ap_id, hide_notifications=bool(hide))
-
-
-async def _unmute(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
-    await actions.unmute(services, viewer.username, target.ap_id)
 
 
 async def _remove_follower(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
@@ -342,13 +333,13 @@ _ID = "/api/v1/accounts/{id:id}"
 routes: list[BaseRoute] = [
     Route("/api/v1/accounts/relationships", relationships),
     Route("/api/v1/accounts/familiar_followers", familiar_followers),
-    Route(f"{_ID}/follow", _changing("write:follows", _follow), methods=["POST"]),
-    Route(f"{_ID}/unfollow", _changing("write:follows", _unfollow), methods=["POST"]),
+    Route(f"{_ID}/follow", _changing("write:follows", _on_target(actions.follow)), methods=["POST"]),
+    Route(f"{_ID}/unfollow", _changing("write:follows", _on_target(actions.unfollow)), methods=["POST"]),
     Route(f"{_ID}/remove_from_followers", _changing("write:follows", _remove_follower), methods=["POST"]),
-    Route(f"{_ID}/block", _changing("write:blocks", _block), methods=["POST"]),
-    Route(f"{_ID}/unblock", _changing("write:blocks", _unblock), methods=["POST"]),
+    Route(f"{_ID}/block", _changing("write:blocks", _on_target(actions.block)), methods=["POST"]),
+    Route(f"{_ID}/unblock", _changing("write:blocks", _on_target(actions.unblock)), methods=["POST"]),
     Route(f"{_ID}/mute", _changing("write:mutes", _mute), methods=["POST"]),
-    Route(f"{_ID}/unmute", _changing("write:mutes", _unmute), methods=["POST"]),
+    Route(f"{_ID}/unmute", _changing("write:mutes", _on_target(actions.unmute)), methods=["POST"]),
     Route("/api/v1/follow_requests", follow_requests),
     Route("/api/v1/follow_requests/{id:id}/authorize", _answer_request(True), methods=["POST"]),
     Route("/api/v1/follow_requests/{id:id}/reject", _answer_request(False), methods=["POST"]),
