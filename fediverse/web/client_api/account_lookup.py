@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
+from starlette.requests import Request
 
-from fediverse.core.errors import NotFound
 from fediverse.core.ids import parse_id
 from fediverse.services import Services
+from fediverse.web.client_api.errors import RecordNotFound
 from storage.models import Account, Actor
 
-RECORD_NOT_FOUND = "Record not found"
 #: How many ids one call may name (``relationships``, ``familiar_followers``).
 MAX_IDS = 80
 
@@ -49,10 +49,13 @@ def parse_ids(values: Iterable[object]) -> list[int]:
     return ids[:MAX_IDS]
 
 
-async def find_account_actor(services: Services, actor_id: int) -> Actor:
+async def path_account(request: Request) -> Actor:
+    """The account the path names (``{id:id}``), if the API shows it; 404 otherwise."""
+    services: Services = request.state.services
+    actor_id: int = request.path_params["id"]
     found = await services.db.read(lambda session: actors_by_ids(session, [actor_id]))
     if actor_id not in found:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     return found[actor_id]
 
 

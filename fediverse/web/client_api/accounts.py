@@ -18,19 +18,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.core.errors import BadRequest, NotFound, UnprocessableEntity
+from fediverse.core.errors import BadRequest, UnprocessableEntity
 from fediverse.core.text import normalize_tag
 from fediverse.federation.sanitize import html_to_text
 from fediverse.reads.timelines import AccountFeed, account_statuses
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.social.profiles import MAX_BIO_LENGTH, MAX_DISPLAY_NAME_LENGTH, ProfileChanges
-from fediverse.web.client_api.account_lookup import RECORD_NOT_FOUND, actor_by_acct, find_account_actor
+from fediverse.web.client_api.account_lookup import actor_by_acct, path_account
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import account, credential_account
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.client_api.paging import link_header, page_of
+from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.client_api.relationships import listed_accounts
-from fediverse.web.client_api.request_params import read_params
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.pages.settings import MAX_UPLOAD_BYTES as MAX_PROFILE_IMAGE_BYTES
 from fediverse.web.pages.settings import store_profile_image
@@ -39,6 +40,9 @@ from storage.models import Account, Actor, Follow, FollowState
 
 #: ``update_credentials`` may carry an avatar and a header; its body is capped at both plus the form.
 MAX_PROFILE_FORM_BYTES = 2 * MAX_PROFILE_IMAGE_BYTES + 64 * 1024
+#: Mastodon's limit on a profile field's name and value.
+_MAX_FIELD_LENGTH = 255
+_PRIVACIES = ("public", "unlisted", "private", "direct")
 
 
 def _own(session: Session, viewer: Account) -> tuple[Actor, int]:
@@ -72,22 +76,21 @@ async def verify_credentials(request: Request) -> Response:
 
 async def update_credentials(request: Request) -> Response:
     """``display_name``, ``note``, ``locked``, ``discoverable`` and the ``avatar`` and ``header`` files
-    (multipart); ``bot``, ``fields_attributes`` and ``source[…]`` are accepted and not kept (we have no
+    (multipart); ``bot``, ``fields_attributes`` and ``source[…]`` are checked and not kept (we have no
     profile fields, and posting defaults are the client's)."""
     services: Services = request.state.services
     viewer = await require_user(request, "write:accounts")
-    params = await read_params(request, max_bytes=MAX_PROFILE_FORM_BYTES, max_files=2)
-    try:
+    async with await read_params(request, max_files=2, max_bytes=MAX_PROFILE_FORM_BYTES) as params:
         display_name = params.text("display_name", max_length=MAX_DISPLAY_NAME_LENGTH)
         note = params.text("note", max_length=MAX_BIO_LENGTH)
-        locked = params.boolean("locked")
-        discoverable = params.boolean("discoverable")
-        avatar = await store_profile_image(services, viewer, params.file("avatar"), avatar=True)
-        header = await store_profile_image(services, viewer, params.file("header"), avatar=False)
-    except BadRequest as error:
-        raise UnprocessableEntity(f"Validation failed: {error}") from error
-    finally:
-        await params.close()
+        locked = params.flag("locked")
+        discoverable = params.flag("discoverable")
+        _check_unkept(params)
+        try:
+            avatar = await store_profile_image(services, viewer, params.file("avatar"), avatar=True)
+            header = await store_profile_image(services, viewer, params.file("header"), avatar=False)
+        except BadRequest as error:
+            raise UnprocessableEntity(f"Validation failed: {error}") from error
     current = await services.db.read(lambda session: session.get(Actor, viewer.actor_id))
     assert current is not None
     await actions.update_profile(
@@ -105,10 +108,24 @@ async def update_credentials(request: Request) -> Response:
     return await _credential_account(services, viewer)
 
 
+def _check_unkept(params: Params) -> None:
+    """What Mastodon keeps and we do not is still read, so a malformed value is a 422 as there."""
+    params.flag("bot")
+    source = params.object("source")
+    privacy = source.text("privacy")
+    if privacy is not None and privacy not in _PRIVACIES:
+        raise UnprocessableEntity(f"source[privacy] must be one of {', '.join(_PRIVACIES)}.")
+    source.flag("sensitive")
+    source.text("language", max_length=_MAX_FIELD_LENGTH)
+    for field in params.objects("fields_attributes"):
+        field.text("name", max_length=_MAX_FIELD_LENGTH)
+        field.text("value", max_length=_MAX_FIELD_LENGTH)
+
+
 async def get_account(request: Request) -> Response:
     services: Services = request.state.services
     await optional_user(request, "read:accounts")
-    actor = await find_account_actor(services, request.path_params["id"])
+    actor = await path_account(request)
     return JSONResponse(account(actor, services.urls))
 
 
@@ -120,10 +137,10 @@ async def lookup(request: Request) -> Response:
     if not acct:
         raise BadRequest("Missing parameter: acct.")
     if len(acct) > 600:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     actor = await services.db.read(lambda session: actor_by_acct(session, acct, services.urls.host))
     if actor is None:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     return JSONResponse(account(actor, services.urls))
 
 
@@ -132,16 +149,16 @@ async def statuses(request: Request) -> Response:
     ``exclude_reblogs``, ``tagged``, and ``pinned`` (nothing is pinned here: an empty list)."""
     services: Services = request.state.services
     viewer = await optional_user(request, "read:statuses")
-    actor = await find_account_actor(services, request.path_params["id"])
+    actor = await path_account(request)
     params = await read_params(request)
     page = page_of(request)
-    if params.boolean("pinned", False):
+    if params.flag("pinned"):
         return JSONResponse([])
     tagged = params.text("tagged", max_length=200)
     feed = AccountFeed(
-        only_media=bool(params.boolean("only_media", False)),
-        exclude_replies=bool(params.boolean("exclude_replies", False)),
-        exclude_reblogs=bool(params.boolean("exclude_reblogs", False)),
+        only_media=bool(params.flag("only_media")),
+        exclude_replies=bool(params.flag("exclude_replies")),
+        exclude_reblogs=bool(params.flag("exclude_reblogs")),
         tagged=normalize_tag(tagged.lstrip("#")) if tagged else None,
     )
     assert actor.id is not None
@@ -165,9 +182,8 @@ async def statuses(request: Request) -> Response:
 async def follow_list(request: Request) -> Response:
     """``:id/followers`` and ``:id/following``: accepted follows of an account here; a remote account's
     lists are its server's, and we show none of them (as our pages do)."""
-    services: Services = request.state.services
     await optional_user(request, "read:accounts")
-    actor = await find_account_actor(services, request.path_params["id"])
+    actor = await path_account(request)
     if not actor.is_local:
         return JSONResponse([])
     followers = request.url.path.endswith("/followers")
@@ -186,9 +202,8 @@ async def follow_list(request: Request) -> Response:
 
 async def empty_for_account(request: Request) -> Response:
     """An account's featured tags, lists and identity proofs: we keep none (an unknown account is 404)."""
-    services: Services = request.state.services
     await optional_user(request, "read:accounts")
-    await find_account_actor(services, request.path_params["id"])
+    await path_account(request)
     return JSONResponse([])
 
 

@@ -20,12 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fediverse.core.errors import BadRequest, NotFound, UnprocessableEntity, UnsupportedMediaType
+from fediverse.core.errors import BadRequest, UnprocessableEntity, UnsupportedMediaType
 from fediverse.services import Services
 from fediverse.studio.drafts import MAX_ALT_TEXT, create_upload, discard_draft, update_draft
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import media_attachment
-from fediverse.web.client_api.params import Params, read_params
+from fediverse.web.client_api.errors import RecordNotFound
+from fediverse.web.client_api.params import Params, nest, read_params
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
 from fediverse.web.uploads import read_upload, read_upload_form
@@ -55,22 +56,12 @@ def read_focus(value: object) -> tuple[float, float] | None:
     return x, y
 
 
-def read_description(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise UnprocessableEntity("description must be text.")
-    if len(value) > MAX_ALT_TEXT:
-        raise UnprocessableEntity(f"description may have at most {MAX_ALT_TEXT} characters.")
-    return value
-
-
 async def own_draft(services: Services, account: Account, media_id: int) -> Media:
     """The caller's draft ``media_id`` (404 for others' media, posted media and unknown ids)."""
     async with services.db.session() as session:
         media = await session.get(Media, media_id)
     if media is None or media.owner_account_id != account.id or media.state != MediaState.DRAFT:
-        raise NotFound("Record not found")
+        raise RecordNotFound()
     return media
 
 
@@ -96,8 +87,9 @@ async def _upload(request: Request) -> Media:
 
 
 async def _read_upload(form: FormData) -> tuple[str | None, tuple[float, float] | None, bytes]:
-    description = read_description(form.get("description"))
-    focus = read_focus(form.get("focus"))
+    fields = Params(nest(form.multi_items()))
+    description = fields.text("description", max_length=MAX_ALT_TEXT)
+    focus = read_focus(fields.raw("focus"))
     try:
         data = await read_upload(form)
     except BadRequest as error:
@@ -133,7 +125,7 @@ async def update_media(request: Request) -> Response:
     media_id = path_id(request)
     await own_draft(services, account, media_id)
     params: Params = await read_params(request)
-    description = read_description(params.raw("description"))
+    description = params.text("description", max_length=MAX_ALT_TEXT)
     focus = read_focus(params.raw("focus"))
     media = await update_draft(
         services,

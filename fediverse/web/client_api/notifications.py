@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fediverse.core.errors import BadRequest, NotFound
+from fediverse.core.errors import BadRequest
 from fediverse.core.ids import parse_id
 from fediverse.reads.post_views import WITHOUT_RAW_ACTOR
 from fediverse.reads.timelines import Entry
@@ -27,7 +27,8 @@ from fediverse.services import Services
 from fediverse.social.notifications import shown_to
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import NOTIFICATION_TYPES, Json, notification
-from fediverse.web.client_api.paging import Page, link_header, page_of
+from fediverse.web.client_api.errors import RecordNotFound
+from fediverse.web.client_api.paging import Page, clamped_limit, link_header, page_of
 from fediverse.web.client_api.params import Params, query_params, read_params
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.params import path_id
@@ -126,7 +127,7 @@ async def _one(services: Services, account: Account, notification_id: int) -> Lo
 
     loaded = await services.db.read(load)
     if not loaded.rows:
-        raise NotFound("Record not found")
+        raise RecordNotFound()
     return loaded
 
 
@@ -135,7 +136,7 @@ async def show_notification(request: Request) -> Response:
     services: Services = request.state.services
     documents = await render(services, account, await _one(services, account, path_id(request)))
     if not documents:
-        raise NotFound("Record not found")
+        raise RecordNotFound()
     return JSONResponse(documents[0])
 
 
@@ -150,7 +151,7 @@ async def dismiss_notification_by_form(request: Request) -> Response:
     account = await require_user(request, WRITE_SCOPE)
     notification_id = parse_id((await read_params(request)).raw("id"))
     if notification_id is None:
-        raise NotFound("Record not found")
+        raise RecordNotFound()
     return await _dismiss(request.state.services, account, notification_id)
 
 
@@ -180,9 +181,7 @@ async def unread_count(request: Request) -> Response:
     account = await require_user(request, READ_SCOPE)
     params = query_params(request)
     conditions = [*filters(account, params), col(Notification.read_at).is_(None)]
-    raw_limit = params.raw("limit")
-    limit = parse_id(raw_limit) if isinstance(raw_limit, str) else None
-    cap = min(limit or UNREAD_DEFAULT, UNREAD_MAX)
+    cap = clamped_limit(params.raw("limit"), default=UNREAD_DEFAULT, maximum=UNREAD_MAX)
     counted = select(col(Notification.id)).where(*conditions).limit(cap).subquery()
 
     def count(session: Session) -> int:

@@ -47,17 +47,21 @@ def _id(request: Request, name: str) -> int | None:
 
 def page_of(request: Request, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> Page:
     """The request's page; ``limit`` is clamped to ``1..maximum`` as Mastodon does, never an error."""
-    raw = request.query_params.get("limit")
-    try:
-        limit = int(raw) if raw else default
-    except ValueError:
-        limit = default
     return Page(
         max_id=_id(request, "max_id"),
         since_id=_id(request, "since_id"),
         min_id=_id(request, "min_id"),
-        limit=max(1, min(limit, maximum)),
+        limit=clamped_limit(request.query_params.get("limit"), default=default, maximum=maximum),
     )
+
+
+def clamped_limit(raw: object, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+    """A ``limit`` clamped to ``1..maximum`` as Mastodon clamps it; what is no number is ``default``."""
+    try:
+        limit = int(raw) if isinstance(raw, str | int) and raw != "" else default
+    except ValueError:
+        limit = default
+    return max(1, min(limit, maximum))
 
 
 def link_header(request: Request, ids: Sequence[int | str]) -> dict[str, str]:

@@ -19,20 +19,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.core.errors import NotFound, UnprocessableEntity
+from fediverse.core.errors import UnprocessableEntity
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.web.client_api.account_lookup import (
-    RECORD_NOT_FOUND,
     actors_by_ids,
-    find_account_actor,
     parse_ids,
+    path_account,
     shown,
 )
 from fediverse.web.client_api.auth import require_user
 from fediverse.web.client_api.entities import Json, account, relationship
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.client_api.paging import Page, link_header, page_of
-from fediverse.web.client_api.request_params import read_params
+from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.responses import JSONResponse
 from storage.models import Account, AccountDomainBlock, Actor, Block, Follow, FollowState, Mute
 
@@ -116,12 +116,16 @@ async def relationship_with(services: Services, viewer: Account, target: Actor) 
     return found
 
 
+async def _asked_ids(request: Request) -> list[int]:
+    """``id[]`` (or ``id``): the accounts asked about, in order, once each; what is no id names none."""
+    return parse_ids((await read_params(request)).strings("id"))
+
+
 async def relationships(request: Request) -> Response:
     """``GET /api/v1/accounts/relationships?id[]=…``: unknown ids are left out, as Mastodon does."""
     services: Services = request.state.services
     viewer = await require_user(request, "read:follows")
-    params = await read_params(request)
-    ids = parse_ids(params.many("id"))
+    ids = await _asked_ids(request)
 
     def read(session: Session) -> list[Json]:
         found = actors_by_ids(session, ids)
@@ -130,7 +134,9 @@ async def relationships(request: Request) -> Response:
     return JSONResponse(await services.db.read(read))
 
 
-Change = Callable[[Services, Account, Actor, Any], Awaitable[object]]
+Change = Callable[[Services, Account, Actor, Params], Awaitable[object]]
+#: A social action on an account (``actions.follow``, ``actions.block`` …): the caller's name, the target's id.
+Action = Callable[[Services, str, str], Awaitable[object]]
 
 
 def _changing(scope: str, change: Change) -> Callable[[Request], Awaitable[Response]]:
@@ -140,7 +146,7 @@ def _changing(scope: str, change: Change) -> Callable[[Request], Awaitable[Respo
     async def endpoint(request: Request) -> Response:
         services: Services = request.state.services
         viewer = await require_user(request, scope)
-        target = await find_account_actor(services, request.path_params["id"])
+        target = await path_account(request)
         params = await read_params(request)
         await change(services, viewer, target, params)
         return JSONResponse(await relationship_with(services, viewer, target))
@@ -148,33 +154,22 @@ def _changing(scope: str, change: Change) -> Callable[[Request], Awaitable[Respo
     return endpoint
 
 
-async def _follow(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
-    await actions.follow(services, viewer.username, target.ap_id)
+def _on_target(action: Action) -> Change:
+    """The change that is ``action`` on the target, with no parameters."""
+
+    async def change(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
+        await action(services, viewer.username, target.ap_id)
+
+    return change
 
 
-async def _unfollow(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
-    await actions.unfollow(services, viewer.username, target.ap_id)
-
-
-async def _block(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
-    await actions.block(services, viewer.username, target.ap_id)
-
-
-async def _unblock(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
-    await actions.unblock(services, viewer.username, target.ap_id)
-
-
-async def _mute(services: Services, viewer: Account, target: Actor, params: Any) -> None:
+async def _mute(services: Services, viewer: Account, target: Actor, params: Params) -> None:
     """``notifications`` (default true) hides their notifications too; ``duration`` is not kept."""
-    hide = params.boolean("notifications", True)
+    hide = params.flag("notifications", default=True)
     await actions.mute(services, viewer.username, target.ap_id, hide_notifications=bool(hide))
 
 
-async def _unmute(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
-    await actions.unmute(services, viewer.username, target.ap_id)
-
-
-async def _remove_follower(services: Services, viewer: Account, target: Actor, _params: Any) -> None:
+async def _remove_follower(services: Services, viewer: Account, target: Actor, _params: Params) -> None:
     await actions.answer_follow_request(services, viewer.username, target.ap_id, approve=False)
 
 
@@ -220,7 +215,7 @@ def _answer_request(approve: bool) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         services: Services = request.state.services
         viewer = await require_user(request, "write:follows")
-        target = await find_account_actor(services, request.path_params["id"])
+        target = await path_account(request)
         pending = await services.db.read(
             lambda session: session.scalar(
                 select(col(Follow.id)).where(
@@ -231,7 +226,7 @@ def _answer_request(approve: bool) -> Callable[[Request], Awaitable[Response]]:
             )
         )
         if pending is None:
-            raise NotFound(RECORD_NOT_FOUND)
+            raise RecordNotFound()
         await actions.answer_follow_request(services, viewer.username, target.ap_id, approve=approve)
         return JSONResponse(await relationship_with(services, viewer, target))
 
@@ -302,8 +297,7 @@ async def familiar_followers(request: Request) -> Response:
     """For each ``id[]``: the accounts the caller follows that follow it too."""
     services: Services = request.state.services
     viewer = await require_user(request, "read:follows")
-    params = await read_params(request)
-    ids = parse_ids(params.many("id"))
+    ids = await _asked_ids(request)
 
     def read(session: Session) -> list[Json]:
         found = actors_by_ids(session, ids)
@@ -339,13 +333,13 @@ _ID = "/api/v1/accounts/{id:id}"
 routes: list[BaseRoute] = [
     Route("/api/v1/accounts/relationships", relationships),
     Route("/api/v1/accounts/familiar_followers", familiar_followers),
-    Route(f"{_ID}/follow", _changing("write:follows", _follow), methods=["POST"]),
-    Route(f"{_ID}/unfollow", _changing("write:follows", _unfollow), methods=["POST"]),
+    Route(f"{_ID}/follow", _changing("write:follows", _on_target(actions.follow)), methods=["POST"]),
+    Route(f"{_ID}/unfollow", _changing("write:follows", _on_target(actions.unfollow)), methods=["POST"]),
     Route(f"{_ID}/remove_from_followers", _changing("write:follows", _remove_follower), methods=["POST"]),
-    Route(f"{_ID}/block", _changing("write:blocks", _block), methods=["POST"]),
-    Route(f"{_ID}/unblock", _changing("write:blocks", _unblock), methods=["POST"]),
+    Route(f"{_ID}/block", _changing("write:blocks", _on_target(actions.block)), methods=["POST"]),
+    Route(f"{_ID}/unblock", _changing("write:blocks", _on_target(actions.unblock)), methods=["POST"]),
     Route(f"{_ID}/mute", _changing("write:mutes", _mute), methods=["POST"]),
-    Route(f"{_ID}/unmute", _changing("write:mutes", _unmute), methods=["POST"]),
+    Route(f"{_ID}/unmute", _changing("write:mutes", _on_target(actions.unmute)), methods=["POST"]),
     Route("/api/v1/follow_requests", follow_requests),
     Route("/api/v1/follow_requests/{id:id}/authorize", _answer_request(True), methods=["POST"]),
     Route("/api/v1/follow_requests/{id:id}/reject", _answer_request(False), methods=["POST"]),

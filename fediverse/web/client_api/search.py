@@ -29,7 +29,8 @@ from fediverse.social import actions
 from fediverse.web.client_api.account_lookup import actor_by_acct, actors_by_ids, shown
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import Json, account, hashtag
-from fediverse.web.client_api.request_params import Params, read_params
+from fediverse.web.client_api.paging import clamped_limit
+from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.responses import JSONResponse
 from storage.models import Account, Actor, Post, PostTag
@@ -37,8 +38,6 @@ from storage.models import Account, Actor, Post, PostTag
 log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 500
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 40
 MAX_OFFSET = 10_000
 _TYPES = ("accounts", "statuses", "hashtags")
 
@@ -64,17 +63,12 @@ def read_query(params: Params, viewer: Account | None) -> Query:
     text = params.text("q", max_length=MAX_QUERY_LENGTH)
     if text is None or not text.strip():
         raise BadRequest("Missing parameter: q.")
-    raw_limit = params.first("limit")
-    try:
-        limit = int(raw_limit) if raw_limit not in (None, "") else DEFAULT_LIMIT
-    except (TypeError, ValueError):
-        limit = DEFAULT_LIMIT
     query = Query(
         text=text.strip(),
-        resolve=bool(params.boolean("resolve", False)),
-        limit=max(1, min(limit, MAX_LIMIT)),
-        offset=params.integer("offset", default=0, maximum=MAX_OFFSET),
-        following=bool(params.boolean("following", False)),
+        resolve=bool(params.flag("resolve")),
+        limit=clamped_limit(params.raw("limit")),
+        offset=params.integer("offset", default=0, minimum=0, maximum=MAX_OFFSET),
+        following=bool(params.flag("following")),
     )
     if viewer is None and (query.resolve or query.offset):
         raise Unauthorized("Search queries that resolve remote resources or use pagination need a signed-in user.")

@@ -31,17 +31,19 @@ from fediverse.reads.threads import ancestors, descendants
 from fediverse.reads.timelines import Entry
 from fediverse.services import Services
 from fediverse.social import actions
+from fediverse.studio.drafts import MAX_ALT_TEXT
 from fediverse.studio.publishing import Composition, publish_composition
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import Json, plain_post, status_edit, visibility_in
-from fediverse.web.client_api.params import Params, nest, read_params
+from fediverse.web.client_api.errors import RecordNotFound
+from fediverse.web.client_api.media import read_focus
+from fediverse.web.client_api.params import Params, query_params, read_params
 from fediverse.web.client_api.status_views import render_status, render_statuses
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
 from storage.models import Account, Actor, Announce, IdempotencyKey, Media, Post, PostEdit, PostMedia
 from storage.types import utcnow
 
-RECORD_NOT_FOUND = "Record not found"
 #: Mastodon's language codes: ISO 639 (two or three letters), perhaps with a region or script.
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 _KEY_LENGTH = 255
@@ -73,7 +75,7 @@ def visible_target(session: Session, status_id: int, viewer: Account | None) -> 
         boost = session.scalar(_BOOST, {"id": status_id})
         post = session.scalar(_POST, {"id": boost.post_id}) if boost is not None else None
     if post is None or not may_see(session, post, viewer.actor_id if viewer else None):
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     return Target(post, boost)
 
 
@@ -88,7 +90,7 @@ async def own_post(request: Request, account: Account) -> Post:
     """The caller's own post in the path; anyone else's is not found, as in Mastodon."""
     target = await find_status(request, account)
     if target.boost is not None or target.post.author_id != account.actor_id:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     return target.post
 
 
@@ -116,12 +118,6 @@ def _visibility(params: Params) -> str:
     return visibility
 
 
-def _text_limit(value: str, name: str, limit: int) -> str:
-    if len(value) > limit:
-        raise UnprocessableEntity(f"Validation failed: {name} is too long (at most {limit} characters).")
-    return value
-
-
 async def _composition(services: Services, account: Account, params: Params) -> Composition:
     """``POST /api/v1/statuses``'s parameters as what our composer sends (with the Reverie extras in
     ``reverie[…]``: mood_emoji, mood_word, hide_prompt)."""
@@ -133,7 +129,7 @@ async def _composition(services: Services, account: Account, params: Params) -> 
         parent = (await services.db.read(lambda session: visible_target(session, parent_id, account))).post
     return Composition(
         media_ids=tuple(params.ids("media_ids")),
-        caption=_text_limit(params.text("status") or "", "Text", MAX_CAPTION_LENGTH),
+        caption=params.text("status", max_length=MAX_CAPTION_LENGTH) or "",
         mood_emoji=extras.text("mood_emoji") or "",
         mood_word=extras.text("mood_word") or "",
         content_warning=params.text("spoiler_text") or "",
@@ -205,8 +201,7 @@ async def show_statuses(request: Request) -> Response:
     """``GET /api/v1/statuses?id[]=…``: those of the statuses the caller may see, in the order asked."""
     viewer = await optional_user(request)
     services: Services = request.state.services
-    params = Params(nest(request.query_params.multi_items()))
-    wanted = params.ids("id")[:40]
+    wanted = query_params(request).ids("id")[:40]
 
     def load(session: Session) -> list[Entry]:
         found = []
@@ -325,24 +320,11 @@ async def delete_status(request: Request) -> Response:
         await actions.unboost(services, account.username, target.post.ap_id)
         return JSONResponse(rendered)
     if target.boost is not None or target.post.author_id != account.actor_id:
-        raise NotFound(RECORD_NOT_FOUND)
+        raise RecordNotFound()
     post = target.post
     rendered = {**await render_status(services, account, post), "text": _source_text(post)}
     await actions.delete_post(services, account.username, post.ap_id)
     return JSONResponse(rendered)
-
-
-def _focus(value: object) -> tuple[float, float] | None:
-    """``"x,y"`` with both from -1 to 1 (Mastodon's focus), ``None`` when absent."""
-    if value is None or value == "":
-        return None
-    try:
-        x, y = (float(part) for part in str(value).split(","))
-    except ValueError as error:
-        raise UnprocessableEntity("focus must be two numbers, as x,y.") from error
-    if not (-1.0 <= x <= 1.0 and -1.0 <= y <= 1.0):
-        raise UnprocessableEntity("focus must be within -1 and 1.")
-    return x, y
 
 
 async def _current_media_ids(services: Services, post: Post) -> list[int]:
@@ -370,13 +352,13 @@ async def edit_status(request: Request) -> Response:
         media_id = attributes.id("id")
         if media_id is None or media_id not in attached:
             raise UnprocessableEntity("media_attributes names an image that is not in this post.")
-        description = attributes.text("description")
+        description = attributes.text("description", max_length=MAX_ALT_TEXT)
         if description is not None:
-            alt_texts[media_id] = _text_limit(description, "Description", 1500)
-        focus = _focus(attributes.raw("focus"))
+            alt_texts[media_id] = description
+        focus = read_focus(attributes.raw("focus"))
         if focus is not None:
             focal_points[media_id] = focus
-    text = params.text("status")
+    text = params.text("status", max_length=MAX_CAPTION_LENGTH)
     spoiler_text = params.text("spoiler_text")
     sensitive = params.flag("sensitive")
     try:
@@ -384,7 +366,7 @@ async def edit_status(request: Request) -> Response:
             services,
             account.username,
             post.ap_id,
-            caption=_text_limit(text if text is not None else (post.source_text or ""), "Text", MAX_CAPTION_LENGTH),
+            caption=text if text is not None else (post.source_text or ""),
             content_warning=spoiler_text if spoiler_text is not None else (post.summary or ""),
             sensitive=sensitive if sensitive is not None else post.sensitive,
             alt_texts=alt_texts,

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.core.errors import NotFound, UnprocessableEntity
-from fediverse.web.client_api.account_lookup import RECORD_NOT_FOUND
+from fediverse.core.errors import UnprocessableEntity
 from fediverse.web.client_api.auth import require_scope, require_user
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.responses import JSONResponse
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -44,7 +44,7 @@ async def _push_subscription(request: Request) -> Response:
         return JSONResponse({})
     if request.method in ("POST", "PUT"):
         raise UnprocessableEntity("Web Push is not available on this server.")
-    raise NotFound(RECORD_NOT_FOUND)
+    raise RecordNotFound()
 
 
 async def _translation_languages(_request: Request) -> Response:

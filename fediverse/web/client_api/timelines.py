@@ -9,11 +9,12 @@ status id); favourites and bookmarks by the ``Like`` and ``Bookmark`` rows' ids,
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.core.errors import NotFound
 from fediverse.core.text import normalize_tag
 from fediverse.reads.timelines import (
     TimelinePage,
@@ -26,8 +27,9 @@ from fediverse.reads.timelines import (
 )
 from fediverse.services import Services
 from fediverse.web.client_api.auth import optional_user, require_user
+from fediverse.web.client_api.errors import RecordNotFound
 from fediverse.web.client_api.paging import Page, link_header, page_of
-from fediverse.web.client_api.params import Params, nest
+from fediverse.web.client_api.params import query_params
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.responses import JSONResponse
 from storage.models import Account
@@ -47,10 +49,6 @@ async def _answer(request: Request, viewer: Account | None, timeline: TimelinePa
     return JSONResponse(statuses, headers=link_header(request, [entry.entry_id for entry in timeline.entries]))
 
 
-def _query(request: Request) -> Params:
-    return Params(nest(request.query_params.multi_items()))
-
-
 async def home(request: Request) -> Response:
     viewer = await require_user(request, "read:statuses")
     services: Services = request.state.services
@@ -62,30 +60,47 @@ async def home(request: Request) -> Response:
     return await _answer(request, viewer, timeline)
 
 
+class _PublicOptions(TypedDict):
+    local_only: bool
+    remote_only: bool
+    with_media_only: bool
+    viewer_actor_id: int | None
+    max_id: int | None
+    since_id: int | None
+    min_id: int | None
+    limit: int
+
+
+def _public_options(request: Request, viewer: Account | None) -> _PublicOptions:
+    """What the public and hashtag timelines both take: ``local``, ``remote``, ``only_media``, the viewer and
+    the page."""
+    query, page = query_params(request), page_of(request)
+    return {
+        "local_only": bool(query.flag("local")),
+        "remote_only": bool(query.flag("remote")),
+        "with_media_only": bool(query.flag("only_media")),
+        "viewer_actor_id": viewer.actor_id if viewer else None,
+        "max_id": page.max_id,
+        "since_id": page.since_id,
+        "min_id": page.min_id,
+        "limit": page.limit,
+    }
+
+
 async def public(request: Request) -> Response:
     """Public top-level posts: everyone's, ``local`` ones, or ``remote`` ones; ``only_media`` with images."""
     viewer = await optional_user(request)
     services: Services = request.state.services
-    page, query = page_of(request), _query(request)
+    options = _public_options(request, viewer)
     async with services.db.session() as session:
-        timeline = await public_timeline(
-            session,
-            local_only=bool(query.flag("local")),
-            remote_only=bool(query.flag("remote")),
-            with_media_only=bool(query.flag("only_media")),
-            viewer_actor_id=viewer.actor_id if viewer else None,
-            max_id=page.max_id,
-            since_id=page.since_id,
-            min_id=page.min_id,
-            limit=page.limit,
-        )
+        timeline = await public_timeline(session, **options)
     return await _answer(request, viewer, timeline)
 
 
 def _tag(name: str) -> str:
     tag = normalize_tag(name.lstrip("#"))
     if not tag or len(tag) > MAX_TAG_LENGTH:
-        raise NotFound("Record not found")
+        raise RecordNotFound()
     return tag
 
 
@@ -94,23 +109,12 @@ async def hashtag(request: Request) -> Response:
     the public timeline."""
     viewer = await optional_user(request)
     services: Services = request.state.services
-    page, query = page_of(request), _query(request)
     tag = _tag(request.path_params["hashtag"])
-    any_of = [normalize_tag(name.lstrip("#"))[:MAX_TAG_LENGTH] for name in query.strings("any")[:MAX_ANY_TAGS]]
+    wanted = query_params(request).strings("any")[:MAX_ANY_TAGS]
+    any_of = [normalize_tag(name.lstrip("#"))[:MAX_TAG_LENGTH] for name in wanted]
+    options = _public_options(request, viewer)
     async with services.db.session() as session:
-        timeline = await tag_timeline(
-            session,
-            tag,
-            any_of=[name for name in any_of if name],
-            local_only=bool(query.flag("local")),
-            remote_only=bool(query.flag("remote")),
-            with_media_only=bool(query.flag("only_media")),
-            viewer_actor_id=viewer.actor_id if viewer else None,
-            max_id=page.max_id,
-            since_id=page.since_id,
-            min_id=page.min_id,
-            limit=page.limit,
-        )
+        timeline = await tag_timeline(session, tag, any_of=[name for name in any_of if name], **options)
     return await _answer(request, viewer, timeline)
 
 

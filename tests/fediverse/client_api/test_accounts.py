@@ -187,6 +187,46 @@ def test_update_credentials_refuses_bad_input(client: TestClient, make_user: Use
     assert client.get(f"/api/v1/accounts/{ana.actor_id}").json()["display_name"] == ""
 
 
+def test_update_credentials_reads_what_it_does_not_keep(
+    client: TestClient, make_user: Users, token_for: Tokens
+) -> None:
+    """``source[…]``, ``fields_attributes`` and ``bot`` are read as Mastodon reads them (a form's brackets, JSON
+    objects, fields keyed by index) and refused when malformed, though we keep none of them."""
+    ana = make_user("ana")
+    path = "/api/v1/accounts/update_credentials"
+    headers = token_for(ana, "write:accounts")
+    as_json = {
+        "display_name": "Ana",
+        "bot": False,
+        "source": {"privacy": "private", "sensitive": True, "language": "de"},
+        "fields_attributes": {"0": {"name": "Site", "value": "https://example.com"}, "1": {"name": "", "value": ""}},
+    }
+    assert client.patch(path, json=as_json, headers=headers).status_code == 200
+    listed = {"fields_attributes": [{"name": "Site", "value": "x"}], "source": {}}
+    assert client.patch(path, json=listed, headers=headers).status_code == 200
+    for body, named in (
+        ({"source": "public"}, "source"),
+        ({"source": {"privacy": "everyone"}}, "source[privacy]"),
+        ({"source": {"sensitive": "perhaps"}}, "source[sensitive]"),
+        ({"fields_attributes": "Site"}, "fields_attributes"),
+        ({"fields_attributes": [{"name": "x" * 256}]}, "fields_attributes[0][name]"),
+        ({"bot": "maybe"}, "bot"),
+        ({"locked": ["yes"]}, "locked"),
+        ({"avatar": "https://example.com/me.png"}, "avatar"),
+    ):
+        refused = client.patch(path, json=body, headers=headers)
+        assert refused.status_code == 422, body
+        assert named in refused.json()["error"], body
+    as_form = client.patch(path, data={"source[privacy]": "everyone"}, headers=headers)
+    assert as_form.status_code == 422 and "source[privacy]" in as_form.json()["error"]
+    picture = encode(gradient(20, 20), "PNG")
+    three = [("avatar", ("a.png", picture, "image/png"))] * 2 + [("header", ("h.png", picture, "image/png"))]
+    too_many = client.patch(path, files=three, headers=headers)
+    assert too_many.status_code == 400 and "files" in too_many.json()["error"]
+    assert client.patch(path, content=b"<me/>", headers={**headers, "Content-Type": "text/xml"}).status_code == 415
+    assert client.get(f"/api/v1/accounts/{ana.actor_id}").json()["display_name"] == "Ana"
+
+
 # --- one account ----------------------------------------------------------------------------------------
 
 

@@ -119,8 +119,15 @@ def test_focus_values_out_of_range_are_refused(client: TestClient, headers: Head
 
 def test_long_or_wrongly_typed_descriptions_are_refused(client: TestClient, headers: Headers) -> None:
     assert upload(client, headers, png(), description="x" * 1501).status_code == 422
+    assert upload(client, headers, png(), description="a\x00b").status_code == 422
     media_id = upload(client, headers, png()).json()["id"]
-    for body in ({"description": 3}, {"description": ["a"]}, {"description": "x" * 1501}, {"focus": [0.1]}):
+    for body in (
+        {"description": 3},
+        {"description": ["a"]},
+        {"description": "x" * 1501},
+        {"description": "a\x00b"},
+        {"focus": [0.1]},
+    ):
         response = client.put(f"/api/v1/media/{media_id}", headers=headers, json=body)
         assert response.status_code == 422, body
     bad_json = client.put(

@@ -123,6 +123,8 @@ def test_bad_statuses_are_refused_with_a_clear_error(
         "reply to an unknown post": ({"status": "hi", "in_reply_to_id": "99999999"}, 404),
         "reply to no id": ({"status": "hi", "in_reply_to_id": "first"}, 422),
         "content warning too long": ({"status": "hi", "spoiler_text": "w" * 501}, 422),
+        "a NUL character": ({"status": "h\x00i"}, 422),
+        "a NUL character in a nested one": ({"status": "hi", "reverie": {"mood_word": "c\x00lm"}}, 422),
     }
     for name, (body, expected) in refused.items():
         response = client.post("/api/v1/statuses", json=body, headers=headers)
