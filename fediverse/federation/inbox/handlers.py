@@ -16,6 +16,7 @@ from fediverse.federation.inbox.create_update import handle_create, handle_updat
 from fediverse.federation.inbox.delete_block_flag import handle_block, handle_delete, handle_flag
 from fediverse.federation.inbox.follows import handle_accept, handle_follow, handle_reject
 from fediverse.federation.inbox.interactions import handle_announce, handle_like
+from fediverse.federation.inbox.moves import handle_move
 from fediverse.federation.inbox.undo import handle_undo
 from storage.models import Actor
 
@@ -33,6 +34,7 @@ HANDLERS: dict[str, Handler] = {
     "Announce": handle_announce,
     "Block": handle_block,
     "Flag": handle_flag,
+    "Move": handle_move,
 }
 HANDLED_TYPES = frozenset(HANDLERS)
 

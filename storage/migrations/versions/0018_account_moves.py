@@ -1,0 +1,34 @@
+"""account moves: actors' aliases (alsoKnownAs), the account they moved to (movedTo) and when (decision 0061)
+
+Revision ID: 0018
+Revises: 0009
+Create Date: 2026-12-10 09:00:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.types import JsonDocument, UTCDateTime
+
+revision: str = "0018"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Plain ADD COLUMNs (nullable, no default): SQLite adds them without rebuilding the table.
+    op.add_column("actors", sa.Column("also_known_as", JsonDocument, nullable=True))
+    op.add_column("actors", sa.Column("moved_to_ap_id", sa.String(length=2048), nullable=True))
+    op.add_column("actors", sa.Column("moved_at", UTCDateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("actors", schema=None) as batch_op:
+        batch_op.drop_column("moved_at")
+        batch_op.drop_column("moved_to_ap_id")
+        batch_op.drop_column("also_known_as")
