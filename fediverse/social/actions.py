@@ -256,18 +256,13 @@ async def update_profile(services: Services, username: str, changes: profiles.Pr
 
 # Moving accounts (decision 0061): aliases, and moving to another account.
 
-#: A remote actor fetched this recently counts as fresh for a move (the lookup that found it fetched it).
-JUST_FETCHED_SECONDS = 10
-
 
 async def _fresh_actor(services: Services, reference: str) -> Actor:
     """The account ``reference`` names, with its document as its server serves it now: a move must not
-    be judged on a cached ``alsoKnownAs``."""
+    be judged on a cached ``alsoKnownAs`` (fetched again unless the lookup itself just fetched it)."""
+    started = utcnow()
     target = await find_actor(services, reference)
-    if target.is_local:
-        return target
-    fetched = target.fetched_at
-    if fetched is not None and (utcnow() - fetched).total_seconds() < JUST_FETCHED_SECONDS:
+    if target.is_local or (target.fetched_at is not None and target.fetched_at >= started):
         return target
     return await services.resolver.actor(target.ap_id, refresh=True)
 

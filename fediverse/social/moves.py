@@ -157,7 +157,7 @@ async def move_follows(session: AsyncSession, urls: Urls, old: Actor, new: Actor
         .join(Mute, col(Mute.muter_id) == col(Actor.id))
         .where(col(Mute.muted_id) == old.id)
     )
-    for muter, hide_notifications in list(mutes.tuples()):
+    for muter, hide_notifications in list(mutes.all()):
         if muter.id == new.id or await find_mute(session, muter, new) or await find_follow(session, muter, new):
             continue
         await mute_account(session, muter, new, hide_notifications=hide_notifications)
