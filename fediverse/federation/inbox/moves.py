@@ -6,7 +6,7 @@ and the old account's own document, fetched fresh, says ``movedTo`` the target (
 cannot make its server serve). Then local followers of the old account follow the new one, are
 notified, and local blocks and mutes carry over (``fediverse.social.moves.move_follows``). A Move of
 an account that moved here within ``MOVE_COOLDOWN``, or that no local account follows, blocks or mutes,
-changes nothing.
+changes nothing; one to a server under a domain block is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import get_id
+from fediverse.core.domain_blocks import blocked_hosts
+from fediverse.federation.actors_in import host_of
 from fediverse.federation.inbox.context import IngestContext, object_id, reload
 from fediverse.social.moves import has_local_ties, move_follows, moved_recently
 from storage.models import Actor
@@ -33,6 +35,8 @@ async def handle_move(context: IngestContext, actor: Actor, activity: dict[str, 
         old = await reload(session, actor)
         if moved_recently(old) or not await has_local_ties(session, actor.id):
             return
+        if await blocked_hosts(session, [host_of(target_id)]):
+            raise InvalidDocumentError("the Move's target is on a server this instance blocks")
     context.alone_only("fetching the moving account and its target")
     new = await context.resolver.actor(target_id, refresh=True)
     if old_id not in (new.also_known_as or []):

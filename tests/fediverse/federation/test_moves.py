@@ -77,6 +77,23 @@ def mastodon_move(old: PeerActor, target: str, number: int = 1) -> dict[str, Any
     }
 
 
+def api_token(client: TestClient, account: Account, scopes: str) -> dict[str, str]:
+    """The ``Authorization`` header of a client API token of ``account``, minted straight into the database."""
+    services = services_of(client)
+
+    async def mint() -> str:
+        async with services.db.transaction() as session:
+            app = OAuthApp(client_id=new_secret(), client_secret_hash=hash_token(new_secret()), name="t", scopes=scopes)
+            session.add(app)
+            await session.flush()
+            assert app.id is not None
+            app_id = app.id
+        access, _, _ = await issue_token(services, app_id, account.id, scopes)
+        return access
+
+    return {"Authorization": f"Bearer {run_in_app(client, mint)}"}
+
+
 def actor_row(client: TestClient, ap_id: str) -> Actor:
     (row,) = query(client, select(Actor).where(Actor.ap_id == ap_id))
     return row[0]  # type: ignore[no-any-return]
@@ -184,21 +201,7 @@ def test_the_client_api_refuses_a_moved_accounts_new_status(
     # Given ana moved away
     other_peer.add_actor("zoe", 1, alsoKnownAs=[ANA])
     act(client, actions.move_account, "ana", f"@zoe@{other_peer.host}")
-    services = services_of(client)
-
-    async def mint() -> str:
-        async with services.db.transaction() as session:
-            app = OAuthApp(
-                client_id=new_secret(), client_secret_hash=hash_token(new_secret()), name="t", scopes="write"
-            )
-            session.add(app)
-            await session.flush()
-            assert app.id is not None
-            app_id = app.id
-        access, _, _ = await issue_token(services, app_id, ana.id, "write")
-        return access
-
-    token = {"Authorization": f"Bearer {run_in_app(client, mint)}"}
+    token = api_token(client, ana, "write")
     # When an app posts a status for her
     response = client.post("/api/v1/statuses", json={"status": "still here?"}, headers=token)
     # Then it is refused, saying why
@@ -293,6 +296,7 @@ def ben_moving(client: TestClient, ana: Account, peer: FakePeer, other_peer: Fak
 def test_a_followed_mastodon_account_moves_and_our_follow_moves_with_it(
     client: TestClient,
     make_user: Callable[..., Account],
+    ana: Account,
     peer: FakePeer,
     other_peer: FakePeer,
     ben_moving: tuple[PeerActor, PeerActor],
@@ -319,6 +323,8 @@ def test_a_followed_mastodon_account_moves_and_our_follow_moves_with_it(
     assert follows_of(client, ANA) == {ben2.id: FollowState.PENDING}
     # And she is told, on her notifications page and in the client API's terms
     assert notification_types(client, "ana") == [NotificationType.MOVE]
+    (listed,) = client.get("/api/v1/notifications", headers=api_token(client, ana, "read")).json()
+    assert listed["type"] == "move" and listed["account"]["acct"] == ben.handle
     sign_in(client, "ana")
     page = client.get("/notifications", headers=BROWSER).text
     assert f'moved to <a href="/@ben2@{other_peer.host}">@ben2@{other_peer.host}</a>' in page
