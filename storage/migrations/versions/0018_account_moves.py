@@ -28,7 +28,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("actors", schema=None) as batch_op:
-        batch_op.drop_column("moved_at")
-        batch_op.drop_column("moved_to_ap_id")
-        batch_op.drop_column("also_known_as")
+    # Plain DROP COLUMNs (SQLite 3.35+): a batch rebuild of ``actors`` would trip the counter triggers
+    # (migration 0007) that name it.
+    op.drop_column("actors", "moved_at")
+    op.drop_column("actors", "moved_to_ap_id")
+    op.drop_column("actors", "also_known_as")
