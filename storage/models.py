@@ -56,6 +56,7 @@ class NotificationType(StrEnum):
     REPLY = "reply"
     MENTION = "mention"
     REMIX = "remix"
+    MOVE = "move"  # an account the recipient followed moved; the follow moved with it (decision 0061)
 
 
 class MediaState(StrEnum):
@@ -118,6 +119,12 @@ class Actor(SQLModel, table=True):
     gone_at: datetime | None = _ts()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Moving accounts (FEP-7628, decision 0061): the actor ids this actor says it also is (``alsoKnownAs``;
+    # for a local account, the aliases its owner added), the account it moved to (``movedTo``), and when a
+    # move took effect here (ours: when we moved; a remote one: when we applied its ``Move``).
+    also_known_as: list[str] | None = _json()
+    moved_to_ap_id: str | None = Field(default=None, max_length=2048)
+    moved_at: datetime | None = _ts()
     # What we store of the actor, local or remote (a remote server's own totals are not fetched):
     posts_count: int = _counter()  # its posts not deleted, public or unlisted (what its outbox lists)
     followers_count: int = _counter()  # accepted follows of it

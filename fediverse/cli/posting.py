@@ -65,6 +65,7 @@ async def post_from_terminal(arguments: argparse.Namespace, out: TextIO) -> str:
     """Generate, publish and deliver; the post's address."""
     async with open_services(load_settings()) as services:
         account, _ = await actions.load_account(services, arguments.name)
+        await actions.ensure_can_post(services, arguments.name)  # a moved account: refused before painting
         generator = services.studio.generator
         request = read_generation_request(_request_body(arguments), generator.capabilities)
         job = await create_job(services, account, request, claimed=True)

@@ -232,6 +232,8 @@ class LocalActor:
     public_key_id: str | None
     public_key_pem: str | None
     posts_count: int  # public and unlisted posts not deleted (decision 0052)
+    also_known_as: list[str] | None  # the account's aliases (decision 0061)
+    moved_to_ap_id: str | None  # the account it moved to
 
 
 #: Built once: a statement made per request costs more than running it (decision 0049).
@@ -255,6 +257,8 @@ _LOCAL_ACTOR = (
         col(Actor.public_key_id),
         col(Actor.public_key_pem),
         col(Actor.posts_count),
+        col(Actor.also_known_as),
+        col(Actor.moved_to_ap_id),
     )
     .join(Actor, col(Actor.id) == col(Account.actor_id))
     .where(col(Account.username) == bindparam("username"))

@@ -92,6 +92,21 @@ def block_activity(activity_id: str, actor_id: str, blocked_id: str) -> JsonObje
     return with_context({"id": activity_id, "type": "Block", "actor": actor_id, "object": blocked_id})
 
 
+def move_activity(activity_id: str, actor_id: str, target_id: str, followers_url: str | None) -> JsonObject:
+    """FEP-7628 / Mastodon's ``Move``: ``actor`` and ``object`` are the old account, ``target`` the new one
+    (which lists the old one in ``alsoKnownAs``); addressed to the old account's followers."""
+    document: JsonObject = {
+        "id": activity_id,
+        "type": "Move",
+        "actor": actor_id,
+        "object": actor_id,
+        "target": target_id,
+    }
+    if followers_url:
+        document["to"] = [followers_url]
+    return with_context(document)
+
+
 def flag_activity(activity_id: str, instance_actor_id: str, target_ids: list[str], comment: str) -> JsonObject:
     """A report, sent by the instance actor so the reporter stays anonymous (as Mastodon does)."""
     return with_context(

@@ -8,12 +8,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from activitypub.errors import InvalidDocumentError
-from activitypub.vocab import ACTOR_TYPES, get_bool, get_id, get_str, get_types, get_url
+from activitypub.vocab import ACTOR_TYPES, get_bool, get_id, get_ids, get_str, get_types, get_url
 from fediverse.core.names import clean_display_name, is_plain_host, is_remote_username
 from fediverse.federation.sanitize import sanitize_html
 
 MAX_NAME_LENGTH = 2048
 MAX_SUMMARY_LENGTH = 20_000
+MAX_ID_LENGTH = 2048
+#: The aliases (``alsoKnownAs``) kept of a remote actor; Mastodon lets its users add a handful.
+MAX_ALIASES = 20
 
 
 def host_of(url: str) -> str:
@@ -100,8 +103,23 @@ def actor_fields(
         "discoverable": get_bool(document, "discoverable"),
         "indexable": get_bool(document, "indexable"),
         "published": parse_datetime(document.get("published")),
+        "also_known_as": aliases_of(document) or None,
+        "moved_to_ap_id": _http_id(get_id(document.get("movedTo"))),
         "raw": document,
     }
+
+
+def aliases_of(document: dict[str, Any]) -> list[str]:
+    """The actor ids an actor document says are also it (``alsoKnownAs``, FEP-7628): http(s) ids only, at
+    most ``MAX_ALIASES``, in order, each once."""
+    found = [alias for value in get_ids(document.get("alsoKnownAs")) if (alias := _http_id(value))]
+    return list(dict.fromkeys(found))[:MAX_ALIASES]
+
+
+def _http_id(value: str | None) -> str | None:
+    if value and len(value) <= MAX_ID_LENGTH and value.startswith(("https://", "http://")):
+        return value
+    return None
 
 
 def _image_url(value: Any) -> Any:

@@ -79,6 +79,10 @@ class ActorFields(Protocol):
     def public_key_id(self) -> str | None: ...
     @property
     def public_key_pem(self) -> str | None: ...
+    @property
+    def also_known_as(self) -> list[str] | None: ...
+    @property
+    def moved_to_ap_id(self) -> str | None: ...
 
 
 class AccountFields(Protocol):
@@ -122,6 +126,10 @@ def actor_document(
         # FEP-844e "discovery through an actor": an anonymous Application with what the server implements
         "generator": {"type": "Application", "implements": [dict(item) for item in IMPLEMENTS]},
     }
+    if actor.also_known_as:  # FEP-7628: the accounts this one moved from (what a Move to it is checked against)
+        document["alsoKnownAs"] = list(actor.also_known_as)
+    if actor.moved_to_ap_id:  # FEP-7628: where this account lives now
+        document["movedTo"] = actor.moved_to_ap_id
     if images.icon is not None and (icon := image_document(images.icon, urls)):
         document["icon"] = icon
     if images.header is not None and (header := image_document(images.header, urls)):

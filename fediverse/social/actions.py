@@ -14,12 +14,23 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from fediverse.core.errors import NotFound
+from fediverse.core.errors import BadRequest, NotFound
 from fediverse.core.media_files import forget_files
 from fediverse.core.urls import Urls
 from fediverse.services import Services
-from fediverse.social import blocks, bookmarks, domain_blocks, follows, interactions, posts, profiles, reports
+from fediverse.social import (
+    blocks,
+    bookmarks,
+    domain_blocks,
+    follows,
+    interactions,
+    moves,
+    posts,
+    profiles,
+    reports,
+)
 from storage.models import Account, Actor, Announce, Block, Bookmark, Follow, Like, Mute, Post, Report
+from storage.types import utcnow
 
 
 async def load_account(services: Services, username: str) -> tuple[Account, Actor]:
@@ -192,6 +203,12 @@ async def unbookmark(services: Services, username: str, reference: str) -> None:
         await bookmarks.unbookmark_post(session, account, post)
 
 
+async def ensure_can_post(services: Services, username: str) -> None:
+    """Refuse early (before any file is touched) what ``publish`` would refuse: a moved account's posts."""
+    _, actor = await load_account(services, username)
+    moves.ensure_can_post(actor)
+
+
 async def publish(services: Services, username: str, draft: posts.PostDraft) -> Post:
     account, _ = await load_account(services, username)
     async with services.db.transaction() as session:
@@ -262,3 +279,89 @@ async def unblock_domain(services: Services, username: str, domain: str) -> None
     account, _ = await load_account(services, username)
     async with services.db.transaction() as session:
         await domain_blocks.unblock_domain(session, account, domain)
+
+
+# Moving accounts (decision 0061): aliases, and moving to another account.
+
+
+async def _fresh_actor(services: Services, reference: str) -> Actor:
+    """The account ``reference`` names, with its document as its server serves it now: a move must not
+    be judged on a cached ``alsoKnownAs`` (fetched again unless the lookup itself just fetched it)."""
+    started = utcnow()
+    target = await find_actor(services, reference)
+    if target.is_local or (target.fetched_at is not None and target.fetched_at >= started):
+        return target
+    return await services.resolver.actor(target.ap_id, refresh=True)
+
+
+async def add_alias(services: Services, username: str, reference: str) -> Actor:
+    """List the account ``reference`` (``@user@host``, resolved through WebFinger, or an actor id) as one
+    that ``username`` moves from; returns it. Our actor document then carries it in ``alsoKnownAs``."""
+    account, _ = await load_account(services, username)
+    alias = await find_actor(services, reference)
+    async with services.db.transaction() as session:
+        stored_account, actor = await _own_rows(session, account)
+        await moves.add_alias(session, services.urls, stored_account, actor, alias)
+    services.wake_worker("deliveries")
+    return alias
+
+
+async def remove_alias(services: Services, username: str, reference: str) -> str:
+    """Take an alias off (by the handle or id it was added with); returns the id removed."""
+    account, me = await load_account(services, username)
+    alias_id = await _alias_id(services, me, reference)
+    async with services.db.transaction() as session:
+        stored_account, actor = await _own_rows(session, account)
+        if not await moves.remove_alias(session, services.urls, stored_account, actor, alias_id):
+            raise NotFound(f"{reference} is not an alias of @{username}.")
+    services.wake_worker("deliveries")
+    return alias_id
+
+
+async def list_aliases(services: Services, username: str) -> list[tuple[str, Actor | None]]:
+    """The account's aliases: each id, with the actor we know by it (``None`` when we do not)."""
+    _, me = await load_account(services, username)
+    ids = list(me.also_known_as or [])
+    if not ids:
+        return []
+    async with services.db.session() as session:
+        known = {actor.ap_id: actor for actor in await session.scalars(select(Actor).where(col(Actor.ap_id).in_(ids)))}
+    return [(alias_id, known.get(alias_id)) for alias_id in ids]
+
+
+async def move_account(services: Services, username: str, reference: str) -> Actor:
+    """Move ``username`` to the account ``reference`` (on any server), which must list it as an alias;
+    see ``fediverse.social.moves.move_account``. Returns the new account."""
+    account, _ = await load_account(services, username)
+    target = await _fresh_actor(services, reference)
+    async with services.db.transaction() as session:
+        stored_account, actor = await _own_rows(session, account)
+        await moves.move_account(session, services.urls, stored_account, actor, await _attach(session, target))
+    services.wake_worker("deliveries")
+    return target
+
+
+async def _own_rows(session: AsyncSession, account: Account) -> tuple[Account, Actor]:
+    stored_account = await session.get(Account, account.id)
+    actor = await session.get(Actor, account.actor_id)
+    if stored_account is None or actor is None:
+        raise NotFound("No such account.")
+    return stored_account, actor
+
+
+async def _alias_id(services: Services, me: Actor, reference: str) -> str:
+    """The alias id ``reference`` names: an id as given, else a handle matched against the accounts we know
+    by the ids listed (no network), else resolved."""
+    reference = reference.strip()
+    aliases = list(me.also_known_as or [])
+    if reference.startswith(("https://", "http://")):
+        return reference
+    username, _, host = reference.lstrip("@").partition("@")
+    if not username or not host:
+        raise BadRequest("Give the alias as @user@host.")
+    if aliases:
+        async with services.db.session() as session:
+            for actor in await session.scalars(select(Actor).where(col(Actor.ap_id).in_(aliases))):
+                if actor.username.lower() == username.lower() and actor.domain.lower() == host.lower():
+                    return actor.ap_id
+    return (await find_actor(services, reference)).ap_id

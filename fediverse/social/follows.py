@@ -33,9 +33,13 @@ async def find_follow(session: AsyncSession, follower: Actor, followee: Actor) -
     )
 
 
-async def request_follow(session: AsyncSession, urls: Urls, follower: Actor, followee: Actor) -> Follow:
+async def request_follow(
+    session: AsyncSession, urls: Urls, follower: Actor, followee: Actor, *, bypass_approval: bool = False
+) -> Follow:
     """A local account follows ``followee``. Repeating it re-sends the Follow to a remote followee that
-    has not answered (some servers answer 2xx and drop it)."""
+    has not answered (some servers answer 2xx and drop it). ``bypass_approval``: a local followee that
+    approves followers by hand takes this one at once (a follow that moved with an account it aliased,
+    as Mastodon's move does)."""
     assert follower.is_local and follower.id is not None and followee.id is not None
     if follower.id == followee.id:
         raise BadRequest("You cannot follow yourself.")
@@ -45,12 +49,15 @@ async def request_follow(session: AsyncSession, urls: Urls, follower: Actor, fol
     if follow is not None and follow.state == FollowState.ACCEPTED:
         return follow
     if followee.is_local:
-        state = FollowState.PENDING if followee.manually_approves_followers else FollowState.ACCEPTED
+        held = followee.manually_approves_followers and not bypass_approval
+        state = FollowState.PENDING if held else FollowState.ACCEPTED
         if follow is None:
             follow = Follow(follower_id=follower.id, followee_id=followee.id, state=state)
             session.add(follow)
             kind = NotificationType.FOLLOW_REQUEST if state == FollowState.PENDING else NotificationType.FOLLOW
             await notify(session, followee.id, kind, from_actor_id=follower.id)
+        if state == FollowState.ACCEPTED:  # a request still pending is taken now (e.g. a moved follow)
+            follow.state = state
         follow.accepted_at = utcnow() if state == FollowState.ACCEPTED else None
         return follow
     activity = follow_activity(new_activity_id(urls, follower.username), follower.ap_id, followee.ap_id)

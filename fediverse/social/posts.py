@@ -24,6 +24,7 @@ from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
 from fediverse.social.edits import keep_version
+from fediverse.social.moves import ensure_can_post
 from fediverse.social.notifications import notify
 from fediverse.social.removals import drop_attachments
 from storage.cache import POSTS, bump
@@ -154,6 +155,7 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     check_draft(draft)
     author = await session.get(Actor, account.actor_id)
     assert author is not None and author.id is not None
+    ensure_can_post(author)
     parent = draft.in_reply_to
     if parent is not None and parent.deleted_at is not None:
         raise BadRequest("The post you reply to has been deleted.")

@@ -59,6 +59,13 @@ async def update_profile(
         replaced |= await _drop_profile_image(session, account, account.header_media_id)
         account.header_media_id = await _store(session, changes.header)
         actor.header_url = urls.media_url(changes.header.display_key or "")
+    await send_profile_update(session, urls, account, actor)
+    return replaced
+
+
+async def send_profile_update(session: AsyncSession, urls: Urls, account: Account, actor: Actor) -> None:
+    """The actor changed (profile, aliases, a move): drop the cached documents and send ``Update{Person}``
+    with the new document to every server that follows the account or is followed by it."""
     actor.updated_at = utcnow()
     await session.flush()
     await bump(session, ACCOUNTS)
@@ -70,7 +77,6 @@ async def update_profile(
     assert actor.id is not None
     inboxes = [*await follower_inboxes(session, actor.id), *await following_inboxes(session, actor.id)]
     await queue_activity(session, actor, activity, inboxes, local_base_url=urls.base_url)
-    return replaced
 
 
 async def load_actor_images(session: AsyncSession, account: Account) -> ActorImages:

@@ -82,6 +82,7 @@ def split_mood(mood: str) -> tuple[str, str]:
 
 
 async def publish_composition(services: Services, account: Account, composition: Composition) -> Post:
+    await actions.ensure_can_post(services, account.username)  # a moved account: refused before files change
     media = await _load_drafts(services, account, composition.media_ids)
     unknown = set(composition.alt_texts) - set(composition.media_ids)
     if unknown:

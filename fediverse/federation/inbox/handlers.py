@@ -17,6 +17,7 @@ from fediverse.federation.inbox.delete_block_flag import handle_block, handle_de
 from fediverse.federation.inbox.follows import handle_accept, handle_follow, handle_reject
 from fediverse.federation.inbox.forwarded import FORWARD, handle_forward
 from fediverse.federation.inbox.interactions import handle_announce, handle_like
+from fediverse.federation.inbox.moves import handle_move
 from fediverse.federation.inbox.undo import handle_undo
 from storage.models import Actor
 
@@ -35,6 +36,7 @@ HANDLERS: dict[str, Handler] = {
     "Block": handle_block,
     "Flag": handle_flag,
     FORWARD: handle_forward,  # not an activity type: the inbox stores forwarded activities under it
+    "Move": handle_move,
 }
 HANDLED_TYPES = frozenset(HANDLERS) - {FORWARD}
 

@@ -322,6 +322,7 @@ NOTIFICATION_TYPES: Mapping[str, str] = {
     NotificationType.REPLY: "mention",
     NotificationType.MENTION: "mention",
     NotificationType.REMIX: "status",
+    NotificationType.MOVE: "move",  # Pleroma's and Akkoma's type, which Mastodon's clients know (decision 0061)
 }
 #: Mastodon's types that carry a ``status``.
 STATUS_NOTIFICATION_TYPES = frozenset({"mention", "status", "reblog", "favourite", "update", "poll", "quote"})

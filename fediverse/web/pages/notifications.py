@@ -1,5 +1,6 @@
 """Notifications: follows and follow requests (approve / reject), likes, boosts, replies, mentions,
-remixes. Opening the page marks them read; the header shows how many are unread."""
+remixes, and followed accounts that moved (decision 0061). Opening the page marks them read; the header
+shows how many are unread."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class NotificationView:
     actor: Actor | None
     card: PostCard | None
     pending_request: bool = False
+    moved_to: Actor | None = None  # a ``move``: the account the actor moved to
 
     @property
     def unread(self) -> bool:
@@ -55,6 +57,16 @@ async def notifications(request: Request) -> Response:
         }
         me = await session.get(Actor, account.actor_id)
         assert me is not None
+        new_ids = {
+            actor.moved_to_ap_id
+            for row in rows
+            if row.type == NotificationType.MOVE and (actor := actors.get(row.actor_id)) and actor.moved_to_ap_id
+        }
+        new_accounts = (
+            {a.ap_id: a for a in await session.scalars(select(Actor).where(col(Actor.ap_id).in_(new_ids)))}
+            if new_ids
+            else {}
+        )
         views = []
         for row in rows:
             actor = actors.get(row.actor_id) if row.actor_id else None
@@ -62,7 +74,9 @@ async def notifications(request: Request) -> Response:
             if row.type == NotificationType.FOLLOW_REQUEST and actor is not None:
                 follow = await find_follow(session, actor, me)
                 pending = follow is not None and follow.state == FollowState.PENDING
-            views.append(NotificationView(row, actor, cards.get(row.post_id) if row.post_id else None, pending))
+            moved_to = new_accounts.get(actor.moved_to_ap_id or "") if actor is not None else None
+            card = cards.get(row.post_id) if row.post_id else None
+            views.append(NotificationView(row, actor, card, pending, moved_to))
     response = await render_page(
         request,
         "notifications.html",

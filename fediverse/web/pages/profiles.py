@@ -136,6 +136,7 @@ class _ProfileRead:
     cards: list[PostCard]
     counts: dict[str, int]
     relation: Relationship | None
+    moved_to: Actor | None = None  # the account this one moved to, when we know it (decision 0061)
 
 
 def _profile_unit(
@@ -150,7 +151,17 @@ def _profile_unit(
         cards=cards(session, services.urls, page.entries, viewer_actor_id),
         counts=_counts(actor),
         relation=relationship_of(session, viewer_actor_id, actor),
+        moved_to=_moved_to(session, actor),
     )
+
+
+_BY_AP_ID = select(Actor).where(col(Actor.ap_id) == bindparam("ap_id")).options(WITHOUT_RAW_ACTOR)
+
+
+def _moved_to(session: Session, actor: Actor) -> Actor | None:
+    if not actor.moved_to_ap_id:
+        return None
+    return session.scalar(_BY_AP_ID, {"ap_id": actor.moved_to_ap_id})
 
 
 async def profile(request: Request) -> Response:
@@ -176,6 +187,7 @@ async def profile(request: Request) -> Response:
             **context,
             "counts": found.counts,
             "relationship": found.relation,
+            "moved_to": found.moved_to,
             "next": request.url.path,
             "reported": request.query_params.get("reported") == "1",
         },

@@ -1,5 +1,6 @@
-"""Settings: the profile (name, bio, avatar, header, follower approval), the password, and the apps
-allowed to use the account (decision 0056).
+"""Settings: the profile (name, bio, avatar, header, follower approval), the password, the apps
+allowed to use the account (decision 0056), and moving: aliases and moving to another account
+(decision 0061).
 
 Uploaded images go through the imaging pipeline (decoded, metadata stripped, re-encoded) off the
 event loop before anything is stored; a rejected image leaves the rest of the form as typed.
@@ -9,18 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlmodel import col
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from activitypub.errors import ActivityPubError
 from fediverse.core.accounts import change_password
-from fediverse.core.errors import BadRequest, PayloadTooLarge
+from fediverse.core.errors import BadRequest, PayloadTooLarge, ReverieError
 from fediverse.core.passwords import MAX_PASSWORD_LENGTH, password_problem, verify_password
 from fediverse.federation.sanitize import html_to_text
 from fediverse.imaging import ImageRejected, ImagingOptions, process_image
 from fediverse.services import Services
 from fediverse.social import actions
+from fediverse.social.moves import MOVE_COOLDOWN
 from fediverse.social.profiles import MAX_BIO_LENGTH, MAX_DISPLAY_NAME_LENGTH, ProfileChanges
 from fediverse.web.client_api.authorized_apps import authorized_apps, revoke_app
 from fediverse.web.pages.forms import checkbox, see_other, signed_in_form, text_field
@@ -163,6 +168,82 @@ async def revoke_app_access(request: Request) -> Response:
     return see_other("/settings/apps?revoked=1")
 
 
+#: What the moving page shows as the reason, instead of an error page: nothing was changed.
+_MOVING_ERRORS = (ReverieError, ActivityPubError)
+MAX_HANDLE_LENGTH = 300
+
+
+async def _moving_page(request: Request, account: Account, *, error: str = "", status_code: int = 200) -> Response:
+    services: Services = request.state.services
+    aliases = await actions.list_aliases(services, account.username)
+    async with services.db.session() as session:
+        actor = await session.get(Actor, account.actor_id)
+        assert actor is not None
+        moved_to = (
+            await session.scalar(select(Actor).where(col(Actor.ap_id) == actor.moved_to_ap_id))
+            if actor.moved_to_ap_id
+            else None
+        )
+    return await render_page(
+        request,
+        "settings_moving.html",
+        {
+            "actor": actor,
+            "aliases": aliases,
+            "moved_to": moved_to,
+            "cooldown_days": MOVE_COOLDOWN.days,
+            "done": request.query_params.get("done", ""),
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+async def moving_settings(request: Request) -> Response:
+    """``/settings/moving``: the account's aliases, and moving it to another account."""
+    return await _moving_page(request, await require_account(request))
+
+
+def _handle_field(form: FormData) -> str:
+    handle = text_field(form, "handle", max_length=MAX_HANDLE_LENGTH, label="Address")
+    if not handle:
+        raise BadRequest("Type the account's address, like @you@mastodon.social.")
+    return handle
+
+
+async def change_alias(request: Request) -> Response:
+    """``POST /settings/aliases`` (add) and ``/settings/aliases/remove``: an account this one moves from,
+    found through WebFinger as ``@user@host``."""
+    services: Services = request.state.services
+    account, form = await signed_in_form(request)
+    removing = request.url.path.endswith("/remove")
+    try:
+        if removing:
+            await actions.remove_alias(services, account.username, _handle_field(form))
+        else:
+            await actions.add_alias(services, account.username, _handle_field(form))
+    except _MOVING_ERRORS as error:
+        reason = str(error) if isinstance(error, ReverieError) else f"That account could not be found: {error}"
+        return await _moving_page(request, account, error=reason, status_code=400)
+    return see_other(f"/settings/moving?done={'alias-removed' if removing else 'alias-added'}")
+
+
+async def move_account(request: Request) -> Response:
+    """``POST /settings/move``: confirmed with the password; the new account must list this one."""
+    services: Services = request.state.services
+    account, form = await signed_in_form(request)
+    password = text_field(form, "current_password", max_length=MAX_PASSWORD_LENGTH, strip=False)
+    try:
+        handle = _handle_field(form)
+        if not await verify_password(account.password_hash, password):
+            raise BadRequest("Your password is not right.")
+        await actions.move_account(services, account.username, handle)
+    except _MOVING_ERRORS as error:
+        reason = str(error) if isinstance(error, ReverieError) else f"That account could not be found: {error}"
+        return await _moving_page(request, account, error=reason, status_code=400)
+    return see_other("/settings/moving?done=moved")
+
+
 async def settings_index(_request: Request) -> Response:
     return see_other("/settings/profile")
 
@@ -173,4 +254,8 @@ routes = [
     Route("/settings/account", account_settings, methods=["GET", "POST"]),
     Route("/settings/apps", apps_settings),
     Route("/settings/apps/{app_id:id}/revoke", revoke_app_access, methods=["POST"]),
+    Route("/settings/moving", moving_settings),
+    Route("/settings/aliases", change_alias, methods=["POST"]),
+    Route("/settings/aliases/remove", change_alias, methods=["POST"]),
+    Route("/settings/move", move_account, methods=["POST"]),
 ]
