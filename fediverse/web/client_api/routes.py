@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from fediverse.web.client_api import streaming
+
+routes: list[BaseRoute] = [*streaming.routes]
