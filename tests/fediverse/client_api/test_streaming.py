@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +26,9 @@ from fediverse.web.client_api.auth import Caller
 from fediverse.web.client_api.stream_events import Message, Stream
 from fediverse.web.client_api.stream_hub import StreamHub, Subscriber
 from storage.models import Account, OAuthToken, Post
+from storage.types import utcnow
 from tests.conftest import run_in_app, services_of
+from tests.fediverse.housekeeping.helpers import sweep_now
 
 Mint = Callable[..., dict[str, str]]
 
@@ -207,17 +210,16 @@ def test_unsubscribe_stops_a_stream(client: TestClient, people: dict[str, Accoun
 
 @pytest.mark.parametrize("query", ["stream=user&access_token=nonsense", "stream=user"])
 def test_a_websocket_without_a_valid_token_is_refused(client: TestClient, query: str) -> None:
-    with pytest.raises(WebSocketDenialResponse) as refused:
-        with client.websocket_connect(f"/api/v1/streaming?{query}"):
-            pass
+    with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect(f"/api/v1/streaming?{query}"):
+        pass
     assert refused.value.status_code == 401
     assert "error" in refused.value.json()
 
 
 def test_an_apps_own_token_is_refused(client: TestClient, token_for: Mint) -> None:
-    with pytest.raises(WebSocketDenialResponse) as refused:
-        with client.websocket_connect(f"/api/v1/streaming?access_token={access_token(token_for, None, 'read')}"):
-            pass
+    url = f"/api/v1/streaming?access_token={access_token(token_for, None, 'read')}"
+    with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect(url):
+        pass
     assert refused.value.status_code == 401
 
 
@@ -327,3 +329,10 @@ def test_a_subscriber_too_far_behind_is_closed() -> None:
     for number in range(4):
         subscriber.offer(["user"], Message("delete", str(number)))
     assert subscriber.closed == stream_hub.TOO_SLOW
+
+
+def test_post_changes_are_swept_after_an_hour(client: TestClient, people: dict[str, Account]) -> None:
+    post = publish(client, "bob", "soon gone")
+    act(client, actions.delete_post, "bob", post.ap_id)
+    assert sweep_now(client).post_changes == 0
+    assert sweep_now(client, utcnow() + timedelta(hours=2)).post_changes == 1
