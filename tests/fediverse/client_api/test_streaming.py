@@ -8,29 +8,45 @@ deletes are made by other processes: the command line, this test process, a seco
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import queue
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
+from fediverse.core.accounts import create_account
+from fediverse.core.config import load_settings
+from fediverse.services import Services, open_services
 from fediverse.social import actions
 from fediverse.social.posts import PostDraft
 from fediverse.web.client_api import stream_hub
-from fediverse.web.client_api.auth import Caller
+from fediverse.web.client_api.auth import Caller, hash_token, issue_token, new_secret
 from fediverse.web.client_api.stream_events import Message, Stream
 from fediverse.web.client_api.stream_hub import StreamHub, Subscriber
-from storage.models import Account, OAuthToken, Post
+from storage.models import Account, OAuthApp, OAuthToken, Post, WebSession
 from storage.types import utcnow
 from tests.conftest import run_in_app, services_of
 from tests.fediverse.housekeeping.helpers import sweep_now
+from tests.processes import free_port, reverie_server, run_reverie
 
 Mint = Callable[..., dict[str, str]]
+T = TypeVar("T")
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -336,3 +352,239 @@ def test_post_changes_are_swept_after_an_hour(client: TestClient, people: dict[s
     act(client, actions.delete_post, "bob", post.ap_id)
     assert sweep_now(client).post_changes == 0
     assert sweep_now(client, utcnow() + timedelta(hours=2)).post_changes == 1
+
+
+# --- real processes -------------------------------------------------------------------------------------
+
+DEADLINE = 30.0
+
+
+def in_instance(env: dict[str, str], work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``work`` against a running instance's database from this process (another process, to it)."""
+
+    async def run() -> T:
+        async with open_services(load_settings(env)) as services:
+            return await work(services)
+
+    return asyncio.run(run())
+
+
+async def _mint_token(services: Services, username: str, scopes: str) -> str:
+    account, _ = await actions.load_account(services, username)
+    async with services.db.transaction() as session:
+        app = OAuthApp(
+            client_id=new_secret(), client_secret_hash=hash_token(new_secret()), name="Streams", scopes=scopes
+        )
+        session.add(app)
+        await session.flush()
+        app_id = app.id
+    assert app_id is not None and account.id is not None
+    access, _, _ = await issue_token(services, app_id, account.id, scopes)
+    return access
+
+
+async def _mint_session(services: Services, username: str) -> tuple[str, str]:
+    """A signed-in browser session (cookie value, CSRF token), as signing in would store it."""
+    account, _ = await actions.load_account(services, username)
+    assert account.id is not None
+    cookie, csrf = new_secret(), new_secret()
+    async with services.db.transaction() as session:
+        session.add(
+            WebSession(
+                token_hash=hash_token(cookie),
+                account_id=account.id,
+                csrf_token=csrf,
+                expires_at=utcnow() + timedelta(days=1),
+            )
+        )
+    return cookie, csrf
+
+
+@dataclass
+class Instance:
+    env: dict[str, str]
+
+    def run(self, work: Callable[[Services], Awaitable[T]]) -> T:
+        return in_instance(self.env, work)
+
+    def act(self, action: Callable[..., Awaitable[Any]], *args: Any, **options: Any) -> Any:
+        async def work(services: Services) -> Any:
+            return await action(services, *args, **options)
+
+        return self.run(work)
+
+    def token(self, username: str, scopes: str = "read") -> str:
+        return self.run(lambda services: _mint_token(services, username, scopes))
+
+    def reverie(self, *arguments: str) -> str:
+        result = run_reverie(*arguments, env=self.env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+def instance_env(tmp_path: Path, database_url: str, port: int) -> dict[str, str]:
+    return {
+        "REVERIE_BASE_URL": f"http://127.0.0.1:{port}",
+        "REVERIE_DATA_DIR": str(tmp_path / "data"),
+        "REVERIE_DATABASE_URL": database_url,
+    }
+
+
+def with_people(instance: Instance) -> None:
+    """ana follows bob; carl is a stranger."""
+
+    async def create(services: Services) -> None:
+        for name in ("ana", "bob", "carl"):
+            await create_account(services.db, services.urls, name)
+        await actions.follow(services, "ana", "bob")
+
+    instance.run(create)
+
+
+def websocket(base_url: str, query: str = "", **options: Any) -> ClientConnection:
+    return connect(base_url.replace("http://", "ws://") + "/api/v1/streaming" + query, open_timeout=DEADLINE, **options)
+
+
+def next_event(ws: ClientConnection) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(ws.recv(timeout=DEADLINE))
+    if isinstance(event.get("payload"), str) and event["payload"].startswith("{"):
+        event["document"] = json.loads(event["payload"])
+    return event
+
+
+class EventStream:
+    """A server-sent-events response read on a thread; ``next()`` gives (event, parsed data)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._client = httpx.Client(timeout=httpx.Timeout(DEADLINE, read=None))
+        self._response = self._client.send(self._client.build_request("GET", url, headers=headers), stream=True)
+        assert self._response.status_code == 200, self._response.read()
+        assert self._response.headers["content-type"].startswith("text/event-stream")
+        self._lines = self._response.iter_lines()
+        assert next(self._lines) == ":)"  # joined: what is posted from now on is streamed
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        event = None
+        with contextlib.suppress(Exception):  # the test closed the response under the reader
+            for line in self._lines:
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif line.startswith("data: ") and event is not None:
+                    data = line.removeprefix("data: ")
+                    self.events.put((event, json.loads(data) if data.startswith("{") else data))
+                    event = None
+
+    def next(self) -> tuple[str, Any]:
+        return self.events.get(timeout=DEADLINE)
+
+    def close(self) -> None:
+        self._response.close()
+        self._client.close()
+        self._thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def event_stream(url: str, headers: dict[str, str] | None = None) -> Iterator[EventStream]:
+    stream = EventStream(url, headers)
+    try:
+        yield stream
+    finally:
+        stream.close()
+
+
+@pytest.mark.slow
+def test_a_real_server_streams_posts_notifications_and_deletes(tmp_path: Path, database_url: str) -> None:
+    port = free_port()
+    instance = Instance(instance_env(tmp_path, database_url, port))
+    with_people(instance)
+    ana, bob = instance.token("ana"), instance.token("bob", "read:notifications")
+    with reverie_server(
+        "serve", "--port", str(port), env=instance.env, port=port, log=tmp_path / "serve.log"
+    ) as server:
+        base = server.base_url
+        # Without a valid token: a refused upgrade, and a 401 for an event stream
+        with pytest.raises(InvalidStatus) as refused, websocket(base, "?stream=user&access_token=nonsense"):
+            pass
+        assert refused.value.response.status_code == 401
+        unauthorised = httpx.get(f"{base}/api/v1/streaming/public", timeout=DEADLINE)
+        assert unauthorised.status_code == 401 and "error" in unauthorised.json()
+        assert httpx.get(f"{base}/api/v1/streaming/health", timeout=DEADLINE).text == "OK"
+
+        # ana listens on a WebSocket (token as its protocol) and an event stream; bob to his notifications
+        with (
+            websocket(base, "/?stream=user", subprotocols=[Subprotocol(ana)]) as ws,
+            event_stream(f"{base}/api/v1/streaming/public/local?access_token={ana}") as local,
+            event_stream(f"{base}/api/v1/streaming/user/notification", {"Authorization": f"Bearer {bob}"}) as notes,
+        ):
+            assert ws.subprotocol == ana
+            ws.send(json.dumps({"type": "subscribe", "stream": "public:local"}))
+            ws.send(json.dumps({"type": "subscribe", "stream": "hashtag", "tag": "Harbour"}))
+            # carl's followers-only post reaches nobody here; bob's public one, painted from the terminal, does
+            instance.act(actions.publish, "carl", PostDraft(caption="for my followers", visibility="followers"))
+            url = instance.reverie("post", "bob", "--prompt", "a harbour at first light", "--caption", "dawn #harbour")
+            post_id = url.strip().splitlines()[-1].rsplit("/", 1)[1]
+            events = [next_event(ws) for _ in range(3)]
+            assert {tuple(event["stream"]) for event in events} == {
+                ("user",),
+                ("public:local",),
+                ("hashtag", "Harbour"),
+            }
+            assert {(event["event"], event["document"]["id"]) for event in events} == {("update", post_id)}
+            assert events[0]["document"]["media_attachments"][0]["type"] == "image"
+            event, status = local.next()
+            assert (event, status["id"], status["account"]["acct"]) == ("update", post_id, "bob")
+            # ana likes it from the terminal: bob is told
+            instance.reverie("like", "ana", url.strip().splitlines()[-1])
+            event, note = notes.next()
+            assert (event, note["type"], note["account"]["acct"], note["status"]["id"]) == (
+                "notification",
+                "favourite",
+                "ana",
+                post_id,
+            )
+            # bob deletes it: every stream that carried it hears so
+            instance.act(actions.delete_post, "bob", url.strip().splitlines()[-1])
+            deletes = [next_event(ws) for _ in range(3)]
+            assert {(event["event"], event["payload"]) for event in deletes} == {("delete", post_id)}
+            assert local.next() == ("delete", post_id)
+
+
+@pytest.mark.slow
+def test_a_post_made_through_another_web_process_reaches_the_stream(tmp_path: Path, database_url: str) -> None:
+    """Two `reverie serve` processes of one instance on one database: ana listens to the first, bob posts
+    through the second. Then the first shuts down and closes ana's WebSocket as it goes."""
+    first_port, second_port = free_port(), free_port()
+    instance = Instance(instance_env(tmp_path, database_url, first_port))
+    with_people(instance)
+    ana = instance.token("ana")
+    cookie, csrf = instance.run(lambda services: _mint_session(services, "bob"))
+    with (
+        reverie_server(
+            "serve", "--port", str(first_port), env=instance.env, port=first_port, log=tmp_path / "1.log"
+        ) as first,
+        reverie_server(
+            "serve", "--port", str(second_port), env=instance.env, port=second_port, log=tmp_path / "2.log"
+        ) as second,
+        websocket(first.base_url, f"?stream=user&access_token={ana}") as ws,
+    ):
+        created = httpx.post(
+            f"{second.base_url}/api/posts",
+            json={"caption": "from the second process"},
+            cookies={"reverie_session": cookie},
+            headers={"X-CSRF-Token": csrf},
+            timeout=DEADLINE,
+        )
+        assert created.status_code == 201, created.text
+        event = next_event(ws)
+        assert (event["stream"], event["event"], event["document"]["id"]) == (["user"], "update", created.json()["id"])
+        assert "from the second process" in event["document"]["content"]
+        first.process.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=DEADLINE)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012  # "service restart"
+        assert first.process.wait(timeout=DEADLINE) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
+        assert "Application shutdown complete" in first.output
+        assert "access_token=[hidden]" in first.output and ana not in first.output
