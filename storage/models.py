@@ -743,3 +743,18 @@ class ImportRow(SQLModel, table=True):
     data: dict[str, Any] = Field(sa_type=JsonDocument)
     state: str = Field(default=ImportRowState.QUEUED, max_length=16)
     reason: str | None = _text()
+
+
+class PostChange(SQLModel, table=True):
+    """What happened to a post or a boost after it was written, for the streaming API (decision 0057):
+    a post deleted or edited, a boost taken back. Written by database triggers (migration 0019), so every
+    writer records them in its own transaction; kept for an hour (housekeeping)."""
+
+    __tablename__ = "post_changes"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    kind: str = Field(max_length=16)  # "delete", "edit" or "unboost"
+    post_id: int = Field(sa_type=BigInteger)  # the post (for "unboost", the boosted post)
+    announce_id: int | None = Field(default=None, sa_type=BigInteger)  # "unboost": the boost's status id
+    actor_id: int | None = Field(default=None, sa_type=BigInteger)  # "unboost": who had boosted
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)

@@ -136,7 +136,10 @@ def run_serve(arguments: argparse.Namespace) -> int:
         "proxy_headers": True,
         "server_header": False,
         "timeout_graceful_shutdown": 10,
-        "ws": "none",  # no WebSocket routes: don't load a WebSocket protocol (~2.5 MiB a process)
+        # The streaming API's WebSocket (decision 0057): the sans-I/O protocol of `websockets` (a dependency
+        # of uvicorn[standard]), ~1.5 MiB a process; a client's messages are small subscribe requests.
+        "ws": "websockets-sansio",
+        "ws_max_size": 64 * 1024,
     }
     if arguments.workers > 1:
         # Each web process reads its settings from the environment, so pass on what the flags decided.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,20 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 #: ``LogRecord`` attributes that are not ``extra`` fields (and uvicorn's terminal-coloured copy of its message).
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
+
+
+#: A token in a query string (the streaming API's WebSocket takes one there; uvicorn logs the path with it).
+_QUERY_TOKEN = re.compile(r"(access_token=)[^&\s\"']+")
+
+
+class HideQueryTokens(logging.Filter):
+    """Replace ``access_token=…`` in a record's message by ``access_token=[hidden]``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "access_token=" in message:
+            record.msg, record.args = _QUERY_TOKEN.sub(r"\1[hidden]", message), None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,6 +59,7 @@ def configure_logging(level: str = "info", log_format: str = "text") -> None:
     """Send every logger's records to standard error in ``log_format``, at ``level`` and above."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(HideQueryTokens())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -1,5 +1,5 @@
 """One housekeeping sweep: expired drafts, old deletion markers, orphan media files, finished inbox
-items and deliveries, expired sign-in sessions.
+items and deliveries, expired sign-in sessions, old post changes (the streaming API's).
 
 Every step is idempotent and safe beside other workers doing the same: rows are deleted with their
 conditions restated in the ``DELETE`` (a draft that a publish claims meanwhile is no longer a draft
@@ -28,6 +28,7 @@ from storage.models import (
     InboxItem,
     Media,
     MediaState,
+    PostChange,
     RemoteFetch,
     WebSession,
     WorkState,
@@ -45,6 +46,8 @@ ORPHAN_FILE_GRACE = timedelta(hours=6)
 #: Finished inbox items and deliveries are kept this long (to see what happened to them), then go: one
 #: post to 10,000 followers leaves up to 10,000 delivery rows.
 FINISHED_WORK_RETENTION = timedelta(days=7)
+#: The streaming API reads post changes within seconds (decision 0057); an hour is plenty.
+POST_CHANGE_RETENTION = timedelta(hours=1)
 BATCH_SIZE = 500
 FINISHED_STATES = (WorkState.DONE, WorkState.FAILED, WorkState.GONE)
 
@@ -58,16 +61,18 @@ class SweepReport:
     files: int = 0
     finished_work: int = 0
     sessions: int = 0
+    post_changes: int = 0
 
     @property
     def total(self) -> int:
-        return self.drafts + self.deletion_markers + self.files + self.finished_work + self.sessions
+        return self.drafts + self.deletion_markers + self.files + self.finished_work + self.sessions + self.post_changes
 
     def describe(self) -> str:
         return (
             f"removed {self.drafts} expired draft image(s), {self.files} unused file(s), "
             f"{self.deletion_markers} old deletion marker(s), {self.finished_work} finished "
-            f"inbox item(s) and deliveries, and {self.sessions} expired sign-in session(s)"
+            f"inbox item(s) and deliveries, {self.sessions} expired sign-in session(s) and {self.post_changes} "
+            "old post change(s)"
         )
 
 
@@ -86,6 +91,7 @@ async def sweep(services: Services, now: datetime | None = None, *, orphan_files
         files=len(draft_files) + orphans,
         finished_work=await prune_finished_work(db, now - FINISHED_WORK_RETENTION),
         sessions=await delete_in_batches(db, WebSession.token_hash, WebSession.expires_at < now),
+        post_changes=await delete_in_batches(db, PostChange.id, PostChange.changed_at < now - POST_CHANGE_RETENTION),
     )
     if report.total:
         log.info("housekeeping %s", report.describe())

@@ -31,6 +31,7 @@ from fediverse.web.api import generation, publishing
 from fediverse.web.api import media as media_api
 from fediverse.web.client_api import routes as client_api_routes
 from fediverse.web.client_api.cors import ClientApiCorsMiddleware
+from fediverse.web.client_api.stream_hub import StreamHub
 from fediverse.web.headers import SecurityHeadersMiddleware
 from fediverse.web.pages import page_routes
 from fediverse.web.rate_limits import HostRateLimit, SignInThrottle
@@ -139,13 +140,14 @@ def create_app(settings: Settings) -> Starlette:
             open_services(settings) as services,
             open_worker(services) as worker,
             InboxIntake(services.db) as inbox_writer,
+            StreamHub(services) as stream_hub,
         ):
             services.wake_worker = worker.wake
             services.yield_to_requests = inbox_writer.wait_until_quiet
             stop = asyncio.Event()
             task = asyncio.create_task(worker.run_forever(stop)) if settings.run_worker else None
             try:
-                yield {"services": services, "worker": worker, "inbox_writer": inbox_writer}
+                yield {"services": services, "worker": worker, "inbox_writer": inbox_writer, "stream_hub": stream_hub}
             finally:
                 stop.set()
                 if task is not None:

@@ -17,6 +17,7 @@ from fediverse.web.client_api import (
     search,
     status_actions,
     statuses,
+    streaming,
     stubs,
     timelines,
 )
@@ -36,4 +37,5 @@ routes: list[BaseRoute] = [
     *notifications.routes,
     *markers.routes,
     *stubs.routes,
+    *streaming.routes,
 ]
