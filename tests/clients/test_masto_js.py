@@ -2,7 +2,8 @@
 register an app, authorize with PKCE, verify credentials, upload with alt text, post, read the home and
 local timelines, favourite, boost, read notifications, delete. (masto.js's streaming client does not
 yet receive our user stream; streaming is proven with a WebSocket client in
-`tests/fediverse/client_api/test_streaming.py`.) `npm ci --prefix tests/clients` installs it (the README's test command does)."""
+`tests/fediverse/client_api/test_streaming.py`.) `npm ci --prefix tests/clients` installs it (the README's
+test command does)."""
 
 from __future__ import annotations
 
