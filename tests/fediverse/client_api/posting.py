@@ -15,43 +15,9 @@ from fediverse.studio.drafts import create_upload
 from storage.models import Account, Actor, Media, Post
 from storage.types import utcnow
 from tests.conftest import run_in_app, services_of
+from tests.fediverse.client_api.shapes import STATUS_KEYS
 from tests.fediverse.test_imaging import encode, gradient
 
-#: Every attribute of Mastodon's ``Status`` (4.3), none optional but ``text`` (only on delete and source).
-STATUS_KEYS = frozenset(
-    {
-        "id",
-        "uri",
-        "url",
-        "created_at",
-        "edited_at",
-        "account",
-        "content",
-        "visibility",
-        "sensitive",
-        "spoiler_text",
-        "language",
-        "media_attachments",
-        "mentions",
-        "tags",
-        "emojis",
-        "reblogs_count",
-        "favourites_count",
-        "replies_count",
-        "in_reply_to_id",
-        "in_reply_to_account_id",
-        "reblog",
-        "application",
-        "poll",
-        "card",
-        "filtered",
-        "favourited",
-        "reblogged",
-        "muted",
-        "bookmarked",
-        "pinned",
-    }
-)
 #: ``StatusEdit`` (docs.joinmastodon.org/entities/StatusEdit), ``poll`` being optional.
 STATUS_EDIT_KEYS = frozenset(
     {"content", "spoiler_text", "sensitive", "created_at", "account", "media_attachments", "emojis"}
