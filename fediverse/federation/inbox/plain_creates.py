@@ -178,9 +178,7 @@ def _apply_chunk(session: Session, chunk: Sequence[PlainCreate]) -> None:
             select(col(DeletedObject.ap_id), col(DeletedObject.actor_ap_id)).where(
                 col(DeletedObject.ap_id).in_(note_ids)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     # Relevance (Mastodon keeps a note that touches someone here): a local addressee, else a local follower.
     authors = {create.author.id for create in chunk if not create.local_ids}
@@ -224,9 +222,7 @@ def _store(session: Session, creates: Sequence[PlainCreate]) -> None:
             ap_id: (actor_id, is_local)
             for actor_id, ap_id, is_local in session.execute(
                 select(col(Actor.id), col(Actor.ap_id), col(Actor.is_local)).where(col(Actor.ap_id).in_(actor_ids))
-            )
-            .tuples()
-            .all()
+            ).all()
             if actor_id is not None
         }
         if actor_ids
@@ -234,7 +230,7 @@ def _store(session: Session, creates: Sequence[PlainCreate]) -> None:
     )
     parents = {parent for create in creates if isinstance(parent := create.remote.fields.get("in_reply_to_ap_id"), str)}
     stored_parents: dict[str, int] = (
-        dict(session.execute(select(col(Post.ap_id), col(Post.id)).where(col(Post.ap_id).in_(parents))).tuples().all())
+        dict(session.execute(select(col(Post.ap_id), col(Post.id)).where(col(Post.ap_id).in_(parents))).all())
         if parents
         else {}
     )
@@ -358,14 +354,12 @@ def _notify(
                     col(Block.blocker_id).in_(authors) & col(Block.blocked_id).in_(recipients),
                 )
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     }
     accounts = dict(
-        session.execute(select(col(Account.actor_id), col(Account.id)).where(col(Account.actor_id).in_(recipients)))
-        .tuples()
-        .all()
+        session.execute(
+            select(col(Account.actor_id), col(Account.id)).where(col(Account.actor_id).in_(recipients))
+        ).all()
     )
     rows = [
         {"account_id": accounts[recipient], "type": NotificationType.MENTION, "actor_id": author, "post_id": post_id}
