@@ -231,10 +231,10 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
             drain_seconds, left = asyncio.run(wait_for_drain(database.url, arguments.drain_timeout))
             stack.close()
             if arguments.profile_drain:
-                print(summarize_profile(drain_profile, top=arguments.profile_top))
+                print(summarize_profile(drain_profile, top=arguments.profile_top, threads=arguments.profile_threads))
             applied_cpu = cpu_seconds(pids) - cpu_before
             if arguments.profile:
-                print(summarize_profile(profile, top=arguments.profile_top))
+                print(summarize_profile(profile, top=arguments.profile_top, threads=arguments.profile_threads))
         peer.terminate()
         stored = asyncio.run(count(database.url, "SELECT count(*) FROM inbox_items"))
         posts = asyncio.run(count(database.url, "SELECT count(*) FROM posts WHERE is_local = false"))
@@ -692,6 +692,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy while firing")
     parser.add_argument("--profile-drain", action="store_true", help="with --worker after: sample the worker")
     parser.add_argument("--profile-top", type=int, default=30)
+    parser.add_argument(
+        "--profile-threads",
+        default="",
+        help="with --profile: also count helper threads' stacks containing this (e.g. _write_unit, reverie-db)",
+    )
     parser.add_argument("--cprofile", choices=["cumulative", "tottime"], help="apply: cProfile the drain")
     arguments = parser.parse_args()
     if arguments.mode == "steady":
