@@ -10,6 +10,11 @@ activities of ~3 KiB from ``--actors`` senders, each mentioning the local accoun
 sending every request once over ``--connections`` keep-alive connections. Printed per run: requests/s
 and latency while firing, the server's CPU, rows durably stored (counted in the database afterwards,
 compared with the 202s), and how long the worker took to apply the backlog.
+
+``--mode apply`` leaves HTTP out: ``--count`` Create{Note}s are queued in a scratch instance whose senders
+are stored, and the inbox worker drains them in this process (``--cprofile`` profiles the event loop's
+thread; py-spy with ``--threads`` sees the units of work too). Its baseline, same run: the intake's group
+commit storing as many rows from 64 concurrent callers.
 """
 
 from __future__ import annotations
@@ -619,7 +624,9 @@ async def apply_in_process(arguments: argparse.Namespace) -> None:
             seconds = time.perf_counter() - started
             cpu = time.process_time() - cpu
             async with services.db.session() as session:
-                posts = int((await session.execute(text("SELECT count(*) FROM posts WHERE is_local = false"))).scalar_one())
+                posts = int(
+                    (await session.execute(text("SELECT count(*) FROM posts WHERE is_local = false"))).scalar_one()
+                )
                 notes = int((await session.execute(text("SELECT count(*) FROM notifications"))).scalar_one())
                 undone = int(
                     (await session.execute(text("SELECT count(*) FROM inbox_items WHERE state != 'done'"))).scalar_one()
@@ -628,8 +635,8 @@ async def apply_in_process(arguments: argparse.Namespace) -> None:
     rate = arguments.count / seconds
     print(
         f"  applied {arguments.count:,} queued Create{{Note}}s in {seconds:.2f} s: {rate:,.0f}/s,"
-        f" {cpu / arguments.count * 1000:.2f} ms CPU and {statements / arguments.count:.2f} statements per item"
-        f" ({posts:,} posts, {notes:,} notifications, {undone} not done)"
+        f" {cpu / arguments.count * 1000:.2f} ms CPU and {statements / arguments.count:.2f} statements sent per item"
+        f" (a multi-row insert counts once; {posts:,} posts, {notes:,} notifications, {undone} not done)"
         f"\n  baseline, same run: the intake's group commit stored the same number of rows at {intake_rate:,.0f}/s"
         f" -> apply / store = {rate / intake_rate:.2f}",
         flush=True,
@@ -705,7 +712,9 @@ def main() -> None:
         purge_main(arguments)
         return
     if arguments.mode == "apply":
-        print(f"inbox apply on {arguments.database}, in process: {arguments.count:,} queued Create{{Note}}s", flush=True)
+        print(
+            f"inbox apply on {arguments.database}, in process: {arguments.count:,} queued Create{{Note}}s", flush=True
+        )
         for _ in range(arguments.runs):
             asyncio.run(apply_in_process(arguments))
         return
