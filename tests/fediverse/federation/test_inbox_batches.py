@@ -334,3 +334,31 @@ def test_when_a_set_based_chunk_fails_its_creates_go_through_the_handlers_in_ord
     # Then nothing of the failed chunk stayed, each Create was applied by its handler, in order, then the Delete
     assert stored_posts(client) == {first["id"]: False, second["id"]: True}
     assert {state for _, (state, _) in outcomes(client).items()} == {WorkState.DONE}
+
+
+def test_plain_creates_hand_the_writer_back_between_chunks_and_carry_on(
+    client: TestClient, peer: FakePeer, make_user: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ana follows ben, and the worker may hold the writer for one chunk of two Creates at a time
+    make_user("ana")
+    ben = peer.add_actor("ben")
+    follow_remote(client, peer, "ana", ben)
+    monkeypatch.setattr(plain_creates, "CHUNK", 2)
+    monkeypatch.setattr(inbox_queue, "MAX_HOLD", 0.0)
+    units: list[int] = []
+    real_apply = plain_creates.apply_plain
+
+    def counting_apply(session: Any, creates: Any, **options: Any) -> Any:
+        units.append(len(creates))
+        return real_apply(session, creates, **options)
+
+    monkeypatch.setattr(inbox_queue, "apply_plain", counting_apply)
+    notes = [remote_note(ben, n, f"<p>note {n}</p>") for n in range(5)]
+    # When his five Creates and then the Delete of the first arrive together
+    for activity in [*(create_of(ben, note) for note in notes), delete_of(ben, notes[0]["id"])]:
+        assert send_activity(client, peer, ben, activity) == 202
+    drain(client)
+    # Then the Creates were applied over three units of work (2 + 2 + 1), all before the Delete
+    assert units == [5, 3, 1]
+    assert stored_posts(client) == {note["id"]: index > 0 for index, note in enumerate(notes)}
+    assert {state for state, _ in outcomes(client).values()} == {WorkState.DONE}
