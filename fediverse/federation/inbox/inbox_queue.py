@@ -6,6 +6,10 @@ others' effects and their "done" marks. What the items look up alike is looked u
 senders, which notes are new, local accounts). Items of one sender are applied in arrival order (a
 Delete must not overtake its Create).
 
+The claim and the senders are one unit of work. The plain Create{Note}s of a batch — most of what a busy
+inbox receives — are then applied set-based, in units of work of their own (``plain_creates``); the
+other items go through their handlers as described here.
+
 SQLite has one writer, which the inbox's group commit (``intake``) needs to answer peers: the batch's
 transaction commits and hands the writer back after ``MAX_HOLD``, or after ``HOLD_WHILE_WAITED`` once
 the intake is waiting for it, then takes the next turn (``Database.write_connection`` gives the intake
