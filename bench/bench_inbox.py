@@ -10,6 +10,11 @@ activities of ~3 KiB from ``--actors`` senders, each mentioning the local accoun
 sending every request once over ``--connections`` keep-alive connections. Printed per run: requests/s
 and latency while firing, the server's CPU, rows durably stored (counted in the database afterwards,
 compared with the 202s), and how long the worker took to apply the backlog.
+
+``--mode apply`` leaves HTTP out: ``--count`` Create{Note}s are queued in a scratch instance whose senders
+are stored, and the inbox worker drains them in this process (``--cprofile`` profiles the event loop's
+thread; py-spy with ``--threads`` sees the units of work too). Its baseline, same run: the intake's group
+commit storing as many rows from 64 concurrent callers.
 """
 
 from __future__ import annotations
@@ -231,10 +236,10 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
             drain_seconds, left = asyncio.run(wait_for_drain(database.url, arguments.drain_timeout))
             stack.close()
             if arguments.profile_drain:
-                print(summarize_profile(drain_profile, top=arguments.profile_top))
+                print(summarize_profile(drain_profile, top=arguments.profile_top, threads=arguments.profile_threads))
             applied_cpu = cpu_seconds(pids) - cpu_before
             if arguments.profile:
-                print(summarize_profile(profile, top=arguments.profile_top))
+                print(summarize_profile(profile, top=arguments.profile_top, threads=arguments.profile_threads))
         peer.terminate()
         stored = asyncio.run(count(database.url, "SELECT count(*) FROM inbox_items"))
         posts = asyncio.run(count(database.url, "SELECT count(*) FROM posts WHERE is_local = false"))
@@ -525,6 +530,122 @@ def purge_main(arguments: argparse.Namespace) -> None:
     )
 
 
+# -- apply: the worker alone, in process, on a queued backlog --------------------------------------------
+
+
+async def apply_in_process(arguments: argparse.Namespace) -> None:
+    """Queue ``--count`` Create{Note}s (stored senders, fresh) in a scratch instance, then time the inbox
+    worker draining them in this process. Baseline, same run: the intake's group commit storing the same
+    rows (what the worker has to keep up with, less HTTP and signatures)."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event, insert
+
+    from fediverse.federation.actors_in import actor_fields
+    from fediverse.federation.inbox.inbox_queue import InboxQueue
+    from fediverse.federation.inbox.intake import InboxIntake
+    from storage.models import Actor, InboxItem
+
+    with scratch_instance(arguments.database) as (data_dir, database):
+        base_url = "http://127.0.0.1:9"
+        environment = reverie_environment(base_url, data_dir, database.url)
+        settings = load_settings(environment)
+        peer_url = "http://127.0.0.1:8"
+        async with open_services(settings, migrate=True) as services:
+            await create_account(services.db, services.urls, LOCAL_USER)
+            local_actor_id = services.urls.actor_id(LOCAL_USER)
+            handle = f"{LOCAL_USER}@127.0.0.1:9"
+            now = datetime.now(UTC)
+            async with services.db.transaction() as session:
+                for index in range(arguments.actors):
+                    fields = actor_fields(peer_actor_document(peer_url, index, "-"))
+                    await session.execute(insert(Actor).values(**{**fields, "fetched_at": now}))
+
+            def rows(offset: int) -> list[dict[str, Any]]:
+                stamp = datetime.now(UTC)
+                made = []
+                for serial in range(offset, offset + arguments.count):
+                    actor_index = serial % arguments.actors
+                    body = note_activity(peer_url, actor_index, serial, local_actor_id, handle)
+                    activity = json.loads(body)
+                    made.append(
+                        {
+                            "activity_ap_id": activity["id"],
+                            "actor_ap_id": activity["actor"],
+                            "type": "Create",
+                            "payload": activity,
+                            "recipient_account_id": None,
+                            "state": "queued",
+                            "attempts": 0,
+                            "next_attempt_at": stamp,
+                            "received_at": stamp,
+                        }
+                    )
+                return made
+
+            # Baseline: the intake's group commit storing --count rows from 64 concurrent callers.
+            baseline_rows = rows(10_000_000)
+            async with InboxIntake(services.db) as intake:
+                started = time.perf_counter()
+                limit = asyncio.Semaphore(arguments.connections)
+
+                async def store(row: dict[str, Any]) -> None:
+                    async with limit:
+                        await intake.store(row)
+
+                await asyncio.gather(*(store(row) for row in baseline_rows))
+                intake_seconds = time.perf_counter() - started
+            async with services.db.transaction() as session:
+                await session.execute(text("DELETE FROM inbox_items"))
+                await session.execute(insert(InboxItem), rows(0))
+
+            statements = 0
+
+            def count_statement(*_: Any) -> None:
+                nonlocal statements
+                statements += 1
+
+            engines = [services.db.engine.sync_engine]
+            if services.db.unit_engine is not None:
+                engines.append(services.db.unit_engine)
+            for engine in engines:
+                event.listen(engine, "before_cursor_execute", count_statement)
+            queue = InboxQueue(services)
+            profile = cProfile.Profile() if arguments.cprofile else None
+            cpu = time.process_time()
+            started = time.perf_counter()
+            if profile is not None:
+                profile.enable()
+            while await queue.run_once():
+                pass
+            if profile is not None:
+                profile.disable()
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            async with services.db.session() as session:
+                posts = int(
+                    (await session.execute(text("SELECT count(*) FROM posts WHERE is_local = false"))).scalar_one()
+                )
+                notes = int((await session.execute(text("SELECT count(*) FROM notifications"))).scalar_one())
+                undone = int(
+                    (await session.execute(text("SELECT count(*) FROM inbox_items WHERE state != 'done'"))).scalar_one()
+                )
+    intake_rate = arguments.count / intake_seconds
+    rate = arguments.count / seconds
+    print(
+        f"  applied {arguments.count:,} queued Create{{Note}}s in {seconds:.2f} s: {rate:,.0f}/s,"
+        f" {cpu / arguments.count * 1000:.2f} ms CPU and {statements / arguments.count:.2f} statements sent per item"
+        f" (a multi-row insert counts once; {posts:,} posts, {notes:,} notifications, {undone} not done)"
+        f"\n  baseline, same run: the intake's group commit stored the same number of rows at {intake_rate:,.0f}/s"
+        f" -> apply / store = {rate / intake_rate:.2f}",
+        flush=True,
+    )
+    if profile is not None:
+        stats = pstats.Stats(profile)
+        stats.sort_stats(arguments.cprofile).print_stats(arguments.profile_top)
+
+
 def print_run(run: dict) -> None:
     drain = (
         f"all applied {run['drain_seconds']:.1f} s later"
@@ -551,10 +672,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--mode",
-        choices=["burst", "steady", "purge"],
+        choices=["burst", "steady", "purge", "apply"],
         default="burst",
         help="burst: --count Creates as fast as --connections go; steady: --rate per second for --seconds; "
-        "purge: an account with --posts posts deleted while --rate Creates per second arrive",
+        "purge: an account with --posts posts deleted while --rate Creates per second arrive; apply: --count "
+        "queued Creates applied by the worker in this process (--cprofile cumulative|tottime to profile it)",
     )
     parser.add_argument("--rate", type=float, default=100.0, help="steady and purge: activities per second")
     parser.add_argument("--posts", type=int, default=1000, help="purge: posts of the deleted account")
@@ -577,11 +699,24 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy while firing")
     parser.add_argument("--profile-drain", action="store_true", help="with --worker after: sample the worker")
     parser.add_argument("--profile-top", type=int, default=30)
+    parser.add_argument(
+        "--profile-threads",
+        default="",
+        help="with --profile: also count helper threads' stacks containing this (e.g. _write_unit, reverie-db)",
+    )
+    parser.add_argument("--cprofile", choices=["cumulative", "tottime"], help="apply: cProfile the drain")
     arguments = parser.parse_args()
     if arguments.mode == "steady":
         arguments.count = int(arguments.rate * arguments.seconds)
     if arguments.mode == "purge":
         purge_main(arguments)
+        return
+    if arguments.mode == "apply":
+        print(
+            f"inbox apply on {arguments.database}, in process: {arguments.count:,} queued Create{{Note}}s", flush=True
+        )
+        for _ in range(arguments.runs):
+            asyncio.run(apply_in_process(arguments))
         return
     print(
         f"inbox ingestion on {arguments.database}: {arguments.count:,} signed Create{{Note}} (~3 KiB), "

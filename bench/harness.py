@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -333,9 +334,10 @@ def profiled(pid: int, output: Path, *, enabled: bool = True, rate: int = 250) -
     if not enabled:
         yield
         return
+    beside = Path(sys.executable).with_name("py-spy")
     recorder = subprocess.Popen(
         [
-            str(Path(sys.executable).with_name("py-spy")),
+            str(beside) if beside.exists() else shutil.which("py-spy") or "py-spy",  # the venv's, else on PATH
             "record",
             "--pid",
             str(pid),
@@ -358,15 +360,18 @@ def profiled(pid: int, output: Path, *, enabled: bool = True, rate: int = 250) -
         recorder.wait(60)
 
 
-def summarize_profile(collapsed: Path, *, top: int = 25, focus: str = "") -> str:
+def summarize_profile(collapsed: Path, *, top: int = 25, focus: str = "", threads: str = "") -> str:
     """Inclusive and self sample shares per function from py-spy's collapsed stacks, for the event loop's
-    thread (helper threads waiting in C, such as aiosqlite's, would otherwise count as busy)."""
+    thread (helper threads waiting in C, such as aiosqlite's, would otherwise count as busy). ``threads``:
+    also the helper threads' stacks that contain it (e.g. ``_write_unit`` for units of work)."""
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, samples = line.rpartition(" ")
-        if not samples.isdigit() or (focus and focus not in stack) or "Thread._bootstrap" in stack:
+        if not samples.isdigit() or (focus and focus not in stack):
+            continue
+        if "Thread._bootstrap" in stack and not (threads and threads in stack):
             continue
         weight = int(samples)
         total += weight

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from storage.db import Database
@@ -43,6 +44,28 @@ async def claim_due(
     ``model`` needs ``id``, ``state``, ``next_attempt_at`` and ``locked_until`` columns. Call inside a
     write transaction (``Database.transaction()``); the lock holds after it commits.
     """
+    return await session.run_sync(
+        claim_due_in,
+        model,
+        limit=limit,
+        lock_for=lock_for,
+        ready_state=ready_state,
+        now=now,
+        extra_where=extra_where,
+    )
+
+
+def claim_due_in(
+    session: Session,
+    model: type[Row],
+    *,
+    limit: int,
+    lock_for: timedelta,
+    ready_state: str = "queued",
+    now: datetime | None = None,
+    extra_where: Sequence[Any] = (),
+) -> list[Row]:
+    """``claim_due`` in a unit of work (``Database.write``)."""
     now = now or utcnow()
     table: Any = model
     due = (
@@ -65,7 +88,7 @@ async def claim_due(
         .returning(table)
         .execution_options(synchronize_session=False)
     )
-    rows = (await session.execute(select(table).from_statement(claimed))).scalars().all()
+    rows = session.execute(select(table).from_statement(claimed)).scalars().all()
     return sorted(rows, key=lambda row: (row.next_attempt_at, row.id))
 
 

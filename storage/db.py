@@ -233,7 +233,8 @@ class Database:
     @property
     def urgent_writer_waiting(self) -> bool:
         """Whether an urgent transaction of this process (the inbox's group commit) waits for the writer:
-        a long write transaction should commit soon and let it go first. Always ``False`` on PostgreSQL."""
+        a long write transaction should commit soon and let it go first. Always ``False`` on PostgreSQL.
+        Safe to read from a unit of work's thread."""
         return self._write_turns is not None and self._write_turns.urgent_waiting
 
     @asynccontextmanager
@@ -297,7 +298,9 @@ class WriteTurns:
 
     @property
     def urgent_waiting(self) -> bool:
-        return any(not turn.done() for turn in self._waiting[True])
+        # Also read from a unit of work's thread (the inbox worker's, between chunks): copy the lane in one
+        # step (C code, under the GIL) rather than iterate a deque the event loop may append to meanwhile.
+        return any(not turn.done() for turn in tuple(self._waiting[True]))
 
     async def acquire(self, *, urgent: bool = False) -> None:
         if not self._held:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,8 @@ def utcnow() -> datetime:
 
 
 _last_snowflake = 0
+#: Units of work run in threads (decision 0049), and the inbox worker makes post ids in one.
+_snowflake_lock = threading.Lock()
 
 
 def new_snowflake() -> int:
@@ -72,5 +75,6 @@ def new_snowflake() -> int:
     """
     global _last_snowflake
     candidate = (int(time.time() * 1000) << 16) | int.from_bytes(os.urandom(2), "big")
-    _last_snowflake = max(candidate, _last_snowflake + 1)
-    return _last_snowflake
+    with _snowflake_lock:
+        _last_snowflake = max(candidate, _last_snowflake + 1)
+        return _last_snowflake

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from storage.models import DomainBlock
@@ -20,11 +21,26 @@ def domain_suffixes(host: str) -> list[str]:
 
 async def blocked_hosts(session: AsyncSession | AsyncConnection, hosts: Iterable[str]) -> set[str]:
     """Which of ``hosts`` fall under a domain block (one query for any number of hosts)."""
-    by_suffix: dict[str, set[str]] = {}
-    for host in set(hosts):
-        for suffix in domain_suffixes(host):
-            by_suffix.setdefault(suffix, set()).add(host)
+    by_suffix = _by_suffix(hosts)
     if not by_suffix:
         return set()
     blocked = await session.scalars(select(col(DomainBlock.domain)).where(col(DomainBlock.domain).in_(list(by_suffix))))
     return {host for domain in blocked for host in by_suffix[domain]}
+
+
+def blocked_hosts_in(session: Session, hosts: Iterable[str]) -> set[str]:
+    """``blocked_hosts`` in a unit of work."""
+    by_suffix = _by_suffix(hosts)
+    if not by_suffix:
+        return set()
+    blocked = session.scalars(select(col(DomainBlock.domain)).where(col(DomainBlock.domain).in_(list(by_suffix))))
+    return {host for domain in blocked for host in by_suffix[domain]}
+
+
+def _by_suffix(hosts: Iterable[str]) -> dict[str, set[str]]:
+    """Each domain a block may name -> the hosts among ``hosts`` it would cover."""
+    by_suffix: dict[str, set[str]] = {}
+    for host in set(hosts):
+        for suffix in domain_suffixes(host):
+            by_suffix.setdefault(suffix, set()).add(host)
+    return by_suffix

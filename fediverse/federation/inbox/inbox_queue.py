@@ -6,6 +6,10 @@ others' effects and their "done" marks. What the items look up alike is looked u
 senders, which notes are new, local accounts). Items of one sender are applied in arrival order (a
 Delete must not overtake its Create).
 
+The claim and the senders are one unit of work. The plain Create{Note}s of a batch — most of what a busy
+inbox receives — are then applied set-based, in units of work of their own (``plain_creates``); the
+other items go through their handlers as described here.
+
 SQLite has one writer, which the inbox's group commit (``intake``) needs to answer peers: the batch's
 transaction commits and hands the writer back after ``MAX_HOLD``, or after ``HOLD_WHILE_WAITED`` once
 the intake is waiting for it, then takes the next turn (``Database.write_connection`` gives the intake
@@ -25,20 +29,22 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from activitypub.vocab import get_id
 from fediverse.core.metrics import INBOX_PROCESSED
 from fediverse.federation.inbox.context import ApplyAlone, Batch, IngestContext
 from fediverse.federation.inbox.handlers import HANDLERS
+from fediverse.federation.inbox.plain_creates import PlainCreate, apply_plain, split_plain
 from fediverse.federation.resolve import ACTOR_MAX_AGE
 from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.services import Services
-from storage.claims import claim_due
+from storage.claims import claim_due_in
 from storage.db import UNAVAILABLE_ERRORS
 from storage.models import Actor, InboxItem, WorkState
 from storage.types import utcnow
@@ -73,19 +79,25 @@ class InboxQueue:
         )
 
     async def run_once(self) -> int:
-        async with self.services.db.transaction() as session:
-            items = await claim_due(session, InboxItem, limit=self.batch_size, lock_for=LOCK_FOR)
+        db = self.services.db
+        items, senders = await db.write(partial(_claim, limit=self.batch_size))
         if not items:
             return 0
         started = time.perf_counter()
-        senders, unknown = await self._senders(items)
-        alone = await self._apply_in_batch(items, senders, unknown)
+        unknown = {item.actor_ap_id for item in items} - set(senders)
+        plain, rest = await asyncio.to_thread(split_plain, items, senders, self.services.urls)
+        to_handlers = await self._apply_plain(plain) if plain else []
+        if to_handlers:
+            order = {item.id: position for position, item in enumerate(items)}
+            rest = sorted([*rest, *to_handlers], key=lambda item: order[item.id])
+        alone = await self._apply_in_batch(rest, senders, unknown) if rest else []
         if alone:
             await self._apply_alone(alone)
         log.info(
-            "inbox: %d items in %.1fms (%d alone)",
+            "inbox: %d items in %.1fms (%d plain Creates, %d alone)",
             len(items),
             (time.perf_counter() - started) * 1000,
+            len(plain) - len(to_handlers),
             len(alone),
             extra={"queue": self.name, "items": len(items), "alone": len(alone)},
         )
@@ -95,21 +107,26 @@ class InboxQueue:
 
     # -- the batch ---------------------------------------------------------------------------------
 
-    async def _senders(self, items: Sequence[InboxItem]) -> tuple[dict[str, Actor], set[str]]:
-        """The stored sender of each item that can be used without fetching it again (one query), and the
-        senders that need the network (unknown, or stale): their items are applied alone."""
-        wanted = {item.actor_ap_id for item in items}
-        self_deleting = {item.actor_ap_id for item in items if _is_self_delete(item)}
-        async with self.services.db.session() as session:
-            stored = list(await session.scalars(select(Actor).where(col(Actor.ap_id).in_(wanted))))
-        now = utcnow()
-        usable: dict[str, Actor] = {}
-        for actor in stored:
-            fresh = actor.fetched_at is not None and now - actor.fetched_at < ACTOR_MAX_AGE
-            # A deleted account answers 410 to a fetch: its Delete is applied with what we stored.
-            if actor.is_local or fresh or actor.gone_at is not None or actor.ap_id in self_deleting:
-                usable[actor.ap_id] = actor
-        return usable, wanted - set(usable)
+    async def _apply_plain(self, creates: list[PlainCreate]) -> list[InboxItem]:
+        """Apply plain Creates set-based, in units of work that hand the writer back between them; the items
+        left for the handlers (a chunk whose statements failed, and every plain Create after it)."""
+        db = self.services.db
+        pending = creates
+        while pending:
+            outcome = await db.write(
+                partial(
+                    apply_plain,
+                    creates=pending,
+                    record=record_outcomes,
+                    max_hold=MAX_HOLD,
+                    hold_while_waited=HOLD_WHILE_WAITED,
+                    writer_wanted=lambda: db.urgent_writer_waiting,
+                )
+            )
+            if outcome.to_handlers:
+                return outcome.to_handlers
+            pending = outcome.later
+        return []
 
     async def _apply_in_batch(
         self, items: Sequence[InboxItem], senders: dict[str, Actor], unknown: set[str]
@@ -150,7 +167,7 @@ class InboxQueue:
                     held = loop.time() - started
                     if held >= MAX_HOLD or (held >= HOLD_WHILE_WAITED and db.urgent_writer_waiting):
                         break
-                await _record(session, outcomes)
+                await session.run_sync(record_outcomes, outcomes)
         return alone
 
     # -- one by one --------------------------------------------------------------------------------
@@ -174,7 +191,7 @@ class InboxQueue:
         finally:
             if outcomes:
                 async with self.services.db.transaction() as session:
-                    await _record(session, outcomes)
+                    await session.run_sync(record_outcomes, outcomes)
 
     async def _apply(self, item: InboxItem) -> BaseException | None:
         """Run the item's handler alone: the failure, or ``None`` when it applied."""
@@ -221,7 +238,7 @@ async def _apply_in_savepoint(
     return None
 
 
-async def _record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
     """Every outcome in one bulk UPDATE, in the transaction given (for a batch: the one holding the
     items' effects, so an item is marked done exactly when what it did is committed)."""
     if not outcomes:
@@ -237,9 +254,30 @@ async def _record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
             log.info("inbox item %s (%s) failed: %s", item.activity_ap_id, item.type, change["last_error"])
         counts[_OUTCOMES.get(change.get("state"), "retry")] += 1
         changes.append(change)
-    await session.execute(update(InboxItem), changes)
+    session.execute(update(InboxItem), changes)
     for outcome, count in counts.items():
         INBOX_PROCESSED.labels(outcome).inc(count)
+
+
+def _claim(session: Session, *, limit: int) -> tuple[list[InboxItem], dict[str, Actor]]:
+    """Claim up to ``limit`` due items and look up their senders, in one unit of work."""
+    items = claim_due_in(session, InboxItem, limit=limit, lock_for=LOCK_FOR)
+    return items, (_usable_senders(session, items) if items else {})
+
+
+def _usable_senders(session: Session, items: Sequence[InboxItem]) -> dict[str, Actor]:
+    """The stored sender of each item that can be used without fetching it again (one query). The other
+    senders (unknown, or stale) need the network: their items are applied alone."""
+    wanted = {item.actor_ap_id for item in items}
+    self_deleting = {item.actor_ap_id for item in items if _is_self_delete(item)}
+    now = utcnow()
+    usable: dict[str, Actor] = {}
+    for actor in session.scalars(select(Actor).where(col(Actor.ap_id).in_(wanted))):
+        fresh = actor.fetched_at is not None and now - actor.fetched_at < ACTOR_MAX_AGE
+        # A deleted account answers 410 to a fetch: its Delete is applied with what we stored.
+        if actor.is_local or fresh or actor.gone_at is not None or actor.ap_id in self_deleting:
+            usable[actor.ap_id] = actor
+    return usable
 
 
 #: An attempt's outcome by the state it leaves the row in (still queued: due again later).

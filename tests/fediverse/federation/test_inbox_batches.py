@@ -10,14 +10,31 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from fediverse.social import removals
-from storage.models import Account, Actor, InboxItem, Like, Notification, NotificationType, Post, PostTag, WorkState
+from fediverse.federation.inbox import inbox_queue, plain_creates
+from fediverse.social import actions, removals
+from storage.models import (
+    Account,
+    Actor,
+    InboxItem,
+    Like,
+    Media,
+    Mention,
+    Notification,
+    NotificationType,
+    Post,
+    PostMedia,
+    PostTag,
+    RemoteFetch,
+    WorkState,
+)
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import (
+    act,
     create_of,
     deliver,
     drain,
     follow_remote,
+    known_actor,
     publish,
     query,
     remote_note,
@@ -177,3 +194,171 @@ def test_an_interrupted_purge_carries_on_when_its_delete_is_claimed_again(
     drain(client)
     assert [stored_posts(client)[note_id] for note_id in note_ids] == [False] * 7
     assert outcomes(client)[f"{ben.id}#delete"][0] == WorkState.DONE
+
+
+# -- plain Creates, set-based (decision 0050, 2026-12-03 addendum) ------------------------------------
+
+BOB = f"{TEST_BASE_URL}/users/bob"
+
+
+def mentioning(*targets: str) -> dict[str, Any]:
+    return {"cc": list(targets), "tag": [{"type": "Mention", "href": target, "name": "@x"} for target in targets]}
+
+
+def _batch_of_creates(client: TestClient, peer: FakePeer) -> dict[str, str]:
+    """ana and bob; ben (followed by ana), eve and zed (known, unfollowed; ana blocks zed). One drain
+    applies, together: notes that are stored or not, with media, tags, mentions, replies and repeats.
+    Returns the notes' ids by name."""
+    ben, eve, zed = peer.add_actor("ben"), peer.add_actor("eve", key_index=1), peer.add_actor("zed", key_index=2)
+    follow_remote(client, peer, "ana", ben)
+    for actor in (eve, zed):
+        known_actor(client, actor)
+    act(client, actions.block, "ana", zed.id)
+    # ben deleted a note before its Create reached us
+    early = remote_note(ben, 5)
+    deliver(client, peer, ben, delete_of(ben, early["id"]))
+    missing_parent = f"{peer.base_url}/users/someone/statuses/404"
+    image = {"type": "Document", "mediaType": "image/png", "url": f"{peer.base_url}/media/1.png", "name": "a lake"}
+    notes = {
+        "n1": remote_note(
+            ben, 1, "<p>the lake #Lake</p>", attachment=[image], tag=[{"type": "Hashtag", "name": "#Lake"}]
+        ),
+        "e1": remote_note(eve, 11, "<p>hi @ana</p>", **mentioning(ANA)),
+        "e2": remote_note(eve, 12, "<p>@bob look</p>", inReplyTo=f"{ben.id}/statuses/3", **mentioning(BOB)),
+        "n3": remote_note(ben, 3, "<p>the parent, after its reply</p>"),
+        "n4": remote_note(ben, 4, "<p>answering someone</p>", inReplyTo=missing_parent),
+        "e3": remote_note(eve, 13, "<p>nobody here cares</p>"),
+        "z1": remote_note(zed, 21, "<p>hello @ana</p>", **mentioning(ANA)),
+        "e4": remote_note(eve, 14, "<p>to both</p>", cc=[ANA, BOB], tag=[{"type": "Mention", "href": ANA}]),
+        "n5": early,
+    }
+    senders = {"n": ben, "e": eve, "z": zed}
+    sent = [(senders[name[0]], create_of(senders[name[0]], note)) for name, note in notes.items()]
+    sent.insert(2, (ben, create_of(ben, notes["n1"], suffix="-again")))  # a repeat, under another activity id
+    for sender, activity in sent:
+        assert send_activity(client, peer, sender, activity) == 202
+    drain(client)
+    ids = {name: note["id"] for name, note in notes.items()}
+    ids["missing_parent"] = missing_parent
+    return ids
+
+
+def _check_batch_of_creates(client: TestClient, ids: dict[str, str], *, set_based: bool = True) -> None:
+    stored = {
+        row[0]: row for row in query(client, select(Post.ap_id, Post.id, Post.in_reply_to_id, Post.replies_count))
+    }
+    names = {ap_id: name for name, ap_id in ids.items()}
+    assert {names.get(ap_id) for ap_id in stored} >= {"n1", "e1", "e2", "n3", "n4", "z1", "e4"}
+    assert {ids["e3"], ids["n5"]}.isdisjoint(stored)
+    assert stored[ids["e2"]][2] == stored[ids["n3"]][1]  # linked to its parent, stored after it
+    assert stored[ids["n3"]][3] == 1  # and counted
+    assert stored[ids["n4"]][2] is None
+    # The parent we lack is fetched (one by one, e2 asked for n3 too, which its batch brought after it)
+    fetches = {target for (target,) in query(client, select(RemoteFetch.target_ap_id))}
+    assert fetches == ({ids["missing_parent"]} if set_based else {ids["missing_parent"], ids["n3"]})
+    by_id = {row[1]: names.get(row[0]) for row in stored.values()}
+    assert [(by_id[post], tag) for post, tag in query(client, select(PostTag.post_id, PostTag.tag))] == [("n1", "lake")]
+    media = query(client, select(PostMedia.post_id, Media.remote_url, Media.alt_text, Media.state).join(Media))
+    assert [(by_id[row[0]], *row[1:]) for row in media] == [
+        ("n1", ids["n1"].split("/users")[0] + "/media/1.png", "a lake", "remote")
+    ]
+    actors = dict(query(client, select(Actor.id, Actor.ap_id)))
+    mentions = {
+        (by_id[post], actors[actor]) for post, actor in query(client, select(Mention.post_id, Mention.actor_id))
+    }
+    assert mentions == {("e1", ANA), ("e2", BOB), ("z1", ANA), ("e4", ANA), ("e4", BOB)}
+    accounts = dict(query(client, select(Account.id, Account.username)))
+    notified = {
+        (accounts[account], kind, by_id[post])
+        for account, kind, post in query(
+            client, select(Notification.account_id, Notification.type, Notification.post_id)
+        )
+        if post is not None
+    }
+    # zed is blocked by ana: his mention is stored, and says nothing to her
+    assert notified == {
+        ("ana", "mention", "e1"),
+        ("bob", "mention", "e2"),
+        ("ana", "mention", "e4"),
+        ("bob", "mention", "e4"),
+    }
+    states = {state for (state,) in query(client, select(InboxItem.state))}
+    assert states == {WorkState.DONE}
+    assert query(client, select(Post.id).where(Post.ap_id == ids["n1"])) == [(stored[ids["n1"]][1],)]
+
+
+@pytest.mark.parametrize("path", ["plain", "handlers"])
+def test_a_batch_of_creates_is_applied_the_same_set_based_or_one_by_one(
+    client: TestClient, peer: FakePeer, make_user: Callable[..., Account], monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # Given (whichever way the worker applies plain Creates) the batch of _batch_of_creates
+    make_user("ana")
+    make_user("bob")
+    stored_set_based: list[int] = []
+    real_store = plain_creates._store
+
+    def counting_store(session: Any, creates: Any) -> None:
+        stored_set_based.append(len(creates))
+        real_store(session, creates)
+
+    monkeypatch.setattr(plain_creates, "_store", counting_store)
+    if path == "handlers":
+        monkeypatch.setattr(inbox_queue, "split_plain", lambda items, senders, urls: ([], list(items)))
+    ids = _batch_of_creates(client, peer)
+    # Then the outcome is the same, item for item
+    _check_batch_of_creates(client, ids, set_based=path == "plain")
+    # And the plain Creates went set-based, in one go, when allowed to (n5 was deleted, e3 is unwanted,
+    # the repeat adds nothing: 7 notes stored)
+    assert stored_set_based == ([7] if path == "plain" else [])
+
+
+def test_when_a_set_based_chunk_fails_its_creates_go_through_the_handlers_in_order(
+    client: TestClient, peer: FakePeer, make_user: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ana follows ben, and set-based storing fails after writing part of a chunk
+    make_user("ana")
+    ben = peer.add_actor("ben")
+    follow_remote(client, peer, "ana", ben)
+    real_store = plain_creates._store
+
+    def failing_store(session: Any, creates: Any) -> None:
+        real_store(session, creates)
+        raise RuntimeError("a row the chunk could not take")
+
+    monkeypatch.setattr(plain_creates, "_store", failing_store)
+    first, second = remote_note(ben, 1, "<p>one</p>"), remote_note(ben, 2, "<p>two</p>")
+    # When ben's two Creates and the Delete of the first arrive together
+    for activity in (create_of(ben, first), create_of(ben, second), delete_of(ben, first["id"])):
+        assert send_activity(client, peer, ben, activity) == 202
+    drain(client)
+    # Then nothing of the failed chunk stayed, each Create was applied by its handler, in order, then the Delete
+    assert stored_posts(client) == {first["id"]: False, second["id"]: True}
+    assert {state for _, (state, _) in outcomes(client).items()} == {WorkState.DONE}
+
+
+def test_plain_creates_hand_the_writer_back_between_chunks_and_carry_on(
+    client: TestClient, peer: FakePeer, make_user: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ana follows ben, and the worker may hold the writer for one chunk of two Creates at a time
+    make_user("ana")
+    ben = peer.add_actor("ben")
+    follow_remote(client, peer, "ana", ben)
+    monkeypatch.setattr(plain_creates, "CHUNK", 2)
+    monkeypatch.setattr(inbox_queue, "MAX_HOLD", 0.0)
+    units: list[int] = []
+    real_apply = plain_creates.apply_plain
+
+    def counting_apply(session: Any, creates: Any, **options: Any) -> Any:
+        units.append(len(creates))
+        return real_apply(session, creates, **options)
+
+    monkeypatch.setattr(inbox_queue, "apply_plain", counting_apply)
+    notes = [remote_note(ben, n, f"<p>note {n}</p>") for n in range(5)]
+    # When his five Creates and then the Delete of the first arrive together
+    for activity in [*(create_of(ben, note) for note in notes), delete_of(ben, notes[0]["id"])]:
+        assert send_activity(client, peer, ben, activity) == 202
+    drain(client)
+    # Then the Creates were applied over three units of work (2 + 2 + 1), all before the Delete
+    assert units == [5, 3, 1]
+    assert stored_posts(client) == {note["id"]: index > 0 for index, note in enumerate(notes)}
+    assert {state for state, _ in outcomes(client).values()} == {WorkState.DONE}
