@@ -5,45 +5,17 @@ for media, notifications and markers, so the wire shapes are the ones a real cli
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-import requests
 from mastodon import Mastodon
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 from starlette.testclient import TestClient
 
 from fediverse.social import actions
 from fediverse.social.posts import PostDraft
 from storage.models import Account
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
+from tests.fediverse.client_api.library_session import app_session
 from tests.fediverse.test_imaging import encode, gradient
-
-
-class AppAdapter(BaseAdapter):
-    """Hands each request of a ``requests.Session`` to the app under test."""
-
-    def __init__(self, client: TestClient) -> None:
-        super().__init__()
-        self.client = client
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        answer = self.client.request(
-            request.method or "GET", request.url or "", headers=dict(request.headers), content=body
-        )
-        response = requests.Response()
-        response.status_code = answer.status_code
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response._content = answer.content
-        response.url = request.url or ""
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        pass
 
 
 def drain(client: TestClient) -> None:
@@ -53,8 +25,7 @@ def drain(client: TestClient) -> None:
 @pytest.fixture
 def api(client: TestClient, make_user: Callable[..., Account], token_for: Callable[..., dict[str, str]]) -> Mastodon:
     token = token_for(make_user("ana"), "read write")["Authorization"].removeprefix("Bearer ")
-    session = requests.Session()
-    session.mount(TEST_BASE_URL, AppAdapter(client))
+    session = app_session(client)
     return Mastodon(access_token=token, api_base_url=TEST_BASE_URL, session=session, mastodon_version="4.3.0")
 
 
