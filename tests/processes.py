@@ -8,14 +8,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+#: How long a real process is given to show the effect of an action (a delivery, an Accept, a stream event).
+DEADLINE_SECONDS = 30
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -101,3 +105,15 @@ def stop_process(process: subprocess.Popen[bytes], *, timeout: float = 15) -> No
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def eventually(check: Callable[[], T], what: str) -> T:
+    """Poll ``check`` until it returns something truthy, for at most ``DEADLINE_SECONDS``."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

@@ -12,13 +12,12 @@ import hashlib
 import io
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
@@ -28,8 +27,6 @@ from PIL import Image
 from tests.processes import free_port, reverie_server, run_reverie
 
 PASSWORD = "correct horse battery"
-DEADLINE_SECONDS = 30
-T = TypeVar("T")
 
 
 @dataclass
@@ -73,18 +70,6 @@ def instances(tmp_path: Path, database_factory: Callable[[], str]) -> Iterator[t
         a = stack.enter_context(running_instance(tmp_path, "a", "ana", database_factory()))
         b = stack.enter_context(running_instance(tmp_path, "b", "bob", database_factory()))
         yield a, b
-
-
-def eventually(check: Callable[[], T], what: str) -> T:
-    """Poll ``check`` until it returns something truthy, for at most ``DEADLINE_SECONDS``."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 class _Forms(HTMLParser):

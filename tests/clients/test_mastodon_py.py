@@ -15,7 +15,8 @@ import httpx
 import pytest
 from mastodon import Mastodon, MastodonNotFoundError
 
-from tests.clients.conftest import Instance, approve, eventually, pkce_pair, png_bytes
+from tests.clients.conftest import Instance, approve, pkce_pair, png_bytes
+from tests.processes import eventually
 
 pytestmark = pytest.mark.slow
 

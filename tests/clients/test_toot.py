@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.clients.conftest import Instance, approve, eventually, png_bytes
+from tests.clients.conftest import Instance, approve, png_bytes
+from tests.processes import eventually
 
 pytestmark = pytest.mark.slow
 

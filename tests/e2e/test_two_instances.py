@@ -8,12 +8,11 @@ outside (its HTTP API, or its database), polling with a bounded deadline: real p
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -21,13 +20,11 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import Announce, Follow, FollowState, Like, Media, Notification, Post, PostMedia
-from tests.processes import free_port, reverie_server, run_reverie
+from tests.processes import eventually, free_port, reverie_server, run_reverie
 
 pytestmark = pytest.mark.slow
 
 AS2 = {"Accept": "application/activity+json"}
-DEADLINE_SECONDS = 30
-T = TypeVar("T")
 
 
 @dataclass
@@ -62,18 +59,6 @@ class Instance:
                 await database.dispose()
 
         return asyncio.run(run())
-
-
-def eventually(check: Callable[[], T], what: str) -> T:
-    """Poll ``check`` until it returns something truthy, for at most ``DEADLINE_SECONDS``."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @contextmanager
