@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from fediverse import __version__
-from fediverse.cli import housekeeping, posting, serving, social, status, users
+from fediverse.cli import backup, housekeeping, posting, serving, social, status, users
 from fediverse.core.config import ConfigError
 from fediverse.core.data_folder import keep_new_files_private
 from fediverse.core.errors import ReverieError
@@ -29,6 +29,7 @@ examples:
   reverie post ana --prompt "misty mountains at dawn" --mood "🌄 calm"   paint and publish
   reverie housekeeping                   remove expired drafts and unused files now
   reverie status                         queues, failing hosts, database and schema at a glance
+  reverie backup reverie-2026-01-31.db   a consistent copy of the SQLite database, while it runs
 """
 
 
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reverie {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (serving, users, social, posting, housekeeping, status):
+    for module in (serving, users, social, posting, housekeeping, status, backup):
         module.register(commands)
     return parser
 
