@@ -70,7 +70,7 @@ def test_two_instances_behind_nginx_federate_and_serve_browsers(deployment: tupl
     assert " 202 " in next(line for line in (a_nginx / "access.log").read_text().splitlines() if "inbox" in line)
 
     client_addresses_reach_the_rate_limit(a)
-    large_uploads_and_events_pass(a, "nginx")
+    large_uploads_and_events_pass(a, proxy_refuses_large_bodies=True)
 
     # Plain http on port 80 (here another port) is sent to https
     http_port = (a_nginx / "http_port").read_text()
