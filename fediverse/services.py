@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -87,7 +88,12 @@ async def open_services(settings: Settings, *, migrate: bool = False) -> AsyncIt
             follow_redirects=False,
             verify=client_tls(),
         ) as http:
-            remote = RemoteDocuments(http, instance_key, allow_private=settings.allow_private_addresses)
+            remote = RemoteDocuments(
+                http,
+                instance_key,
+                allow_private=settings.allow_private_addresses,
+                loopback_scheme=urlsplit(settings.base_url).scheme,
+            )
             resolver = Resolver(db, urls, remote.fetch, remote.lookup_handle, remote.address_of)
             keys = KeyStore(db, resolver, fetch_deadline=settings.key_fetch_timeout_ms / 1000)
             try:

@@ -8,7 +8,17 @@ import sys
 from collections.abc import Sequence
 
 from fediverse import __version__
-from fediverse.cli import housekeeping, moving, portability, posting, serving, social, status, users
+from fediverse.cli import (
+    backup,
+    housekeeping,
+    moving,
+    portability,
+    posting,
+    serving,
+    social,
+    status,
+    users,
+)
 from fediverse.core.config import ConfigError
 from fediverse.core.data_folder import keep_new_files_private
 from fediverse.core.errors import ReverieError
@@ -33,6 +43,7 @@ examples:
   reverie export ana following > following.csv           the same format, out
   reverie archive ana ana.zip            everything ana posted, in Mastodon's archive layout
   reverie alias add ana @ana@mastodon.example   let a Mastodon account move to ana
+  reverie backup reverie-2026-01-31.db   a consistent copy of the SQLite database, while it runs
 """
 
 
@@ -45,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reverie {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (serving, users, social, moving, posting, portability, housekeeping, status):
+    for module in (serving, users, social, moving, posting, portability, housekeeping, status, backup):
         module.register(commands)
     return parser
 

@@ -133,7 +133,9 @@ def run_serve(arguments: argparse.Namespace) -> int:
         "log_level": settings.log_level,
         "log_config": None,  # our handlers and format (fediverse.core.logs), set up above
         "access_log": False,  # each request is logged once, by fediverse.web.operations
-        "proxy_headers": True,
+        # X-Forwarded-For and X-Forwarded-Proto are believed from the reverse proxy only (docs/deploy.md).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
         "server_header": False,
         "timeout_graceful_shutdown": 10,
         # The streaming API's WebSocket (decision 0057): the sans-I/O protocol of `websockets` (a dependency

@@ -28,6 +28,8 @@ MAX_INBOX_RATE = 10_000_000
 MAX_KEY_FETCH_TIMEOUT_MS = 30_000
 #: A kept anonymous answer is at most this old (a minute): longer would hide what the cache cannot see change.
 MAX_ANONYMOUS_CACHE_MS = 60_000
+#: A reverse proxy on the same machine, over IPv4 or IPv6 loopback.
+DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
 
 
 class ConfigError(ValueError):
@@ -68,6 +70,10 @@ class Settings:
     #: tag pages; actor, note and outbox documents), in milliseconds; 0 turns that cache off
     #: (``fediverse.web.anonymous_cache``). Conditional GETs (ETag, 304) are answered either way.
     anonymous_cache_ms: int = 5000
+    #: The addresses (or networks) whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: the
+    #: reverse proxy in front of ``reverie serve``. From anyone else those headers are ignored, so the
+    #: client address in logs and sign-in throttling is the connecting one (docs/decisions/0062).
+    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -129,6 +135,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
         anonymous_cache_ms=_parse_int(
             "ANONYMOUS_CACHE_MS", values.pop("ANONYMOUS_CACHE_MS", "5000"), 0, MAX_ANONYMOUS_CACHE_MS
         ),
+        trusted_proxies=_parse_proxies(values.pop("TRUSTED_PROXIES", ",".join(DEFAULT_TRUSTED_PROXIES))),
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )
 
@@ -204,6 +211,28 @@ def _parse_int(name: str, raw: str, low: int, high: int) -> int:
     if not value.isdigit() or not low <= int(value) <= high:
         raise ConfigError(ENV_PREFIX + name, f"must be a whole number from {low} to {high}, got {raw!r}")
     return int(value)
+
+
+def _parse_proxies(raw: str) -> tuple[str, ...]:
+    """Addresses and networks (``10.0.0.0/8``), comma-separated, in their canonical spelling; empty: none.
+
+    ``*`` is refused: believing every sender's ``X-Forwarded-For`` lets anyone choose the address that
+    sign-in throttling counts. (``0.0.0.0/0`` still says so, on purpose.)"""
+    proxies: list[str] = []
+    for item in raw.split(","):
+        value = item.strip()
+        if not value:
+            continue
+        try:
+            proxies.append(
+                str(ipaddress.ip_network(value, strict=False) if "/" in value else ipaddress.ip_address(value))
+            )
+        except ValueError as error:
+            raise ConfigError(
+                ENV_PREFIX + "TRUSTED_PROXIES",
+                f"must be IP addresses or networks separated by commas (such as 127.0.0.1,::1), got {value!r}",
+            ) from error
+    return tuple(dict.fromkeys(proxies))
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -22,9 +22,12 @@ from storage.models import Keypair
 
 
 class RemoteDocuments:
-    def __init__(self, client: httpx.AsyncClient, instance_key: Keypair, *, allow_private: bool) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, instance_key: Keypair, *, allow_private: bool, loopback_scheme: str = "http"
+    ) -> None:
         self.client = client
         self.allow_private = allow_private
+        self.loopback_scheme = loopback_scheme
         self.signer = HttpSignatureAuth(
             key_id=instance_key.key_id, private_key=load_private_key(instance_key.private_key_pem)
         )
@@ -71,8 +74,10 @@ class RemoteDocuments:
         return found.subject.removeprefix("acct:")
 
     def _scheme(self, host: str) -> str:
-        """``http`` only for loopback hosts in development and tests (``REVERIE_ALLOW_PRIVATE_ADDRESSES``)."""
-        return "http" if self.allow_private and is_loopback_host(httpx.URL(f"http://{host}").host) else "https"
+        """``https``, except for loopback hosts in development and tests (``REVERIE_ALLOW_PRIVATE_ADDRESSES``):
+        those speak ``loopback_scheme``, our own (plain http, or https behind a local TLS proxy: tests/deploy)."""
+        loopback = self.allow_private and is_loopback_host(httpx.URL(f"http://{host}").host)
+        return self.loopback_scheme if loopback else "https"
 
 
 _FETCHES_OK, _FETCH_ERRORS = REMOTE_FETCHES.labels("document", "ok"), REMOTE_FETCHES.labels("document", "error")

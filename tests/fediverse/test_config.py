@@ -21,6 +21,7 @@ def test_defaults_are_an_embedded_sqlite_instance_on_loopback(tmp_path: Path, mo
     assert settings.draft_retention_hours == 24
     assert (settings.inbox_rate_per_second, settings.inbox_rate_burst) == (100, 1000)
     assert settings.key_fetch_timeout_ms == 5000
+    assert settings.trusted_proxies == ("127.0.0.1", "::1")
 
 
 def test_environment_values_are_used(tmp_path: Path) -> None:
@@ -70,6 +71,9 @@ def test_environment_values_are_used(tmp_path: Path) -> None:
         ("REVERIE_INBOX_RATE_PER_SECOND", "fast"),
         ("REVERIE_INBOX_RATE_BURST", "0"),
         ("REVERIE_KEY_FETCH_TIMEOUT_MS", "60000"),
+        ("REVERIE_TRUSTED_PROXIES", "*"),
+        ("REVERIE_TRUSTED_PROXIES", "127.0.0.1,proxy.example"),
+        ("REVERIE_TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )
 def test_a_wrong_value_names_its_variable(variable: str, value: str) -> None:
@@ -77,6 +81,13 @@ def test_a_wrong_value_names_its_variable(variable: str, value: str) -> None:
         load_settings({variable: value})
     assert raised.value.variable == variable
     assert variable in str(raised.value)
+
+
+def test_trusted_proxies_are_addresses_and_networks_in_canonical_form() -> None:
+    settings = load_settings({"REVERIE_TRUSTED_PROXIES": " 10.1.2.3/8, ::FFFF:7f00:1 ,0:0:0:0:0:0:0:1,::1, "})
+    assert settings.trusted_proxies == ("10.0.0.0/8", "::ffff:7f00:1", "::1")
+    # Empty: no proxy is trusted, so the connecting address is always the client's
+    assert load_settings({"REVERIE_TRUSTED_PROXIES": ""}).trusted_proxies == ()
 
 
 def test_loopback_http_origins_are_allowed_for_development() -> None:
