@@ -28,6 +28,7 @@ MAX_INBOX_RATE = 10_000_000
 MAX_KEY_FETCH_TIMEOUT_MS = 30_000
 #: A kept anonymous answer is at most this old (a minute): longer would hide what the cache cannot see change.
 MAX_ANONYMOUS_CACHE_MS = 60_000
+MAX_REMOTE_MEDIA_DAYS = 3650
 
 
 class ConfigError(ValueError):
@@ -68,6 +69,9 @@ class Settings:
     #: tag pages; actor, note and outbox documents), in milliseconds; 0 turns that cache off
     #: (``fediverse.web.anonymous_cache``). Conditional GETs (ETag, 304) are answered either way.
     anonymous_cache_ms: int = 5000
+    #: How many days a cached copy of a remote file (attachment, avatar, header, emoji) is kept before
+    #: housekeeping removes it; it is fetched again when someone views it (decision 0059). 0: kept forever.
+    remote_media_days: int = 7
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -128,6 +132,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
         log_format=log_format,
         anonymous_cache_ms=_parse_int(
             "ANONYMOUS_CACHE_MS", values.pop("ANONYMOUS_CACHE_MS", "5000"), 0, MAX_ANONYMOUS_CACHE_MS
+        ),
+        remote_media_days=_parse_int(
+            "REMOTE_MEDIA_DAYS", values.pop("REMOTE_MEDIA_DAYS", "7"), 0, MAX_REMOTE_MEDIA_DAYS
         ),
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )

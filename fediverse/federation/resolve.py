@@ -17,6 +17,7 @@ from fediverse.core.errors import NotFound
 from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import actor_fields, declared_username, host_of, webfinger_address
 from fediverse.federation.notes_in import RemoteNote, parse_note
+from fediverse.federation.remote_media import adopt_actor_images, queue_media_fetches
 from fediverse.federation.threads import link_replies
 from storage.columns import key_col
 from storage.db import Database
@@ -47,6 +48,7 @@ async def upsert_actor(session: AsyncSession, fields: dict[str, Any]) -> Actor:
             setattr(actor, name, value)
         actor.gone_at = None
     actor.fetched_at = actor.updated_at = utcnow()
+    await adopt_actor_images(session, actor)
     await session.flush()
     return actor
 
@@ -286,7 +288,9 @@ async def replace_attachments(session: AsyncSession, post: Post, remote: RemoteN
 
 
 async def add_attachments(session: AsyncSession, post: Post, remote: RemoteNote) -> None:
-    """Give a remote post, which has none yet, the attachments and hashtags ``remote`` describes."""
+    """Give a remote post, which has none yet, the attachments and hashtags ``remote`` describes, and queue
+    its files for the cache (decision 0059)."""
+    queued = []
     for position, attachment in enumerate(remote.attachments):
         media = Media(
             state=MediaState.REMOTE,
@@ -302,4 +306,6 @@ async def add_attachments(session: AsyncSession, post: Post, remote: RemoteNote)
         session.add(media)
         await session.flush()
         session.add(PostMedia(post_id=post.id, media_id=media.id or 0, position=position))
+        queued.append(media.id)
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in remote.tags)
+    await queue_media_fetches(session, queued)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from fediverse.core.instance_settings import instance_settings
-from fediverse.reads.cards import handle_path
+from fediverse.reads.cards import avatar_url, handle_path, header_url
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
 from fediverse.web.anonymous_cache import KEEP, SHAREABLE
@@ -114,6 +114,8 @@ async def render_page(
         "csrf_token": viewer.csrf_token if viewer else "",
         "local_host": services.urls.host,
         "handle_path": lambda actor: handle_path(actor, services.urls.host),
+        "avatar_url": lambda actor: avatar_url(actor, services.urls),
+        "header_url": lambda actor: header_url(actor, services.urls),
         "path": request.url.path,
     }
     return templates.TemplateResponse(

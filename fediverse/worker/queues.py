@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fediverse.federation.delivery_queue import DeliveryQueue
 from fediverse.federation.fetch_queue import ThreadFetchQueue
 from fediverse.federation.inbox.inbox_queue import InboxQueue
+from fediverse.federation.media_queue import RemoteMediaQueue
 from fediverse.housekeeping.housekeeping_queue import HousekeepingQueue
 from fediverse.services import Services
 from fediverse.studio.generation_queue import GenerationQueue
@@ -23,6 +24,7 @@ async def open_worker(services: Services) -> AsyncIterator[Worker]:
         queues: list[WorkQueue] = [
             InboxQueue(services),
             ThreadFetchQueue(services),
+            RemoteMediaQueue(services),
             deliveries,
             generation,
             HousekeepingQueue(services),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fediverse.core.urls import Urls
-from fediverse.reads.cards import PostCard, image_view
+from fediverse.reads.cards import PostCard, avatar_url, header_url, image_view
 from storage.models import Actor, Media, Post, Visibility
 
 Json = dict[str, Any]
@@ -64,8 +64,8 @@ def acct(actor: Actor, urls: Urls) -> str:
 def account(actor: Actor, urls: Urls) -> Json:
     """Mastodon's ``Account``. Counts are what we store (decision 0052); a remote server's own totals are
     not fetched."""
-    avatar = actor.icon_url or urls.absolute(DEFAULT_AVATAR_PATH)
-    header = actor.header_url or urls.absolute(DEFAULT_HEADER_PATH)
+    avatar = avatar_url(actor, urls) or urls.absolute(DEFAULT_AVATAR_PATH)
+    header = header_url(actor, urls) or urls.absolute(DEFAULT_HEADER_PATH)
     profile = urls.profile_url(actor.username) if actor.is_local else (actor.url or actor.ap_id)
     return {
         "id": str(actor.id),
