@@ -47,7 +47,7 @@ async def adopt_actor_images(session: AsyncSession, actor: Actor) -> None:
     known: dict[int, str | None] = {}
     if current_ids:
         rows = await session.execute(select(col(Media.id), col(Media.remote_url)).where(col(Media.id).in_(current_ids)))
-        known = {media_id: url for media_id, url in rows}
+        known = {media_id: url for media_id, url in rows if media_id is not None}
     added = []
     for column, url in wanted.items():
         current = getattr(actor, column)
