@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,6 +67,9 @@ LOCK_FOR = timedelta(minutes=2)
 #: How long a request waits for a fetch another worker is doing before it answers "not yet".
 WAIT_FOR_OTHERS = timedelta(seconds=10)
 WAIT_STEP_SECONDS = 0.2
+#: Files one process fetches on demand at once (each held in memory, up to ``MAX_REMOTE_IMAGE_BYTES``, until
+#: decoded); further requests wait their turn, then answer "not yet".
+ON_DEMAND_AT_ONCE = 4
 #: The reason kept when a file failed ``MAX_ATTEMPTS`` times for reasons that might have passed.
 UNREACHABLE = "unreachable"
 
@@ -227,6 +231,28 @@ async def fetch_on_demand(services: Services, media_id: int) -> None:
     had finished), claim it and fetch it here; when another process holds it, wait for that one a while.
     Returns when the file is cached or given up (read the row again to know which); raises ``Waiting``
     when neither happened in time (a fetch elsewhere still running, or a retry not yet due)."""
+    slots = _on_demand_slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(ON_DEMAND_AT_ONCE))
+    try:
+        async with asyncio.timeout(WAIT_FOR_OTHERS.total_seconds()):
+            await slots.acquire()
+    except TimeoutError:
+        raise Waiting(5) from None
+    try:
+        claimed = await _queue_and_claim(services, media_id)
+        if claimed:
+            await record_attempts(services, [await attempt(services, claimed[0])])
+            return
+    finally:
+        slots.release()
+    await _wait_for_others(services, media_id)
+
+
+#: Per event loop (a process has one; tests start many), like ``imaging.gate``'s turns.
+_on_demand_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+async def _queue_and_claim(services: Services, media_id: int) -> list[MediaFetch]:
+    """Queue the file again if its fetch had finished (it was pruned), and claim it if it is due and free."""
     async with services.db.transaction() as session:
         dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         now = utcnow()
@@ -240,13 +266,9 @@ async def fetch_on_demand(services: Services, media_id: int) -> None:
                 where=table.c.state == WorkState.DONE,
             )
         )
-        claimed = await claim_due(
+        return await claim_due(
             session, MediaFetch, limit=1, lock_for=LOCK_FOR, extra_where=[col(MediaFetch.media_id) == media_id]
         )
-    if claimed:
-        await record_attempts(services, [await attempt(services, claimed[0])])
-        return
-    await _wait_for_others(services, media_id)
 
 
 async def _wait_for_others(services: Services, media_id: int) -> None:

@@ -10,6 +10,7 @@ HTTP server on 127.0.0.1 (``tests/media_host.py``), as a Mastodon server's ``fil
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import io
@@ -24,6 +25,7 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from fediverse.core.config import Settings
+from fediverse.federation.media_cache import fetch_on_demand
 from fediverse.housekeeping.sweep import SweepReport, sweep
 from fediverse.reads.cards import image_view
 from fediverse.web.app import create_app
@@ -426,3 +428,26 @@ def test_the_client_api_and_image_view_never_name_a_remote_url(client: TestClien
     )
     assert account(remote_actor, urls)["avatar"] == f"{TEST_BASE_URL}/static/avatar.png"  # no row yet: the default
     assert "cdn.example" not in account(remote_actor, urls)["header"]
+
+
+def test_two_requests_for_a_pruned_file_fetch_it_once(
+    client: TestClient, peer: FakePeer, media: MediaHost, make_user: Callable[..., Account]
+) -> None:
+    # Given a remote picture whose cached copy housekeeping pruned
+    payload, jpeg, png = mastodon_post(client, peer, media, make_user)
+    media.serve(jpeg, JPEG, "image/jpeg")
+    media.serve(png, PNG, "image/png")
+    deliver(client, peer, peer.add_actor("admin"), payload)
+    assert sweep_at(client, 8).remote_copies == 2
+    first, _ = stored_media(client, payload["object"]["id"])
+    assert first.id is not None
+
+    # When two viewers ask for it at the same moment
+    async def both() -> None:
+        services = services_of(client)
+        await asyncio.gather(fetch_on_demand(services, first.id or 0), fetch_on_demand(services, first.id or 0))
+
+    run_in_app(client, both)
+    # Then one fetched it, the other waited for that fetch: the files host was asked once more, not twice
+    assert media.gets(jpeg) == 2
+    assert stored_media(client, payload["object"]["id"])[0].original_key is not None
