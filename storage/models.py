@@ -111,6 +111,9 @@ class Actor(SQLModel, table=True):
     #: attachments (decision 0059); a local account's are on its ``Account``. No foreign keys, as there.
     avatar_media_id: int | None = Field(default=None, index=True, sa_type=BigIntId)
     header_media_id: int | None = Field(default=None, index=True, sa_type=BigIntId)
+    #: The custom emoji its name and bio may show, by shortcode: ``{"blobcat": media_id}`` (from its
+    #: document's ``Emoji`` tags; decision 0059).
+    emojis: dict[str, Any] | None = _json()
     manually_approves_followers: bool = False
     discoverable: bool = False
     indexable: bool = False
@@ -238,6 +241,8 @@ class Post(SQLModel, table=True):
     generation: dict[str, Any] | None = _json()  # prompt, seed, backend, model, parameters
     hide_prompt: bool = False
     remix_of_ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    #: A remote post's custom emoji by shortcode, ``{"blobcat": media_id}`` (its ``Emoji`` tags).
+    emojis: dict[str, Any] | None = _json()
     raw: dict[str, Any] | None = _json()
     published: datetime = _created()
     edited_at: datetime | None = _ts()
@@ -246,6 +251,24 @@ class Post(SQLModel, table=True):
     likes_count: int = _counter()  # likes of it that we store
     boosts_count: int = _counter()  # announces of it that we store
     replies_count: int = _counter()  # stored replies to it, not deleted
+
+
+class CustomEmoji(SQLModel, table=True):
+    """A remote server's custom emoji, one per shortcode and domain (Mastodon's ``custom_emojis``); its image
+    is a ``REMOTE`` media row, cached like attachments (decision 0059). The media row stays when the emoji's
+    image changes (its URL is updated and the copy fetched again), so posts keep naming it."""
+
+    __tablename__ = "custom_emojis"
+    __table_args__ = (UniqueConstraint("shortcode", "domain", name="uq_custom_emojis_shortcode_domain"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    shortcode: str = Field(max_length=100)
+    domain: str = Field(max_length=255)
+    ap_id: str | None = Field(default=None, max_length=2048)
+    media_id: int = Field(index=True, sa_type=BigIntId)
+    image_url: str = Field(max_length=2048)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
 
 
 class PostMedia(SQLModel, table=True):

@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from fediverse.core.audience import may_read_post
 from fediverse.core.visibility import OPEN, can_see
-from storage.models import Account, Actor, Media, MediaState, Post, PostMedia
+from storage.models import Account, Actor, CustomEmoji, Media, MediaState, Post, PostMedia
 
 #: Enough posts to find one the reader may see; a file shared by more restricted posts is a curiosity.
 MAX_POSTS_CHECKED = 50
@@ -73,12 +73,14 @@ async def file_use(session: AsyncSession, key: str) -> FileUse:
 
 async def remote_file_use(session: AsyncSession, media_id: int) -> FileUse:
     """How far a remote file (a ``REMOTE`` row, served at ``/media/remote/{id}/…``, decision 0059) may travel:
-    public when a public or unlisted post, or an actor's avatar or header, uses it; restricted to those who
-    may see one of its posts when only followers-only or direct posts do; unused when nothing does."""
+    public when a public or unlisted post, an actor's avatar or header, or a custom emoji uses it; restricted
+    to those who may see one of its posts when only followers-only or direct posts do; unused when nothing
+    does."""
     in_post = and_(col(PostMedia.media_id) == media_id, col(PostMedia.post_id) == col(Post.id))
     open_post = exists().where(in_post, col(Post.visibility).in_(OPEN), col(Post.deleted_at).is_(None))
     profile_image = exists().where(or_(col(Actor.avatar_media_id) == media_id, col(Actor.header_media_id) == media_id))
-    if await session.scalar(select(or_(open_post, profile_image))):
+    emoji = exists().where(col(CustomEmoji.media_id) == media_id)
+    if await session.scalar(select(or_(open_post, profile_image, emoji))):
         return FileUse(FileReach.PUBLIC)
     posts = tuple(
         await session.scalars(

@@ -25,6 +25,7 @@ from storage.db import Database
 from storage.media import MediaStore
 from storage.models import (
     Actor,
+    CustomEmoji,
     DeletedObject,
     Delivery,
     InboxItem,
@@ -180,7 +181,7 @@ async def uncache_remote_media(db: Database, before: datetime) -> tuple[int, set
 
 
 async def remove_unused_remote_media(db: Database, before: datetime) -> tuple[int, set[str]]:
-    """Delete remote media rows created before ``before`` that no post, avatar or header uses any more (an
+    """Delete remote media rows created before ``before`` that no post, avatar, header or emoji uses any more (an
     edited post's former attachments, an actor's former avatar), with their fetches. Returns how many, and
     the keys of their cached files to forget after the commit."""
     unused = (
@@ -188,6 +189,7 @@ async def remove_unused_remote_media(db: Database, before: datetime) -> tuple[in
         col(Media.created_at) < before,
         ~exists().where(col(PostMedia.media_id) == col(Media.id)),
         ~exists().where(or_(col(Actor.avatar_media_id) == col(Media.id), col(Actor.header_media_id) == col(Media.id))),
+        ~exists().where(col(CustomEmoji.media_id) == col(Media.id)),
     )
     removed, keys = 0, set[str]()
     while True:

@@ -91,7 +91,7 @@ def account(actor: Actor, urls: Urls) -> Json:
         "following_count": actor.following_count,
         "statuses_count": actor.posts_count,
         "last_status_at": None,
-        "emojis": [],
+        "emojis": custom_emojis(actor.emojis, urls),
         "fields": [],
         "roles": [],
     }
@@ -123,6 +123,20 @@ def media_attachment(media: Media, urls: Urls) -> Json:
         "description": media.alt_text or None,
         "blurhash": media.blurhash,
     }
+
+
+def custom_emojis(emojis: Mapping[str, Any] | None, urls: Urls) -> list[Json]:
+    """Mastodon's ``CustomEmoji`` list of a remote post or account: each picture on our origin (decision 0059)."""
+    return [
+        {
+            "shortcode": shortcode,
+            "url": urls.remote_media_url(media_id, "original"),
+            "static_url": urls.remote_media_url(media_id, "thumbnail"),
+            "visible_in_picker": False,
+        }
+        for shortcode, media_id in sorted((emojis or {}).items())
+        if isinstance(media_id, int) and not isinstance(media_id, bool)
+    ]
 
 
 def mention(actor: Actor, urls: Urls) -> Json:
@@ -188,7 +202,7 @@ def status(
         "media_attachments": [media_attachment(media, urls) for media in card.view.media],
         "mentions": [mention(actor, urls) for actor in card.view.mentions],
         "tags": [tag(name, urls) for name in card.view.tags],
-        "emojis": [],
+        "emojis": custom_emojis(post.emojis, urls),
         "reblogs_count": card.boosts,
         "favourites_count": card.likes,
         "replies_count": card.replies,

@@ -1,5 +1,5 @@
 """remote media cache: remote files fetched into the media store, pruned and fetched again on demand; remote
-actors' avatars and headers as media rows (decision 0059)
+actors' avatars and headers as media rows; remote custom emoji (decision 0059)
 
 Revision ID: 0016
 Revises: 0009
@@ -49,6 +49,22 @@ def upgrade() -> None:
     op.add_column("media", sa.Column("cached_at", storage.types.UTCDateTime(timezone=True), nullable=True))
     op.add_column("media", sa.Column("fetch_error", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
     op.create_index("ix_media_state_cached_at", "media", ["state", "cached_at"], unique=False)
+    op.create_table(
+        "custom_emojis",
+        sa.Column("id", _ID, nullable=False),
+        sa.Column("shortcode", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("domain", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("ap_id", sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=True),
+        sa.Column("media_id", _ID, nullable=False),
+        sa.Column("image_url", sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("shortcode", "domain", name="uq_custom_emojis_shortcode_domain"),
+    )
+    op.create_index("ix_custom_emojis_media_id", "custom_emojis", ["media_id"], unique=False)
+    op.add_column("actors", sa.Column("emojis", storage.types.JsonDocument, nullable=True))
+    op.add_column("posts", sa.Column("emojis", storage.types.JsonDocument, nullable=True))
     _adopt_remote_actor_images()
 
 
@@ -103,11 +119,15 @@ def _adopt_remote_actor_images() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_custom_emojis_media_id", table_name="custom_emojis")
+    op.drop_table("custom_emojis")
     op.drop_index("ix_media_state_cached_at", table_name="media")
     op.drop_index("ix_actors_header_media_id", table_name="actors")
     op.drop_index("ix_actors_avatar_media_id", table_name="actors")
-    # Plain DROP COLUMNs (SQLite 3.35+), which keep the triggers on ``actors``.
+    # Plain DROP COLUMNs (SQLite 3.35+), which keep the triggers on ``actors`` and ``posts``.
     for table, column in (
+        ("posts", "emojis"),
+        ("actors", "emojis"),
         ("media", "fetch_error"),
         ("media", "cached_at"),
         ("actors", "header_media_id"),
