@@ -62,7 +62,7 @@ class NotificationType(StrEnum):
 class MediaState(StrEnum):
     DRAFT = "draft"  # generated or uploaded, not yet part of a post
     ATTACHED = "attached"
-    REMOTE = "remote"  # described by a remote post; the file stays on its server
+    REMOTE = "remote"  # a remote post's attachment, a remote actor's avatar or header: cached here for a while
 
 
 def _ts(nullable: bool = True, index: bool = False) -> Any:
@@ -110,6 +110,13 @@ class Actor(SQLModel, table=True):
     public_key_pem: str | None = _text()
     icon_url: str | None = Field(default=None, max_length=2048)
     header_url: str | None = Field(default=None, max_length=2048)
+    #: A remote actor's avatar and header as ``Media`` rows (``REMOTE``), cached on our origin like
+    #: attachments (decision 0059); a local account's are on its ``Account``. No foreign keys, as there.
+    avatar_media_id: int | None = Field(default=None, index=True, sa_type=BigIntId)
+    header_media_id: int | None = Field(default=None, index=True, sa_type=BigIntId)
+    #: The custom emoji its name and bio may show, by shortcode: ``{"blobcat": media_id}`` (from its
+    #: document's ``Emoji`` tags; decision 0059).
+    emojis: dict[str, Any] | None = _json()
     manually_approves_followers: bool = False
     discoverable: bool = False
     indexable: bool = False
@@ -190,7 +197,10 @@ class Media(SQLModel, table=True):
     __tablename__ = "media"
     #: Housekeeping finds expired drafts by state and age; ``GET /media/{key}`` and the sweep find rows by
     #: file key (the ``*_key`` indexes).
-    __table_args__ = (Index("ix_media_state_created_at", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_media_state_created_at", "state", "created_at"),
+        Index("ix_media_state_cached_at", "state", "cached_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
     owner_account_id: int | None = Field(default=None, foreign_key="accounts.id", index=True, sa_type=BigIntId)
@@ -212,6 +222,11 @@ class Media(SQLModel, table=True):
     generation: dict[str, Any] | None = _json()
     job_id: int | None = Field(default=None, foreign_key="generation_jobs.id", index=True, sa_type=BigIntId)
     created_at: datetime = _created()
+    #: A remote file (``REMOTE``): when its copies were stored here (``None`` while not cached, or after
+    #: housekeeping pruned them), and why fetching it was given up for good (``None`` while it may be
+    #: fetched). Decision 0059.
+    cached_at: datetime | None = _ts()
+    fetch_error: str | None = Field(default=None, max_length=64)
 
 
 class Post(SQLModel, table=True):
@@ -238,6 +253,8 @@ class Post(SQLModel, table=True):
     generation: dict[str, Any] | None = _json()  # prompt, seed, backend, model, parameters
     hide_prompt: bool = False
     remix_of_ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    #: A remote post's custom emoji by shortcode, ``{"blobcat": media_id}`` (its ``Emoji`` tags).
+    emojis: dict[str, Any] | None = _json()
     raw: dict[str, Any] | None = _json()
     published: datetime = _created()
     edited_at: datetime | None = _ts()
@@ -246,6 +263,24 @@ class Post(SQLModel, table=True):
     likes_count: int = _counter()  # likes of it that we store
     boosts_count: int = _counter()  # announces of it that we store
     replies_count: int = _counter()  # stored replies to it, not deleted
+
+
+class CustomEmoji(SQLModel, table=True):
+    """A remote server's custom emoji, one per shortcode and domain (Mastodon's ``custom_emojis``); its image
+    is a ``REMOTE`` media row, cached like attachments (decision 0059). The media row stays when the emoji's
+    image changes (its URL is updated and the copy fetched again), so posts keep naming it."""
+
+    __tablename__ = "custom_emojis"
+    __table_args__ = (UniqueConstraint("shortcode", "domain", name="uq_custom_emojis_shortcode_domain"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    shortcode: str = Field(max_length=100)
+    domain: str = Field(max_length=255)
+    ap_id: str | None = Field(default=None, max_length=2048)
+    media_id: int = Field(index=True, sa_type=BigIntId)
+    image_url: str = Field(max_length=2048)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
 
 
 class PostMedia(SQLModel, table=True):
@@ -445,6 +480,25 @@ class RemoteFetch(SQLModel, table=True):
     last_error: str | None = _text()
     created_at: datetime = _created()
     finished_at: datetime | None = _ts()  # when it succeeded
+
+
+class MediaFetch(SQLModel, table=True):
+    """A remote file (a ``REMOTE`` ``Media`` row) to fetch and cache in the worker, or on demand when someone
+    asks for it (decision 0059). One row per file: asking again while it is queued changes nothing."""
+
+    __tablename__ = "media_fetches"
+    __table_args__ = (Index("ix_media_fetches_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    #: No foreign key: the row outlives a deleted post's media rows harmlessly (the fetch finds nothing).
+    media_id: int = Field(unique=True, sa_type=BigIntId)
+    state: str = Field(default=WorkState.QUEUED, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    locked_until: datetime | None = _ts()
+    last_error: str | None = _text()
+    created_at: datetime = _created()
+    finished_at: datetime | None = _ts()
 
 
 class Delivery(SQLModel, table=True):

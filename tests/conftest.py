@@ -11,8 +11,10 @@ real ``reverie`` processes keep production's. Both cost ~100 ms per account othe
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import shutil
+import socket
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -26,6 +28,7 @@ from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 from xdist.scheduler import LoadScopeScheduling
 
+import activitypub.fetch as fetch_module
 from fediverse.core.accounts import create_account, use_key_pairs
 from fediverse.core.config import Settings, load_settings
 from fediverse.core.passwords import use_hasher
@@ -76,6 +79,26 @@ def cheap_account_secrets() -> Iterator[None]:
     yield
     use_hasher(previous_hasher)
     use_key_pairs(previous_keys)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def only_loopback_names() -> Iterator[None]:
+    """No test reaches beyond 127.0.0.1: a host name other than ``localhost`` does not resolve, so a URL a
+    captured payload names (a CDN's) fails as an unknown host would, online or not. Tests of the address
+    guard pass their own resolver."""
+    real = fetch_module.resolve_host
+
+    async def resolve_loopback_only(host: str, port: int) -> list[str]:
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            if host != "localhost":
+                raise socket.gaierror(socket.EAI_NONAME, f"tests reach only 127.0.0.1, not {host}") from None
+        return await real(host, port)
+
+    fetch_module.resolve_host = resolve_loopback_only
+    yield
+    fetch_module.resolve_host = real
 
 
 @pytest.fixture(autouse=True)

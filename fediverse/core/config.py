@@ -30,6 +30,7 @@ MAX_KEY_FETCH_TIMEOUT_MS = 30_000
 MAX_ANONYMOUS_CACHE_MS = 60_000
 #: A reverse proxy on the same machine, over IPv4 or IPv6 loopback.
 DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
+MAX_REMOTE_MEDIA_DAYS = 3650
 
 
 class ConfigError(ValueError):
@@ -74,6 +75,9 @@ class Settings:
     #: reverse proxy in front of ``reverie serve``. From anyone else those headers are ignored, so the
     #: client address in logs and sign-in throttling is the connecting one (docs/decisions/0062).
     trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
+    #: How many days a cached copy of a remote file (attachment, avatar, header, emoji) is kept before
+    #: housekeeping removes it; it is fetched again when someone views it (decision 0059). 0: kept forever.
+    remote_media_days: int = 7
     #: Every other ``REVERIE_*`` variable, for components that read their own (generator backends).
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -136,6 +140,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, default_base_url:
             "ANONYMOUS_CACHE_MS", values.pop("ANONYMOUS_CACHE_MS", "5000"), 0, MAX_ANONYMOUS_CACHE_MS
         ),
         trusted_proxies=_parse_proxies(values.pop("TRUSTED_PROXIES", ",".join(DEFAULT_TRUSTED_PROXIES))),
+        remote_media_days=_parse_int(
+            "REMOTE_MEDIA_DAYS", values.pop("REMOTE_MEDIA_DAYS", "7"), 0, MAX_REMOTE_MEDIA_DAYS
+        ),
         extra={ENV_PREFIX + key: value for key, value in values.items()},
     )
 

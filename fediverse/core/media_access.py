@@ -1,6 +1,7 @@
 """Who may fetch one of our media files, decided by the rows that use it (decision 0047).
 
-A file is **public** when a public or unlisted post, an avatar or a header uses it. Otherwise it is
+A file is **public** when a public or unlisted post, an avatar or a header uses it (a remote file too:
+``remote_file_use`` judges a remote file by its row, for the URL that serves it before it is cached). Otherwise it is
 **restricted** to the people who may see one of the posts using it (``fediverse.core.visibility`` for a
 signed-in viewer, ``fediverse.core.audience`` for a signed fetch) and to the accounts whose drafts or posts
 they are. A file no row uses (written just before its row, or left by a crash until the sweep) is
@@ -18,7 +19,7 @@ from sqlmodel import col
 
 from fediverse.core.audience import may_read_post
 from fediverse.core.visibility import OPEN, can_see
-from storage.models import Account, Actor, Media, MediaState, Post, PostMedia
+from storage.models import Account, Actor, CustomEmoji, Media, MediaState, Post, PostMedia
 
 #: Enough posts to find one the reader may see; a file shared by more restricted posts is a curiosity.
 MAX_POSTS_CHECKED = 50
@@ -68,6 +69,28 @@ async def file_use(session: AsyncSession, key: str) -> FileUse:
     posts = tuple(post for _, post in rows if post is not None)
     owners = frozenset(owner for owner, _ in rows if owner is not None)
     return FileUse(FileReach.RESTRICTED, posts, owners)
+
+
+async def remote_file_use(session: AsyncSession, media_id: int) -> FileUse:
+    """How far a remote file (a ``REMOTE`` row, served at ``/media/remote/{id}/…``, decision 0059) may travel:
+    public when a public or unlisted post, an actor's avatar or header, or a custom emoji uses it; restricted
+    to those who may see one of its posts when only followers-only or direct posts do; unused when nothing
+    does."""
+    in_post = and_(col(PostMedia.media_id) == media_id, col(PostMedia.post_id) == col(Post.id))
+    open_post = exists().where(in_post, col(Post.visibility).in_(OPEN), col(Post.deleted_at).is_(None))
+    profile_image = exists().where(or_(col(Actor.avatar_media_id) == media_id, col(Actor.header_media_id) == media_id))
+    emoji = exists().where(col(CustomEmoji.media_id) == media_id)
+    if await session.scalar(select(or_(open_post, profile_image, emoji))):
+        return FileUse(FileReach.PUBLIC)
+    posts = tuple(
+        await session.scalars(
+            select(Post)
+            .join(PostMedia, col(PostMedia.post_id) == col(Post.id))
+            .where(col(PostMedia.media_id) == media_id, col(Post.deleted_at).is_(None))
+            .limit(MAX_POSTS_CHECKED)
+        )
+    )
+    return FileUse(FileReach.RESTRICTED, posts) if posts else FileUse(FileReach.UNUSED)
 
 
 async def viewer_may_fetch(session: AsyncSession, use: FileUse, account: Account) -> bool:

@@ -57,6 +57,11 @@ DELIVERIES = Counter(
 THREAD_FETCHES = Counter(
     "reverie_thread_fetches", "Thread fetches (missing parents, replies) by outcome: done, retry, failed.", ["outcome"]
 )
+REMOTE_MEDIA_FETCHES = Counter(
+    "reverie_remote_media_fetches",
+    "Remote files fetched into the media cache, by outcome: done, retry, failed (refused or given up).",
+    ["outcome"],
+)
 REMOTE_FETCHES = Counter(
     "reverie_remote_fetches",
     "Outbound GETs of remote documents and WebFinger lookups, by kind and outcome (ok or error).",

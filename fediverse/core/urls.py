@@ -93,6 +93,11 @@ class Urls:
     def media_url(self, key: str) -> str:
         return f"{self.base_url}/media/{key}"
 
+    def remote_media_url(self, media_id: int, variant: str) -> str:
+        """A remote file (a ``REMOTE`` media row) on our origin, whether or not it is cached yet: served from
+        the cache, fetched first when it is not (``variant``: ``original``, ``display`` or ``thumbnail``)."""
+        return f"{self.base_url}/media/remote/{media_id}/{variant}"
+
     def authorize_interaction_template(self) -> str:
         return f"{self.base_url}/authorize_interaction?uri={{uri}}"
 

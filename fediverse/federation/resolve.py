@@ -17,6 +17,13 @@ from fediverse.core.errors import NotFound
 from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import actor_fields, declared_username, host_of, webfinger_address
 from fediverse.federation.notes_in import RemoteNote, parse_note
+from fediverse.federation.remote_media import (
+    adopt_actor_emojis,
+    adopt_actor_images,
+    emoji_tags,
+    queue_media_fetches,
+    store_emojis,
+)
 from fediverse.federation.threads import link_replies
 from storage.columns import key_col
 from storage.db import Database
@@ -47,6 +54,8 @@ async def upsert_actor(session: AsyncSession, fields: dict[str, Any]) -> Actor:
             setattr(actor, name, value)
         actor.gone_at = None
     actor.fetched_at = actor.updated_at = utcnow()
+    await adopt_actor_images(session, actor)
+    await adopt_actor_emojis(session, actor)
     await session.flush()
     return actor
 
@@ -276,7 +285,7 @@ async def store_remote_note(
 
 
 async def replace_attachments(session: AsyncSession, post: Post, remote: RemoteNote) -> None:
-    """Set a stored remote post's attachments and hashtags to what ``remote`` describes (an Update)."""
+    """Set a stored remote post's attachments, hashtags and emoji to what ``remote`` describes (an Update)."""
     for link in await session.scalars(select(PostMedia).where(col(PostMedia.post_id) == post.id)):
         await session.delete(link)
     for tag in await session.scalars(select(PostTag).where(col(PostTag.post_id) == post.id)):
@@ -286,7 +295,9 @@ async def replace_attachments(session: AsyncSession, post: Post, remote: RemoteN
 
 
 async def add_attachments(session: AsyncSession, post: Post, remote: RemoteNote) -> None:
-    """Give a remote post, which has none yet, the attachments and hashtags ``remote`` describes."""
+    """Give a remote post, which has none yet, the attachments, hashtags and custom emoji ``remote``
+    describes, and queue their files for the cache (decision 0059)."""
+    queued = []
     for position, attachment in enumerate(remote.attachments):
         media = Media(
             state=MediaState.REMOTE,
@@ -302,4 +313,9 @@ async def add_attachments(session: AsyncSession, post: Post, remote: RemoteNote)
         session.add(media)
         await session.flush()
         session.add(PostMedia(post_id=post.id, media_id=media.id or 0, position=position))
+        queued.append(media.id)
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in remote.tags)
+    await queue_media_fetches(session, queued)
+    tags = emoji_tags(remote.fields.get("raw") or {})
+    domain = await session.scalar(select(col(Actor.domain)).where(col(Actor.id) == post.author_id)) if tags else None
+    post.emojis = await store_emojis(session, domain, tags) if domain else None

@@ -1,5 +1,7 @@
 """One housekeeping sweep: expired drafts, old deletion markers, orphan media files, finished inbox
-items and deliveries, expired sign-in sessions, old post changes (the streaming API's).
+items and deliveries, expired sign-in sessions, old post changes (the streaming API's), and the
+remote media cache (copies older than ``REVERIE_REMOTE_MEDIA_DAYS``, remote rows nothing uses any more;
+decision 0059).
 
 Every step is idempotent and safe beside other workers doing the same: rows are deleted with their
 conditions restated in the ``DELETE`` (a draft that a publish claims meanwhile is no longer a draft
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, exists, or_, select, update
 from sqlmodel import col
 
 from fediverse.core.media_files import forget_files, keys_in_use
@@ -23,12 +25,16 @@ from fediverse.services import Services
 from storage.db import Database
 from storage.media import MediaStore
 from storage.models import (
+    Actor,
+    CustomEmoji,
     DeletedObject,
     Delivery,
     InboxItem,
     Media,
+    MediaFetch,
     MediaState,
     PostChange,
+    PostMedia,
     RemoteFetch,
     WebSession,
     WorkState,
@@ -48,6 +54,9 @@ ORPHAN_FILE_GRACE = timedelta(hours=6)
 FINISHED_WORK_RETENTION = timedelta(days=7)
 #: The streaming API reads post changes within seconds (decision 0057); an hour is plenty.
 POST_CHANGE_RETENTION = timedelta(hours=1)
+#: A remote media row nothing uses (an edited post's old attachment, an actor's former avatar) goes after
+#: this long: rows are created in the transaction that links them, so this is only a margin.
+UNUSED_REMOTE_MEDIA_GRACE = timedelta(hours=1)
 BATCH_SIZE = 500
 FINISHED_STATES = (WorkState.DONE, WorkState.FAILED, WorkState.GONE)
 
@@ -62,17 +71,29 @@ class SweepReport:
     finished_work: int = 0
     sessions: int = 0
     post_changes: int = 0
+    remote_copies: int = 0  # remote files whose cached copies were pruned (fetched again when viewed)
+    remote_rows: int = 0  # remote media rows nothing used any more
 
     @property
     def total(self) -> int:
-        return self.drafts + self.deletion_markers + self.files + self.finished_work + self.sessions + self.post_changes
+        return (
+            self.drafts
+            + self.deletion_markers
+            + self.files
+            + self.finished_work
+            + self.sessions
+            + self.post_changes
+            + self.remote_copies
+            + self.remote_rows
+        )
 
     def describe(self) -> str:
         return (
             f"removed {self.drafts} expired draft image(s), {self.files} unused file(s), "
             f"{self.deletion_markers} old deletion marker(s), {self.finished_work} finished "
-            f"inbox item(s) and deliveries, {self.sessions} expired sign-in session(s) and {self.post_changes} "
-            "old post change(s)"
+            f"inbox item(s) and deliveries, {self.sessions} expired sign-in session(s), {self.post_changes} "
+            f"old post change(s), the cached copies of {self.remote_copies} remote picture(s) and "
+            f"{self.remote_rows} unused remote picture(s)"
         )
 
 
@@ -83,15 +104,24 @@ async def sweep(services: Services, now: datetime | None = None, *, orphan_files
     db, store = services.db, services.media
     drafts, draft_keys = await expire_drafts(db, now - timedelta(hours=services.settings.draft_retention_hours))
     draft_files = await forget_files(db, store, draft_keys)
+    remote_copies, copy_keys = 0, set[str]()
+    if services.settings.remote_media_days:
+        remote_copies, copy_keys = await uncache_remote_media(
+            db, now - timedelta(days=services.settings.remote_media_days)
+        )
+    remote_rows, row_keys = await remove_unused_remote_media(db, now - UNUSED_REMOTE_MEDIA_GRACE)
+    remote_files = await forget_files(db, store, copy_keys | row_keys)
     markers = await prune_deletion_markers(db, now - DELETION_MARKER_RETENTION)
     orphans = await remove_orphan_files(db, store, now - ORPHAN_FILE_GRACE) if orphan_files else 0
     report = SweepReport(
         drafts=drafts,
         deletion_markers=markers,
-        files=len(draft_files) + orphans,
+        files=len(draft_files) + len(remote_files) + orphans,
         finished_work=await prune_finished_work(db, now - FINISHED_WORK_RETENTION),
         sessions=await delete_in_batches(db, WebSession.token_hash, WebSession.expires_at < now),
         post_changes=await delete_in_batches(db, PostChange.id, PostChange.changed_at < now - POST_CHANGE_RETENTION),
+        remote_copies=remote_copies,
+        remote_rows=remote_rows,
     )
     if report.total:
         log.info("housekeeping %s", report.describe())
@@ -125,19 +155,88 @@ async def expire_drafts(db: Database, before: datetime) -> tuple[int, set[str]]:
     return removed, keys
 
 
+async def uncache_remote_media(db: Database, before: datetime) -> tuple[int, set[str]]:
+    """Forget the cached copies of remote files stored before ``before``: the rows stay (with their URL, size,
+    blurhash and alt text) and the file is fetched again when someone views it. Returns how many, and the
+    keys of the files to forget after the commit (done here)."""
+    old = (col(Media.state) == MediaState.REMOTE, col(Media.cached_at) < before)
+    pruned, keys = 0, set[str]()
+    while True:
+        async with db.session() as session:
+            ids = list(await session.scalars(select(col(Media.id)).where(*old).limit(BATCH_SIZE)))
+        if not ids:
+            break
+        async with db.transaction() as session:
+            found = (
+                await session.execute(
+                    select(col(Media.id), col(Media.original_key), col(Media.display_key), col(Media.thumbnail_key))
+                    .where(col(Media.id).in_(ids), *old)
+                    .with_for_update()
+                )
+            ).all()
+            await session.execute(
+                update(Media)
+                .where(col(Media.id).in_([row[0] for row in found]))
+                .values(original_key=None, display_key=None, thumbnail_key=None, cached_at=None)
+                .execution_options(synchronize_session=False)
+            )
+        keys.update(key for row in found for key in row[1:] if key)
+        pruned += len(found)
+        if len(ids) < BATCH_SIZE:
+            break
+    return pruned, keys
+
+
+async def remove_unused_remote_media(db: Database, before: datetime) -> tuple[int, set[str]]:
+    """Delete remote media rows created before ``before`` that no post, avatar, header or emoji uses any more (an
+    edited post's former attachments, an actor's former avatar), with their fetches. Returns how many, and
+    the keys of their cached files to forget after the commit."""
+    unused = (
+        col(Media.state) == MediaState.REMOTE,
+        col(Media.created_at) < before,
+        ~exists().where(col(PostMedia.media_id) == col(Media.id)),
+        ~exists().where(or_(col(Actor.avatar_media_id) == col(Media.id), col(Actor.header_media_id) == col(Media.id))),
+        ~exists().where(col(CustomEmoji.media_id) == col(Media.id)),
+    )
+    removed, keys = 0, set[str]()
+    while True:
+        async with db.session() as session:
+            ids = list(await session.scalars(select(col(Media.id)).where(*unused).limit(BATCH_SIZE)))
+        if not ids:
+            break
+        async with db.transaction() as session:
+            rows = await session.execute(
+                delete(Media)
+                .where(col(Media.id).in_(ids), *unused)
+                .returning(col(Media.id), col(Media.original_key), col(Media.display_key), col(Media.thumbnail_key))
+                .execution_options(synchronize_session=False)
+            )
+            deleted = rows.all()
+            gone = [row[0] for row in deleted]
+            if gone:
+                await session.execute(delete(MediaFetch).where(col(MediaFetch.media_id).in_(gone)))
+        removed += len(deleted)
+        keys.update(key for row in deleted for key in row[1:] if key)
+        if len(ids) < BATCH_SIZE:
+            break
+    return removed, keys
+
+
 async def prune_deletion_markers(db: Database, before: datetime) -> int:
     """Forget deletes-before-creates recorded before ``before`` (``DeletedObject``)."""
     return await delete_in_batches(db, DeletedObject.ap_id, DeletedObject.deleted_at < before)
 
 
 async def prune_finished_work(db: Database, before: datetime) -> int:
-    """Delete inbox items, deliveries and thread fetches that finished (applied, sent, failed or gone) and were last due
-    before ``before``; the (state, next attempt) index finds them."""
+    """Delete inbox items, deliveries, thread and media fetches that finished (applied, sent, failed or gone)
+    and were last due before ``before``; the (state, next attempt) index finds them. A remote file given up
+    stays given up: its reason is on its media row."""
     removed = 0
     for key, state, last_due in (
         (col(InboxItem.id), col(InboxItem.state), col(InboxItem.next_attempt_at)),
         (col(Delivery.id), col(Delivery.state), col(Delivery.next_attempt_at)),
         (col(RemoteFetch.id), col(RemoteFetch.state), col(RemoteFetch.next_attempt_at)),
+        (col(MediaFetch.id), col(MediaFetch.state), col(MediaFetch.next_attempt_at)),
     ):
         removed += await delete_in_batches(db, key, state.in_(FINISHED_STATES), last_due < before)
     return removed

@@ -20,7 +20,7 @@ from fediverse.federation.notes import PostView
 from fediverse.generation.provenance import shared_generation
 from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
 from fediverse.reads.timelines import Entry
-from storage.models import Actor, Announce, Like, Media, Post, Visibility
+from storage.models import Actor, Announce, Like, Media, MediaState, Post, Visibility
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class ImageView:
     height: int | None
     blurhash: str | None
     alt_text: str
+    #: A remote file that was refused or is gone (``Media.fetch_error``): draw its placeholder, no ``<img>``.
+    unavailable: bool = False
 
     @property
     def is_portrait(self) -> bool:
@@ -74,15 +76,39 @@ class PostCard:
 
 
 def image_view(media: Media, urls: Urls) -> ImageView | None:
-    """URLs of a stored image (served by ``/media``) or of a remote one (shown from its origin)."""
+    """Where pages and clients load a picture from: always our own origin (decision 0059), never a URL a
+    remote document names. The one function that decides an image's URL: pages, the JSON API and the
+    Mastodon client API all ask it.
+
+    A stored file (ours, or a remote one in the cache) is ``/media/{key}``; a remote file not cached (not
+    fetched yet, or pruned after ``REVERIE_REMOTE_MEDIA_DAYS``) is ``/media/remote/{id}/{variant}``, which
+    fetches it on demand; one given up for good is marked ``unavailable``."""
     if media.display_key or media.original_key:
         url = urls.media_url(media.display_key or media.original_key or "")
         thumbnail = urls.media_url(media.thumbnail_key) if media.thumbnail_key else url
-    elif media.remote_url:
-        url = thumbnail = media.remote_url
+    elif media.state == MediaState.REMOTE and media.remote_url and media.id is not None:
+        url = urls.remote_media_url(media.id, "display")
+        thumbnail = urls.remote_media_url(media.id, "thumbnail")
     else:
         return None
-    return ImageView(url, thumbnail, media.width, media.height, media.blurhash, media.alt_text)
+    unavailable = media.fetch_error is not None and not media.original_key
+    return ImageView(url, thumbnail, media.width, media.height, media.blurhash, media.alt_text, unavailable)
+
+
+def avatar_url(actor: Actor, urls: Urls) -> str | None:
+    """An actor's avatar on our origin: a local account's stored file, a remote actor's through the cache
+    (``/media/remote/{id}/thumbnail``, fetched on demand); ``None`` when it has none (pages draw its
+    initial). Never the URL its document names."""
+    if actor.is_local:
+        return actor.icon_url
+    return urls.remote_media_url(actor.avatar_media_id, "thumbnail") if actor.avatar_media_id else None
+
+
+def header_url(actor: Actor, urls: Urls) -> str | None:
+    """An actor's header image on our origin, as ``avatar_url``."""
+    if actor.is_local:
+        return actor.header_url
+    return urls.remote_media_url(actor.header_media_id, "display") if actor.header_media_id else None
 
 
 def handle_path(actor: Actor, local_host: str) -> str:

@@ -55,7 +55,8 @@ async def tombstone_post(session: AsyncSession, post: Post) -> None:
 async def drop_attachments(session: AsyncSession, post: Post) -> set[str]:
     """Delete a post's attachments (an image belongs to one post) and return the keys of the files they
     used, to forget once the transaction has committed (``fediverse.core.media_files.forget_files``). A remote
-    post's images stay on their server, so its rows have no files."""
+    post's rows may have cached copies (decision 0059): callers that do not forget the keys leave those to
+    housekeeping's sweep of files no row uses."""
     media = list(await session.scalars(select(Media).join(PostMedia).where(col(PostMedia.post_id) == post.id)))
     await session.execute(delete(PostMedia).where(col(PostMedia.post_id) == post.id))
     if media:
@@ -87,11 +88,12 @@ async def forget_actor(session: AsyncSession, actor: Actor) -> None:
     actor.raw = None
     actor.public_key_pem = None
     actor.icon_url = actor.header_url = None
+    actor.avatar_media_id = actor.header_media_id = None  # their rows and cached files go with housekeeping
 
 
 async def tombstone_posts(session: AsyncSession, post_ids: Sequence[int]) -> None:
-    """``tombstone_post`` for many posts at once, in a fixed number of statements (remote posts: their
-    attachments have no files here)."""
+    """``tombstone_post`` for many posts at once, in a fixed number of statements (remote posts: cached
+    copies of their attachments go with housekeeping's sweep of files no row uses)."""
     if not post_ids:
         return
     ids = list(post_ids)

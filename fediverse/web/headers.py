@@ -2,9 +2,10 @@
 no MIME sniffing, a strict referrer policy.
 
 Pages load scripts and styles only from our own ``/static`` (no CDN, no inline code), so the policy
-can forbid everything inline. Images may come from other servers (remote avatars and attachments are
-shown from their origin); plain ``http:`` is allowed for them only when the instance itself runs on
-loopback http (development and tests).
+can forbid everything inline. Images come from our own origin only: remote attachments, avatars, headers
+and emoji are cached in our media store and served from ``/media`` (decision 0059), so no reader's browser
+contacts a server a remote post names. Blurhash placeholders are painted on a ``<canvas>``, which needs no
+``data:`` image. Only "follow from your server" may post a form to another origin (the visitor's own).
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def content_security_policy(base_url: str) -> str:
-    remote_images = "https: http:" if base_url.startswith("http://") else "https:"
+    other_servers = "https: http:" if base_url.startswith("http://") else "https:"
     directives = {
         "default-src": "'self'",
         "script-src": "'self'",
         "style-src": "'self'",
-        "img-src": f"'self' data: blob: {remote_images}",
-        "media-src": f"'self' {remote_images}",
+        "img-src": "'self'",
+        "media-src": "'self'",
         "connect-src": "'self'",
         "font-src": "'self'",
         "object-src": "'none'",
         "base-uri": "'none'",
         # "Follow from your server" redirects to the visitor's own instance after a form post.
-        "form-action": f"'self' {remote_images}",
+        "form-action": f"'self' {other_servers}",
         "frame-ancestors": "'none'",
     }
     return "; ".join(f"{name} {value}" for name, value in directives.items())

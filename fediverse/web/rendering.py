@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlmodel import col
 from starlette.requests import Request
@@ -15,7 +16,8 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from fediverse.core.instance_settings import instance_settings
-from fediverse.reads.cards import handle_path
+from fediverse.reads.cards import avatar_url, handle_path, header_url
+from fediverse.reads.emoji import emojify_html, emojify_text
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
 from fediverse.web.anonymous_cache import KEEP, SHAREABLE
@@ -114,6 +116,13 @@ async def render_page(
         "csrf_token": viewer.csrf_token if viewer else "",
         "local_host": services.urls.host,
         "handle_path": lambda actor: handle_path(actor, services.urls.host),
+        "avatar_url": lambda actor: avatar_url(actor, services.urls),
+        "header_url": lambda actor: header_url(actor, services.urls),
+        # Remote custom emoji drawn in sanitised HTML (content, bios) and in names (escaped first).
+        "rich_html": lambda html, emojis: Markup(emojify_html(html or "", emojis, services.urls)),
+        "shown_name": lambda actor: Markup(
+            emojify_text(actor.display_name or actor.username, actor.emojis, services.urls)
+        ),
         "path": request.url.path,
     }
     return templates.TemplateResponse(

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fediverse.federation.delivery_queue import DeliveryQueue
 from fediverse.federation.fetch_queue import ThreadFetchQueue
 from fediverse.federation.inbox.inbox_queue import InboxQueue
+from fediverse.federation.media_queue import RemoteMediaQueue
 from fediverse.housekeeping.housekeeping_queue import HousekeepingQueue
 from fediverse.portability.jobs import AccountJobQueue
 from fediverse.services import Services
@@ -24,6 +25,7 @@ async def open_worker(services: Services) -> AsyncIterator[Worker]:
         queues: list[WorkQueue] = [
             InboxQueue(services),
             ThreadFetchQueue(services),
+            RemoteMediaQueue(services),
             deliveries,
             generation,
             AccountJobQueue(services),

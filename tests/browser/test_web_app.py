@@ -24,6 +24,8 @@ def test_home_feed_shows_followed_pictures_with_placeholders(page: object, here:
     expect(first.locator("canvas.blurhash[data-painted='1']")).to_have_count(1)
     expect(first.locator("img.is-loaded")).to_have_count(1)
     assert first.locator(".media img").get_attribute("alt")
+    # The remote picture loaded from our own origin (fetched into the cache on demand; decision 0059)
+    assert str(first.locator(".media img").get_attribute("src")).startswith(f"{here.url}/media/")
     expect(first.locator(".mood-chip")).to_be_visible()
     save_screenshots(page, "home")
 

@@ -117,6 +117,14 @@ def test_follow_post_like_boost_and_unfollow_across_two_instances(instances: tup
         .where(Post.ap_id == post_id)
     )
     assert attachment[0].startswith(b.base_url + "/media/") and attachment[1] and attachment[2]
+    # …which A's worker caches, so A's pages show it from A's own origin (decision 0059)
+    eventually(
+        lambda: a.read(select(Media.id).where(Media.remote_url == attachment[0], Media.original_key.is_not(None))),
+        "A to cache the picture",
+    )
+    ((a_post_id,),) = a.read(select(Post.id).where(Post.ap_id == post_id))
+    page = httpx.get(f"{a.base_url}/@bob@{b.host}/{a_post_id}", timeout=5).text
+    assert f'src="{a.base_url}/media/' in page and b.base_url + "/media/" not in page
     # When ana likes and boosts it
     a.reverie("like", "ana", post_id)
     a.reverie("boost", "ana", post_id)

@@ -15,7 +15,7 @@ from typing import Any
 
 from fediverse.core.urls import Urls
 from fediverse.imaging import ImagingOptions
-from fediverse.reads.cards import PostCard, image_view
+from fediverse.reads.cards import PostCard, avatar_url, header_url, image_view
 from storage.models import Actor, Marker, Media, Notification, NotificationType, Post, Visibility
 
 Json = dict[str, Any]
@@ -67,8 +67,8 @@ def acct(actor: Actor, urls: Urls) -> str:
 def account(actor: Actor, urls: Urls) -> Json:
     """Mastodon's ``Account``. Counts are what we store (decision 0052); a remote server's own totals are
     not fetched."""
-    avatar = actor.icon_url or urls.absolute(DEFAULT_AVATAR_PATH)
-    header = actor.header_url or urls.absolute(DEFAULT_HEADER_PATH)
+    avatar = avatar_url(actor, urls) or urls.absolute(DEFAULT_AVATAR_PATH)
+    header = header_url(actor, urls) or urls.absolute(DEFAULT_HEADER_PATH)
     profile = urls.profile_url(actor.username) if actor.is_local else (actor.url or actor.ap_id)
     return {
         "id": str(actor.id),
@@ -94,7 +94,7 @@ def account(actor: Actor, urls: Urls) -> Json:
         "following_count": actor.following_count,
         "statuses_count": actor.posts_count,
         "last_status_at": None,
-        "emojis": [],
+        "emojis": custom_emojis(actor.emojis, urls),
         "fields": [],
         "roles": [],
     }
@@ -141,6 +141,20 @@ def media_attachment(media: Media, urls: Urls) -> Json:
         "description": media.alt_text or None,
         "blurhash": media.blurhash,
     }
+
+
+def custom_emojis(emojis: Mapping[str, Any] | None, urls: Urls) -> list[Json]:
+    """Mastodon's ``CustomEmoji`` list of a remote post or account: each picture on our origin (decision 0059)."""
+    return [
+        {
+            "shortcode": shortcode,
+            "url": urls.remote_media_url(media_id, "original"),
+            "static_url": urls.remote_media_url(media_id, "thumbnail"),
+            "visible_in_picker": False,
+        }
+        for shortcode, media_id in sorted((emojis or {}).items())
+        if isinstance(media_id, int) and not isinstance(media_id, bool)
+    ]
 
 
 def mention(actor: Actor, urls: Urls) -> Json:
@@ -206,7 +220,7 @@ def status(
         "media_attachments": [media_attachment(media, urls) for media in card.view.media],
         "mentions": [mention(actor, urls) for actor in card.view.mentions],
         "tags": [tag(name, urls) for name in card.view.tags],
-        "emojis": [],
+        "emojis": custom_emojis(post.emojis, urls),
         "reblogs_count": card.boosts,
         "favourites_count": card.likes,
         "replies_count": card.replies,

@@ -121,6 +121,7 @@ def test_m2_no_url_serves_activitystreams_to_an_unsigned_reader(
         "tag": "sea",
         "version": "2.1",
         "key": "ab/cd/" + "ab" * 32 + ".png",
+        "variant": "display",
         "id": "1",
         "report_id": "1",
         "job_id": "1",
