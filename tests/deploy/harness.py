@@ -16,6 +16,7 @@ import asyncio
 import datetime
 import getpass
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import websockets.sync.client
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -40,9 +42,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 
 from fediverse.imaging import ImageLimits
+from fediverse.web.client_api.auth import hash_token, new_token_row
 from fediverse.web.sessions import FORM_COOKIE
 from storage.db import Database
-from storage.models import Follow, FollowState, Post, SignInFailure
+from storage.models import Account, Follow, FollowState, OAuthApp, Post, SignInFailure
 from tests.fediverse.web.conftest import BROWSER, PASSWORD, form_token_of
 from tests.processes import ROOT, reverie_server, run_reverie
 
@@ -369,6 +372,27 @@ class Instance:
 
         return asyncio.run(run())
 
+    def client_api_token(self, username: str, scopes: str = "read write") -> str:
+        """An access token of ``username`` for a client app, written into the database as the consent page's
+        approval would (the OAuth round trip itself is tested in tests/clients)."""
+
+        async def run() -> str:
+            database = Database(self.database_url)
+            try:
+                async with database.transaction() as session:
+                    account_id = await session.scalar(select(Account.id).where(Account.username == username))
+                    app = OAuthApp(client_id=f"deploy-{username}", client_secret_hash=hash_token("-"), name="deploy")
+                    session.add(app)
+                    await session.flush()
+                    assert app.id is not None and account_id is not None
+                    access, _, row = new_token_row(app.id, account_id, scopes)
+                    session.add(row)
+                return access
+            finally:
+                await database.dispose()
+
+        return asyncio.run(run())
+
     def browser(self, *, source: str = "127.0.0.1", direct: bool = False) -> httpx.Client:
         """An HTTP client from the loopback address ``source``, through the proxy (TLS, trusting only
         the test's CA) or, with ``direct``, to ``reverie serve`` itself."""
@@ -525,3 +549,21 @@ def large_uploads_and_events_pass(a: Instance, *, proxy_refuses_large_bodies: bo
         response_headers, events = read_events(browser, job.json()["events_url"], headers)
     assert response_headers["content-type"].startswith("text/event-stream")
     assert events[-1] == "completed", events
+
+
+def streaming_passes(a: Instance) -> None:
+    """The client API's WebSocket (``/api/v1/streaming``) is upgraded through the proxy: an app subscribed to
+    ana's ``user`` stream receives her new post as an ``update`` event."""
+    token = a.client_api_token("ana")
+    url = f"wss://{a.host}/api/v1/streaming?stream=user"
+    headers = {"Authorization": f"Bearer {token}"}
+    with websockets.sync.client.connect(url, ssl=a.ca.client_context(), additional_headers=headers) as socket:
+        with a.browser() as client:
+            posted = client.post("/api/v1/statuses", data={"status": "through the proxy"}, headers=headers)
+        assert posted.status_code == 200, posted.text
+        while True:
+            message = json.loads(socket.recv(timeout=DEADLINE_SECONDS))
+            if message["event"] == "update":
+                break
+    assert message["stream"] == ["user"]
+    assert json.loads(message["payload"])["id"] == posted.json()["id"]

@@ -33,6 +33,7 @@ from tests.deploy.harness import (
     running_caddy,
     running_instance,
     running_nginx,
+    streaming_passes,
 )
 
 CADDY = find_program("caddy")
@@ -74,3 +75,4 @@ def test_an_instance_behind_caddy_federates_with_one_behind_nginx_and_serves_bro
     follow_each_other_and_deliver_a_post(a, b)
     client_addresses_reach_the_rate_limit(a)
     large_uploads_and_events_pass(a, proxy_refuses_large_bodies=False)
+    streaming_passes(a)

@@ -6,9 +6,7 @@ throwaway CA that the Reverie processes trust (``SSL_CERT_FILE``). They follow e
 post, so signatures, ``Host`` and the scheme survive the proxy; then, through nginx: client addresses
 reach the sign-in throttle and the request log (a forged ``X-Forwarded-For`` does not), a picture just
 under the upload limit goes through and a larger body is refused by nginx, generation progress streams
-as server-sent events, and plain http is redirected to https.
-
-Not tested here: the WebSocket location (``/api/v1/streaming``), as this build has no streaming route.
+as server-sent events, the streaming API's WebSocket is upgraded, and plain http is redirected to https.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from tests.deploy.harness import (
     large_uploads_and_events_pass,
     running_instance,
     running_nginx,
+    streaming_passes,
 )
 
 NGINX = find_program("nginx")
@@ -71,6 +70,7 @@ def test_two_instances_behind_nginx_federate_and_serve_browsers(deployment: tupl
 
     client_addresses_reach_the_rate_limit(a)
     large_uploads_and_events_pass(a, proxy_refuses_large_bodies=True)
+    streaming_passes(a)
 
     # Plain http on port 80 (here another port) is sent to https
     http_port = (a_nginx / "http_port").read_text()

@@ -9,12 +9,13 @@ database, no per-statement hop), each chunk in a savepoint.
 
 A Create is *plain* when this module can apply it exactly as ``handle_create`` would without anything a
 batch must not do: its sender is stored and usable, the note is embedded, believed without a fetch, valid
-and the sender's own, and it is not a reply to or remix of a local post (those ask the visibility rule of
-the parent and notify its author: the handler does that). Everything else — other activity types, and
-every later item of a sender once one of its items is not plain, so that each sender's order is kept —
-goes through the handlers as before. When a chunk's statements fail, its savepoint rolls back and its
-items and every later plain item go through the handlers too, each in a savepoint of its own, where a
-bad one fails alone with its reason.
+and the sender's own, it is not a reply to or remix of a local post (those ask the visibility rule of
+the parent and notify its author: the handler does that), and it names no custom emoji (the handler stores
+those per domain). Its attachments are queued for the remote media cache here, as the handler queues them.
+Everything else — other activity types, and every later item of a sender once one of its items is not plain,
+so that each sender's order is kept — goes through the handlers as before. When a chunk's statements fail, its
+savepoint rolls back and its items and every later plain item go through the handlers too, each in a savepoint
+of its own, where a bad one fails alone with its reason.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.inbox.context import embedded_object
 from fediverse.federation.notes_in import RemoteNote, parse_note
+from fediverse.federation.remote_media import emoji_tags
 from fediverse.federation.resolve import believed_copy
 from fediverse.federation.threads import MAX_ANCESTORS
 from storage.columns import table_of
@@ -50,6 +52,7 @@ from storage.models import (
     FollowState,
     InboxItem,
     Media,
+    MediaFetch,
     MediaState,
     Mention,
     Notification,
@@ -111,7 +114,7 @@ def _plain_create(item: InboxItem, sender: Actor | None, urls: Urls) -> PlainCre
         remote = parse_note(note, sender.followers_url)
     except Exception:  # the handler fails it, with its reason
         return None
-    if remote.author_id != sender.ap_id:
+    if remote.author_id != sender.ap_id or emoji_tags(note):  # custom emoji: the handler stores them
         return None
     parent, remix = remote.fields.get("in_reply_to_ap_id"), remote.fields.get("remix_of_ap_id")
     if parent == remote.ap_id or any(isinstance(target, str) and urls.is_local(target) for target in (parent, remix)):
@@ -296,6 +299,20 @@ def _store(session: Session, creates: Sequence[PlainCreate]) -> None:
             [
                 {"post_id": post_id, "media_id": media_id, "position": position}
                 for (post_id, position), media_id in zip(media_of, media_ids, strict=True)
+            ],
+        )
+        now = utcnow()  # each file queued for the cache, as ``remote_media.queue_media_fetches`` does
+        session.execute(
+            insert(table_of(MediaFetch)),
+            [
+                {
+                    "media_id": media_id,
+                    "state": WorkState.QUEUED,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for media_id in media_ids
             ],
         )
     if tags:
