@@ -107,9 +107,9 @@ def stop_process(process: subprocess.Popen[bytes], *, timeout: float = 15) -> No
             process.wait()
 
 
-def eventually(check: Callable[[], T], what: str) -> T:
-    """Poll ``check`` until it returns something truthy, for at most ``DEADLINE_SECONDS``."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
+def eventually(check: Callable[[], T], what: str, seconds: float = DEADLINE_SECONDS) -> T:
+    """Poll ``check`` until it returns something truthy, for at most ``seconds``."""
+    deadline = time.monotonic() + seconds
     while True:
         result = check()
         if result:

@@ -27,11 +27,11 @@ import struct
 import subprocess
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import websockets.sync.client
@@ -47,7 +47,7 @@ from fediverse.web.sessions import FORM_COOKIE
 from storage.db import Database
 from storage.models import Account, Follow, FollowState, OAuthApp, Post, SignInFailure
 from tests.fediverse.web.conftest import BROWSER, PASSWORD, form_token_of
-from tests.processes import ROOT, reverie_server, run_reverie
+from tests.processes import ROOT, eventually, reverie_server, run_reverie
 
 DEPLOY = ROOT / "deploy"
 NGINX_SITE = DEPLOY / "nginx" / "reverie.conf"
@@ -55,7 +55,6 @@ CADDYFILE = DEPLOY / "caddy" / "Caddyfile"
 DEADLINE_SECONDS = 60
 AS2 = {"Accept": "application/activity+json"}
 MAX_IMAGE_BYTES = ImageLimits().max_bytes
-T = TypeVar("T")
 
 
 def find_program(name: str) -> str | None:
@@ -69,18 +68,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
-
-
-def eventually(check: Callable[[], T], what: str, deadline: float = DEADLINE_SECONDS) -> T:
-    """Poll ``check`` until it returns something truthy, for at most ``deadline`` seconds."""
-    end = time.monotonic() + deadline
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def substitute(text: str, replacements: dict[str, str]) -> str:
@@ -484,10 +471,14 @@ def follow_each_other_and_deliver_a_post(a: Instance, b: Instance) -> None:
     a.reverie("follow", "ana", f"@bob@{b.host}")
     b.reverie("follow", "bob", f"@ana@{a.host}")
     # Both follows are accepted, on both sides: each Follow and each Accept passed a signature check
-    eventually(lambda: len(a.read(accepted)) == 2 and len(b.read(accepted)) == 2, "both follows to be accepted")
+    eventually(
+        lambda: len(a.read(accepted)) == 2 and len(b.read(accepted)) == 2,
+        "both follows to be accepted",
+        DEADLINE_SECONDS,
+    )
     line = b.reverie("post", "bob", "--prompt", "a lighthouse in sea fog", "--caption", "fog over the light")
     post_id = f"{b.base_url}/users/bob/statuses/{line.strip().splitlines()[-1].rsplit('/', 1)[1]}"
-    eventually(lambda: a.read(select(Post.id).where(Post.ap_id == post_id)), "bob's post to reach A")
+    eventually(lambda: a.read(select(Post.id).where(Post.ap_id == post_id)), "bob's post to reach A", DEADLINE_SECONDS)
     ((content,),) = a.read(select(Post.content_html).where(Post.ap_id == post_id))
     assert "fog over the light" in content
     # Ids, keys and inboxes name the public https origins, never the app's own loopback port
