@@ -30,7 +30,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -44,6 +43,7 @@ from activitypub.errors import (
 from activitypub.fetch import get_safely
 from fediverse.core.domain_blocks import blocked_hosts
 from fediverse.core.media_files import forget_files
+from fediverse.federation.remote_media import requeue_media_fetch
 from fediverse.federation.retries import TRANSIENT_ERRORS, attempt_change
 from fediverse.imaging.decode import ImageLimits, ImageRejected
 from fediverse.imaging.pipeline import ImagingOptions, ProcessedImage, process_image
@@ -254,18 +254,7 @@ _on_demand_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.S
 async def _queue_and_claim(services: Services, media_id: int) -> list[MediaFetch]:
     """Queue the file again if its fetch had finished (it was pruned), and claim it if it is due and free."""
     async with services.db.transaction() as session:
-        dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        now = utcnow()
-        table = MediaFetch.__table__  # type: ignore[attr-defined]
-        await session.execute(
-            dialect_insert(MediaFetch)
-            .values(media_id=media_id, state=WorkState.QUEUED, attempts=0, next_attempt_at=now, created_at=now)
-            .on_conflict_do_update(
-                index_elements=["media_id"],
-                set_={"state": WorkState.QUEUED, "attempts": 0, "next_attempt_at": now, "finished_at": None},
-                where=table.c.state == WorkState.DONE,
-            )
-        )
+        await requeue_media_fetch(session, media_id, only_if_done=True)
         return await claim_due(
             session, MediaFetch, limit=1, lock_for=LOCK_FOR, extra_where=[col(MediaFetch.media_id) == media_id]
         )

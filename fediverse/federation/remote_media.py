@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from activitypub.vocab import get_str, get_types, get_url, iter_objects
+from storage.columns import table_of
 from storage.models import Actor, CustomEmoji, Media, MediaFetch, MediaState, WorkState
 from storage.types import utcnow
 
@@ -145,17 +146,20 @@ async def store_emojis(session: AsyncSession, domain: str, tags: list[EmojiTag])
     return found
 
 
-async def requeue_media_fetch(session: AsyncSession, media_id: int) -> None:
+async def requeue_media_fetch(session: AsyncSession, media_id: int, *, only_if_done: bool = False) -> None:
     """Queue a file again whatever became of its last fetch (its URL changed: the old copy's files are left to
-    housekeeping's sweep of files no row uses)."""
+    housekeeping's sweep of files no row uses); with ``only_if_done``, only a fetch that had finished (its
+    copy was pruned), leaving one queued, running or given up as it is."""
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
+    table = table_of(MediaFetch)
     await session.execute(
         dialect_insert(MediaFetch)
         .values(media_id=media_id, state=WorkState.QUEUED, attempts=0, next_attempt_at=now, created_at=now)
         .on_conflict_do_update(
             index_elements=["media_id"],
             set_={"state": WorkState.QUEUED, "attempts": 0, "next_attempt_at": now, "finished_at": None},
+            where=(table.c.state == WorkState.DONE) if only_if_done else None,
         )
     )
 

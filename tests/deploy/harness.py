@@ -12,7 +12,6 @@ domains would be. ``reverie serve`` itself listens on 127.0.0.1, where the proxi
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import getpass
 import ipaddress
@@ -47,7 +46,8 @@ from fediverse.web.sessions import FORM_COOKIE
 from storage.db import Database
 from storage.models import Account, Follow, FollowState, OAuthApp, Post, SignInFailure
 from tests.fediverse.web.conftest import BROWSER, PASSWORD, form_token_of
-from tests.processes import ROOT, eventually, reverie_server, run_reverie
+from tests.processes import ROOT, eventually, free_port, reverie_server, run_reverie
+from tests.seeding import on_database, read_rows
 
 DEPLOY = ROOT / "deploy"
 NGINX_SITE = DEPLOY / "nginx" / "reverie.conf"
@@ -62,12 +62,6 @@ def find_program(name: str) -> str | None:
     return shutil.which(name) or next(
         (str(path) for path in (Path("/usr/sbin") / name, Path("/sbin") / name) if os.access(path, os.X_OK)), None
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def substitute(text: str, replacements: dict[str, str]) -> str:
@@ -348,37 +342,24 @@ class Instance:
 
     def read(self, statement: Any) -> list[Any]:
         """Rows of a ``select`` on this instance's database, read from outside the process."""
-
-        async def run() -> list[Any]:
-            database = Database(self.database_url)
-            try:
-                async with database.session() as session:
-                    return list((await session.execute(statement)).all())
-            finally:
-                await database.dispose()
-
-        return asyncio.run(run())
+        return read_rows(self.database_url, statement)
 
     def client_api_token(self, username: str, scopes: str = "read write") -> str:
         """An access token of ``username`` for a client app, written into the database as the consent page's
         approval would (the OAuth round trip itself is tested in tests/clients)."""
 
-        async def run() -> str:
-            database = Database(self.database_url)
-            try:
-                async with database.transaction() as session:
-                    account_id = await session.scalar(select(Account.id).where(Account.username == username))
-                    app = OAuthApp(client_id=f"deploy-{username}", client_secret_hash=hash_token("-"), name="deploy")
-                    session.add(app)
-                    await session.flush()
-                    assert app.id is not None and account_id is not None
-                    access, _, row = new_token_row(app.id, account_id, scopes)
-                    session.add(row)
-                return access
-            finally:
-                await database.dispose()
+        async def write(database: Database) -> str:
+            async with database.transaction() as session:
+                account_id = await session.scalar(select(Account.id).where(Account.username == username))
+                app = OAuthApp(client_id=f"deploy-{username}", client_secret_hash=hash_token("-"), name="deploy")
+                session.add(app)
+                await session.flush()
+                assert app.id is not None and account_id is not None
+                access, _, row = new_token_row(app.id, account_id, scopes)
+                session.add(row)
+            return access
 
-        return asyncio.run(run())
+        return on_database(self.database_url, write)
 
     def browser(self, *, source: str = "127.0.0.1", direct: bool = False) -> httpx.Client:
         """An HTTP client from the loopback address ``source``, through the proxy (TLS, trusting only

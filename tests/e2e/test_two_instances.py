@@ -7,7 +7,6 @@ outside (its HTTP API, or its database), polling with a bounded deadline: real p
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from storage.db import Database
 from storage.models import Announce, Follow, FollowState, Like, Media, Notification, Post, PostMedia
 from tests.processes import eventually, free_port, reverie_server, run_reverie
+from tests.seeding import read_rows
 
 pytestmark = pytest.mark.slow
 
@@ -49,16 +48,7 @@ class Instance:
 
     def read(self, statement: Any) -> list[Any]:
         """Rows of a ``select`` on this instance's database, read from outside the process."""
-
-        async def run() -> list[Any]:
-            database = Database(self.database_url)
-            try:
-                async with database.session() as session:
-                    return list((await session.execute(statement)).all())
-            finally:
-                await database.dispose()
-
-        return asyncio.run(run())
+        return read_rows(self.database_url, statement)
 
 
 @contextmanager
