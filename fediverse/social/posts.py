@@ -235,6 +235,22 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     return post
 
 
+async def republish_post(session: AsyncSession, urls: Urls, post: Post, also: Sequence[Actor] = ()) -> None:
+    """Send a local post again as ``Update{Note}`` after something other than its text changed (a quote's
+    approval, decision 0064), to its audience and ``also``."""
+    (view,) = await load_post_views(session, [post])
+    assert view.author.username is not None
+    post.edited_at = next_edit_time(post.edited_at or post.published, utcnow())
+    note = note_document(view, urls)
+    activity = update_activity(
+        new_activity_id(urls, view.author.username), view.author.ap_id, note, note["to"], note["cc"]
+    )
+    inboxes = await post_audience(session, view, await _parent_author(session, post))
+    inboxes += [inbox_of(actor) for actor in also if not actor.is_local]
+    await queue_activity(session, view.author, activity, inboxes, local_base_url=urls.base_url)
+    await bump(session, POSTS)
+
+
 async def _own_post_view(session: AsyncSession, account: Account, post: Post) -> PostView:
     if post.author_id != account.actor_id:
         raise Forbidden("This is not your post.")

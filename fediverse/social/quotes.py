@@ -4,7 +4,7 @@ its server wants to be asked, and our users' posts being quoted from elsewhere.
 - ``quote_state_for``: whether a local account may quote a post, and whether it must ask first.
 - ``request_quote``: send the ``QuoteRequest`` for one of our pending quotes.
 - ``receive_quote_answer``: the quoted author's ``Accept`` (with its ``QuoteAuthorization``) or ``Reject``;
-  an accepted quote is sent again as ``Update{Note}`` carrying ``quoteAuthorization``.
+  an accepted quote is then sent again (``posts.republish_post``) carrying ``quoteAuthorization``.
 - ``answer_quote_request``: a remote post asks to quote one of ours: ``Accept`` with an authorization we serve
   at its own URL, or ``Reject``, per the post's policy (``federation.quote_policy``).
 - ``revoke_quote_authorizations``: our user deleted a quoted post: its authorizations are withdrawn.
@@ -23,13 +23,10 @@ from activitypub.vocab import JsonObject, with_context
 from fediverse.core.errors import BadRequest, NotFound
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
-from fediverse.federation.activities import new_activity_id, update_activity
-from fediverse.federation.documents import next_edit_time
-from fediverse.federation.notes import note_document
+from fediverse.federation.activities import new_activity_id
 from fediverse.federation.outbox import inbox_of, queue_activity
 from fediverse.federation.quote_policy import QuoteApproval, local_quote_approval, remote_quote_approval
 from fediverse.federation.quotes import quote_request, request_answer
-from fediverse.reads.post_views import load_post_views
 from storage.models import Actor, Follow, FollowState, Post, QuoteAuthorization, QuoteState, Visibility
 from storage.types import utcnow
 
@@ -76,29 +73,21 @@ async def request_quote(session: AsyncSession, urls: Urls, author: Actor, post: 
 
 
 async def receive_quote_answer(
-    session: AsyncSession, urls: Urls, answerer: Actor, post: Post, *, authorization: str | None
-) -> None:
+    session: AsyncSession, answerer: Actor, post: Post, *, authorization: str | None
+) -> bool:
     """The quoted author answered our ``QuoteRequest`` for ``post``: ``authorization`` (the ``Accept``'s
-    ``result``) approves, ``None`` rejects. Only the quoted post's author may answer; an approved quote is
-    sent again (``Update{Note}`` with ``quoteAuthorization``) to everyone who has it."""
+    ``result``) approves, ``None`` rejects. Only the quoted post's author may answer. True when the quote is
+    now approved: the caller sends the post again (``posts.republish_post``) so everyone sees
+    ``quoteAuthorization``."""
     quoted = await session.scalar(select(Post).where(col(Post.ap_id) == post.quote_ap_id))
     if quoted is None or quoted.author_id != answerer.id or post.quote_state != QuoteState.PENDING:
-        return
+        return False
     if authorization is None:
         post.quote_state = QuoteState.REJECTED
-        return
+        return False
     post.quote_state = QuoteState.ACCEPTED
     post.quote_authorization = authorization
-    post.edited_at = next_edit_time(post.edited_at or post.published, utcnow())
-    (view,) = await load_post_views(session, [post])
-    note = note_document(view, urls)
-    author = view.author
-    assert author.username is not None
-    activity = update_activity(new_activity_id(urls, author.username), author.ap_id, note, note["to"], note["cc"])
-    from fediverse.social.posts import post_audience  # the audience of the post's Create; posts imports us
-
-    inboxes = [*await post_audience(session, view, None), inbox_of(answerer)]
-    await queue_activity(session, view.author, activity, inboxes, local_base_url=urls.base_url)
+    return True
 
 
 async def answer_quote_request(

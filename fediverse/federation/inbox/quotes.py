@@ -9,6 +9,7 @@ from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import get_id, get_str, get_types
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.inbox.context import IngestContext, embedded_object, object_id, post_by_id, reload
+from fediverse.social.posts import republish_post
 from fediverse.social.quotes import answer_quote_request, receive_quote_answer
 from storage.models import Actor
 
@@ -57,6 +58,6 @@ async def handle_quote_answer(
         post = await post_by_id(session, post_id)
         if post is None or not post.is_local or post.deleted_at is not None:
             return
-        await receive_quote_answer(
-            session, context.urls, await reload(session, actor), post, authorization=authorization
-        )
+        answerer = await reload(session, actor)
+        if await receive_quote_answer(session, answerer, post, authorization=authorization):
+            await republish_post(session, context.urls, post, also=[answerer])
