@@ -71,6 +71,22 @@ EXTENSION_TERMS: JsonObject = {
     "LabelDefinition": "https://w3id.org/fep/4c96#LabelDefinition",
     "skos": "http://www.w3.org/2004/02/skos/core#",
     "exactMatch": {"@id": "skos:exactMatch", "@type": "@id"},
+    # Quote posts (decision 0064): FEP-044f's terms under its w3id namespace, the older servers' keys
+    # (Fedibird's ``quoteUri``, Misskey's ``_misskey_quote``) and GoToSocial's interaction-policy vocabulary
+    # that FEP-044f reuses for ``canQuote`` and the authorization's two ends.
+    "quote": {"@id": "https://w3id.org/fep/044f#quote", "@type": "@id"},
+    "quoteAuthorization": {"@id": "https://w3id.org/fep/044f#quoteAuthorization", "@type": "@id"},
+    "QuoteRequest": "https://w3id.org/fep/044f#QuoteRequest",
+    "QuoteAuthorization": "https://w3id.org/fep/044f#QuoteAuthorization",
+    "quoteUri": {"@id": "http://fedibird.com/ns#quoteUri", "@type": "@id"},
+    "_misskey_quote": {"@id": "https://misskey-hub.net/ns#_misskey_quote", "@type": "@id"},
+    "gts": "https://gotosocial.org/ns#",
+    "interactionPolicy": {"@id": "gts:interactionPolicy", "@type": "@id"},
+    "canQuote": {"@id": "gts:canQuote", "@type": "@id"},
+    "automaticApproval": {"@id": "gts:automaticApproval", "@type": "@id"},
+    "manualApproval": {"@id": "gts:manualApproval", "@type": "@id"},
+    "interactingObject": {"@id": "gts:interactingObject", "@type": "@id"},
+    "interactionTarget": {"@id": "gts:interactionTarget", "@type": "@id"},
 }
 
 #: The ``@context`` of every document we serve: AS2 first (Mastodon rejects actors without it).

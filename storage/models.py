@@ -253,6 +253,13 @@ class Post(SQLModel, table=True):
     generation: dict[str, Any] | None = _json()  # prompt, seed, backend, model, parameters
     hide_prompt: bool = False
     remix_of_ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    #: The post this one quotes (FEP-044f ``quote``, or ``quoteUri``/``quoteUrl``/``_misskey_quote``); looked up
+    #: by id when shown, and shown only to those who may see it (decision 0064).
+    quote_ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    #: ``QuoteState``: whether the quoted post's author consented (``None``: no quote).
+    quote_state: str | None = Field(default=None, max_length=16)
+    #: The ``QuoteAuthorization`` the quoted post's server issued (FEP-044f ``quoteAuthorization``).
+    quote_authorization: str | None = Field(default=None, max_length=2048)
     #: A remote post's custom emoji by shortcode, ``{"blobcat": media_id}`` (its ``Emoji`` tags).
     emojis: dict[str, Any] | None = _json()
     raw: dict[str, Any] | None = _json()
@@ -456,6 +463,7 @@ class FetchKind(StrEnum):
     REPLIES = "replies"  # the first pages of a remote post's ``replies`` collection
     FORWARDED = "forwarded"  # a note a forwarded Create or Update named, fetched from its origin (decision 0058)
     DELETION = "deletion"  # a note a forwarded Delete named: deleted only if its origin answers 404 or 410
+    QUOTE = "quote"  # a post a stored post quotes, fetched to draw its quote card (decision 0064)
 
 
 class RemoteFetch(SQLModel, table=True):
@@ -570,6 +578,33 @@ class JobEvent(SQLModel, table=True):
     event: str = Field(max_length=32)
     data: dict[str, Any] = Field(sa_type=JsonDocument)
     created_at: datetime = _created()
+
+
+class QuoteState(StrEnum):
+    """Mastodon 4.5's quote states that apply here (its ``Quote`` entity)."""
+
+    ACCEPTED = "accepted"  # approved by the quoted post's author (or by its policy), or a legacy quote
+    PENDING = "pending"  # our ``QuoteRequest`` is waiting for an answer
+    REJECTED = "rejected"  # the quoted post's author said no
+    REVOKED = "revoked"  # the authorization was withdrawn (``Delete`` of the ``QuoteAuthorization``)
+
+
+class QuoteAuthorization(SQLModel, table=True):
+    """A FEP-044f ``QuoteAuthorization`` we issued: a local post's author lets a remote post quote it. Served at
+    its own URL (``Urls.quote_authorization_id``) so the quoting server and its readers can check it."""
+
+    __tablename__ = "quote_authorizations"
+    __table_args__ = (UniqueConstraint("quoted_post_id", "quoting_ap_id", name="uq_quote_authorizations_pair"),)
+
+    id: int = Field(default_factory=new_snowflake, primary_key=True, sa_type=BigIntId)
+    quoted_post_id: int = Field(foreign_key="posts.id", index=True, sa_type=BigIntId)
+    #: The quoting post (the ``QuoteRequest``'s ``instrument``) and its author.
+    quoting_ap_id: str = Field(max_length=2048)
+    quoting_actor_id: int = Field(foreign_key="actors.id", sa_type=BigIntId)
+    #: The ``QuoteRequest`` it answers, echoed in our ``Accept``.
+    request_ap_id: str | None = Field(default=None, max_length=2048)
+    created_at: datetime = _created()
+    revoked_at: datetime | None = _ts()
 
 
 class DeletedObject(SQLModel, table=True):

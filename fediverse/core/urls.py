@@ -79,6 +79,10 @@ class Urls:
     def replies_id(self, username: str, post_id: int) -> str:
         return f"{self.post_id(username, post_id)}/replies"
 
+    def quote_authorization_id(self, username: str, authorization_id: int) -> str:
+        """A FEP-044f ``QuoteAuthorization`` a local account issued (served, so quoting servers can check it)."""
+        return f"{self.actor_id(username)}/quote_authorizations/{authorization_id}"
+
     def activity_id(self, username: str, token: str) -> str:
         """Ids of activities that are not the Create of a post (Follow, Like, Undo, …)."""
         return f"{self.actor_id(username)}/activities/{token}"

@@ -13,6 +13,8 @@ from activitypub.vocab import LD_MEDIA_TYPE, PUBLIC, JsonObject, with_context
 from fediverse.core.urls import Urls
 from fediverse.federation.documents import format_datetime, format_datetime_ms
 from fediverse.federation.labels import label_for, labels_for
+from fediverse.federation.quote_policy import quote_policy_terms
+from fediverse.federation.quotes import quote_link, quote_terms
 from fediverse.generation.provenance import shared_generation
 from storage.media import mime_of_key
 from storage.models import Actor, Media, Post, Visibility
@@ -75,6 +77,8 @@ def note_document(view: PostView, urls: Urls) -> JsonObject:
     tags += labels_for([*(media.digital_source_type for media in view.media), generated], urls)  # FEP-4c96
     if post.remix_of_ap_id:
         tags.append(remix_link(post.remix_of_ap_id))
+    if post.quote_ap_id:
+        tags.append(quote_link(post.quote_ap_id))  # FEP-e232, for servers that read links but no quote terms
     document: JsonObject = {
         "id": post.ap_id,
         "type": "Note",
@@ -107,6 +111,12 @@ def note_document(view: PostView, urls: Urls) -> JsonObject:
     if post.edited_at is not None:
         document["updated"] = format_datetime_ms(post.edited_at)
     document.update(reverie_terms(post))
+    if post.quote_ap_id:
+        document.update(quote_terms(post.quote_ap_id, post.quote_authorization))
+    # ``interactionPolicy`` holds one sub-policy per interaction; ``canQuote`` is quote_policy's (decision 0064).
+    policy = document.setdefault("interactionPolicy", {})
+    assert isinstance(policy, dict)
+    policy.update(quote_policy_terms(post, author.ap_id))
     document.update(view.extra)
     return document
 

@@ -25,8 +25,9 @@ from activitypub.vocab import (
 )
 from fediverse.core.text import normalize_tag
 from fediverse.federation.actors_in import host_of, parse_datetime
+from fediverse.federation.quotes import mark_fallback, quote_authorization_of, quoted_id
 from fediverse.federation.sanitize import html_to_text, sanitize_html
-from storage.models import Visibility
+from storage.models import QuoteState, Visibility
 
 NOTE_TYPES = frozenset({"Note", "Article", "Page", "Question", "Image"})
 MAX_ATTACHMENTS = 20
@@ -39,6 +40,8 @@ MAX_OBJECT_LINKS = 10
 OBJECT_LINK_MEDIA_TYPES = frozenset(
     {'application/ld+json;profile="https://www.w3.org/ns/activitystreams"', "application/activity+json"}
 )  # compared without spaces
+#: A quote's columns (decision 0064): kept as the author's server says, and replaced by its edits.
+QUOTE_FIELDS = ("quote_ap_id", "quote_state", "quote_authorization")
 MAX_ALT_TEXT = 1500
 MAX_DIMENSION = 16_384
 _BLURHASH = re.compile(r"^[0-9A-Za-z#$%*+,\-.:;=?@\[\]^_{|}~]{6,164}$")
@@ -144,6 +147,12 @@ def parse_note(note: dict[str, Any], followers_url: str | None) -> RemoteNote:
         elif (href := object_link(tag)) is not None and len(object_links) < MAX_OBJECT_LINKS:
             object_links[href] = None
     attachments = [parsed for item in iter_objects(note.get("attachment")) if (parsed := _attachment(item))]
+    quote = quoted_id(note, list(object_links))
+    if quote is not None and quote not in (note_id, fields["remix_of_ap_id"]):
+        fields["quote_ap_id"] = quote
+        fields["quote_state"] = QuoteState.ACCEPTED  # as the author's server says; checked when shown
+        fields["quote_authorization"] = quote_authorization_of(note)
+        fields["content_html"] = mark_fallback(fields["content_html"], quote)
     return RemoteNote(
         ap_id=note_id,
         author_id=author_id,

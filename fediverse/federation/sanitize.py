@@ -30,7 +30,7 @@ ALLOWED_ATTRIBUTES = {
 }
 ALLOWED_SCHEMES = {"http", "https", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "xmpp", "magnet", "gemini"}
 _CLASS_PREFIXES = ("h-", "p-", "u-", "dt-", "e-")
-_CLASS_NAMES = {"mention", "hashtag", "ellipsis", "invisible"}
+_CLASS_NAMES = {"mention", "hashtag", "ellipsis", "invisible", "quote-inline"}  # the last: a quote's fallback
 
 #: Longest remote HTML we keep (Mastodon truncates bios at 20 kB; posts are far shorter).
 MAX_HTML_LENGTH = 100_000

@@ -3,6 +3,7 @@
 - ``fetch_ancestor``: a post a stored reply answers, fetched signed from its own origin through the
   ``Resolver`` (which believes a note only from its author's server) and stored as context, without
   notifying anyone; the walk goes on to its own parent up to ``threads.MAX_ANCESTORS``.
+- ``fetch_quoted``: a post a stored post quotes, fetched and stored the same way, for the quote card.
 - ``fetch_replies``: the first pages of a remote post's ``replies`` collection (Mastodon's
   ``FetchRepliesService`` reads a bounded number of them too). The collection and its pages are the post's
   server's word, so they must be on its server; an entry they embed is believed or fetched again from its
@@ -44,6 +45,13 @@ async def fetch_ancestor(resolver: Resolver, target: str, depth: int) -> None:
         stored = await session.get(Post, post.id)
         if stored is not None:
             await queue_parent_fetch(session, resolver.urls, stored, depth=depth + 1)
+
+
+async def fetch_quoted(resolver: Resolver, target: str) -> None:
+    """Store the post ``target`` that a stored post quotes, for its quote card (decision 0064); whether a
+    reader sees it is the one read rule's to say when the card is drawn."""
+    await _refuse_blocked(resolver, target)
+    await resolver.note(target)
 
 
 async def fetch_replies(resolver: Resolver, post_ap_id: str) -> int:

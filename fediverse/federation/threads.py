@@ -48,6 +48,20 @@ async def queue_parent_fetch(session: AsyncSession, urls: Urls, post: Post, *, d
     return True
 
 
+async def queue_quote_fetch(session: AsyncSession, urls: Urls, post: Post) -> bool:
+    """Queue the fetch of the post ``post`` quotes, when we lack it, it is remote and not under a domain block
+    (decision 0064). One step only: a quoted post's own quote is not fetched in turn."""
+    quoted = post.quote_ap_id
+    if not quoted or urls.is_local(quoted) or not quoted.startswith(("https://", "http://")):
+        return False
+    if await blocked_hosts(session, [host_of(quoted)]):
+        return False
+    if await session.scalar(select(col(Post.id)).where(col(Post.ap_id) == quoted)) is not None:
+        return False
+    await _insert_fetch(session, FetchKind.QUOTE, quoted, 0)
+    return True
+
+
 async def queue_replies_fetch(session: AsyncSession, post: Post) -> None:
     """Queue (again, once finished) the fetch of a remote post's replies collection."""
     await _queue_again(session, FetchKind.REPLIES, post.ap_id)

@@ -16,11 +16,14 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from fediverse.core.urls import Urls
+from fediverse.core.visibility import visible_to
 from fediverse.federation.notes import PostView
+from fediverse.federation.quotes import without_fallback
+from fediverse.federation.sanitize import html_to_text
 from fediverse.generation.provenance import shared_generation
 from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
 from fediverse.reads.timelines import Entry
-from storage.models import Actor, Announce, Like, Media, MediaState, Post, Visibility
+from storage.models import Actor, Announce, Like, Media, MediaState, Post, QuoteState, Visibility
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,21 @@ class ImageView:
         return bool(self.width and self.height and self.height > self.width)
 
 
+#: Characters of a quoted post's text a quote card shows.
+EXCERPT_LENGTH = 280
+
+
+@dataclass(frozen=True)
+class QuoteCard:
+    """What a quoting post shows of the post it quotes (decision 0064): the quoted post's card when the
+    reader may see it (the one read rule) and its author approved, else only ``state``. ``state`` is
+    Mastodon 4.5's: ``accepted``, ``pending``, ``rejected``, ``revoked``, ``deleted`` (gone), or
+    ``unauthorized`` (the reader may not see it, or we do not have it)."""
+
+    state: str
+    quoted: PostCard | None = None
+
+
 @dataclass(frozen=True)
 class PostCard:
     view: PostView
@@ -51,6 +69,19 @@ class PostCard:
     replies: int = 0
     liked: bool = False
     boosted: bool = False
+    quote: QuoteCard | None = None
+
+    @property
+    def content_html(self) -> str:
+        """The post's HTML as pages show it: a quote's inline fallback (the ``RE:`` line) is left out, since
+        the quote card stands in its place."""
+        return without_fallback(self.post.content_html) if self.post.quote_ap_id else self.post.content_html
+
+    @property
+    def excerpt(self) -> str:
+        """The start of the post's text, for a quote card."""
+        text = html_to_text(self.content_html)
+        return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1].rstrip() + "…"
 
     @property
     def post(self) -> Post:
@@ -140,8 +171,51 @@ _MINE = union_all(
 )
 
 
+_QUOTED = select(Post).where(col(Post.ap_id).in_(bindparam("ap_ids", expanding=True))).options(WITHOUT_RAW_POST)
+
+
+def quote_cards(
+    session: Session, urls: Urls, posts: Sequence[Post], viewer_actor_id: int | None
+) -> dict[int, QuoteCard]:
+    """The quote card of each quoting post in ``posts``, by post id: two queries for a page. A quoted post
+    is drawn only for a reader the one read rule lets see it (``core.visibility``), and only once its
+    author approved; its own quote is not followed."""
+    quoting = [post for post in posts if post.quote_ap_id]
+    if not quoting:
+        return {}
+    quoted = {post.ap_id: post for post in session.scalars(_QUOTED, {"ap_ids": [p.quote_ap_id for p in quoting]})}
+    live = [post.id for post in quoted.values() if post.deleted_at is None]
+    seen: set[int] = set()
+    if live and viewer_actor_id is None:
+        seen = {
+            post.id
+            for post in quoted.values()
+            if post.id in live and post.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
+        }
+    elif live:
+        seen = set(session.scalars(select(col(Post.id)).where(col(Post.id).in_(live), visible_to(viewer_actor_id))))
+        seen |= {post.id for post in quoted.values() if post.author_id == viewer_actor_id and post.deleted_at is None}
+    shown = [post for post in quoted.values() if post.id in seen]
+    views = {view.post.id: view for view in post_views(session, shown)}
+    found: dict[int, QuoteCard] = {}
+    for post in quoting:
+        target = quoted.get(post.quote_ap_id or "")
+        state = post.quote_state or QuoteState.ACCEPTED
+        if state != QuoteState.ACCEPTED:
+            found[post.id] = QuoteCard(state)
+        elif target is None or target.id not in seen:
+            gone = target is not None and target.deleted_at is not None
+            found[post.id] = QuoteCard("deleted" if gone else "unauthorized")
+        else:
+            view = views[target.id]
+            images = [image for media in view.media if (image := image_view(media, urls))]
+            quoted_card = PostCard(view, images, post_path(target, view.author, urls.host), target.id)
+            found[post.id] = QuoteCard(state, quoted_card)
+    return found
+
+
 def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_id: int | None) -> list[PostCard]:
-    """Cards for ``entries`` in order; entries whose post is gone are left out."""
+    """Cards for ``entries`` in order, with their quote cards; entries whose post is gone are left out."""
     post_ids = list(dict.fromkeys(entry.post_id for entry in entries))
     if not post_ids:
         return []
@@ -154,6 +228,7 @@ def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_i
     if viewer_actor_id is not None:
         for kind, post_id in session.connection().execute(_MINE, {"ids": post_ids, "viewer": viewer_actor_id}):
             (liked if kind == "liked" else boosted).add(int(post_id))
+    quotes = quote_cards(session, urls, list(posts.values()), viewer_actor_id)
     found = []
     for entry in entries:
         view = views.get(entry.post_id)
@@ -171,6 +246,7 @@ def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_i
                 replies=view.post.replies_count,
                 liked=entry.post_id in liked,
                 boosted=entry.post_id in boosted,
+                quote=quotes.get(entry.post_id),
             )
         )
     return found

@@ -20,12 +20,14 @@ from fediverse.federation.activities import delete_note_activity, new_activity_i
 from fediverse.federation.documents import next_edit_time
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.outbox import follower_inboxes, inbox_of, queue_activity
+from fediverse.federation.quotes import fallback_html
 from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
 from fediverse.social.edits import keep_version
 from fediverse.social.moves import ensure_can_post
 from fediverse.social.notifications import notify
+from fediverse.social.quotes import quote_state_for, request_quote, revoke_quote_authorizations
 from fediverse.social.removals import drop_attachments
 from storage.cache import POSTS, bump
 from storage.models import (
@@ -39,6 +41,7 @@ from storage.models import (
     PostEdit,
     PostMedia,
     PostTag,
+    QuoteState,
     Visibility,
 )
 from storage.types import utcnow
@@ -67,6 +70,8 @@ class PostDraft:
     generation: dict[str, Any] | None = None
     remix_of_ap_id: str | None = None
     alt_texts: dict[int, str] = field(default_factory=dict)
+    #: The post this one quotes (decision 0064); its author's policy is checked when publishing.
+    quote_of: Post | None = None
 
 
 def check_draft(draft: PostDraft) -> None:
@@ -118,6 +123,8 @@ def compose_content(draft: PostDraft, urls: Urls, tags: Sequence[str]) -> str:
             for tag in trailing
         )
         content += f"<p>{links}</p>"
+    if draft.quote_of is not None:
+        content += fallback_html(draft.quote_of.url or draft.quote_of.ap_id)  # for servers that know no quotes
     return content
 
 
@@ -161,6 +168,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         raise BadRequest("The post you reply to has been deleted.")
     if parent is not None and not await can_see(session, parent, author.id):
         raise NotFound("No such post.")  # what an unknown post answers: a reply does not reveal it exists
+    quoted = draft.quote_of
+    quote_state = await quote_state_for(session, author, quoted) if quoted is not None else None
     media = await _claim_media(session, account, draft.media_ids)
     for item in media:
         if item.id in draft.alt_texts:
@@ -183,6 +192,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         generation=draft.generation,
         hide_prompt=draft.hide_prompt,
         remix_of_ap_id=draft.remix_of_ap_id,
+        quote_ap_id=quoted.ap_id if quoted is not None else None,
+        quote_state=quote_state,
         published=utcnow(),
     )
     post.ap_id = urls.post_id(account.username, post.id)
@@ -213,11 +224,31 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     # Tags sorted as ``load_post_views`` reads them back, so the delivered Note and the served one agree.
     view = PostView(post=post, author=author, media=media, tags=sorted(tags), mentions=mentioned)
     activity = create_activity(view, urls)
-    await queue_activity(
-        session, author, activity, await post_audience(session, view, parent_author), local_base_url=urls.base_url
-    )
+    audience = await post_audience(session, view, parent_author)
+    quoted_author = await session.get(Actor, quoted.author_id) if quoted is not None else None
+    if quoted_author is not None and not quoted_author.is_local and post.visibility != Visibility.DIRECT:
+        audience.append(inbox_of(quoted_author))  # the quoted author's server learns of the quote (Mastodon does)
+    await queue_activity(session, author, activity, audience, local_base_url=urls.base_url)
+    if quoted is not None and quote_state == QuoteState.PENDING:
+        await request_quote(session, urls, author, post, quoted)
     await bump(session, POSTS)
     return post
+
+
+async def republish_post(session: AsyncSession, urls: Urls, post: Post, also: Sequence[Actor] = ()) -> None:
+    """Send a local post again as ``Update{Note}`` after something other than its text changed (a quote's
+    approval, decision 0064), to its audience and ``also``."""
+    (view,) = await load_post_views(session, [post])
+    assert view.author.username is not None
+    post.edited_at = next_edit_time(post.edited_at or post.published, utcnow())
+    note = note_document(view, urls)
+    activity = update_activity(
+        new_activity_id(urls, view.author.username), view.author.ap_id, note, note["to"], note["cc"]
+    )
+    inboxes = await post_audience(session, view, await _parent_author(session, post))
+    inboxes += [inbox_of(actor) for actor in also if not actor.is_local]
+    await queue_activity(session, view.author, activity, inboxes, local_base_url=urls.base_url)
+    await bump(session, POSTS)
 
 
 async def _own_post_view(session: AsyncSession, account: Account, post: Post) -> PostView:
@@ -249,6 +280,7 @@ async def delete_post(session: AsyncSession, urls: Urls, account: Account, post:
     post.source_text = None
     await session.execute(delete(PostTag).where(col(PostTag.post_id) == post.id))
     await session.execute(delete(PostEdit).where(col(PostEdit.post_id) == post.id))
+    await revoke_quote_authorizations(session, post)
     await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
     await bump(session, POSTS)
     return await drop_attachments(session, post)
@@ -288,6 +320,8 @@ async def edit_post(
     tags = list(dict.fromkeys([*extract_hashtags(caption), *kept_extra_tags]))
     await keep_version(session, post, view.media)
     post.content_html = compose_content(draft, urls, tags)
+    if post.quote_ap_id:
+        post.content_html += fallback_html(post.quote_ap_id)
     post.source_text = caption
     post.summary = content_warning.strip() or None
     post.sensitive = sensitive or bool(post.summary)

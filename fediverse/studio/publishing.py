@@ -48,6 +48,8 @@ class Composition:
     in_reply_to: str | None = None
     remix_of: str | None = None
     language: str | None = "en"
+    #: The post this one quotes, by id or URL (decision 0064).
+    quote_of: str | None = None
 
 
 def read_composition(body: Mapping[str, Any]) -> Composition:
@@ -70,6 +72,7 @@ def read_composition(body: Mapping[str, Any]) -> Composition:
         hide_prompt=_flag(body, "hide_prompt"),
         in_reply_to=_address(body, "in_reply_to"),
         remix_of=_address(body, "remix_of"),
+        quote_of=_address(body, "quote_of"),
     )
 
 
@@ -97,6 +100,7 @@ async def publish_composition(services: Services, account: Account, composition:
         _refuse_prompt_in_alt_text(media, alt_texts)
     ai_tag = services.studio.options.ai_tag
     parent = await actions.find_post(services, composition.in_reply_to) if composition.in_reply_to else None
+    quoted = await actions.find_post(services, composition.quote_of) if composition.quote_of else None
     draft = PostDraft(
         caption=composition.caption,
         media_ids=composition.media_ids,
@@ -113,6 +117,7 @@ async def publish_composition(services: Services, account: Account, composition:
         remix_of_ap_id=composition.remix_of or _remix_source(generation),
         alt_texts=alt_texts,
         language=composition.language,
+        quote_of=quoted,
     )
     check_draft(draft)
     if composition.hide_prompt:

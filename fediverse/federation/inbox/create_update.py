@@ -14,9 +14,9 @@ from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
 from fediverse.federation.actors_in import actor_fields, host_of, webfinger_address
 from fediverse.federation.inbox.context import IngestContext, embedded_object, object_id, post_by_id
-from fediverse.federation.notes_in import RemoteNote, parse_note
+from fediverse.federation.notes_in import QUOTE_FIELDS, RemoteNote, parse_note
 from fediverse.federation.resolve import replace_attachments, store_remote_note, upsert_actor
-from fediverse.federation.threads import queue_parent_fetch
+from fediverse.federation.threads import queue_parent_fetch, queue_quote_fetch
 from fediverse.social.edits import keep_version
 from fediverse.social.notifications import notify
 from storage.cache import POSTS, bump
@@ -56,7 +56,7 @@ async def _is_relevant(
     if local_ids:
         return True
     parent = remote.fields.get("in_reply_to_ap_id")
-    for target in (parent, remote.fields.get("remix_of_ap_id"), *remote.object_links):
+    for target in (parent, remote.fields.get("remix_of_ap_id"), remote.fields.get("quote_ap_id"), *remote.object_links):
         if isinstance(target, str) and urls.is_local(target):
             return True
     if in_known_thread and isinstance(parent, str):
@@ -130,8 +130,10 @@ async def create_note(
         )
         context.stored(post.ap_id)
         await _notify_locals(context, session, post, actor, remote, local_addressees)
-        # The parent we lack is fetched by the worker (ThreadFetchQueue), never inside this transaction.
+        # The parent and the quoted post we lack are fetched by the worker (ThreadFetchQueue), never inside
+        # this transaction.
         await queue_parent_fetch(session, context.urls, post)
+        await queue_quote_fetch(session, context.urls, post)
 
 
 async def _notify_locals(
@@ -178,7 +180,16 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
         if stored is None:
             return
         await keep_version(session, stored)
-        for name in ("content_html", "summary", "sensitive", "generation", "mood_word", "language", "raw"):
+        for name in (
+            "content_html",
+            "summary",
+            "sensitive",
+            "generation",
+            "mood_word",
+            "language",
+            "raw",
+            *QUOTE_FIELDS,
+        ):
             setattr(stored, name, remote.fields.get(name))
         stored.edited_at = edited or stored.edited_at
         await replace_attachments(session, stored, remote)

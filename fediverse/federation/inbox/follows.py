@@ -10,6 +10,7 @@ from sqlmodel import col
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import get_id, get_str
 from fediverse.federation.inbox.context import IngestContext, embedded_object, local_actor, object_id, reload
+from fediverse.federation.inbox.quotes import handle_quote_answer, is_quote_request_answer
 from fediverse.social.follows import receive_follow, receive_follow_answer
 from storage.models import Actor, Follow
 
@@ -43,13 +44,19 @@ async def _answer(context: IngestContext, actor: Actor, activity: dict[str, Any]
 
 
 async def handle_accept(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
+    if is_quote_request_answer(context, activity):
+        await handle_quote_answer(context, actor, activity, accepted=True)
+        return
     embedded = embedded_object(activity)
     if embedded is not None and get_str(embedded, "type") not in (None, "Follow"):
-        return  # e.g. an Accept of a QuoteRequest, which we never send
+        return  # an Accept of something else we never asked for
     await _answer(context, actor, activity, accepted=True)
 
 
 async def handle_reject(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:
+    if is_quote_request_answer(context, activity):
+        await handle_quote_answer(context, actor, activity, accepted=False)
+        return
     embedded = embedded_object(activity)
     if embedded is not None and get_str(embedded, "type") not in (None, "Follow"):
         return

@@ -117,6 +117,8 @@ def _plain_create(item: InboxItem, sender: Actor | None, urls: Urls) -> PlainCre
     if remote.author_id != sender.ap_id or emoji_tags(note):  # custom emoji: the handler stores them
         return None
     parent, remix = remote.fields.get("in_reply_to_ap_id"), remote.fields.get("remix_of_ap_id")
+    if remote.fields.get("quote_ap_id"):
+        return None  # a quote's card needs the quoted post, whose fetch the handler queues (decision 0064)
     if parent == remote.ap_id or any(isinstance(target, str) and urls.is_local(target) for target in (parent, remix)):
         return None
     local_ids = [i for i in dict.fromkeys([*remote.mention_ids, *audience(note)]) if urls.is_local(i)]

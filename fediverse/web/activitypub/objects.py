@@ -23,12 +23,13 @@ from fediverse.core.audience import OPEN_VISIBILITIES, may_read_activity, may_re
 from fediverse.core.errors import NotFound
 from fediverse.federation.documents import collection_page, tombstone_document
 from fediverse.federation.notes import PostView, create_activity, note_document
+from fediverse.federation.quotes import quote_authorization_document
 from fediverse.reads.post_views import load_post_views
 from fediverse.services import Services
 from fediverse.web.activitypub.signed_fetch import Reader, authorize_fetch, authorize_read
 from fediverse.web.params import path_id, query_id
 from fediverse.web.responses import wants_activity_json
-from storage.models import Account, Actor, OutboxActivity, Post
+from storage.models import Account, Actor, OutboxActivity, Post, QuoteAuthorization
 
 REPLIES_PAGE_SIZE = 20
 
@@ -186,9 +187,38 @@ async def activity(request: Request) -> Response:
     return reader.respond(stored.payload)
 
 
+async def quote_authorization(request: Request) -> Response:
+    """A ``QuoteAuthorization`` one of our users issued (FEP-044f, decision 0064): public, as Mastodon serves
+    them, so the quoting server and its readers can check a quote; 410 once withdrawn (the quoted post was
+    deleted)."""
+    services: Services = request.state.services
+    await authorize_fetch(request)
+    username = request.path_params["username"]
+    authorization_id = path_id(request, "authorization_id")
+    async with services.db.session() as session:
+        row = (
+            await session.execute(
+                select(QuoteAuthorization, Post)
+                .join(Post, col(Post.id) == col(QuoteAuthorization.quoted_post_id))
+                .where(col(QuoteAuthorization.id) == authorization_id)
+            )
+        ).first()
+    ap_id = services.urls.quote_authorization_id(username, authorization_id)
+    author_id = services.urls.actor_id(username)
+    if row is None or not row[1].ap_id.startswith(author_id + "/"):
+        raise NotFound("No such authorization.")
+    granted, quoted = row
+    reader = await authorize_read(request, quoted.author_id, public=True)
+    if granted.revoked_at is not None or quoted.deleted_at is not None:
+        return reader.respond(tombstone_document(ap_id, "QuoteAuthorization", granted.revoked_at), status_code=410)
+    document = quote_authorization_document(ap_id, author_id, granted.quoting_ap_id, quoted.ap_id)
+    return reader.respond(with_context(document))
+
+
 routes = [
     Route("/users/{username}/statuses/{post_id:id}", note),
     Route("/users/{username}/statuses/{post_id:id}/activity", note_activity),
     Route("/users/{username}/statuses/{post_id:id}/replies", replies),
     Route("/users/{username}/activities/{token}", activity),
+    Route("/users/{username}/quote_authorizations/{authorization_id:id}", quote_authorization),
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from fediverse.core.urls import Urls
 from fediverse.imaging import ImagingOptions
-from fediverse.reads.cards import PostCard, avatar_url, header_url, image_view
+from fediverse.reads.cards import PostCard, QuoteCard, avatar_url, header_url, image_view
 from storage.models import Actor, Marker, Media, Notification, NotificationType, Post, Visibility
 
 Json = dict[str, Any]
@@ -241,6 +241,8 @@ def status(
         "muted": False,
         "bookmarked": post.id in bookmarked_ids,
         "pinned": post.id in set(pinned),
+        "quote": quote(card.quote, urls),
+        "quote_approval": quote_approval(post),
         "reverie": reverie_block(card),
     }
     if card.booster is None:
@@ -260,6 +262,24 @@ def status(
         "reblog": inner,
         "reverie": None,
     }
+
+
+def quote(card: QuoteCard | None, urls: Urls) -> Json | None:
+    """Mastodon 4.5's ``Quote``: the state, and the quoted status when the caller may see it (decision 0064)."""
+    if card is None:
+        return None
+    return {"state": card.state, "quoted_status": status(card.quoted, urls) if card.quoted else None}
+
+
+def quote_approval(post: Post) -> Json:
+    """Mastodon 4.5's ``QuoteApproval`` for our posts' policy (``federation.quote_policy``): public and unlisted
+    posts may be quoted by anyone, automatically; others by nobody but their author. A remote post's policy
+    is its server's to apply: ``unknown`` here."""
+    if not post.is_local:
+        return {"automatic": [], "manual": [], "current_user": "unknown"}
+    if post.visibility in (Visibility.PUBLIC, Visibility.UNLISTED):
+        return {"automatic": ["public"], "manual": [], "current_user": "automatic"}
+    return {"automatic": [], "manual": [], "current_user": "denied"}
 
 
 def relationship(

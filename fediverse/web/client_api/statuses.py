@@ -127,6 +127,10 @@ async def _composition(services: Services, account: Account, params: Params) -> 
     parent: Post | None = None
     if parent_id is not None:
         parent = (await services.db.read(lambda session: visible_target(session, parent_id, account))).post
+    quoted_id = params.id("quoted_status_id")  # Mastodon 4.5 (decision 0064)
+    quoted: Post | None = None
+    if quoted_id is not None:
+        quoted = (await services.db.read(lambda session: visible_target(session, quoted_id, account))).post
     return Composition(
         media_ids=tuple(params.ids("media_ids")),
         caption=params.text("status", max_length=MAX_CAPTION_LENGTH) or "",
@@ -138,6 +142,7 @@ async def _composition(services: Services, account: Account, params: Params) -> 
         hide_prompt=extras.flag("hide_prompt") or False,
         in_reply_to=parent.ap_id if parent is not None else None,
         language=_language(params),
+        quote_of=quoted.ap_id if quoted is not None else None,
     )
 
 

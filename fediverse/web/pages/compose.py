@@ -185,8 +185,11 @@ async def _resolve_mentions(services: Services, caption: str, parent_author: Act
     return list(found.values())
 
 
-async def _reply_target(services: Services, form: FormData, viewer_actor_id: int) -> tuple[Post | None, Actor | None]:
-    raw = form.get("in_reply_to")
+async def _reply_target(
+    services: Services, form: FormData, viewer_actor_id: int, *, field: str = "in_reply_to"
+) -> tuple[Post | None, Actor | None]:
+    """The post a form replies to (``in_reply_to``) or quotes (``quote_of``), when the viewer may see it."""
+    raw = form.get(field)
     if not raw:
         return None, None
     parent_id = parse_id(raw)
@@ -205,8 +208,12 @@ async def publish_text(request: Request) -> Response:
     account, form = await signed_in_form(request)
     fields = _post_fields(form)
     parent, parent_author = await _reply_target(services, form, account.actor_id)
+    quoted, _ = await _reply_target(services, form, account.actor_id, field="quote_of")
     draft = PostDraft(
-        **fields, in_reply_to=parent, mentions=await _resolve_mentions(services, fields["caption"], parent_author)
+        **fields,
+        in_reply_to=parent,
+        mentions=await _resolve_mentions(services, fields["caption"], parent_author),
+        quote_of=quoted,
     )
     post = await actions.publish(services, account.username, draft)
     if parent is not None and parent_author is not None:

@@ -305,7 +305,9 @@ def test_undo_of_someone_elses_activity_is_refused(
 # -- what is not for us ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["EmojiReact", "Add", "QuoteRequest", "Read"])  # Move is handled (test_moves.py)
+@pytest.mark.parametrize(
+    "kind", ["EmojiReact", "Add", "Read"]
+)  # Move (test_moves.py), QuoteRequest (test_quotes_out.py) are handled
 def test_unknown_types_get_202_and_are_not_stored(
     client: TestClient, peer: FakePeer, make_user: Callable[..., Account], kind: str
 ) -> None:

@@ -20,8 +20,9 @@ from starlette.testclient import TestClient
 from activitypub.ld_signatures import document_loader
 from activitypub.vocab import CONTEXT
 from fediverse.social import actions
+from fediverse.social.posts import PostDraft
 from fediverse.social.profiles import ProfileChanges
-from tests.conftest import TEST_BASE_URL
+from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import (
     AS2,
     act,
@@ -29,6 +30,7 @@ from tests.fediverse.federation.conftest import (
     follow_remote,
     known_actor,
     remote_note,
+    send_activity,
 )
 from tests.fediverse.studio.conftest import follow_from, generate, sign_in
 from tests.peers import FakePeer
@@ -154,6 +156,7 @@ def served(client: TestClient, peer: FakePeer, make_user: Any) -> dict[str, dict
         response = client.get(url.removeprefix(TEST_BASE_URL), headers=AS2)
         assert response.status_code == 200, (name, response.status_code)
         documents[name] = response.json()
+    documents.update(quote_documents(client, peer, ben, post_id))
     act(client, actions.delete_post, "ana", post_id)
     drain(client)
     tombstone = client.get(post_id.removeprefix(TEST_BASE_URL), headers=AS2)
@@ -161,6 +164,35 @@ def served(client: TestClient, peer: FakePeer, make_user: Any) -> dict[str, dict
     documents["tombstone"] = tombstone.json()
     documents["Delete{Tombstone}"] = peer.activities("Delete")[-1]
     return documents
+
+
+def quote_documents(client: TestClient, peer: FakePeer, ben: Any, post_id: str) -> dict[str, dict[str, Any]]:
+    """FEP-044f's documents (decision 0064): ana quotes ben's post, which asks to be asked (our
+    ``QuoteRequest``, then the quoting Note with ``quoteAuthorization``), and ben asks to quote ana's post (our
+    ``Accept`` and the ``QuoteAuthorization`` we serve)."""
+    public = "https://www.w3.org/ns/activitystreams#Public"
+    quoted = remote_note(
+        ben, 2, interactionPolicy={"canQuote": {"automaticApproval": [ben.id], "manualApproval": [public]}}
+    )
+    peer.add_object(quoted)
+    quoted_post = run_in_app(client, services_of(client).resolver.note, quoted["id"])
+    quoting = act(client, actions.publish, "ana", PostDraft(caption="so true", quote_of=quoted_post))
+    drain(client)
+    request = peer.activities("QuoteRequest")[-1]
+    accept = {"id": f"{ben.id}#accepts/1", "type": "Accept", "actor": ben.id, "object": request}
+    assert send_activity(client, peer, ben, {**accept, "result": f"{ben.id}/quote_authorizations/1"}) == 202
+    asked = {"id": f"{ben.id}#quote_requests/1", "type": "QuoteRequest", "actor": ben.id, "object": post_id}
+    assert send_activity(client, peer, ben, {**asked, "instrument": f"{ben.id}/statuses/3"}) == 202
+    drain(client)
+    ours = [item for item in peer.activities("Accept") if item.get("result")][-1]
+    quoting_note = client.get(quoting.ap_id.removeprefix(TEST_BASE_URL), headers=AS2).json()
+    assert quoting_note["quote"] == quoted["id"] and quoting_note["quoteAuthorization"]
+    return {
+        "QuoteRequest": request,
+        "quoting note": quoting_note,
+        "Accept{QuoteRequest}": ours,
+        "quote authorization": client.get(ours["result"].removeprefix(TEST_BASE_URL), headers=AS2).json(),
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
