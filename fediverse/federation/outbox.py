@@ -58,21 +58,31 @@ async def queue_activity(
     inboxes: Iterable[str],
     *,
     local_base_url: str,
+    again: bool = False,
 ) -> OutboxActivity:
     """Store ``activity`` (so it is served at its id) and a delivery to each distinct remote inbox.
+
+    ``again``: the activity was sent before under the same id and goes out once more, changed (an interaction
+    sent to the author alone, then to everyone once approved; decision 0063): its stored copy is replaced.
 
     Inboxes on this instance and on blocked domains are skipped; local effects are applied by the
     caller directly.
     """
     assert actor.id is not None
-    stored = OutboxActivity(
-        ap_id=activity["id"],
-        actor_id=actor.id,
-        type=str(activity["type"]),
-        object_ap_id=get_id(activity.get("object")),
-        payload=activity,
-    )
-    session.add(stored)
+    stored = None
+    if again:
+        stored = await session.scalar(select(OutboxActivity).where(col(OutboxActivity.ap_id) == activity["id"]))
+    if stored is not None:
+        stored.payload = activity
+    else:
+        stored = OutboxActivity(
+            ap_id=activity["id"],
+            actor_id=actor.id,
+            type=str(activity["type"]),
+            object_ap_id=get_id(activity.get("object")),
+            payload=activity,
+        )
+        session.add(stored)
     await session.flush()
     remote = [
         inbox

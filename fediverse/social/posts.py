@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from activitypub.vocab import JsonObject
 from fediverse.core.errors import BadRequest, Forbidden, NotFound
+from fediverse.core.interaction_policy import REPLY
 from fediverse.core.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
@@ -24,6 +25,7 @@ from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
 from fediverse.social.edits import keep_version
+from fediverse.social.interactions import permitted
 from fediverse.social.moves import ensure_can_post
 from fediverse.social.notifications import notify
 from fediverse.social.removals import drop_attachments
@@ -31,6 +33,7 @@ from storage.cache import POSTS, bump
 from storage.models import (
     Account,
     Actor,
+    Approval,
     Media,
     MediaState,
     Mention,
@@ -161,6 +164,7 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         raise BadRequest("The post you reply to has been deleted.")
     if parent is not None and not await can_see(session, parent, author.id):
         raise NotFound("No such post.")  # what an unknown post answers: a reply does not reveal it exists
+    verdict = await permitted(session, author, parent, REPLY) if parent is not None else None
     media = await _claim_media(session, account, draft.media_ids)
     for item in media:
         if item.id in draft.alt_texts:
@@ -185,6 +189,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         remix_of_ap_id=draft.remix_of_ap_id,
         published=utcnow(),
     )
+    if verdict is not None and verdict.needs_accept and parent is not None and not parent.is_local:
+        post.approval = Approval.PENDING  # sent to the parent's author alone until they accept it (decision 0063)
     post.ap_id = urls.post_id(account.username, post.id)
     post.url = urls.post_url(account.username, post.id)
     session.add(post)
@@ -213,11 +219,22 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     # Tags sorted as ``load_post_views`` reads them back, so the delivered Note and the served one agree.
     view = PostView(post=post, author=author, media=media, tags=sorted(tags), mentions=mentioned)
     activity = create_activity(view, urls)
-    await queue_activity(
-        session, author, activity, await post_audience(session, view, parent_author), local_base_url=urls.base_url
-    )
+    audience = await post_audience(session, view, parent_author)
+    if post.approval == Approval.PENDING and parent_author is not None:
+        audience = [inbox_of(parent_author)]
+    await queue_activity(session, author, activity, audience, local_base_url=urls.base_url)
     await bump(session, POSTS)
     return post
+
+
+async def send_approved_reply(session: AsyncSession, urls: Urls, author: Actor, post: Post) -> None:
+    """A reply that waited for approval was accepted: its ``Create`` goes out again, now to everyone it
+    addresses, and its Note carries ``approvedBy`` (GoToSocial's flow, decision 0063)."""
+    (view,) = await load_post_views(session, [post])
+    activity = create_activity(view, urls)
+    audience = await post_audience(session, view, await _parent_author(session, post))
+    await queue_activity(session, author, activity, audience, local_base_url=urls.base_url, again=True)
+    await bump(session, POSTS)
 
 
 async def _own_post_view(session: AsyncSession, account: Account, post: Post) -> PostView:

@@ -178,7 +178,16 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
         if stored is None:
             return
         await keep_version(session, stored)
-        for name in ("content_html", "summary", "sensitive", "generation", "mood_word", "language", "raw"):
+        for name in (
+            "content_html",
+            "summary",
+            "sensitive",
+            "generation",
+            "mood_word",
+            "language",
+            "interaction_policy",
+            "raw",
+        ):
             setattr(stored, name, remote.fields.get(name))
         stored.edited_at = edited or stored.edited_at
         await replace_attachments(session, stored, remote)

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from fediverse.core.interaction_policy import BOOSTABLE
 from fediverse.federation.actors_in import parse_datetime
 from fediverse.federation.inbox.context import IngestContext, embedded_object, object_id, post_by_id, reload
-from fediverse.social.interactions import BOOSTABLE, receive_announce, receive_like
+from fediverse.social.interactions import receive_announce, receive_like
 from storage.models import Actor, Follow, FollowState
 from storage.types import utcnow
 
