@@ -71,6 +71,24 @@ EXTENSION_TERMS: JsonObject = {
     "LabelDefinition": "https://w3id.org/fep/4c96#LabelDefinition",
     "skos": "http://www.w3.org/2004/02/skos/core#",
     "exactMatch": {"@id": "skos:exactMatch", "@type": "@id"},
+    # GoToSocial's interaction controls (https://gotosocial.org/ns, decision 0063): the policy on our posts,
+    # the approval an interaction of ours carries, and the authorization objects we serve. Plain 1.0 terms.
+    "gts": "https://gotosocial.org/ns#",
+    "interactionPolicy": {"@id": "gts:interactionPolicy", "@type": "@id"},
+    "canLike": {"@id": "gts:canLike", "@type": "@id"},
+    "canReply": {"@id": "gts:canReply", "@type": "@id"},
+    "canAnnounce": {"@id": "gts:canAnnounce", "@type": "@id"},
+    "automaticApproval": {"@id": "gts:automaticApproval", "@type": "@id"},
+    "manualApproval": {"@id": "gts:manualApproval", "@type": "@id"},
+    "approvedBy": {"@id": "gts:approvedBy", "@type": "@id"},
+    "likeAuthorization": {"@id": "gts:likeAuthorization", "@type": "@id"},
+    "replyAuthorization": {"@id": "gts:replyAuthorization", "@type": "@id"},
+    "announceAuthorization": {"@id": "gts:announceAuthorization", "@type": "@id"},
+    "LikeAuthorization": "gts:LikeAuthorization",
+    "ReplyAuthorization": "gts:ReplyAuthorization",
+    "AnnounceAuthorization": "gts:AnnounceAuthorization",
+    "interactingObject": {"@id": "gts:interactingObject", "@type": "@id"},
+    "interactionTarget": {"@id": "gts:interactionTarget", "@type": "@id"},
 }
 
 #: The ``@context`` of every document we serve: AS2 first (Mastodon rejects actors without it).

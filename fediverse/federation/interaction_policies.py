@@ -23,6 +23,8 @@ AUTHORIZATION_PROPERTIES = {
     rule.LIKE: "likeAuthorization",
     rule.ANNOUNCE: "announceAuthorization",
 }
+#: The path segment of the authorizations we serve (``Urls.authorization_id``), by kind, and back.
+AUTHORIZATION_PATHS = {rule.REPLY: "replies", rule.LIKE: "likes"}
 AUTHORIZATION_TYPES = {
     rule.REPLY: "ReplyAuthorization",
     rule.LIKE: "LikeAuthorization",
@@ -95,3 +97,17 @@ def approval_terms(kind: str, approved_by: str | None) -> JsonObject:
     if not approved_by:
         return {}
     return {"approvedBy": approved_by, AUTHORIZATION_PROPERTIES[kind]: approved_by}
+
+
+def authorization_document(
+    kind: str, authorization_id: str, author_id: str, interaction_id: str, target_id: str
+) -> JsonObject:
+    """The authorization object we serve at an ``Accept``'s ``result`` (GoToSocial 0.20+'s shape): who
+    approved (``attributedTo``), what (``interactingObject``) and on which post (``interactionTarget``)."""
+    return {
+        "id": authorization_id,
+        "type": AUTHORIZATION_TYPES[kind],
+        "attributedTo": author_id,
+        "interactingObject": interaction_id,
+        "interactionTarget": target_id,
+    }

@@ -156,16 +156,19 @@ def announce_document(
     }
 
 
-async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity_id: str) -> None:
+async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity_id: str) -> Like | None:
     """A remote actor liked a local post (refused when it may not see the post: not addressed to it, or its
-    author and the actor are blocked apart)."""
+    author and the actor are blocked apart); the new like, ``None`` when refused or already known."""
     assert actor.id is not None
     if await session.scalar(select(col(Like.id)).where(col(Like.actor_id) == actor.id, col(Like.post_id) == post.id)):
-        return
+        return None
     if not await can_see(session, post, actor.id):
-        return
-    session.add(Like(actor_id=actor.id, post_id=post.id, ap_id=activity_id))
+        return None
+    like = Like(actor_id=actor.id, post_id=post.id, ap_id=activity_id)
+    session.add(like)
+    await session.flush()
     await notify(session, post.author_id, NotificationType.LIKE, from_actor_id=actor.id, post_id=post.id)
+    return like
 
 
 async def receive_announce(
