@@ -84,10 +84,15 @@ async def queue_activity(
         )
         session.add(stored)
     await session.flush()
+    already: set[str] = set()
+    if again:  # those who had it (the author, while it waited) are not sent it twice
+        already = set(
+            await session.scalars(select(col(Delivery.inbox_url)).where(col(Delivery.activity_id) == stored.id))
+        )
     remote = [
         inbox
         for inbox in dict.fromkeys(inboxes)
-        if inbox and not (inbox == local_base_url or inbox.startswith(local_base_url + "/"))
+        if inbox and inbox not in already and not (inbox == local_base_url or inbox.startswith(local_base_url + "/"))
     ]
     blocked = await blocked_hosts(session, (_host(inbox) for inbox in remote))
     now = utcnow()
