@@ -217,10 +217,32 @@ def test_a_reply_that_needs_approval_waits_for_the_authors_accept_then_goes_out_
     assert served["approvedBy"] == authorization and served["replyAuthorization"] == authorization
     (resent,) = other_peer.activities("Create")
     assert resent["object"]["approvedBy"] == authorization
-    assert (
-        client.get(f"/api/v1/statuses/{reply.id}", headers=token_for(users["bob"])).json()["reverie"]["approval"]
-        == "approved"
-    )
+    approved = client.get(f"/api/v1/statuses/{reply.id}", headers=token_for(users["bob"])).json()
+    assert approved["reverie"]["approval"] == "approved"
+    # When bob boosts (approval needed) and GoToSocial accepts the "polite" way: the Accept embeds an
+    # AnnounceRequest whose instrument is the boost (InteractionReqToASAccept's shape for polite requests)
+    boost = act(client, actions.boost, "bob", post.ap_id)
+    drain(client)
+    assert other_peer.activities("Announce") == []
+    polite = {
+        "@context": ["https://gotosocial.org/ns", "https://www.w3.org/ns/activitystreams"],
+        "actor": zork.id,
+        "id": f"{zork.id}/accepts/01J1AKMZ8JE5NW0ZSFTRC1JJNE",
+        "object": {
+            "actor": f"{TEST_BASE_URL}/users/bob",
+            "id": f"{TEST_BASE_URL}/users/bob/interaction_requests/1",
+            "instrument": boost.ap_id,
+            "object": post.ap_id,
+            "type": "AnnounceRequest",
+        },
+        "result": f"{zork.id}/authorizations/01J1AKMZ8JE5NW0ZSFTRC1JJNE",
+        "to": f"{TEST_BASE_URL}/users/bob",
+        "type": "Accept",
+    }
+    deliver(client, peer, zork, polite)
+    # Then the boost reaches bob's followers, carrying the approval
+    (announce,) = other_peer.activities("Announce")
+    assert announce["approvedBy"] == announce["announceAuthorization"] == polite["result"]
 
 
 def test_an_accept_without_result_approves_by_the_accept_and_a_reject_is_shown(
@@ -275,6 +297,9 @@ def test_an_accept_without_result_approves_by_the_accept_and_a_reject_is_shown(
     status = client.get(f"/api/v1/statuses/{second.id}", headers=token_for(users["bob"])).json()
     assert status["reverie"]["approval"] == "rejected"
     assert "Rejected by the author" in bob.get(f"/@bob/{second.id}").text
+    # and the refused boost is in nobody's feed (bob's profile lists his reply, not the boost)
+    feed = client.get(f"/api/v1/accounts/{users['bob'].actor_id}/statuses", headers=token_for(users["bob"])).json()
+    assert [entry["reblog"] for entry in feed] == [None] and feed[0]["id"] == str(second.id)
     # and only the author may answer: an Accept of bob's reply by someone else changes nothing
     stranger = peer.add_actor("stranger")
     deliver(
