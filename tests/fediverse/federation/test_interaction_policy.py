@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from mastodon import Mastodon, MastodonAPIError
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
@@ -18,6 +19,7 @@ from fediverse.social.posts import PostDraft
 from storage.models import Account, Announce, Approval, Like, Post, Visibility
 from tests.conftest import TEST_BASE_URL
 from tests.fediverse.client_api.conftest import token_for  # noqa: F401 (a fixture, used by name)
+from tests.fediverse.client_api.library_session import app_session
 from tests.fediverse.federation.conftest import (
     AS2,
     PUBLIC,
@@ -406,3 +408,26 @@ def test_an_authorization_that_names_nothing_of_ours_is_not_found(
         "/users/ana/authorizations/likes/x",
     ):
         assert client.get(path, headers=AS2).status_code == 404
+
+
+def test_mastodon_py_sees_the_refusal_and_the_viewers_policy(
+    client: TestClient,
+    peer: FakePeer,
+    users: dict[str, Account],
+    token_for: Callable[..., dict[str, str]],  # noqa: F811
+) -> None:
+    # Given the note nobody but its author may reply to or boost, and bob's Mastodon.py
+    zork, _ = _policied_note(client, peer)
+    nobody = _nobody_note(client, peer, zork)
+    token = token_for(users["bob"])["Authorization"].removeprefix("Bearer ")
+    api = Mastodon(
+        access_token=token, api_base_url=TEST_BASE_URL, session=app_session(client), mastodon_version="4.3.0"
+    )
+    # Then the status it reads carries what bob may do, and the refused actions raise with our reason
+    status = api.status(nobody.id)
+    assert status["reverie"]["interaction_policy"]["can_reblog"] == "denied"
+    with pytest.raises(MastodonAPIError, match="does not let you boost"):
+        api.status_reblog(nobody.id)
+    with pytest.raises(MastodonAPIError, match="does not let you reply"):
+        api.status_post("hi", in_reply_to_id=nobody.id)
+    assert api.status_favourite(nobody.id)["favourited"] is True
