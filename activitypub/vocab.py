@@ -71,20 +71,32 @@ EXTENSION_TERMS: JsonObject = {
     "LabelDefinition": "https://w3id.org/fep/4c96#LabelDefinition",
     "skos": "http://www.w3.org/2004/02/skos/core#",
     "exactMatch": {"@id": "skos:exactMatch", "@type": "@id"},
-    # Quote posts (decision 0064): FEP-044f's terms under its w3id namespace, the older servers' keys
-    # (Fedibird's ``quoteUri``, Misskey's ``_misskey_quote``) and GoToSocial's interaction-policy vocabulary
-    # that FEP-044f reuses for ``canQuote`` and the authorization's two ends.
+    # Quote posts (decision 0064): FEP-044f's terms under its w3id namespace and the older servers' keys
+    # (Fedibird's ``quoteUri``, Misskey's ``_misskey_quote``).
     "quote": {"@id": "https://w3id.org/fep/044f#quote", "@type": "@id"},
     "quoteAuthorization": {"@id": "https://w3id.org/fep/044f#quoteAuthorization", "@type": "@id"},
     "QuoteRequest": "https://w3id.org/fep/044f#QuoteRequest",
     "QuoteAuthorization": "https://w3id.org/fep/044f#QuoteAuthorization",
     "quoteUri": {"@id": "http://fedibird.com/ns#quoteUri", "@type": "@id"},
     "_misskey_quote": {"@id": "https://misskey-hub.net/ns#_misskey_quote", "@type": "@id"},
+    # GoToSocial's interaction controls (https://gotosocial.org/ns, decision 0063), which FEP-044f reuses for
+    # ``canQuote``: the policy on our posts, the approval an interaction of ours carries, and the
+    # authorization objects we serve. Plain 1.0 terms.
     "gts": "https://gotosocial.org/ns#",
     "interactionPolicy": {"@id": "gts:interactionPolicy", "@type": "@id"},
+    "canLike": {"@id": "gts:canLike", "@type": "@id"},
+    "canReply": {"@id": "gts:canReply", "@type": "@id"},
+    "canAnnounce": {"@id": "gts:canAnnounce", "@type": "@id"},
     "canQuote": {"@id": "gts:canQuote", "@type": "@id"},
     "automaticApproval": {"@id": "gts:automaticApproval", "@type": "@id"},
     "manualApproval": {"@id": "gts:manualApproval", "@type": "@id"},
+    "approvedBy": {"@id": "gts:approvedBy", "@type": "@id"},
+    "likeAuthorization": {"@id": "gts:likeAuthorization", "@type": "@id"},
+    "replyAuthorization": {"@id": "gts:replyAuthorization", "@type": "@id"},
+    "announceAuthorization": {"@id": "gts:announceAuthorization", "@type": "@id"},
+    "LikeAuthorization": "gts:LikeAuthorization",
+    "ReplyAuthorization": "gts:ReplyAuthorization",
+    "AnnounceAuthorization": "gts:AnnounceAuthorization",
     "interactingObject": {"@id": "gts:interactingObject", "@type": "@id"},
     "interactionTarget": {"@id": "gts:interactionTarget", "@type": "@id"},
 }

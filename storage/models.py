@@ -26,6 +26,15 @@ class Visibility(StrEnum):
     DIRECT = "direct"
 
 
+class Approval(StrEnum):
+    """A local account's reply, like or boost that a remote post's ``interactionPolicy`` makes wait for its
+    author (GoToSocial's approval flow): sent only to the author until an ``Accept`` comes (then the row's
+    ``approval`` is cleared and ``approved_by`` names the approval) or a ``Reject``."""
+
+    PENDING = "pending"
+    REJECTED = "rejected"
+
+
 class FollowState(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
@@ -262,6 +271,12 @@ class Post(SQLModel, table=True):
     quote_authorization: str | None = Field(default=None, max_length=2048)
     #: A remote post's custom emoji by shortcode, ``{"blobcat": media_id}`` (its ``Emoji`` tags).
     emojis: dict[str, Any] | None = _json()
+    #: A remote post's GoToSocial ``interactionPolicy``, compact (``fediverse.core.interaction_policy``);
+    #: ``None`` when it has none (everyone who can see the post may interact, as GoToSocial assumes).
+    interaction_policy: dict[str, Any] | None = _json()
+    #: Our reply's standing with the author of the post it answers (``Approval``), and the approval's URI.
+    approval: str | None = Field(default=None, max_length=16)
+    approved_by: str | None = Field(default=None, max_length=2048)
     raw: dict[str, Any] | None = _json()
     published: datetime = _created()
     edited_at: datetime | None = _ts()
@@ -341,6 +356,8 @@ class Like(SQLModel, table=True):
     actor_id: int = Field(foreign_key="actors.id", index=True, sa_type=BigIntId)
     post_id: int = Field(foreign_key="posts.id", index=True, sa_type=BigIntId)
     ap_id: str | None = Field(default=None, max_length=2048, index=True)
+    approval: str | None = Field(default=None, max_length=16)  # as ``Post.approval``
+    approved_by: str | None = Field(default=None, max_length=2048)
     created_at: datetime = _created()
 
 
@@ -355,6 +372,8 @@ class Announce(SQLModel, table=True):
     post_id: int = Field(foreign_key="posts.id", index=True, sa_type=BigIntId)
     ap_id: str | None = Field(default=None, max_length=2048, index=True)
     visibility: str = Field(default=Visibility.PUBLIC, max_length=16)
+    approval: str | None = Field(default=None, max_length=16)  # as ``Post.approval``
+    approved_by: str | None = Field(default=None, max_length=2048)
     published: datetime = _created()
 
 

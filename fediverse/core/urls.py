@@ -87,6 +87,11 @@ class Urls:
         """Ids of activities that are not the Create of a post (Follow, Like, Undo, …)."""
         return f"{self.actor_id(username)}/activities/{token}"
 
+    def authorization_id(self, username: str, kind: str, row_id: int) -> str:
+        """An approval of a remote account's reply or like of a post by ``username`` (GoToSocial's
+        ``ReplyAuthorization``/``LikeAuthorization``, decision 0063); ``kind`` is ``replies`` or ``likes``."""
+        return f"{self.actor_id(username)}/authorizations/{kind}/{row_id}"
+
     def report_id(self, token: str) -> str:
         """Ids of the ``Flag``s we forward (never served: a report is between two servers' admins)."""
         return f"{self.base_url}/reports/{token}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -124,7 +125,8 @@ class DeliveryQueue:
         self._held: set[int] = set()
         self._recording = asyncio.Lock()
         #: Linked-Data-signed bodies by activity id: one signature per activity, whatever its batches.
-        self._signed_bodies: OrderedDict[int, bytes] = OrderedDict()
+        #: Signed bodies by activity and the exact payload (an activity sent again changed keeps its id).
+        self._signed_bodies: OrderedDict[tuple[int, bytes], bytes] = OrderedDict()
 
     async def aclose(self) -> None:
         """Stop, giving deliveries in flight ``SHUTDOWN_GRACE`` seconds; the rest are abandoned and sent
@@ -252,20 +254,22 @@ class DeliveryQueue:
     async def _body(self, activity_id: int, payload: JsonObject, key_id: str, private_key: PrivateKey) -> bytes:
         """The bytes sent for an activity: with a Linked Data signature when it needs one (made once, in the
         signing pool), else as stored."""
+        plain = _serialise(payload)
         if not self._needs_ld_signature(payload):
-            return _serialise(payload)
-        cached = self._signed_bodies.get(activity_id)
+            return plain
+        cache_key = (activity_id, hashlib.sha256(plain).digest())
+        cached = self._signed_bodies.get(cache_key)
         if cached is not None:
-            self._signed_bodies.move_to_end(activity_id)
+            self._signed_bodies.move_to_end(cache_key)
             return cached
         loop = asyncio.get_running_loop()
         try:
             signed = await loop.run_in_executor(self.signing_pool, sign_document, payload, private_key, key_id)
         except (LinkedDataSignatureError, TypeError):  # a key that is not RSA, a document pyld refuses
             log.warning("activity %s goes without a linked data signature", activity_id, exc_info=True)
-            return _serialise(payload)
+            return plain
         body = _serialise(signed)
-        self._signed_bodies[activity_id] = body
+        self._signed_bodies[cache_key] = body
         while len(self._signed_bodies) > MAX_SIGNED_BODIES:
             self._signed_bodies.popitem(last=False)
         return body

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from activitypub.vocab import LD_MEDIA_TYPE, PUBLIC, JsonObject, with_context
+from fediverse.core.interaction_policy import REPLY
 from fediverse.core.urls import Urls
 from fediverse.federation.documents import format_datetime, format_datetime_ms
+from fediverse.federation.interaction_policies import approval_terms, policy_document
 from fediverse.federation.labels import label_for, labels_for
 from fediverse.federation.quote_policy import quote_policy_terms
 from fediverse.federation.quotes import quote_link, quote_terms
@@ -110,6 +112,9 @@ def note_document(view: PostView, urls: Urls) -> JsonObject:
         document["contentMap"] = {post.language: post.content_html}
     if post.edited_at is not None:
         document["updated"] = format_datetime_ms(post.edited_at)
+    if post.is_local:  # GoToSocial's interaction controls (decision 0063)
+        document["interactionPolicy"] = policy_document(post, author, [actor.ap_id for actor in view.mentions])
+        document.update(approval_terms(REPLY, post.approved_by))
     document.update(reverie_terms(post))
     if post.quote_ap_id:
         document.update(quote_terms(post.quote_ap_id, post.quote_authorization))

@@ -25,6 +25,7 @@ from activitypub.vocab import (
 )
 from fediverse.core.text import normalize_tag
 from fediverse.federation.actors_in import host_of, parse_datetime
+from fediverse.federation.interaction_policies import parse_policy
 from fediverse.federation.quotes import mark_fallback, quote_authorization_of, quoted_id
 from fediverse.federation.sanitize import html_to_text, sanitize_html
 from storage.models import QuoteState, Visibility
@@ -131,6 +132,7 @@ def parse_note(note: dict[str, Any], followers_url: str | None) -> RemoteNote:
         "generation": _plain_generation(generation),
         "remix_of_ap_id": get_id(note.get("remixOf")),
         "mood_word": _mood(note),
+        "interaction_policy": parse_policy(note),
         "raw": note,
     }
     # The first MAX_TAGS distinct hashtags and MAX_MENTIONS distinct mentions count; the rest are ignored.

@@ -58,26 +58,41 @@ async def queue_activity(
     inboxes: Iterable[str],
     *,
     local_base_url: str,
+    again: bool = False,
 ) -> OutboxActivity:
     """Store ``activity`` (so it is served at its id) and a delivery to each distinct remote inbox.
+
+    ``again``: the activity was sent before under the same id and goes out once more, changed (an interaction
+    sent to the author alone, then to everyone once approved; decision 0063): its stored copy is replaced.
 
     Inboxes on this instance and on blocked domains are skipped; local effects are applied by the
     caller directly.
     """
     assert actor.id is not None
-    stored = OutboxActivity(
-        ap_id=activity["id"],
-        actor_id=actor.id,
-        type=str(activity["type"]),
-        object_ap_id=get_id(activity.get("object")),
-        payload=activity,
-    )
-    session.add(stored)
+    stored = None
+    if again:
+        stored = await session.scalar(select(OutboxActivity).where(col(OutboxActivity.ap_id) == activity["id"]))
+    if stored is not None:
+        stored.payload = activity
+    else:
+        stored = OutboxActivity(
+            ap_id=activity["id"],
+            actor_id=actor.id,
+            type=str(activity["type"]),
+            object_ap_id=get_id(activity.get("object")),
+            payload=activity,
+        )
+        session.add(stored)
     await session.flush()
+    already: set[str] = set()
+    if again:  # those who had it (the author, while it waited) are not sent it twice
+        already = set(
+            await session.scalars(select(col(Delivery.inbox_url)).where(col(Delivery.activity_id) == stored.id))
+        )
     remote = [
         inbox
         for inbox in dict.fromkeys(inboxes)
-        if inbox and not (inbox == local_base_url or inbox.startswith(local_base_url + "/"))
+        if inbox and inbox not in already and not (inbox == local_base_url or inbox.startswith(local_base_url + "/"))
     ]
     blocked = await blocked_hosts(session, (_host(inbox) for inbox in remote))
     now = utcnow()

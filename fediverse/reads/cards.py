@@ -7,7 +7,7 @@ and ``load_card`` run the same on an ``AsyncSession``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, literal, select, union_all
@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from fediverse.core import interaction_policy as rule
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import visible_to
 from fediverse.federation.notes import PostView
 from fediverse.federation.quotes import without_fallback
 from fediverse.federation.sanitize import html_to_text
 from fediverse.generation.provenance import shared_generation
+from fediverse.reads.interaction_permissions import Permissions, permissions
 from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
 from fediverse.reads.timelines import Entry
 from storage.models import Actor, Announce, Like, Media, MediaState, Post, QuoteState, Visibility
@@ -83,6 +85,9 @@ class PostCard:
         text = html_to_text(self.content_html)
         return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1].rstrip() + "…"
 
+    #: What the viewer may do with the post under its interaction policy (decision 0063).
+    permissions: Permissions = field(default_factory=Permissions)
+
     @property
     def post(self) -> Post:
         return self.view.post
@@ -93,7 +98,20 @@ class PostCard:
 
     @property
     def can_boost(self) -> bool:
-        return self.post.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
+        return self.permissions.boost.allowed
+
+    def refusal(self, kind: str) -> str | None:
+        """Why the viewer may not reply (``reply``), like (``like``) or boost (``announce``); ``None`` if they may."""
+        if self.permissions.of(kind).allowed:
+            return None
+        if kind == rule.ANNOUNCE and self.post.visibility not in rule.BOOSTABLE:
+            return "Only public posts can be boosted"
+        return rule.REFUSALS[kind]
+
+    def approval_note(self, kind: str) -> str | None:
+        """``Replies need the author's approval.`` and the like, when the policy asks for it."""
+        verdict = self.permissions.of(kind)
+        return rule.PENDING_NOTES[kind] if verdict.permission is rule.Permission.MANUAL else None
 
     @property
     def generation(self) -> dict[str, Any]:
@@ -229,6 +247,7 @@ def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_i
         for kind, post_id in session.connection().execute(_MINE, {"ids": post_ids, "viewer": viewer_actor_id}):
             (liked if kind == "liked" else boosted).add(int(post_id))
     quotes = quote_cards(session, urls, list(posts.values()), viewer_actor_id)
+    allowed = permissions(session, list(views.values()), viewer_actor_id)
     found = []
     for entry in entries:
         view = views.get(entry.post_id)
@@ -247,6 +266,7 @@ def cards(session: Session, urls: Urls, entries: Sequence[Entry], viewer_actor_i
                 liked=entry.post_id in liked,
                 boosted=entry.post_id in boosted,
                 quote=quotes.get(entry.post_id),
+                permissions=allowed[entry.post_id],
             )
         )
     return found

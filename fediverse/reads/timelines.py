@@ -92,6 +92,10 @@ def _posts_branch(
     return in_window(query, col(Post.id), window or Window(max_id=max_id), limit)
 
 
+#: A boost that waits for, or was refused, its author's approval (decision 0063) is in nobody's feed.
+_APPROVED_BOOST = col(Announce.approval).is_(None)
+
+
 def _boosts_branch(boosters: ColumnElement[bool], window: Window, limit: int) -> Select[int, int, int]:
     query: Select[int, int, int] = (
         select(
@@ -100,7 +104,7 @@ def _boosts_branch(boosters: ColumnElement[bool], window: Window, limit: int) ->
             col(Announce.actor_id).label("booster_id"),
         )
         .join(Post, col(Post.id) == col(Announce.post_id))
-        .where(boosters, col(Post.deleted_at).is_(None), col(Post.visibility).in_(OPEN))
+        .where(boosters, col(Post.deleted_at).is_(None), col(Post.visibility).in_(OPEN), _APPROVED_BOOST)
     )
     return in_window(query, key_col(Announce.id), window, limit)
 
@@ -405,6 +409,7 @@ def account_statuses(
             col(Post.deleted_at).is_(None),
             col(Post.visibility).in_(OPEN),
             col(Announce.visibility).in_(OPEN),
+            _APPROVED_BOOST,
         )
         if viewer_actor_id is not None:
             boosted = and_(

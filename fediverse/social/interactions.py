@@ -9,16 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from activitypub.vocab import JsonObject
-from fediverse.core.errors import Forbidden, NotFound
+from fediverse.core import interaction_policy as rule
+from fediverse.core.errors import Forbidden, NotFound, UnprocessableEntity
+from fediverse.core.interaction_policy import BOOSTABLE
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
 from fediverse.federation.activities import announce_activity, like_activity, new_activity_id, undo_activity
+from fediverse.federation.interaction_policies import approval_terms
 from fediverse.federation.outbox import follower_inboxes, inbox_of, queue_activity
+from fediverse.reads.interaction_permissions import permissions
+from fediverse.reads.post_views import load_post_views
 from fediverse.social.notifications import notify, withdraw_notification
-from storage.models import Actor, Announce, Like, NotificationType, Post, Visibility
+from storage.models import Actor, Announce, Approval, Like, NotificationType, Post
 from storage.types import utcnow
-
-BOOSTABLE = (Visibility.PUBLIC, Visibility.UNLISTED)
 
 
 async def like_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> Like:
@@ -28,7 +31,10 @@ async def like_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post,
     existing = await session.scalar(select(Like).where(col(Like.actor_id) == actor.id, col(Like.post_id) == post.id))
     if existing is not None:
         return existing
+    verdict = await permitted(session, actor, post, rule.LIKE)
     like = Like(actor_id=actor.id, post_id=post.id, ap_id=new_activity_id(urls, actor.username))
+    if verdict.needs_accept and not author.is_local:
+        like.approval = Approval.PENDING  # a Like goes to the author alone anyway; it waits for their Accept
     session.add(like)
     if author.is_local:
         await notify(session, author.id, NotificationType.LIKE, from_actor_id=actor.id, post_id=post.id)
@@ -63,18 +69,44 @@ async def boost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post
     )
     if existing is not None:
         return existing
+    verdict = await permitted(session, actor, post, rule.ANNOUNCE)
     boost = Announce(
         actor_id=actor.id, post_id=post.id, ap_id=new_activity_id(urls, actor.username), published=utcnow()
     )
+    if verdict.needs_accept and not author.is_local:
+        boost.approval = Approval.PENDING
     session.add(boost)
     if author.is_local:
         await notify(session, author.id, NotificationType.ANNOUNCE, from_actor_id=actor.id, post_id=post.id)
-    activity = _announce_document(urls, actor, author, post, boost.ap_id or "", boost.published)
+    activity = announce_document(urls, actor, author, post, boost.ap_id or "", boost.published)
+    await queue_activity(
+        session, actor, activity, await boost_inboxes(session, actor, author, boost), local_base_url=urls.base_url
+    )
+    return boost
+
+
+async def boost_inboxes(session: AsyncSession, actor: Actor, author: Actor, boost: Announce) -> list[str]:
+    """Followers' inboxes and the author's; only the author's while the boost waits for their approval."""
+    assert actor.id is not None
+    if boost.approval == Approval.PENDING:
+        return [inbox_of(author)]
     inboxes = await follower_inboxes(session, actor.id)
     if not author.is_local:
         inboxes.append(inbox_of(author))  # one copy for the author's server (decision 0054)
-    await queue_activity(session, actor, activity, inboxes, local_base_url=urls.base_url)
-    return boost
+    return inboxes
+
+
+async def permitted(session: AsyncSession, actor: Actor, post: Post, kind: str) -> rule.Verdict:
+    """What the post's interaction policy lets a local account do (decision 0063); ``UnprocessableEntity``
+    with the reason when it does not. Posts without a policy let everyone who can see them."""
+    if post.interaction_policy is None or post.author_id == actor.id:
+        return rule.EVERYONE
+    (view,) = await load_post_views(session, [post])
+    found = await session.run_sync(lambda sync: permissions(sync, [view], actor.id))
+    verdict = found[post.id].of(kind)
+    if not verdict.allowed:
+        raise UnprocessableEntity(rule.REFUSALS[kind])
+    return verdict
 
 
 async def unboost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Post, author: Actor) -> None:
@@ -89,12 +121,11 @@ async def unboost_post(session: AsyncSession, urls: Urls, actor: Actor, post: Po
         await withdraw_notification(
             session, author.id, NotificationType.ANNOUNCE, from_actor_id=actor.id, post_id=post.id
         )
-    original = _announce_document(urls, actor, author, post, boost.ap_id or "", boost.published)
+    original = announce_document(urls, actor, author, post, boost.ap_id or "", boost.published)
     undo = undo_activity(new_activity_id(urls, actor.username), actor.ap_id, original, list(original["to"]))
-    inboxes = await follower_inboxes(session, actor.id)
-    if not author.is_local:
-        inboxes.append(inbox_of(author))  # one copy for the author's server (decision 0054)
-    await queue_activity(session, actor, undo, inboxes, local_base_url=urls.base_url)
+    await queue_activity(
+        session, actor, undo, await boost_inboxes(session, actor, author, boost), local_base_url=urls.base_url
+    )
 
 
 async def _refuse_unseen(session: AsyncSession, actor: Actor, post: Post) -> None:
@@ -103,29 +134,41 @@ async def _refuse_unseen(session: AsyncSession, actor: Actor, post: Post) -> Non
         raise NotFound("No such post.")
 
 
-def _announce_document(
-    urls: Urls, actor: Actor, author: Actor, post: Post, activity_id: str, published: datetime
+def announce_document(
+    urls: Urls,
+    actor: Actor,
+    author: Actor,
+    post: Post,
+    activity_id: str,
+    published: datetime,
+    approved_by: str | None = None,
 ) -> JsonObject:
-    return announce_activity(
-        activity_id,
-        actor.ap_id,
-        post.ap_id,
-        author_id=author.ap_id,
-        followers_url=actor.followers_url or urls.followers_url(actor.username),
-        published=published,
-    )
+    return {
+        **announce_activity(
+            activity_id,
+            actor.ap_id,
+            post.ap_id,
+            author_id=author.ap_id,
+            followers_url=actor.followers_url or urls.followers_url(actor.username),
+            published=published,
+        ),
+        **approval_terms(rule.ANNOUNCE, approved_by),
+    }
 
 
-async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity_id: str) -> None:
+async def receive_like(session: AsyncSession, actor: Actor, post: Post, activity_id: str) -> Like | None:
     """A remote actor liked a local post (refused when it may not see the post: not addressed to it, or its
-    author and the actor are blocked apart)."""
+    author and the actor are blocked apart); the new like, ``None`` when refused or already known."""
     assert actor.id is not None
     if await session.scalar(select(col(Like.id)).where(col(Like.actor_id) == actor.id, col(Like.post_id) == post.id)):
-        return
+        return None
     if not await can_see(session, post, actor.id):
-        return
-    session.add(Like(actor_id=actor.id, post_id=post.id, ap_id=activity_id))
+        return None
+    like = Like(actor_id=actor.id, post_id=post.id, ap_id=activity_id)
+    session.add(like)
+    await session.flush()
     await notify(session, post.author_id, NotificationType.LIKE, from_actor_id=actor.id, post_id=post.id)
+    return like
 
 
 async def receive_announce(

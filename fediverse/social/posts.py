@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from activitypub.vocab import JsonObject
 from fediverse.core.errors import BadRequest, Forbidden, NotFound
+from fediverse.core.interaction_policy import REPLY
 from fediverse.core.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
@@ -25,6 +26,7 @@ from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
 from fediverse.social.edits import keep_version
+from fediverse.social.interactions import permitted
 from fediverse.social.moves import ensure_can_post
 from fediverse.social.notifications import notify
 from fediverse.social.quotes import quote_state_for, request_quote, revoke_quote_authorizations
@@ -33,6 +35,7 @@ from storage.cache import POSTS, bump
 from storage.models import (
     Account,
     Actor,
+    Approval,
     Media,
     MediaState,
     Mention,
@@ -170,6 +173,7 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         raise NotFound("No such post.")  # what an unknown post answers: a reply does not reveal it exists
     quoted = draft.quote_of
     quote_state = await quote_state_for(session, author, quoted) if quoted is not None else None
+    verdict = await permitted(session, author, parent, REPLY) if parent is not None else None
     media = await _claim_media(session, account, draft.media_ids)
     for item in media:
         if item.id in draft.alt_texts:
@@ -196,6 +200,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         quote_state=quote_state,
         published=utcnow(),
     )
+    if verdict is not None and verdict.needs_accept and parent is not None and not parent.is_local:
+        post.approval = Approval.PENDING  # sent to the parent's author alone until they accept it (decision 0063)
     post.ap_id = urls.post_id(account.username, post.id)
     post.url = urls.post_url(account.username, post.id)
     session.add(post)
@@ -226,7 +232,9 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     activity = create_activity(view, urls)
     audience = await post_audience(session, view, parent_author)
     quoted_author = await session.get(Actor, quoted.author_id) if quoted is not None else None
-    if quoted_author is not None and not quoted_author.is_local and post.visibility != Visibility.DIRECT:
+    if post.approval == Approval.PENDING and parent_author is not None:
+        audience = [inbox_of(parent_author)]
+    elif quoted_author is not None and not quoted_author.is_local and post.visibility != Visibility.DIRECT:
         audience.append(inbox_of(quoted_author))  # the quoted author's server learns of the quote (Mastodon does)
     await queue_activity(session, author, activity, audience, local_base_url=urls.base_url)
     if quoted is not None and quote_state == QuoteState.PENDING:
@@ -248,6 +256,16 @@ async def republish_post(session: AsyncSession, urls: Urls, post: Post, also: Se
     inboxes = await post_audience(session, view, await _parent_author(session, post))
     inboxes += [inbox_of(actor) for actor in also if not actor.is_local]
     await queue_activity(session, view.author, activity, inboxes, local_base_url=urls.base_url)
+    await bump(session, POSTS)
+
+
+async def send_approved_reply(session: AsyncSession, urls: Urls, author: Actor, post: Post) -> None:
+    """A reply that waited for approval was accepted: its ``Create`` goes out again, now to everyone it
+    addresses, and its Note carries ``approvedBy`` (GoToSocial's flow, decision 0063)."""
+    (view,) = await load_post_views(session, [post])
+    activity = create_activity(view, urls)
+    audience = await post_audience(session, view, await _parent_author(session, post))
+    await queue_activity(session, author, activity, audience, local_base_url=urls.base_url, again=True)
     await bump(session, POSTS)
 
 

@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from activitypub.errors import InvalidDocumentError
 from activitypub.vocab import ACTOR_TYPES, audience, get_types
+from fediverse.core.interaction_policy import REPLY
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
 from fediverse.federation.actors_in import actor_fields, host_of, webfinger_address
@@ -17,6 +18,7 @@ from fediverse.federation.inbox.context import IngestContext, embedded_object, o
 from fediverse.federation.notes_in import QUOTE_FIELDS, RemoteNote, parse_note
 from fediverse.federation.resolve import replace_attachments, store_remote_note, upsert_actor
 from fediverse.federation.threads import queue_parent_fetch, queue_quote_fetch
+from fediverse.social.approvals import accept_if_awaited
 from fediverse.social.edits import keep_version
 from fediverse.social.notifications import notify
 from storage.cache import POSTS, bump
@@ -130,6 +132,10 @@ async def create_note(
         )
         context.stored(post.ap_id)
         await _notify_locals(context, session, post, actor, remote, local_addressees)
+        if post.in_reply_to_ap_id and context.urls.is_local(post.in_reply_to_ap_id):
+            parent = await post_by_id(session, post.in_reply_to_ap_id)
+            if parent is not None:
+                await accept_if_awaited(session, context.urls, parent, actor, REPLY, post.id, note)
         # The parent and the quoted post we lack are fetched by the worker (ThreadFetchQueue), never inside
         # this transaction.
         await queue_parent_fetch(session, context.urls, post)
@@ -187,6 +193,7 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
             "generation",
             "mood_word",
             "language",
+            "interaction_policy",
             "raw",
             *QUOTE_FIELDS,
         ):

@@ -7,9 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from fediverse.core.interaction_policy import BOOSTABLE, LIKE
 from fediverse.federation.actors_in import parse_datetime
 from fediverse.federation.inbox.context import IngestContext, embedded_object, object_id, post_by_id, reload
-from fediverse.social.interactions import BOOSTABLE, receive_announce, receive_like
+from fediverse.social.approvals import accept_if_awaited
+from fediverse.social.interactions import receive_announce, receive_like
 from storage.models import Actor, Follow, FollowState
 from storage.types import utcnow
 
@@ -23,7 +25,10 @@ async def handle_like(context: IngestContext, actor: Actor, activity: dict[str, 
         post = await post_by_id(session, target)
         if post is None or post.deleted_at is not None:
             return
-        await receive_like(session, await reload(session, actor), post, str(activity["id"]))
+        liker = await reload(session, actor)
+        like = await receive_like(session, liker, post, str(activity["id"]))
+        if like is not None and like.id is not None:
+            await accept_if_awaited(session, context.urls, post, liker, LIKE, like.id, activity)
 
 
 async def handle_announce(context: IngestContext, actor: Actor, activity: dict[str, Any]) -> None:

@@ -21,7 +21,9 @@ from starlette.routing import Route
 from activitypub.vocab import PUBLIC_ALIASES, audience, with_context
 from fediverse.core.audience import OPEN_VISIBILITIES, may_read_activity, may_read_post
 from fediverse.core.errors import NotFound
+from fediverse.core.interaction_policy import LIKE, REPLY
 from fediverse.federation.documents import collection_page, tombstone_document
+from fediverse.federation.interaction_policies import AUTHORIZATION_PATHS, authorization_document
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.quotes import quote_authorization_document
 from fediverse.reads.post_views import load_post_views
@@ -29,7 +31,7 @@ from fediverse.services import Services
 from fediverse.web.activitypub.signed_fetch import Reader, authorize_fetch, authorize_read
 from fediverse.web.params import path_id, query_id
 from fediverse.web.responses import wants_activity_json
-from storage.models import Account, Actor, OutboxActivity, Post, QuoteAuthorization
+from storage.models import Account, Actor, Like, OutboxActivity, Post, QuoteAuthorization
 
 REPLIES_PAGE_SIZE = 20
 
@@ -215,10 +217,44 @@ async def quote_authorization(request: Request) -> Response:
     return reader.respond(with_context(document))
 
 
+async def authorization(request: Request) -> Response:
+    """An approval of a remote account's reply or like of one of our posts (the ``result`` of the ``Accept``
+    we sent; GoToSocial dereferences it to check an ``approvedBy``, decision 0063). It names only the
+    interaction and the post, so it is served as a public document."""
+    services: Services = request.state.services
+    await authorize_fetch(request)
+    username = request.path_params["username"]
+    kind = {path: kind for kind, path in AUTHORIZATION_PATHS.items()}.get(request.path_params["kind"])
+    row_id = path_id(request, "row_id")
+    found: tuple[str | None, str, int] | None = None
+    async with services.db.session() as session:
+        if kind == LIKE:
+            like = await session.get(Like, row_id)
+            liked = await session.get(Post, like.post_id) if like is not None else None
+            if like is not None and liked is not None:
+                found = (like.ap_id, liked.ap_id, liked.author_id)
+        elif kind == REPLY:
+            reply = await session.get(Post, row_id)
+            parent = await session.get(Post, reply.in_reply_to_id) if reply and reply.in_reply_to_id else None
+            if reply is not None and parent is not None and reply.deleted_at is None:
+                found = (reply.ap_id, parent.ap_id, parent.author_id)
+        owner = await session.get(Actor, found[2]) if found else None
+    if kind is None or found is None or owner is None or not owner.is_local or owner.username != username:
+        raise NotFound("No such authorization.")
+    assert owner.id is not None
+    interaction_id, target_id, _ = found
+    reader = await authorize_read(request, owner.id, public=True)
+    authorization_id = services.urls.authorization_id(username, request.path_params["kind"], row_id)
+    return reader.respond(
+        with_context(authorization_document(kind, authorization_id, owner.ap_id, interaction_id or "", target_id))
+    )
+
+
 routes = [
     Route("/users/{username}/statuses/{post_id:id}", note),
     Route("/users/{username}/statuses/{post_id:id}/activity", note_activity),
     Route("/users/{username}/statuses/{post_id:id}/replies", replies),
     Route("/users/{username}/activities/{token}", activity),
     Route("/users/{username}/quote_authorizations/{authorization_id:id}", quote_authorization),
+    Route("/users/{username}/authorizations/{kind}/{row_id:id}", authorization),
 ]

@@ -170,12 +170,12 @@ def tag(name: str, urls: Urls) -> Json:
     return {"name": name, "url": urls.tag_url(name)}
 
 
-def reverie_block(card: PostCard) -> Json | None:
-    """What only Reverie has: how the image was painted (prompt only when shown), mood, remix source."""
+def reverie_block(card: PostCard) -> Json:
+    """What only Reverie has: how the image was painted (prompt only when shown), mood, remix source; what
+    the viewer may do under the post's interaction policy, and a reply's standing with the author it answers
+    (decision 0063)."""
     post = card.post
     generation = card.generation
-    if not generation and not post.mood_emoji and not post.mood_word and not post.remix_of_ap_id:
-        return None
     digital_source = next((media.digital_source_type for media in card.view.media if media.digital_source_type), None)
     return {
         "prompt": card.prompt,
@@ -187,6 +187,12 @@ def reverie_block(card: PostCard) -> Json | None:
         "remix_of": post.remix_of_ap_id,
         "ai_generated": bool(generation) or digital_source is not None,
         "digital_source_type": digital_source,
+        "interaction_policy": {
+            "can_reply": card.permissions.reply.permission.value,
+            "can_reblog": card.permissions.boost.permission.value,
+            "can_favourite": card.permissions.like.permission.value,
+        },
+        "approval": post.approval or ("approved" if post.approved_by else None),
     }
 
 

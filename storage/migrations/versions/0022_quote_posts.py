@@ -2,7 +2,7 @@
 QuoteAuthorizations we issue (FEP-044f, decision 0064)
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-03 13:12:34.539247
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

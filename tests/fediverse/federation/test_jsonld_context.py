@@ -205,6 +205,7 @@ def test_every_document_we_serve_expands_without_losing_a_term(served: dict[str,
     assert note["attachment"][0]["focalPoint"] and note["attachment"][0]["digitalSourceType"]
     assert [tag["type"] for tag in note["tag"]].count("Label") == 1 and note["attachment"][0]["tag"]
     assert served["instance actor"]["implements"] and served["actor"]["generator"]["implements"]
+    assert note["interactionPolicy"]["canReply"]["automaticApproval"]  # GoToSocial's terms (decision 0063)
     # Then a processor in this mode expands each without error, and keeps every term and value
     lost = {name: found for name, document in served.items() if (found := problems(document, mode))}
     assert lost == {}
