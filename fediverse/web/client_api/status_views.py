@@ -67,7 +67,11 @@ async def render_statuses(services: Services, viewer: Account | None, entries: S
     rendered = []
     for card in loaded.cards:
         own = viewer is not None and card.post.author_id == viewer.actor_id
-        found = [] if own or not loaded.filters else matches(loaded.filters, card.view, [card.entry_id, card.post.id])
+        found = (
+            []
+            if own or not loaded.filters
+            else matches(loaded.filters, card.view, list(dict.fromkeys((card.entry_id, card.post.id))))
+        )
         rendered.append(
             status(
                 card,

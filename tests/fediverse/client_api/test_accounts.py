@@ -436,7 +436,7 @@ def test_preferences_and_empty_lists(client: TestClient, make_user: Users, token
     assert client.get("/api/v1/preferences", headers=token_for(ana, "write")).status_code == 403
     for path in ("/api/v1/endorsements", "/api/v1/featured_tags"):
         assert client.get(path, headers=token_for(ana)).json() == []
-    for suffix in ("featured_tags", "lists", "identity_proofs"):
+    for suffix in ("featured_tags", "identity_proofs"):
         assert client.get(f"/api/v1/accounts/{ana.actor_id}/{suffix}").json() == []
         assert client.get(f"/api/v1/accounts/31337/{suffix}").json() == NOT_FOUND
 
