@@ -23,6 +23,7 @@ from fediverse.federation.outbox import follower_inboxes, inbox_of, queue_activi
 from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
+from fediverse.social import idempotency
 from fediverse.social.edits import keep_version
 from fediverse.social.moves import ensure_can_post
 from fediverse.social.notifications import notify
@@ -67,6 +68,7 @@ class PostDraft:
     generation: dict[str, Any] | None = None
     remix_of_ap_id: str | None = None
     alt_texts: dict[int, str] = field(default_factory=dict)
+    idempotency_key: str | None = None  # the client API's ``Idempotency-Key`` (``social.idempotency``)
 
 
 def check_draft(draft: PostDraft) -> None:
@@ -156,6 +158,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     author = await session.get(Actor, account.actor_id)
     assert author is not None and author.id is not None
     ensure_can_post(author)
+    if draft.idempotency_key is not None:
+        await idempotency.claim(session, account.id or 0, draft.idempotency_key)
     parent = draft.in_reply_to
     if parent is not None and parent.deleted_at is not None:
         raise BadRequest("The post you reply to has been deleted.")
@@ -216,6 +220,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     await queue_activity(
         session, author, activity, await post_audience(session, view, parent_author), local_base_url=urls.base_url
     )
+    if draft.idempotency_key is not None:
+        await idempotency.remember(session, account.id or 0, draft.idempotency_key, post.id)
     await bump(session, POSTS)
     return post
 

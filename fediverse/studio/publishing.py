@@ -48,6 +48,7 @@ class Composition:
     in_reply_to: str | None = None
     remix_of: str | None = None
     language: str | None = "en"
+    idempotency_key: str | None = None
 
 
 def read_composition(body: Mapping[str, Any]) -> Composition:
@@ -113,6 +114,7 @@ async def publish_composition(services: Services, account: Account, composition:
         remix_of_ap_id=composition.remix_of or _remix_source(generation),
         alt_texts=alt_texts,
         language=composition.language,
+        idempotency_key=composition.idempotency_key,
     )
     check_draft(draft)
     if composition.hide_prompt:
