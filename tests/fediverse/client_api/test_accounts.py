@@ -378,8 +378,8 @@ def test_statuses_pages_with_link_headers(client: TestClient, make_user: Users) 
     assert _ids(client.get(path, params={"limit": "zero"})) == newest_first
     assert client.get(path, params={"max_id": newest_first[-1]}).json() == []
     assert "link" not in client.get(path, params={"max_id": newest_first[-1]}).headers
-    assert client.get(path, params={"max_id": "nope"}).status_code == 400
-    assert client.get(path, params={"max_id": "99999999999999999999"}).status_code == 400
+    assert client.get(path, params={"max_id": "nope"}).json() == []  # as Rails reads it: compared with NULL
+    assert _ids(client.get(path, params={"max_id": "99999999999999999999"})) == newest_first  # no bound
 
 
 def test_statuses_of_unknown_or_blocking_accounts(client: TestClient, make_user: Users, token_for: Tokens) -> None:
