@@ -30,6 +30,7 @@ from fediverse.reads.threads import ancestors, descendants
 from fediverse.reads.timelines import Entry
 from fediverse.services import Services
 from fediverse.social import actions, idempotency
+from fediverse.social.posts import MAX_ATTACHMENTS
 from fediverse.studio.drafts import MAX_ALT_TEXT
 from fediverse.studio.publishing import Composition, publish_composition
 from fediverse.web.client_api.auth import optional_user, require_user
@@ -327,9 +328,9 @@ async def _current_media_ids(services: Services, post: Post) -> list[int]:
 
 
 async def edit_status(request: Request) -> Response:
-    """``PUT /api/v1/statuses/:id``: text, content warning, sensitivity, and the alt texts and focal points of
-    the attached images (``media_attributes[]``). The images themselves stay: ``media_ids`` may only name
-    the attached ones."""
+    """``PUT /api/v1/statuses/:id``: text, content warning, sensitivity, the images (``media_ids``: attached
+    ones to keep and the caller's uploads to add, in order; absent keeps them) and their alt texts and focal
+    points (``media_attributes[]``)."""
     account = await require_user(request, "write:statuses")
     services: Services = request.state.services
     post = await own_post(request, account)
@@ -337,8 +338,11 @@ async def edit_status(request: Request) -> Response:
     if "poll" in params:
         raise UnprocessableEntity("Polls are not supported on this server.")
     attached = await _current_media_ids(services, post)
-    if "media_ids" in params and set(params.ids("media_ids")) != set(attached):
-        raise UnprocessableEntity("Adding or removing images in an edit is not supported; edit their descriptions.")
+    media_ids = params.ids("media_ids") if "media_ids" in params else None
+    if media_ids is not None and len(media_ids) > MAX_ATTACHMENTS:
+        raise UnprocessableEntity(f"A post holds at most {MAX_ATTACHMENTS} images.")
+    if media_ids is not None:
+        attached = media_ids
     alt_texts: dict[int, str] = {}
     focal_points: dict[int, tuple[float, float]] = {}
     for attributes in params.objects("media_attributes"):
@@ -364,6 +368,7 @@ async def edit_status(request: Request) -> Response:
             sensitive=sensitive if sensitive is not None else post.sensitive,
             alt_texts=alt_texts,
             focal_points=focal_points,
+            media_ids=media_ids,
         )
     except BadRequest as error:
         raise UnprocessableEntity(str(error)) from error

@@ -145,7 +145,9 @@ def test_list_timeline_follows_replies_policy_and_exclusive(
     assert own in _ids(client.get(timeline, headers=headers))
 
 
-def test_lists_of_an_account_need_a_user(client: TestClient, make_user: Callable[..., Account], token_for: Headers) -> None:
+def test_lists_of_an_account_need_a_user(
+    client: TestClient, make_user: Callable[..., Account], token_for: Headers
+) -> None:
     ana = make_user("ana")
     assert client.get(f"/api/v1/accounts/{ana.actor_id}/lists").status_code == 401
     assert client.get(f"/api/v1/accounts/{ana.actor_id}/lists", headers=token_for(ana)).json() == []
