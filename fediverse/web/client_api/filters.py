@@ -1,6 +1,8 @@
 """Custom filters (docs/client-api.md): Mastodon 4's ``/api/v2/filters`` with their keywords and chosen
-statuses, and the older ``/api/v1/filters`` over the same rows (one keyword seen as one filter). The rules
-are ``fediverse.social.filters``'s; matching is ``fediverse.reads.filters``'s."""
+statuses (one of them at Mastodon's ``/api/v2/filters/keywords/:id`` and ``/api/v2/filters/statuses/:id``,
+also answered as ``/api/v2/filter_keywords/:id`` and ``/api/v2/filter_statuses/:id``), and the older
+``/api/v1/filters`` over the same rows (one keyword seen as one filter). The rules are
+``fediverse.social.filters``'s; matching is ``fediverse.reads.filters``'s."""
 
 from __future__ import annotations
 
@@ -325,8 +327,10 @@ routes: list[BaseRoute] = [
     Route("/api/v2/filters/{id:id}", update, methods=["PUT"]),
     Route("/api/v2/filters/{id:id}", destroy, methods=["DELETE"]),
     Route("/api/v2/filters/{id:id}/keywords", keywords, methods=["GET", "POST"]),
+    Route("/api/v2/filters/keywords/{id:id}", keyword, methods=["GET", "PUT", "DELETE"]),
     Route("/api/v2/filter_keywords/{id:id}", keyword, methods=["GET", "PUT", "DELETE"]),
     Route("/api/v2/filters/{id:id}/statuses", statuses, methods=["GET", "POST"]),
+    Route("/api/v2/filters/statuses/{id:id}", status, methods=["GET", "DELETE"]),
     Route("/api/v2/filter_statuses/{id:id}", status, methods=["GET", "DELETE"]),
     Route("/api/v1/filters", v1_index, methods=["GET"]),
     Route("/api/v1/filters", v1_create, methods=["POST"]),
