@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from fediverse.federation.notes import PostView
 from fediverse.federation.sanitize import html_to_text
+from fediverse.reads.cards import PostCard
 from storage.models import CustomFilter, FilterKeyword, FilterStatus
 from storage.types import utcnow
 
@@ -128,3 +129,37 @@ def matches(
         if keyword_matches or status_matches:
             found.append(FilterMatch(active, keyword_matches, status_matches))
     return found
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A page of cards after the viewer's filters: ``cards`` to show, and the titles of the ``warn`` (or
+    ``blur``) filters each shown card matched, by entry id (drawn behind a warning)."""
+
+    cards: list[PostCard]
+    warnings: dict[int, list[str]]
+
+
+def screen(
+    session: Session, account_id: int, viewer_actor_id: int, cards: Sequence[PostCard], context: str
+) -> Screened:
+    """Apply the account's filters of ``context`` to a page of our pages' cards: what a ``hide`` filter
+    matches is left out, what another matches is shown behind a warning naming the filters. The viewer's
+    own posts are never filtered."""
+    filters = active_filters(session, account_id)
+    if not filters:
+        return Screened(list(cards), {})
+    shown: list[PostCard] = []
+    warnings: dict[int, list[str]] = {}
+    for card in cards:
+        found = (
+            []
+            if card.post.author_id == viewer_actor_id
+            else matches(filters, card.view, list(dict.fromkeys((card.entry_id, card.post.id))), context)
+        )
+        if any(match.hides for match in found):
+            continue
+        shown.append(card)
+        if found:
+            warnings[card.entry_id] = [match.active.row.title for match in found]
+    return Screened(shown, warnings)
