@@ -286,3 +286,28 @@ def _last_update(client: TestClient, ap_id: str) -> dict[str, Any]:
             return found.payload
 
     return run_in_app(client, read)
+
+
+def test_the_author_takes_a_picture_out_from_the_post_page(
+    client: TestClient, make_user: Callable[..., Account], token_for: Headers
+) -> None:
+    ana = make_user("ana", password=PASSWORD)
+    first, second = upload(client, ana, "a blue door"), upload(client, ana, "a red door")
+    posted = client.post(
+        "/api/v1/statuses",
+        json={"status": "doors", "media_ids": [str(first.id), str(second.id)]},
+        headers=token_for(ana),
+    ).json()
+    edit_url = f"/posts/{posted['id']}/edit"
+    token = sign_in(client, "ana")
+    assert f'name="remove_{second.id}"' in client.get(edit_url, headers=BROWSER).text
+    saved = client.post(
+        edit_url,
+        data={"csrf_token": token, "caption": "one door", f"remove_{second.id}": "on"},
+        headers=BROWSER,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    status = client.get(f"/api/v1/statuses/{posted['id']}").json()
+    assert [item["id"] for item in status["media_attachments"]] == [str(first.id)]
+    assert _updates_of(client, posted["uri"]) == 1
