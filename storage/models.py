@@ -866,3 +866,66 @@ class PostChange(SQLModel, table=True):
     announce_id: int | None = Field(default=None, sa_type=BigInteger)  # "unboost": the boost's status id
     actor_id: int | None = Field(default=None, sa_type=BigInteger)  # "unboost": who had boosted
     changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+
+
+# Lists and filters (docs/client-api.md): an account's own ways of reading, never federated.
+
+
+class AccountList(SQLModel, table=True):
+    """A list of followed accounts with its own timeline (Mastodon's ``List``)."""
+
+    __tablename__ = "account_lists"
+
+    id: int = Field(default_factory=new_snowflake, primary_key=True, sa_type=BigIntId)
+    account_id: int = Field(foreign_key="accounts.id", index=True, sa_type=BigIntId)
+    title: str = Field(max_length=255)
+    replies_policy: str = Field(default="list", max_length=16)  # "followed", "list" or "none"
+    exclusive: bool = False  # members' posts are left out of the home timeline
+    created_at: datetime = _created()
+
+
+class ListMember(SQLModel, table=True):
+    """An account on a list. It counts only while the list's owner follows it."""
+
+    __tablename__ = "list_members"
+    __table_args__ = (Index("ix_list_members_actor_id", "actor_id"),)
+
+    list_id: int = Field(foreign_key="account_lists.id", primary_key=True, sa_type=BigIntId)
+    actor_id: int = Field(foreign_key="actors.id", primary_key=True, sa_type=BigIntId)
+    created_at: datetime = _created()
+
+
+class CustomFilter(SQLModel, table=True):
+    """A filter of what an account reads (Mastodon's ``CustomFilter``): keywords or chosen posts, in some
+    contexts, with a warning or hidden."""
+
+    __tablename__ = "custom_filters"
+
+    id: int = Field(default_factory=new_snowflake, primary_key=True, sa_type=BigIntId)
+    account_id: int = Field(foreign_key="accounts.id", index=True, sa_type=BigIntId)
+    title: str = Field(max_length=255)
+    context: list[str] = Field(default_factory=list, sa_type=JsonDocument, nullable=False)
+    action: str = Field(default="warn", max_length=8)  # "warn", "hide" or "blur"
+    expires_at: datetime | None = _ts()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class FilterKeyword(SQLModel, table=True):
+    __tablename__ = "filter_keywords"
+
+    id: int = Field(default_factory=new_snowflake, primary_key=True, sa_type=BigIntId)
+    filter_id: int = Field(foreign_key="custom_filters.id", index=True, sa_type=BigIntId)
+    keyword: str = Field(max_length=512)
+    whole_word: bool = True
+    created_at: datetime = _created()
+
+
+class FilterStatus(SQLModel, table=True):
+    __tablename__ = "filter_statuses"
+    __table_args__ = (UniqueConstraint("filter_id", "post_id"),)
+
+    id: int = Field(default_factory=new_snowflake, primary_key=True, sa_type=BigIntId)
+    filter_id: int = Field(foreign_key="custom_filters.id", index=True, sa_type=BigIntId)
+    post_id: int = Field(foreign_key="posts.id", index=True, sa_type=BigIntId)
+    created_at: datetime = _created()

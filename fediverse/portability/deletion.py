@@ -40,6 +40,8 @@ from fediverse.federation.activities import delete_actor_activity
 from fediverse.federation.outbox import queue_activity
 from fediverse.portability.archives import archives_folder
 from fediverse.services import Services
+from fediverse.social.filters import delete_all_filters
+from fediverse.social.lists import delete_all_lists
 from fediverse.social.removals import PURGE_STEP, forget_actor, tombstone_posts
 from storage.cache import ACCOUNTS, POSTS, bump
 from storage.db import Database
@@ -230,6 +232,8 @@ async def purge_account(services: Services, account_id: int, *, step: int = PURG
             delete(IdempotencyKey).where(col(IdempotencyKey.account_id) == account_id),
         ):
             await session.execute(statement)
+        await session.run_sync(delete_all_lists, account_id)
+        await session.run_sync(delete_all_filters, account_id)
         account.avatar_media_id = account.header_media_id = None
         await bump(session, ACCOUNTS)
     tombstoned = 0

@@ -25,7 +25,7 @@ from sqlmodel import col
 from fediverse.core.blocking import not_blocked_between, not_hidden_from
 from fediverse.core.visibility import OPEN, followed_ids, visible_to
 from storage.columns import key_col
-from storage.models import Actor, Announce, Bookmark, Like, Post, PostMedia, PostTag
+from storage.models import Account, AccountList, Actor, Announce, Bookmark, Like, ListMember, Post, PostMedia, PostTag
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 60
@@ -161,10 +161,15 @@ async def home_timeline(
     limit: int = PAGE_SIZE,
 ) -> TimelinePage:
     """Posts and boosts by the accounts ``actor_id`` follows, and its own; replies only within that circle.
-    Nothing by accounts it blocks or mutes (or that block it), nor boosts of their posts."""
+    Nothing by accounts it blocks or mutes (or that block it), nor boosts of their posts, nor posts and
+    boosts by the members of its exclusive lists (those are read in the list)."""
     limit = _clamp(limit)
     window = Window(max_id, since_id, min_id)
-    circle = or_(col(Post.author_id).in_(followed_ids(actor_id)), col(Post.author_id) == actor_id)
+    listed = _exclusively_listed(actor_id)
+    circle = and_(
+        or_(col(Post.author_id).in_(followed_ids(actor_id)), col(Post.author_id) == actor_id),
+        col(Post.author_id).not_in(listed),
+    )
     parent = aliased(Post)
     in_circle = select(col(parent.id)).where(
         or_(col(parent.author_id).in_(followed_ids(actor_id)), col(parent.author_id) == actor_id)
@@ -180,13 +185,75 @@ async def home_timeline(
         limit,
         window,
     )
-    boosters = or_(col(Announce.actor_id).in_(followed_ids(actor_id)), col(Announce.actor_id) == actor_id)
+    boosters = and_(
+        or_(col(Announce.actor_id).in_(followed_ids(actor_id)), col(Announce.actor_id) == actor_id),
+        col(Announce.actor_id).not_in(listed),
+    )
     boosts = _boosts_branch(
         and_(boosters, not_hidden_from(Announce.actor_id, actor_id), not_hidden_from(Post.author_id, actor_id)),
         window,
         limit,
     )
     return await _run(session, [posts, boosts], limit, window)
+
+
+def _exclusively_listed(actor_id: int) -> ColumnElement[int]:
+    """Members of the exclusive lists of the account whose actor is ``actor_id``."""
+    owner = select(col(Account.id)).where(col(Account.actor_id) == actor_id).scalar_subquery()
+    return (
+        select(col(ListMember.actor_id))
+        .join(AccountList, col(AccountList.id) == col(ListMember.list_id))
+        .where(col(AccountList.account_id) == owner, col(AccountList.exclusive).is_(True))
+        .scalar_subquery()
+    )
+
+
+def list_member_ids(list_id: int, owner_actor_id: int) -> ColumnElement[int]:
+    """The actor ids on a list that its owner still follows, as a subquery (a member counts while followed)."""
+    return (
+        select(col(ListMember.actor_id))
+        .where(col(ListMember.list_id) == list_id, col(ListMember.actor_id).in_(followed_ids(owner_actor_id)))
+        .scalar_subquery()
+    )
+
+
+def list_page(
+    session: Session, owned: AccountList, owner_actor_id: int, window: Window, limit: int = PAGE_SIZE
+) -> TimelinePage:
+    """A list's timeline: its members' posts the owner may see, and their boosts, newest first. Replies
+    follow the list's ``replies_policy``: a reply to oneself or to the owner always shows; otherwise
+    ``followed`` shows replies to anyone the owner follows, ``list`` replies to the list's members,
+    ``none`` no other replies. Blocks and mutes hold as in the home timeline."""
+    limit = _clamp(limit)
+    listed = list_member_ids(owned.id, owner_actor_id)
+    parent = aliased(Post)
+    replied_to = [col(parent.author_id) == col(Post.author_id), col(parent.author_id) == owner_actor_id]
+    if owned.replies_policy == "followed":
+        replied_to.append(col(parent.author_id).in_(followed_ids(owner_actor_id)))
+    elif owned.replies_policy == "list":
+        replied_to.append(col(parent.author_id).in_(listed))
+    allowed_replies = select(col(parent.id)).where(or_(*replied_to))
+    posts = _posts_branch(
+        and_(
+            col(Post.author_id).in_(listed),
+            visible_to(owner_actor_id),
+            not_hidden_from(Post.author_id, owner_actor_id),
+            or_(col(Post.in_reply_to_ap_id).is_(None), col(Post.in_reply_to_id).in_(allowed_replies)),
+        ),
+        window.max_id,
+        limit,
+        window,
+    )
+    boosts = _boosts_branch(
+        and_(
+            col(Announce.actor_id).in_(listed),
+            not_hidden_from(Announce.actor_id, owner_actor_id),
+            not_hidden_from(Post.author_id, owner_actor_id),
+        ),
+        window,
+        limit,
+    )
+    return _page(session, [posts, boosts], limit, None, window)
 
 
 def _for_viewer(where: ColumnElement[bool], viewer_actor_id: int | None) -> ColumnElement[bool]:

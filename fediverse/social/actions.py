@@ -218,13 +218,16 @@ async def publish(services: Services, username: str, draft: posts.PostDraft) -> 
 
 
 async def edit_post(services: Services, username: str, reference: str, **changes: Any) -> Post:
-    """Change a post's caption, content warning, alt texts or focal points (``fediverse.social.posts.edit_post``'s
-    keywords) and send ``Update{Note}`` to everyone who received it."""
+    """Change a post's caption, content warning, images, alt texts or focal points
+    (``fediverse.social.posts.edit_post``'s keywords) and send ``Update{Note}`` to everyone who received it."""
     account, _ = await load_account(services, username)
     post = await find_post(services, reference)
     async with services.db.transaction() as session:
-        edited = await posts.edit_post(session, services.urls, account, await _attach(session, post), **changes)
+        edited, dropped = await posts.edit_post(
+            session, services.urls, account, await _attach(session, post), **changes
+        )
     services.wake_worker("deliveries")
+    await forget_files(services.db, services.media, dropped)  # images taken out, after the commit
     return edited
 
 

@@ -14,6 +14,7 @@ from sqlmodel import col
 from activitypub.vocab import JsonObject
 from fediverse.core.errors import BadRequest, Forbidden, NotFound
 from fediverse.core.interaction_policy import REPLY
+from fediverse.core.media_files import keys_of
 from fediverse.core.text import MAX_CAPTION_LENGTH, MentionTarget, extract_hashtags, normalize_tag, render_text
 from fediverse.core.urls import Urls
 from fediverse.core.visibility import can_see
@@ -25,6 +26,7 @@ from fediverse.federation.quotes import fallback_html
 from fediverse.federation.threads import link_replies
 from fediverse.generation.provenance import describe_generation
 from fediverse.reads.post_views import load_post_views
+from fediverse.social import idempotency
 from fediverse.social.edits import keep_version
 from fediverse.social.interactions import permitted
 from fediverse.social.moves import ensure_can_post
@@ -75,6 +77,7 @@ class PostDraft:
     alt_texts: dict[int, str] = field(default_factory=dict)
     #: The post this one quotes (decision 0064); its author's policy is checked when publishing.
     quote_of: Post | None = None
+    idempotency_key: str | None = None  # the client API's ``Idempotency-Key`` (``social.idempotency``)
 
 
 def check_draft(draft: PostDraft) -> None:
@@ -166,6 +169,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     author = await session.get(Actor, account.actor_id)
     assert author is not None and author.id is not None
     ensure_can_post(author)
+    if draft.idempotency_key is not None:
+        await idempotency.claim(session, account.id or 0, draft.idempotency_key)
     parent = draft.in_reply_to
     if parent is not None and parent.deleted_at is not None:
         raise BadRequest("The post you reply to has been deleted.")
@@ -239,6 +244,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
     await queue_activity(session, author, activity, audience, local_base_url=urls.base_url)
     if quoted is not None and quote_state == QuoteState.PENDING:
         await request_quote(session, urls, author, post, quoted)
+    if draft.idempotency_key is not None:
+        await idempotency.remember(session, account.id or 0, draft.idempotency_key, post.id)
     await bump(session, POSTS)
     return post
 
@@ -315,13 +322,17 @@ async def edit_post(
     sensitive: bool = False,
     alt_texts: dict[int, str] | None = None,
     focal_points: dict[int, tuple[float, float]] | None = None,
-) -> Post:
-    """Change a local post's caption, content warning, alt texts or focal points, and send ``Update{Note}``.
-    The post as it was is kept as a ``PostEdit`` (its history)."""
+    media_ids: Sequence[int] | None = None,
+) -> tuple[Post, set[str]]:
+    """Change a local post's caption, content warning, images (``media_ids``: the attached ones to keep and
+    the author's drafts to add, in their new order), alt texts or focal points, and send ``Update{Note}``.
+    The post as it was is kept as a ``PostEdit`` (its history). Returns the post and the file keys of the
+    images taken out (deleted with their rows), to forget once the transaction has committed."""
     view = await _own_post_view(session, account, post)
+    wanted = [m.id or 0 for m in view.media] if media_ids is None else list(media_ids)
     draft = PostDraft(
         caption=caption,
-        media_ids=[m.id or 0 for m in view.media],
+        media_ids=wanted,
         visibility=post.visibility,
         content_warning=content_warning,
         sensitive=sensitive,
@@ -337,6 +348,9 @@ async def edit_post(
     kept_extra_tags = [tag for tag in view.tags if tag not in old_caption_tags]  # e.g. the automatic AI tag
     tags = list(dict.fromkeys([*extract_hashtags(caption), *kept_extra_tags]))
     await keep_version(session, post, view.media)
+    media, dropped = list(view.media), set[str]()
+    if media_ids is not None and wanted != [m.id for m in view.media]:
+        media, dropped = await _replace_media(session, account, post, view.media, wanted)
     post.content_html = compose_content(draft, urls, tags)
     if post.quote_ap_id:
         post.content_html += fallback_html(post.quote_ap_id)
@@ -344,17 +358,37 @@ async def edit_post(
     post.summary = content_warning.strip() or None
     post.sensitive = sensitive or bool(post.summary)
     post.edited_at = next_edit_time(post.edited_at or post.published, utcnow())
-    for media in view.media:
-        if alt_texts and media.id in alt_texts:
-            media.alt_text = alt_texts[media.id or 0][:1500]
-        if focal_points and media.id in focal_points:
-            media.focal_x, media.focal_y = (max(-1.0, min(1.0, value)) for value in focal_points[media.id or 0])
+    for item in media:
+        if alt_texts and item.id in alt_texts:
+            item.alt_text = alt_texts[item.id or 0][:1500]
+        if focal_points and item.id in focal_points:
+            item.focal_x, item.focal_y = (max(-1.0, min(1.0, value)) for value in focal_points[item.id or 0])
     await session.execute(delete(PostTag).where(col(PostTag.post_id) == post.id))
     session.add_all(PostTag(post_id=post.id, tag=tag) for tag in tags)
-    edited = PostView(post=post, author=view.author, media=view.media, tags=sorted(tags), mentions=view.mentions)
+    edited = PostView(post=post, author=view.author, media=media, tags=sorted(tags), mentions=view.mentions)
     note: JsonObject = note_document(edited, urls)
     activity = update_activity(new_activity_id(urls, account.username), view.author.ap_id, note, note["to"], note["cc"])
     audience = await post_audience(session, edited, await _parent_author(session, post))
     await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
     await bump(session, POSTS)
-    return post
+    return post, dropped
+
+
+async def _replace_media(
+    session: AsyncSession, account: Account, post: Post, attached: Sequence[Media], wanted: Sequence[int]
+) -> tuple[list[Media], set[str]]:
+    """Attach ``wanted`` in order: images already on the post stay, the author's drafts are claimed, the
+    images left out are deleted. Returns the new images and the removed ones' file keys."""
+    current = {item.id: item for item in attached}
+    added = await _claim_media(session, account, [media_id for media_id in wanted if media_id not in current])
+    by_id = {**current, **{item.id: item for item in added}}
+    removed = [item for item in attached if item.id not in set(wanted)]
+    await session.execute(delete(PostMedia).where(col(PostMedia.post_id) == post.id))
+    await session.flush()
+    session.add_all(
+        PostMedia(post_id=post.id, media_id=media_id, position=index) for index, media_id in enumerate(wanted)
+    )
+    if removed:
+        await session.execute(delete(Media).where(col(Media.id).in_([item.id for item in removed])))
+    await session.flush()
+    return [by_id[media_id] for media_id in wanted], {key for item in removed for key in keys_of(item)}

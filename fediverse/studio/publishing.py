@@ -50,6 +50,7 @@ class Composition:
     language: str | None = "en"
     #: The post this one quotes, by id or URL (decision 0064).
     quote_of: str | None = None
+    idempotency_key: str | None = None
 
 
 def read_composition(body: Mapping[str, Any]) -> Composition:
@@ -118,6 +119,7 @@ async def publish_composition(services: Services, account: Account, composition:
         alt_texts=alt_texts,
         language=composition.language,
         quote_of=quoted,
+        idempotency_key=composition.idempotency_key,
     )
     check_draft(draft)
     if composition.hide_prompt:

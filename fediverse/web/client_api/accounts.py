@@ -201,7 +201,7 @@ async def follow_list(request: Request) -> Response:
 
 
 async def empty_for_account(request: Request) -> Response:
-    """An account's featured tags, lists and identity proofs: we keep none (an unknown account is 404)."""
+    """An account's featured tags and identity proofs: we keep none (an unknown account is 404)."""
     await optional_user(request, "read:accounts")
     await path_account(request)
     return JSONResponse([])
@@ -239,7 +239,6 @@ routes: list[BaseRoute] = [
     Route(f"{_ID}/followers", follow_list),
     Route(f"{_ID}/following", follow_list),
     Route(f"{_ID}/featured_tags", empty_for_account),
-    Route(f"{_ID}/lists", empty_for_account),
     Route(f"{_ID}/identity_proofs", empty_for_account),
     Route("/api/v1/preferences", preferences),
     Route("/api/v1/endorsements", empty_own_list),

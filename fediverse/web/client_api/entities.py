@@ -9,14 +9,26 @@ pages show. Account ids are actor ids (local or remote alike), status ids are po
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from fediverse.core.urls import Urls
 from fediverse.imaging import ImagingOptions
 from fediverse.reads.cards import PostCard, QuoteCard, avatar_url, header_url, image_view
-from storage.models import Actor, Marker, Media, Notification, NotificationType, Post, Visibility
+from fediverse.reads.filters import FilterMatch
+from storage.models import (
+    Actor,
+    CustomFilter,
+    FilterKeyword,
+    FilterStatus,
+    Marker,
+    Media,
+    Notification,
+    NotificationType,
+    Post,
+    Visibility,
+)
 
 Json = dict[str, Any]
 
@@ -203,6 +215,7 @@ def status(
     parent_account_ids: Mapping[int, int] | None = None,
     bookmarked: Iterable[int] = (),
     pinned: Iterable[int] = (),
+    filtered: Sequence[Json] = (),
 ) -> Json:
     """Mastodon's ``Status`` for a card; a boost (``card.booster``) is wrapped as Mastodon does, the
     outer status being the boost and ``reblog`` the boosted post.
@@ -241,7 +254,7 @@ def status(
         "application": None,
         "poll": None,
         "card": None,
-        "filtered": [],
+        "filtered": list(filtered),
         "favourited": card.liked,
         "reblogged": card.boosted,
         "muted": False,
@@ -425,3 +438,51 @@ def hashtag(name: str, urls: Urls, *, following: bool | None = None) -> Json:
     if following is not None:
         found["following"] = following
     return found
+
+
+def filter_keyword(keyword: FilterKeyword) -> Json:
+    return {"id": str(keyword.id), "keyword": keyword.keyword, "whole_word": keyword.whole_word}
+
+
+def filter_status(chosen: FilterStatus) -> Json:
+    return {"id": str(chosen.id), "status_id": str(chosen.post_id)}
+
+
+def custom_filter(
+    row: CustomFilter, keywords: Sequence[FilterKeyword] | None, statuses: Sequence[FilterStatus] | None
+) -> Json:
+    """Mastodon's ``Filter`` (v2); in a ``FilterResult`` (``keywords`` and ``statuses`` None) it has
+    neither, as Mastodon leaves them out there."""
+    document: Json = {
+        "id": str(row.id),
+        "title": row.title,
+        "context": list(row.context),
+        "expires_at": iso(row.expires_at),
+        "filter_action": row.action,
+    }
+    if keywords is not None:
+        document["keywords"] = [filter_keyword(item) for item in keywords]
+    if statuses is not None:
+        document["statuses"] = [filter_status(item) for item in statuses]
+    return document
+
+
+def filter_result(match: FilterMatch) -> Json:
+    """Mastodon's ``FilterResult``."""
+    return {
+        "filter": custom_filter(match.active.row, None, None),
+        "keyword_matches": match.keyword_matches,
+        "status_matches": None if match.status_matches is None else [str(item) for item in match.status_matches],
+    }
+
+
+def v1_filter(keyword: FilterKeyword, row: CustomFilter) -> Json:
+    """Mastodon's ``V1::Filter``: one keyword seen as a filter (``irreversible`` is the ``hide`` action)."""
+    return {
+        "id": str(keyword.id),
+        "phrase": keyword.keyword,
+        "context": list(row.context),
+        "whole_word": keyword.whole_word,
+        "expires_at": iso(row.expires_at),
+        "irreversible": row.action == "hide",
+    }

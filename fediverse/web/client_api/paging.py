@@ -7,13 +7,12 @@ the items just after it (oldest first, returned newest first). ``Link`` carries 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-
-from fediverse.core.errors import BadRequest
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
@@ -32,17 +31,25 @@ class Page:
         return self.min_id if self.min_id is not None else self.since_id
 
 
+#: What Rails reads as a number: optional blanks and sign, then a digit (``"12abc"`` is 12, as ``to_i`` reads it).
+_LEADING_NUMBER = re.compile(r"\s*([+-]?\d+)")
+_NOTHING_ABOVE = 2**63 - 1
+
+
 def _id(request: Request, name: str) -> int | None:
+    """A cursor as Mastodon's Rails reads it, never an error: the leading number of the text; text with none
+    compares with NULL there, so the page is empty — a ``max_id`` of 0 here, a ``since_id``/``min_id`` above
+    every id. A ``max_id`` past every id is no bound, a ``since_id``/``min_id`` below 1 none either."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError as error:
-        raise BadRequest(f"{name} must be an id.") from error
-    if not 0 <= value < 2**63:
-        raise BadRequest(f"{name} is out of range.")
-    return value
+    found = _LEADING_NUMBER.match(raw)
+    if found is None:
+        return 0 if name == "max_id" else _NOTHING_ABOVE
+    value = int(found.group(1))
+    if name == "max_id":
+        return None if value > _NOTHING_ABOVE else max(value, 0)
+    return None if value < 1 else min(value, _NOTHING_ABOVE)
 
 
 def page_of(request: Request, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> Page:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
@@ -30,7 +29,8 @@ from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST
 from fediverse.reads.threads import ancestors, descendants
 from fediverse.reads.timelines import Entry
 from fediverse.services import Services
-from fediverse.social import actions
+from fediverse.social import actions, idempotency
+from fediverse.social.posts import MAX_ATTACHMENTS
 from fediverse.studio.drafts import MAX_ALT_TEXT
 from fediverse.studio.publishing import Composition, publish_composition
 from fediverse.web.client_api.auth import optional_user, require_user
@@ -41,8 +41,7 @@ from fediverse.web.client_api.params import Params, query_params, read_params
 from fediverse.web.client_api.status_views import render_status, render_statuses
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
-from storage.models import Account, Actor, Announce, IdempotencyKey, Media, Post, PostEdit, PostMedia
-from storage.types import utcnow
+from storage.models import Account, Actor, Announce, Media, Post, PostEdit, PostMedia
 
 #: Mastodon's language codes: ISO 639 (two or three letters), perhaps with a region or script.
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
@@ -154,41 +153,36 @@ def _idempotency_key(request: Request) -> str | None:
     return key if len(key) <= _KEY_LENGTH else hashlib.sha256(key.encode()).hexdigest()
 
 
-def _posted_with(session: Session, account_id: int, key: str) -> Post | None:
-    row = session.get(IdempotencyKey, (account_id, key))
-    if row is None:
-        return None
-    post = session.scalar(_POST, {"id": row.post_id})
-    return post if post is not None and post.deleted_at is None else None
-
-
-def _remember_key(session: Session, account_id: int, key: str, post_id: int) -> None:
-    """Remember which post a key made (a key reused after its post was deleted now names the new one)."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(IdempotencyKey).values(
-        account_id=account_id, key=key, post_id=post_id, created_at=utcnow()
-    )
-    session.execute(statement.on_conflict_do_update(index_elements=["account_id", "key"], set_={"post_id": post_id}))
-
-
 async def create_status(request: Request) -> Response:
+    """``POST /api/v1/statuses``. With an ``Idempotency-Key`` the key is claimed in the post's own
+    transaction (``social.idempotency``): a retry, or a second request racing the first, answers the post
+    the key made."""
     account = await require_user(request, "write:statuses")
     services: Services = request.state.services
     params = await read_params(request)
     key = _idempotency_key(request)
     account_id = account.id or 0
     if key is not None:
-        earlier = await services.db.read(lambda session: _posted_with(session, account_id, key))
+        earlier = await services.db.read(lambda session: idempotency.posted_with(session, account_id, key))
         if earlier is not None:
-            return JSONResponse(await render_status(services, account, earlier))
-    composition = await _composition(services, account, params)
+            return await _answer_post(services, account, earlier)
+    composition = replace(await _composition(services, account, params), idempotency_key=key)
     try:
         post = await publish_composition(services, account, composition)
+    except idempotency.AlreadyPosted as posted:
+        return await _answer_post(services, account, posted.post_id)
     except BadRequest as error:  # what the composer refuses, for clients a validation error
+        if key is not None:  # e.g. the images were just attached by a request with the same key
+            earlier = await services.db.read(lambda session: idempotency.posted_with(session, account_id, key))
+            if earlier is not None:
+                return await _answer_post(services, account, earlier)
         raise UnprocessableEntity(str(error)) from error
-    if key is not None:
-        await services.db.write(lambda session: _remember_key(session, account_id, key, post.id))
     return JSONResponse(await render_status(services, account, post))
+
+
+async def _answer_post(services: Services, account: Account, post_id: int) -> Response:
+    (found,) = await render_statuses(services, account, [Entry(post_id, post_id)])
+    return JSONResponse(found)
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -339,9 +333,9 @@ async def _current_media_ids(services: Services, post: Post) -> list[int]:
 
 
 async def edit_status(request: Request) -> Response:
-    """``PUT /api/v1/statuses/:id``: text, content warning, sensitivity, and the alt texts and focal points of
-    the attached images (``media_attributes[]``). The images themselves stay: ``media_ids`` may only name
-    the attached ones."""
+    """``PUT /api/v1/statuses/:id``: text, content warning, sensitivity, the images (``media_ids``: attached
+    ones to keep and the caller's uploads to add, in order; absent keeps them) and their alt texts and focal
+    points (``media_attributes[]``)."""
     account = await require_user(request, "write:statuses")
     services: Services = request.state.services
     post = await own_post(request, account)
@@ -349,8 +343,11 @@ async def edit_status(request: Request) -> Response:
     if "poll" in params:
         raise UnprocessableEntity("Polls are not supported on this server.")
     attached = await _current_media_ids(services, post)
-    if "media_ids" in params and set(params.ids("media_ids")) != set(attached):
-        raise UnprocessableEntity("Adding or removing images in an edit is not supported; edit their descriptions.")
+    media_ids = params.ids("media_ids") if "media_ids" in params else None
+    if media_ids is not None and len(media_ids) > MAX_ATTACHMENTS:
+        raise UnprocessableEntity(f"A post holds at most {MAX_ATTACHMENTS} images.")
+    if media_ids is not None:
+        attached = media_ids
     alt_texts: dict[int, str] = {}
     focal_points: dict[int, tuple[float, float]] = {}
     for attributes in params.objects("media_attributes"):
@@ -376,6 +373,7 @@ async def edit_status(request: Request) -> Response:
             sensitive=sensitive if sensitive is not None else post.sensitive,
             alt_texts=alt_texts,
             focal_points=focal_points,
+            media_ids=media_ids,
         )
     except BadRequest as error:
         raise UnprocessableEntity(str(error)) from error

@@ -1,5 +1,5 @@
 """Endpoints for what Reverie does not have, answering with the shape a client expects instead of a 404
-(apps treat a 404 on these as a broken server): filters, lists, announcements, trends, suggestions,
+(apps treat a 404 on these as a broken server): announcements, trends, suggestions,
 followed tags, conversations, scheduled posts, push subscriptions and translation languages.
 
 Each still checks the scope Mastodon asks for, so an app learns about a missing scope the same way.
@@ -52,9 +52,6 @@ async def _translation_languages(_request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/api/v1/filters", _empty_for_user("read:filters")),
-    Route("/api/v2/filters", _empty_for_user("read:filters")),
-    Route("/api/v1/lists", _empty_for_user("read:lists")),
     Route("/api/v1/announcements", _empty_for_user("read")),
     Route("/api/v1/trends", _empty_public),
     Route("/api/v1/trends/tags", _empty_public),

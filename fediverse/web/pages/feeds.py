@@ -18,6 +18,7 @@ from fediverse.core.accounts import any_account
 from fediverse.core.errors import NotFound
 from fediverse.core.text import normalize_tag
 from fediverse.reads.cards import load_cards
+from fediverse.reads.filters import Screened, screen
 from fediverse.reads.timelines import TimelinePage, home_timeline, public_timeline, tag_timeline
 from fediverse.services import Services
 from fediverse.web.pages.forms import is_htmx, see_other
@@ -29,21 +30,35 @@ from storage.models import Account
 Loader = Callable[[AsyncSession, int | None], Awaitable[TimelinePage]]
 
 
-async def _render_feed(
-    request: Request, account: Account | None, load: Loader, context: dict[str, object], *, shareable: bool = False
+async def render_feed(
+    request: Request,
+    account: Account | None,
+    load: Loader,
+    context: dict[str, object],
+    *,
+    filter_context: str,
+    shareable: bool = False,
+    template: str = "feed.html",
 ) -> Response:
+    """A page of a feed, with the viewer's filters of ``filter_context`` applied (``reads.filters.screen``:
+    hidden posts left out, the others matched behind a warning); the next page's link pages past them."""
     services: Services = request.state.services
     max_id = query_id(request, "max_id")
     viewer_actor_id = account.actor_id if account else None
     async with services.db.session() as session:
         page = await load(session, max_id)
         cards = await load_cards(session, services.urls, page.entries, viewer_actor_id)
+        screened = (
+            await session.run_sync(screen, account.id or 0, account.actor_id, cards, filter_context)
+            if account is not None
+            else Screened(cards, {})
+        )
     next_url = f"{request.url.path}?{urlencode({'max_id': page.next_max_id})}" if page.next_max_id else None
-    template = "partials/feed.html" if is_htmx(request) else "feed.html"
+    template = "partials/feed.html" if is_htmx(request) else template
     return await render_page(
         request,
         template,
-        {"cards": cards, "next_url": next_url, **context},
+        {"cards": screened.cards, "filter_warnings": screened.warnings, "next_url": next_url, **context},
         headers={"Vary": "HX-Request, Cookie"},
         shareable=shareable,
     )
@@ -57,11 +72,12 @@ async def home(request: Request) -> Response:
     async def load(session: AsyncSession, max_id: int | None) -> TimelinePage:
         return await home_timeline(session, account.actor_id, max_id=max_id)
 
-    return await _render_feed(
+    return await render_feed(
         request,
         account,
         load,
         {"heading": "Home", "empty_message": "Your home feed is quiet. Follow people, or post something yourself."},
+        filter_context="home",
     )
 
 
@@ -83,11 +99,12 @@ async def _public(request: Request, *, local_only: bool, anonymous_home: bool = 
         if local_only
         else "Public posts from everyone this instance knows"
     )
-    return await _render_feed(
+    return await render_feed(
         request,
         account,
         load,
         {"heading": heading, "subtitle": subtitle, "empty_message": "Nothing here yet."},
+        filter_context="public",
     )
 
 
@@ -109,11 +126,12 @@ async def tag(request: Request) -> Response:
     async def load(session: AsyncSession, max_id: int | None) -> TimelinePage:
         return await tag_timeline(session, name, viewer_actor_id=viewer_actor_id, max_id=max_id)
 
-    return await _render_feed(
+    return await render_feed(
         request,
         account,
         load,
         {"heading": f"#{name}", "subtitle": "Public posts with this hashtag", "empty_message": "No posts yet."},
+        filter_context="public",
         shareable=True,
     )
 

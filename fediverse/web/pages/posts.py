@@ -251,11 +251,13 @@ async def edit_page(request: Request) -> Response:
 
 async def edit(request: Request) -> Response:
     """``POST /posts/{id}/edit``: ``actions.edit_post`` (``Update{Note}``; the old version kept in the
-    history), then back to the post; what it refuses comes back in the form."""
+    history), then back to the post; what it refuses comes back in the form. A picture ticked
+    ``remove_<id>`` is taken out (and deleted)."""
     services: Services = request.state.services
     account, form = await signed_in_form(request)
     found = await _own_card(request, account)
     caption = text_field(form, "caption", max_length=MAX_CAPTION_LENGTH, strip=False).strip()
+    kept = [media.id or 0 for media in found.view.media if not checkbox(form, f"remove_{media.id}")]
     try:
         alt_texts = {
             media.id or 0: text_field(form, f"alt_text_{media.id}", max_length=MAX_ALT_TEXT, label="Alt text")
@@ -272,6 +274,7 @@ async def edit(request: Request) -> Response:
             ),
             sensitive=checkbox(form, "sensitive"),
             alt_texts=alt_texts,
+            media_ids=kept if len(kept) != len(found.view.media) else None,
         )
     except BadRequest as error:
         return await _edit_form(request, found, caption=caption, error=str(error), status_code=400)

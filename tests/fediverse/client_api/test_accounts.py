@@ -378,8 +378,8 @@ def test_statuses_pages_with_link_headers(client: TestClient, make_user: Users) 
     assert _ids(client.get(path, params={"limit": "zero"})) == newest_first
     assert client.get(path, params={"max_id": newest_first[-1]}).json() == []
     assert "link" not in client.get(path, params={"max_id": newest_first[-1]}).headers
-    assert client.get(path, params={"max_id": "nope"}).status_code == 400
-    assert client.get(path, params={"max_id": "99999999999999999999"}).status_code == 400
+    assert client.get(path, params={"max_id": "nope"}).json() == []  # as Rails reads it: compared with NULL
+    assert _ids(client.get(path, params={"max_id": "99999999999999999999"})) == newest_first  # no bound
 
 
 def test_statuses_of_unknown_or_blocking_accounts(client: TestClient, make_user: Users, token_for: Tokens) -> None:
@@ -436,7 +436,7 @@ def test_preferences_and_empty_lists(client: TestClient, make_user: Users, token
     assert client.get("/api/v1/preferences", headers=token_for(ana, "write")).status_code == 403
     for path in ("/api/v1/endorsements", "/api/v1/featured_tags"):
         assert client.get(path, headers=token_for(ana)).json() == []
-    for suffix in ("featured_tags", "lists", "identity_proofs"):
+    for suffix in ("featured_tags", "identity_proofs"):
         assert client.get(f"/api/v1/accounts/{ana.actor_id}/{suffix}").json() == []
         assert client.get(f"/api/v1/accounts/31337/{suffix}").json() == NOT_FOUND
 

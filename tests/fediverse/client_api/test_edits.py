@@ -109,7 +109,8 @@ def test_refused_edits_change_nothing(
 ) -> None:
     ana, ben = make_user("ana"), make_user("ben")
     headers = token_for(ana)
-    picture, other = upload(client, ana), upload(client, ana)
+    picture, bens = upload(client, ana), upload(client, ben)
+    other = upload(client, ana)
     posted = client.post(
         "/api/v1/statuses", json={"status": "as it was", "media_ids": [str(picture.id)]}, headers=headers
     ).json()
@@ -120,8 +121,14 @@ def test_refused_edits_change_nothing(
         (token_for(ana, "read"), {"status": "x"}, 403),
         ({}, {"status": "x"}, 401),
         (headers, {"status": "x" * (MAX_CAPTION_LENGTH + 1)}, 422),
-        (headers, {"status": "x", "media_ids": [str(other.id)]}, 422),
-        (headers, {"status": "x", "media_ids": []}, 422),
+        (headers, {"status": "x", "media_ids": [str(bens.id)]}, 422),  # someone else's upload
+        (headers, {"status": "x", "media_ids": [str(picture.id), str(picture.id)]}, 422),
+        (
+            headers,
+            {"status": "x", "media_ids": [str(picture.id)] + [str(upload(client, ana).id) for _ in range(4)]},
+            422,
+        ),
+        (headers, {"status": "x", "media_ids": ["abc"]}, 422),
         (headers, {"status": "x", "media_attributes": [{"id": str(other.id), "description": "no"}]}, 422),
         (headers, {"status": "x", "media_attributes": [{"id": str(picture.id), "focus": "left"}]}, 422),
         (headers, {"status": "x", "media_attributes": [{"id": str(picture.id), "focus": "2,0"}]}, 422),
@@ -216,3 +223,91 @@ def test_the_author_edits_from_the_post_page(
     stolen = client.post(edit_url, data={"csrf_token": ben_token, "caption": "mine now"}, headers=BROWSER)
     assert stolen.status_code == 404
     assert len(client.get(f"/api/v1/statuses/{posted['id']}/history").json()) == 2
+
+
+def test_edits_add_remove_and_reorder_images(
+    client: TestClient, make_user: Callable[..., Account], token_for: Headers
+) -> None:
+    """``media_ids`` in an edit: attached images to keep and the author's uploads to add, in their new
+    order; an image taken out is deleted. The history records each version's set, and ``Update{Note}``
+    carries the new attachments."""
+    ana = make_user("ana")
+    headers = token_for(ana)
+    first, second, third = upload(client, ana, "one"), upload(client, ana, "two"), upload(client, ana, "three")
+    posted = client.post(
+        "/api/v1/statuses", json={"status": "pictures", "media_ids": [str(first.id), str(second.id)]}, headers=headers
+    ).json()
+    path = f"/api/v1/statuses/{posted['id']}"
+    # Mastodon.py sends a form: media_ids[] and media_attributes[][…] for the new one's alt text
+    edited = client.put(
+        path,
+        data={
+            "status": "pictures, again",
+            "media_ids[]": [str(third.id), str(first.id)],
+            "media_attributes[][id]": str(third.id),
+            "media_attributes[][description]": "three, described again",
+        },
+        headers=headers,
+    )
+    assert edited.status_code == 200, edited.text
+    check_status(edited.json())
+    assert [item["id"] for item in edited.json()["media_attachments"]] == [str(third.id), str(first.id)]
+    assert edited.json()["media_attachments"][0]["description"] == "three, described again"
+    # the image taken out is gone: not a draft to reuse, not fetchable as media
+    assert client.get(f"/api/v1/media/{second.id}", headers=headers).status_code == 404
+    reuse = client.post("/api/v1/statuses", json={"status": "x", "media_ids": [str(second.id)]}, headers=headers)
+    assert reuse.status_code == 422
+    # the history: the first version had two images, the current one the new set
+    history = client.get(f"{path}/history", headers=headers).json()
+    assert len(history) == 2
+    assert [item["id"] for item in history[-1]["media_attachments"]] == [str(third.id), str(first.id)]
+    assert [item["id"] for item in history[0]["media_attachments"]] == [str(first.id)]  # "two" was deleted
+    assert _versions_of(client, posted["id"]) == 1
+    # the Update carries the attachments the post has now
+    attachments = _last_update(client, posted["uri"])["object"].get("attachment") or []
+    assert [item["name"] for item in attachments] == ["three, described again", "one"]
+    # words only: every image taken out
+    bare = client.put(path, json={"status": "no pictures now", "media_ids": []}, headers=headers)
+    assert bare.status_code == 200 and bare.json()["media_attachments"] == []
+    assert _updates_of(client, posted["uri"]) == 2
+    assert not _last_update(client, posted["uri"])["object"].get("attachment")
+
+
+def _last_update(client: TestClient, ap_id: str) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
+        async with services_of(client).db.session() as session:
+            found = await session.scalar(
+                select(OutboxActivity)
+                .where(col(OutboxActivity.type) == "Update", col(OutboxActivity.object_ap_id) == ap_id)
+                .order_by(col(OutboxActivity.id).desc())
+                .limit(1)
+            )
+            assert found is not None
+            return found.payload
+
+    return run_in_app(client, read)
+
+
+def test_the_author_takes_a_picture_out_from_the_post_page(
+    client: TestClient, make_user: Callable[..., Account], token_for: Headers
+) -> None:
+    ana = make_user("ana", password=PASSWORD)
+    first, second = upload(client, ana, "a blue door"), upload(client, ana, "a red door")
+    posted = client.post(
+        "/api/v1/statuses",
+        json={"status": "doors", "media_ids": [str(first.id), str(second.id)]},
+        headers=token_for(ana),
+    ).json()
+    edit_url = f"/posts/{posted['id']}/edit"
+    token = sign_in(client, "ana")
+    assert f'name="remove_{second.id}"' in client.get(edit_url, headers=BROWSER).text
+    saved = client.post(
+        edit_url,
+        data={"csrf_token": token, "caption": "one door", f"remove_{second.id}": "on"},
+        headers=BROWSER,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    status = client.get(f"/api/v1/statuses/{posted['id']}").json()
+    assert [item["id"] for item in status["media_attachments"]] == [str(first.id)]
+    assert _updates_of(client, posted["uri"]) == 1

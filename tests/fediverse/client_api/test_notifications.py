@@ -129,9 +129,11 @@ def test_paging_with_a_link_header(
     assert [item["id"] for item in listed(client, headers, f"?since_id={every[3]}")] == every[:3]
     assert [item["id"] for item in listed(client, headers, f"?min_id={every[5]}&limit=2")] == every[3:5]
     assert listed(client, headers, "?limit=nope")  # a bad limit is the default, never an error
-    for query in ("?max_id=abc", "?since_id=-1", "?account_id=abc", "?max_id=99999999999999999999"):
-        response = client.get(f"{PATH}{query}", headers=headers)
-        assert response.status_code == 400 and "error" in response.json(), query
+    response = client.get(f"{PATH}?account_id=abc", headers=headers)
+    assert response.status_code == 400 and "error" in response.json()
+    # a cursor that is no id is never an error: read as Rails reads it (paging.py), an empty page here
+    assert client.get(f"{PATH}?max_id=abc", headers=headers).json() == []
+    assert len(listed(client, headers, "?since_id=-1")) == len(listed(client, headers, ""))
 
 
 def test_one_dismiss_and_clear(

@@ -3,8 +3,11 @@ rule, deleting for a redraft, source and context, and the refusals a client sees
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlmodel import col
 from starlette.testclient import TestClient
@@ -182,6 +185,33 @@ def test_the_same_idempotency_key_returns_the_same_status(
     third = client.post("/api/v1/statuses", json={"status": "only once"}, headers=headers)
     assert third.status_code == 200 and third.json()["id"] != first.json()["id"]
     assert _post_count(client) == 4
+
+
+def test_requests_racing_with_one_idempotency_key_make_one_status(
+    client: TestClient, make_user: Callable[..., Account], token_for: Headers
+) -> None:
+    """Several requests with the same key, in flight at once on the app's event loop, make one post and
+    all answer it: the key is claimed in the post's own transaction."""
+    ana = make_user("ana")
+    headers = {**token_for(ana), "Idempotency-Key": "racing"}
+    state = dict(client.app_state)
+
+    async def with_state(scope: Any, receive: Any, send: Any) -> None:
+        await client.app({**scope, "state": dict(state)}, receive, send)
+
+    async def race() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as session:
+            return list(
+                await asyncio.gather(
+                    *(session.post("/api/v1/statuses", json={"status": "once"}, headers=headers) for _ in range(6))
+                )
+            )
+
+    answers = run_in_app(client, race)
+    assert [answer.status_code for answer in answers] == [200] * 6, [answer.text for answer in answers]
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert _post_count(client) == 1
 
 
 def test_replies_thread_and_a_hidden_post_cannot_be_answered(

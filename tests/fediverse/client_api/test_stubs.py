@@ -14,9 +14,6 @@ Tokens = Callable[..., dict[str, str]]
 Users = Callable[..., Account]
 
 FOR_USERS = [
-    ("/api/v1/filters", "read:filters"),
-    ("/api/v2/filters", "read:filters"),
-    ("/api/v1/lists", "read:lists"),
     ("/api/v1/announcements", "read"),
     ("/api/v1/suggestions", "read"),
     ("/api/v2/suggestions", "read"),

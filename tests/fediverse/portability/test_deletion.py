@@ -7,13 +7,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.orm import Session
 from sqlmodel import select
 from starlette.testclient import TestClient
 
 from fediverse.core.accounts import create_account
 from fediverse.core.errors import Conflict
 from fediverse.core.instance_settings import InstanceInfo, save_instance_settings
-from storage.models import Account, Follow, Media, OutboxActivity, Post, WebSession
+from fediverse.social import filters, lists
+from storage.models import (
+    Account,
+    AccountList,
+    CustomFilter,
+    FilterKeyword,
+    Follow,
+    ListMember,
+    Media,
+    OutboxActivity,
+    Post,
+    WebSession,
+)
 from tests.conftest import TEST_BASE_URL, run_in_app, services_of
 from tests.fediverse.federation.conftest import AS2, drain, follow_remote, query, remote_follows
 from tests.fediverse.studio.conftest import Browser, generate, sign_in
@@ -33,6 +46,25 @@ def media_files(client: TestClient) -> set[str]:
     return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
 
 
+def _make_list_and_filter(client: TestClient, username: str) -> None:
+    """A list (with a followed member) and a keyword filter of the account, straight through the rules."""
+    services = services_of(client)
+
+    def write(session: Session) -> None:
+        account = session.scalar(select(Account).where(Account.username == username))
+        assert account is not None and account.id is not None
+        followed = list(session.scalars(select(Follow.followee_id).where(Follow.follower_id == account.actor_id)))
+        made = lists.create_list(session, account.id, lists.ListChanges(title="Friends"))
+        lists.add_members(session, account.id, account.actor_id, made.id, followed)
+        fields = filters.FilterFields(title="Words", context=["home"])
+        filters.create_filter(session, account.id, fields, [filters.KeywordChange(keyword="fog")])
+
+    async def make() -> None:
+        await services.db.write(write)
+
+    run_in_app(client, make)
+
+
 def test_deleting_ones_account_tells_every_server_that_knows_it_and_keeps_the_name(
     client: TestClient, peer: FakePeer, other_peer: FakePeer, make_user: Callable[..., Account]
 ) -> None:
@@ -46,6 +78,7 @@ def test_deleting_ones_account_tells_every_server_that_knows_it_and_keeps_the_na
     post = publish_picture(ana)
     drain(client)
     assert media_files(client)
+    _make_list_and_filter(client, "ana")
     # When she asks to delete her account with a wrong password, nothing happens
     wrong = ana.post("/settings/delete", data={"password": "not my password", "confirm": "on"}, headers=BROWSER)
     assert wrong.status_code == 403 and "not right" in wrong.text
@@ -81,6 +114,8 @@ def test_deleting_ones_account_tells_every_server_that_knows_it_and_keeps_the_na
     assert query(client, select(Media.id)) == []
     assert query(client, select(Follow.id)) == []
     assert query(client, select(WebSession.token_hash)) == []
+    for table in (AccountList, ListMember, CustomFilter, FilterKeyword):
+        assert query(client, select(table)) == [], table  # her lists and filters too
     # of what she sent, only the Delete is still served (her Follow, Accept and Create are not)
     assert [row[0] for row in query(client, select(OutboxActivity.type))] == ["Delete"]
     assert [row[0] for row in query(client, select(Post.deleted_at))] != [None]
