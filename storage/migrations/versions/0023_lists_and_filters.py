@@ -1,7 +1,7 @@
 """lists and filters: an account's lists of followed accounts, its custom filters (keywords and chosen posts),
 and an ``Idempotency-Key`` claimed in the post's own transaction
 
-Revision ID: 0024
+Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-03 13:20:00.000000
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 import storage.types
 
-revision: str = "0024"
+revision: str = "0023"
 down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
