@@ -24,8 +24,11 @@ FALLBACK_CLASS = "quote-inline"
 
 _MARKED = re.compile(r'<(p|span) class="quote-inline">')
 #: A bare ``RE:``/``QT:`` line ending in a link (Misskey's ``\n\nRE: url``, older Fedibird ``QT:``), with the
-#: line breaks before it.
-_BARE_LINE = re.compile(r'((?:<br\s*/?>\s*)*)(?:RE|QT):\s*<a href="([^"]*)"[^>]*>.*?</a>', re.IGNORECASE | re.DOTALL)
+#: line breaks before it; older Misskey closes its text's ``<span>`` between the ``RE:`` and the link.
+_BARE_LINE = re.compile(
+    r'(?:<br\s*/?>\s*)*(?:RE|QT):\s*(?P<closers>(?:</span>\s*)*)<a href="(?P<href>[^"]*)"[^>]*>.*?</a>',
+    re.IGNORECASE | re.DOTALL,
+)
 _TRAILING = re.compile(r"^(?:\s|</span>|</p>)*$")
 
 
@@ -56,12 +59,15 @@ def mark_fallback(content_html: str, quote_id: str) -> str:
         return content_html
     chosen = None
     for match in _BARE_LINE.finditer(content_html):
-        if html.unescape(match.group(2)) == quote_id or _TRAILING.match(content_html[match.end() :]):
+        if html.unescape(match["href"]) == quote_id or _TRAILING.match(content_html[match.end() :]):
             chosen = match
     if chosen is None:
         return content_html
     start, end = chosen.span()
-    return f'{content_html[:start]}<span class="{FALLBACK_CLASS}">{content_html[start:end]}</span>{content_html[end:]}'
+    # Closing tags inside the line move before it, so the wrapper holds the whole line and stays well nested
+    line = content_html[start : chosen.start("closers")] + content_html[chosen.end("closers") : end]
+    wrapped = f'{chosen["closers"]}<span class="{FALLBACK_CLASS}">{line}</span>'
+    return f"{content_html[:start]}{wrapped}{content_html[end:]}"
 
 
 def without_fallback(content_html: str) -> str:
