@@ -1,5 +1,5 @@
 """Statuses as the client API returns them: a page of feed entries loaded in one read unit (decision
-0049), with what only the viewer's own rows say (favourited, reblogged, bookmarked), then shaped by
+0049), with what only the viewer's own rows say (favourited, reblogged, bookmarked, pinned), then shaped by
 ``entities.status``."""
 
 from __future__ import annotations
@@ -50,7 +50,17 @@ async def render_statuses(services: Services, viewer: Account | None, entries: S
     if not entries:
         return []
     found, parents, bookmarked = await services.db.read(lambda session: _load(session, services, viewer, entries))
-    return [status(card, services.urls, parent_account_ids=parents, bookmarked=bookmarked) for card in found]
+    pinned = _pinned_by(viewer, found)
+    return [
+        status(card, services.urls, parent_account_ids=parents, bookmarked=bookmarked, pinned=pinned) for card in found
+    ]
+
+
+def _pinned_by(viewer: Account | None, found: Sequence[PostCard]) -> set[int]:
+    """The viewer's own pinned posts among the cards (``pinned`` is the author's to know, as in Mastodon)."""
+    if viewer is None:
+        return set()
+    return {card.post.id for card in found if card.post.author_id == viewer.actor_id and card.post.pinned_at}
 
 
 async def render_status(services: Services, viewer: Account | None, post: Post) -> Json:
