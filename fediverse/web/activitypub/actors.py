@@ -286,6 +286,7 @@ async def featured(request: Request) -> Response:
     ``OrderedCollection`` with the ``Note`` objects inline (at most five, so no pages)."""
     services: Services = request.state.services
     username = request.path_params["username"]
+    _page_number(request)  # no pages here; a malformed ``page`` is still a 400, as on every collection
     await authorize_fetch(request)
     actor, views = await services.db.read(lambda session: _featured_unit(session, username))
     reader = await authorize_read(request, actor.id, public=True)
