@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fediverse.core.errors import BadRequest
+from fediverse.core.ids import parse_id
 from fediverse.reads.timelines import Entry
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
@@ -68,6 +69,8 @@ SAMPLE_ACCOUNTS = 8
 _BATCH, MAX_SCANNED = 200, 4000
 _KEY = re.compile(r"(?:(favourite|reblog)-(\d{1,19})|(follow))-(\d{1,7})\Z")
 _UNGROUPED = re.compile(r"ungrouped-(\d{1,19})\Z")
+#: The last day a group key may name (31 December 9998, so the day after it is still a date).
+_LAST_DAY = (date(9998, 12, 31) - date(1970, 1, 1)).days
 
 
 @dataclass
@@ -229,15 +232,20 @@ async def list_groups(request: Request) -> Response:
 
 
 def _key_conditions(viewer: Account, key: str) -> list[ColumnElement[bool]] | None:
-    """The viewer's notifications in the group ``key`` (None for a key that names no group)."""
+    """The viewer's notifications in the group ``key`` (None for a key that names no group: a malformed
+    one, or ids and days out of range)."""
     mine = col(Notification.account_id) == viewer.id
     if ungrouped := _UNGROUPED.match(key):
-        return [mine, col(Notification.id) == int(ungrouped.group(1))]
+        notification_id = parse_id(ungrouped.group(1))
+        return None if notification_id is None else [mine, col(Notification.id) == notification_id]
     grouped = _KEY.match(key)
     if grouped is None:
         return None
     kind = grouped.group(1) or grouped.group(3)
-    start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=int(grouped.group(4)))
+    day = parse_id(grouped.group(4), minimum=0, maximum=_LAST_DAY)
+    if day is None:
+        return None
+    start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)
     conditions = [
         mine,
         col(Notification.type).in_(our_types([kind])),
@@ -245,7 +253,10 @@ def _key_conditions(viewer: Account, key: str) -> list[ColumnElement[bool]] | No
         col(Notification.created_at) < start + timedelta(days=1),
     ]
     if grouped.group(2) is not None:
-        conditions.append(col(Notification.post_id) == int(grouped.group(2)))
+        post_id = parse_id(grouped.group(2))
+        if post_id is None:
+            return None
+        conditions.append(col(Notification.post_id) == post_id)
     return conditions
 
 

@@ -154,8 +154,15 @@ def test_one_group_its_accounts_and_dismissing_it(
     assert [account["username"] for account in accounts] == ["cal", "ben"]
     reply_key = grouped(client, headers)["notification_groups"][2]["group_key"]
     assert client.get(f"{PATH}/{reply_key}", headers=headers).json()["notification_groups"][0]["type"] == "mention"
-    for missing in ("favourite-1-1", "ungrouped-999999", "nonsense", "follow-x"):
+    too_big = "9" * 19
+    for missing in ("favourite-1-1", "ungrouped-999999", "nonsense", "follow-x", f"ungrouped-{too_big}"):
         assert client.get(f"{PATH}/{missing}", headers=headers).status_code == 404
+    # Ids past 2**63 and days past the calendar name no group (never a database error)
+    for out_of_range in (f"favourite-{too_big}-20000", "follow-9999999", f"ungrouped-{too_big}"):
+        assert client.get(f"{PATH}/{out_of_range}", headers=headers).status_code == 404
+        assert client.get(f"{PATH}/{out_of_range}/accounts", headers=headers).status_code == 404
+        assert client.post(f"{PATH}/{out_of_range}/dismiss", headers=headers).json() == {}
+    assert client.get(f"{PATH}/reblog-1-0/accounts", headers=headers).json() == []
     assert client.post(f"{PATH}/{key}/dismiss", headers=headers).json() == {}
     assert [item["type"] for item in v1(client, headers)] == ["status", "mention", "reblog", "follow"]
     assert client.get(f"{PATH}/{key}", headers=headers).status_code == 404
