@@ -281,6 +281,8 @@ class Post(SQLModel, table=True):
     published: datetime = _created()
     edited_at: datetime | None = _ts()
     deleted_at: datetime | None = _ts()
+    #: When its local author pinned it to their profile (Mastodon's pins; the actor's ``featured``).
+    pinned_at: datetime | None = _ts()
     created_at: datetime = _created()
     likes_count: int = _counter()  # likes of it that we store
     boosts_count: int = _counter()  # announces of it that we store

@@ -88,6 +88,17 @@ def update_activity(activity_id: str, actor_id: str, obj: JsonObject, to: list[s
     )
 
 
+def add_activity(activity_id: str, actor_id: str, object_id: str, target: str) -> JsonObject:
+    """``Add`` a post to a collection of ours: a pin, ``target`` being the actor's ``featured`` (Mastodon's
+    ``AddSerializer``: the object by its id, no addressing)."""
+    return with_context({"id": activity_id, "type": "Add", "actor": actor_id, "object": object_id, "target": target})
+
+
+def remove_activity(activity_id: str, actor_id: str, object_id: str, target: str) -> JsonObject:
+    """``Remove`` a post from a collection of ours: an unpin (Mastodon's ``RemoveSerializer``)."""
+    return with_context({"id": activity_id, "type": "Remove", "actor": actor_id, "object": object_id, "target": target})
+
+
 def block_activity(activity_id: str, actor_id: str, blocked_id: str) -> JsonObject:
     return with_context({"id": activity_id, "type": "Block", "actor": actor_id, "object": blocked_id})
 

@@ -199,6 +199,13 @@ def ordered_collection(collection_id: str, total_items: int, first_page_id: str)
     )
 
 
+def ordered_collection_items(collection_id: str, items: Sequence[Any]) -> JsonObject:
+    """A small ``OrderedCollection`` with its items inline and no pages (Mastodon's ``featured``)."""
+    return with_context(
+        {"id": collection_id, "type": "OrderedCollection", "totalItems": len(items), "orderedItems": list(items)}
+    )
+
+
 def ordered_collection_page(
     page_id: str,
     collection_id: str,

@@ -25,6 +25,7 @@ from fediverse.social import (
     follows,
     interactions,
     moves,
+    pins,
     posts,
     profiles,
     reports,
@@ -201,6 +202,33 @@ async def unbookmark(services: Services, username: str, reference: str) -> None:
     post = await find_post(services, reference)
     async with services.db.transaction() as session:
         await bookmarks.unbookmark_post(session, account, post)
+
+
+async def pin(services: Services, username: str, reference: str) -> Post:
+    """Pin one's own public or unlisted post to one's profile (at most ``pins.MAX_PINS``) and send ``Add``
+    to one's followers' servers."""
+    return await _pinning(services, username, reference, pins.pin_post)
+
+
+async def unpin(services: Services, username: str, reference: str) -> Post:
+    """Unpin one's own post and send ``Remove`` to one's followers' servers."""
+    return await _pinning(services, username, reference, pins.unpin_post)
+
+
+async def _pinning(
+    services: Services,
+    username: str,
+    reference: str,
+    change: Callable[[AsyncSession, Urls, Account, Post], Awaitable[bool]],
+) -> Post:
+    account, _ = await load_account(services, username)
+    post = await find_post(services, reference)
+    async with services.db.transaction() as session:
+        attached = await _attach(session, post)
+        changed = await change(session, services.urls, account, attached)
+    if changed:
+        services.wake_worker("deliveries")
+    return attached
 
 
 async def ensure_can_post(services: Services, username: str) -> None:

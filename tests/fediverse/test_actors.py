@@ -104,7 +104,7 @@ def test_instance_actor_is_an_application_with_a_key(client: TestClient) -> None
     assert actor["inbox"] and actor["preferredUsername"]
 
 
-@pytest.mark.parametrize("collection", ["outbox", "followers", "following", "collections/featured"])
+@pytest.mark.parametrize("collection", ["outbox", "followers", "following"])
 def test_empty_collections_are_well_formed(
     client: TestClient, make_user: Callable[..., Account], collection: str
 ) -> None:
@@ -120,6 +120,15 @@ def test_empty_collections_are_well_formed(
     assert page["partOf"] == document["id"]
     assert page["orderedItems"] == []
     assert "next" not in page
+
+
+def test_the_featured_collection_is_one_page_as_mastodons(
+    client: TestClient, make_user: Callable[..., Account]
+) -> None:
+    make_user("ana")
+    document = client.get("/users/ana/collections/featured", headers=AS2).json()
+    assert document["type"] == "OrderedCollection" and document["id"] == f"{ANA}/collections/featured"
+    assert document["totalItems"] == 0 and document["orderedItems"] == [] and "first" not in document
 
 
 def _add_remote_followers(client: TestClient, followee: Account, count: int) -> None:

@@ -26,10 +26,12 @@ from fediverse.federation.documents import (
     barebones_actor_document,
     instance_actor_document,
     ordered_collection,
+    ordered_collection_items,
     ordered_collection_page,
     tombstone_document,
 )
-from fediverse.federation.notes import PostView, create_activity
+from fediverse.federation.notes import PostView, create_activity, note_document
+from fediverse.reads.pins import pinned_post_ids
 from fediverse.reads.post_views import WITHOUT_RAW_ACTOR, WITHOUT_RAW_POST, post_views
 from fediverse.services import Services
 from fediverse.social.profiles import actor_images
@@ -270,9 +272,26 @@ async def _empty_collection(request: Request, collection_id_for: Callable[[str],
         return reader.respond(ordered_collection_page(f"{collection_id}?page=1", collection_id, [], total_items=0))
 
 
+def _featured_unit(session: Session, username: str) -> tuple[LocalActor, list[PostView]]:
+    actor = local_actor(session, username)
+    ids = pinned_post_ids(session, actor.id, None)
+    found = {
+        post.id: post for post in session.scalars(select(Post).where(col(Post.id).in_(ids)).options(WITHOUT_RAW_POST))
+    }
+    return actor, post_views(session, [found[post_id] for post_id in ids if post_id in found])
+
+
 async def featured(request: Request) -> Response:
-    """Pinned posts. Reverie has no pins yet, so the collection is empty but well-formed."""
-    return await _empty_collection(request, request.state.services.urls.featured_url)
+    """Pinned posts, newest pin first, as Mastodon serves its ``featured`` collection: one
+    ``OrderedCollection`` with the ``Note`` objects inline (at most five, so no pages)."""
+    services: Services = request.state.services
+    username = request.path_params["username"]
+    _page_number(request)  # no pages here; a malformed ``page`` is still a 400, as on every collection
+    await authorize_fetch(request)
+    actor, views = await services.db.read(lambda session: _featured_unit(session, username))
+    reader = await authorize_read(request, actor.id, public=True)
+    items = [note_document(view, services.urls) for view in views]
+    return reader.respond(ordered_collection_items(services.urls.featured_url(username), items))
 
 
 async def featured_tags(request: Request) -> Response:

@@ -21,7 +21,8 @@ from starlette.routing import BaseRoute, Route
 from fediverse.core.errors import BadRequest, UnprocessableEntity
 from fediverse.core.text import normalize_tag
 from fediverse.federation.sanitize import html_to_text
-from fediverse.reads.timelines import AccountFeed, account_statuses
+from fediverse.reads.pins import pinned_post_ids
+from fediverse.reads.timelines import AccountFeed, Entry, account_statuses
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.social.profiles import MAX_BIO_LENGTH, MAX_DISPLAY_NAME_LENGTH, ProfileChanges
@@ -29,7 +30,7 @@ from fediverse.web.client_api.account_lookup import actor_by_acct, path_account
 from fediverse.web.client_api.auth import optional_user, require_user
 from fediverse.web.client_api.entities import account, credential_account
 from fediverse.web.client_api.errors import RecordNotFound
-from fediverse.web.client_api.paging import link_header, page_of
+from fediverse.web.client_api.paging import Page, link_header, page_of
 from fediverse.web.client_api.params import Params, read_params
 from fediverse.web.client_api.relationships import listed_accounts
 from fediverse.web.client_api.status_views import render_statuses
@@ -146,14 +147,14 @@ async def lookup(request: Request) -> Response:
 
 async def statuses(request: Request) -> Response:
     """An account's statuses as the caller may see them: ``only_media``, ``exclude_replies``,
-    ``exclude_reblogs``, ``tagged``, and ``pinned`` (nothing is pinned here: an empty list)."""
+    ``exclude_reblogs``, ``tagged``, and ``pinned`` (the account's pinned posts, newest pin first, one page)."""
     services: Services = request.state.services
     viewer = await optional_user(request, "read:statuses")
     actor = await path_account(request)
     params = await read_params(request)
     page = page_of(request)
     if params.flag("pinned"):
-        return JSONResponse([])
+        return await _pinned(services, viewer, actor, page)
     tagged = params.text("tagged", max_length=200)
     feed = AccountFeed(
         only_media=bool(params.flag("only_media")),
@@ -177,6 +178,22 @@ async def statuses(request: Request) -> Response:
     )
     rendered = await render_statuses(services, viewer, entries)
     return JSONResponse(rendered, headers=link_header(request, [entry.entry_id for entry in entries]))
+
+
+async def _pinned(services: Services, viewer: Account | None, actor: Actor, page: Page) -> Response:
+    """Pinned posts (``reads.pins``) the caller may see, within the page's ids as Mastodon applies them (no
+    ``Link``: five at most); a remote account's pins are not known here."""
+    author_id = actor.id or 0
+
+    def load(session: Session) -> list[Entry]:
+        ids = pinned_post_ids(session, author_id, viewer_id)
+        inside = [post_id for post_id in ids if page.max_id is None or post_id < page.max_id]
+        inside = [post_id for post_id in inside if page.newer is None or post_id > page.newer]
+        return [Entry(post_id, post_id) for post_id in inside][: page.limit]
+
+    viewer_id = viewer.actor_id if viewer else None
+    entries = await services.db.read(load)
+    return JSONResponse(await render_statuses(services, viewer, entries))
 
 
 async def follow_list(request: Request) -> Response:

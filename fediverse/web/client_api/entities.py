@@ -112,6 +112,12 @@ def account(actor: Actor, urls: Urls) -> Json:
     }
 
 
+def partial_account(actor: Actor, urls: Urls) -> Json:
+    """Mastodon 4.3's ``PartialAccountWithAvatar``: what a grouped notification's row of avatars needs."""
+    full = account(actor, urls)
+    return {name: full[name] for name in ("id", "acct", "locked", "bot", "url", "avatar", "avatar_static")}
+
+
 def _size(width: int | None, height: int | None) -> Json:
     if not width or not height:
         return {}
@@ -381,15 +387,42 @@ NOTIFICATION_TYPES: Mapping[str, str] = {
 STATUS_NOTIFICATION_TYPES = frozenset({"mention", "status", "reblog", "favourite", "update", "poll", "quote"})
 
 
+#: Mastodon's types that it groups (``Notification::Groups``): a favourite or a boost per status, a follow
+#: per account; everything else is its own group.
+GROUPABLE_NOTIFICATION_TYPES = frozenset({"favourite", "reblog", "follow"})
+
+
+def notification_type(row: Notification) -> str:
+    """Mastodon's name for the notification's type."""
+    return NOTIFICATION_TYPES.get(row.type, row.type)
+
+
+def group_key(row: Notification) -> str:
+    """The notification's group: ``favourite-<status id>-<day>``, ``reblog-<status id>-<day>`` or
+    ``follow-<day>`` (the UTC day, counted from 1970) for the types Mastodon groups, else
+    ``ungrouped-<id>``, the key Mastodon documents for a notification in a group of its own. Mastodon
+    buckets by hour with a 12-hour span kept in Redis; a calendar day needs nothing stored."""
+    kind = notification_type(row)
+    if kind not in GROUPABLE_NOTIFICATION_TYPES or row.created_at is None:
+        return f"ungrouped-{row.id}"
+    moment = row.created_at if row.created_at.tzinfo is not None else row.created_at.replace(tzinfo=UTC)
+    bucket = (moment.astimezone(UTC).date() - _EPOCH_DAY).days
+    target = f"-{row.post_id}" if kind != "follow" else ""
+    return f"{kind}{target}-{bucket}"
+
+
+_EPOCH_DAY = datetime(1970, 1, 1, tzinfo=UTC).date()
+
+
 def notification(row: Notification, actor: Actor, post_status: Json | None, urls: Urls) -> Json:
-    """Mastodon's ``Notification``; ``post_status`` is the rendered status for the types that have one.
-    Each is its own group (``ungrouped-<id>``, the key Mastodon documents for ungrouped ones)."""
-    kind = NOTIFICATION_TYPES.get(row.type, row.type)
+    """Mastodon's ``Notification`` — the one shape for the list, one notification and the streaming API;
+    ``post_status`` is the rendered status for the types that have one."""
+    kind = notification_type(row)
     document: Json = {
         "id": str(row.id),
         "type": kind,
         "created_at": iso(row.created_at),
-        "group_key": f"ungrouped-{row.id}",
+        "group_key": group_key(row),
         "account": account(actor, urls),
     }
     if kind in STATUS_NOTIFICATION_TYPES:

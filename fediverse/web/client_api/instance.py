@@ -28,6 +28,7 @@ from fediverse.core.text import MAX_CAPTION_LENGTH
 from fediverse.core.urls import Urls
 from fediverse.imaging import ImageLimits
 from fediverse.services import Services
+from fediverse.social.pins import MAX_PINS
 from fediverse.social.posts import MAX_ATTACHMENTS
 from fediverse.studio.drafts import MAX_ALT_TEXT
 from fediverse.web.client_api.entities import Json, account, iso
@@ -94,7 +95,7 @@ def description_html(text: str) -> str:
 def _limits() -> dict[str, Any]:
     limits = ImageLimits()
     return {
-        "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
+        "accounts": {"max_featured_tags": 0, "max_pinned_statuses": MAX_PINS},
         "statuses": {
             "max_characters": MAX_CAPTION_LENGTH,
             "max_media_attachments": MAX_ATTACHMENTS,

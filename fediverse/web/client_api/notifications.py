@@ -81,10 +81,10 @@ def _page(session: Session, conditions: Sequence[ColumnElement[bool]], page: Pag
         if page.since_id is not None:
             query = query.where(col(Notification.id) > page.since_id)
         rows = list(session.scalars(query.order_by(col(Notification.id).desc()).limit(page.limit)))
-    return Loaded(rows, _actors(session, rows))
+    return Loaded(rows, actors_of(session, rows))
 
 
-def _actors(session: Session, rows: Sequence[Notification]) -> dict[int, Actor]:
+def actors_of(session: Session, rows: Sequence[Notification]) -> dict[int, Actor]:
     ids = list({row.actor_id for row in rows if row.actor_id is not None})
     if not ids:
         return {}
@@ -123,7 +123,7 @@ async def _one(services: Services, account: Account, notification_id: int) -> Lo
 
     def load(session: Session) -> Loaded:
         rows = list(session.scalars(select(Notification).where(*conditions)))
-        return Loaded(rows, _actors(session, rows))
+        return Loaded(rows, actors_of(session, rows))
 
     loaded = await services.db.read(load)
     if not loaded.rows:

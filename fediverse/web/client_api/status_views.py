@@ -1,6 +1,6 @@
 """Statuses as the client API returns them: a page of feed entries loaded in one read unit (decision
-0049), with what only the viewer's own rows say (favourited, reblogged, bookmarked, the custom filters a
-status matches), then shaped by ``entities.status``."""
+0049), with what only the viewer's own rows say (favourited, reblogged, bookmarked, pinned, the custom
+filters a status matches), then shaped by ``entities.status``."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ async def render_statuses(services: Services, viewer: Account | None, entries: S
     if not entries:
         return []
     loaded = await services.db.read(lambda session: _load(session, services, viewer, entries))
+    pinned = _pinned_by(viewer, loaded.cards)
     rendered = []
     for card in loaded.cards:
         own = viewer is not None and card.post.author_id == viewer.actor_id
@@ -78,10 +79,18 @@ async def render_statuses(services: Services, viewer: Account | None, entries: S
                 services.urls,
                 parent_account_ids=loaded.parents,
                 bookmarked=loaded.bookmarked,
+                pinned=pinned,
                 filtered=[filter_result(match) for match in found],
             )
         )
     return rendered
+
+
+def _pinned_by(viewer: Account | None, found: Sequence[PostCard]) -> set[int]:
+    """The viewer's own pinned posts among the cards (``pinned`` is the author's to know, as in Mastodon)."""
+    if viewer is None:
+        return set()
+    return {card.post.id for card in found if card.post.author_id == viewer.actor_id and card.post.pinned_at}
 
 
 async def render_status(services: Services, viewer: Account | None, post: Post) -> Json:

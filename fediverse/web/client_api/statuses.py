@@ -386,15 +386,21 @@ async def mute_conversation(request: Request) -> Response:
 
 
 async def pin_status(request: Request) -> Response:
+    """``pin`` and ``unpin`` (``social.pins``): one's own public or unlisted post, at most five pinned;
+    anything else is a 422, as Mastodon's pin validation answers. The status comes back with ``pinned``."""
     account = await require_user(request, "write:accounts")
-    await own_post(request, account)
-    raise UnprocessableEntity("Pinning posts is not supported on this server.")
+    services: Services = request.state.services
+    target = await find_status(request, account)
+    if target.boost is not None or target.post.author_id != account.actor_id:
+        raise UnprocessableEntity("You can only pin your own posts.")
+    change = actions.unpin if request.url.path.endswith("/unpin") else actions.pin
+    post = await change(services, account.username, target.post.ap_id)
+    return JSONResponse(await render_status(services, account, post))
 
 
-async def unchanged_status(request: Request) -> Response:
-    """``unmute`` and ``unpin``: nothing is ever muted or pinned here, so the status is answered as it is."""
-    scope = "write:accounts" if request.url.path.endswith("/unpin") else "write:mutes"
-    account = await require_user(request, scope)
+async def unmute_conversation(request: Request) -> Response:
+    """``unmute``: no conversation is ever muted here, so the status is answered as it is."""
+    account = await require_user(request, "write:mutes")
     services: Services = request.state.services
     target = await find_status(request, account)
     (found,) = await render_statuses(services, account, [target.entry])
@@ -411,7 +417,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/statuses/{id:id}/context", status_context, methods=["GET"]),
     Route("/api/v1/statuses/{id:id}/history", status_history, methods=["GET"]),
     Route("/api/v1/statuses/{id:id}/mute", mute_conversation, methods=["POST"]),
-    Route("/api/v1/statuses/{id:id}/unmute", unchanged_status, methods=["POST"]),
+    Route("/api/v1/statuses/{id:id}/unmute", unmute_conversation, methods=["POST"]),
     Route("/api/v1/statuses/{id:id}/pin", pin_status, methods=["POST"]),
-    Route("/api/v1/statuses/{id:id}/unpin", unchanged_status, methods=["POST"]),
+    Route("/api/v1/statuses/{id:id}/unpin", pin_status, methods=["POST"]),
 ]

@@ -25,11 +25,11 @@ from fediverse.core.visibility import visible_to
 from fediverse.reads.timelines import MAX_PAGE_SIZE, Entry, TimelinePage, home_timeline, public_timeline, tag_timeline
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
-from fediverse.web.client_api.entities import Json, account, iso
+from fediverse.web.client_api.entities import Json, notification
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.client_api.stream_news import NewPost, News
 from storage.columns import key_col
-from storage.models import Account, Actor, Follow, FollowState, Notification, NotificationType, Post, Visibility
+from storage.models import Account, Actor, Follow, FollowState, Notification, Post, Visibility
 
 USER = "user"
 NOTIFICATIONS = "user:notification"
@@ -42,16 +42,6 @@ KINDS = (USER, NOTIFICATIONS, PUBLIC, PUBLIC_LOCAL, PUBLIC_REMOTE, HASHTAG, HASH
 
 #: A burst bigger than this many timeline pages in one poll is sent in part.
 _MAX_PAGES = 5
-#: Our notification types by Mastodon's names (a remix of your post shows as a mention of you).
-_NOTIFICATION_TYPES = {
-    NotificationType.FOLLOW: "follow",
-    NotificationType.FOLLOW_REQUEST: "follow_request",
-    NotificationType.LIKE: "favourite",
-    NotificationType.ANNOUNCE: "reblog",
-    NotificationType.REPLY: "mention",
-    NotificationType.MENTION: "mention",
-    NotificationType.REMIX: "mention",
-}
 
 
 @dataclass(frozen=True)
@@ -247,7 +237,8 @@ async def viewer_messages(
     for note, actor in notes:
         status = statuses.get(note.post_id) if note.post_id is not None else None
         if note.post_id is None or status is not None:
-            messages.notifications.append(Message("notification", _text(_notification(note, actor, status, services))))
+            document = notification(note, actor, status, services.urls)
+            messages.notifications.append(Message("notification", _text(document)))
     return messages
 
 
@@ -255,17 +246,3 @@ async def _render(services: Services, viewer: Account, entries: list[Entry]) -> 
     """Each entry's status, by entry id (one read for them all)."""
     unique = list({entry.entry_id: entry for entry in entries}.values())
     return {int(document["id"]): document for document in await render_statuses(services, viewer, unique)}
-
-
-def _notification(note: Notification, actor: Actor, status: Json | None, services: Services) -> Json:
-    """Mastodon's ``Notification`` (``status`` only when it is about one, as Mastodon leaves it out)."""
-    document: Json = {
-        "id": str(note.id),
-        "type": _NOTIFICATION_TYPES.get(NotificationType(note.type), note.type),
-        "created_at": iso(note.created_at),
-        "group_key": f"ungrouped-{note.id}",
-        "account": account(actor, services.urls),
-    }
-    if status is not None:
-        document["status"] = status
-    return document

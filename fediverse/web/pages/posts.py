@@ -196,6 +196,18 @@ async def delete(request: Request) -> Response:
     return htmx_redirect(request, f"/@{account.username}")
 
 
+async def pin(request: Request) -> Response:
+    """``POST /posts/{id}/pin`` and ``/unpin``: the author pins the post to their profile or unpins it
+    (``actions.pin``, which also tells their followers' servers)."""
+    services: Services = request.state.services
+    account, form = await signed_in_form(request)
+    async with services.db.session() as session:
+        post, _author = await _find_post(session, path_id(request, "post_id"), account.actor_id)
+    change = actions.unpin if request.url.path.endswith("/unpin") else actions.pin
+    await change(services, account.username, post.ap_id)
+    return htmx_redirect(request, safe_next(form.get("next")))
+
+
 @dataclass(frozen=True)
 class _Picture:
     id: int
@@ -301,5 +313,7 @@ routes = [
     Route("/posts/{post_id:id}/edit", edit_page, methods=["GET"]),
     Route("/posts/{post_id:id}/edit", edit, methods=["POST"]),
     Route("/posts/{post_id:id}/replies/fetch", load_replies, methods=["POST"]),
+    Route("/posts/{post_id:id}/pin", pin, methods=["POST"]),
+    Route("/posts/{post_id:id}/unpin", pin, methods=["POST"]),
     Route("/posts/{post_id:id}/{verb}", interact, methods=["POST"]),
 ]

@@ -22,8 +22,9 @@ from fediverse.core.config import is_loopback_host
 from fediverse.core.errors import BadRequest, NotFound
 from fediverse.core.instance_settings import instance_settings
 from fediverse.reads.cards import PostCard, cards
+from fediverse.reads.pins import pinned_post_ids
 from fediverse.reads.post_views import WITHOUT_RAW_ACTOR
-from fediverse.reads.timelines import TimelinePage, profile_page
+from fediverse.reads.timelines import Entry, TimelinePage, profile_page
 from fediverse.services import Services
 from fediverse.social import actions
 from fediverse.web.activitypub.actors import account_and_actor, actor_response
@@ -134,6 +135,7 @@ class _ProfileRead:
     actor: Actor
     page: TimelinePage
     cards: list[PostCard]
+    pinned: list[PostCard]
     counts: dict[str, int]
     relation: Relationship | None
     moved_to: Actor | None = None  # the account this one moved to, when we know it (decision 0061)
@@ -149,10 +151,19 @@ def _profile_unit(
         actor=actor,
         page=page,
         cards=cards(session, services.urls, page.entries, viewer_actor_id),
+        pinned=_pinned(session, services, actor, viewer_actor_id) if max_id is None else [],
         counts=_counts(actor),
         relation=relationship_of(session, viewer_actor_id, actor),
         moved_to=_moved_to(session, actor),
     )
+
+
+def _pinned(session: Session, services: Services, actor: Actor, viewer_actor_id: int | None) -> list[PostCard]:
+    """The pinned posts shown above the others (a local account's; we do not keep remote pins)."""
+    if not actor.is_local or actor.id is None:
+        return []
+    ids = pinned_post_ids(session, actor.id, viewer_actor_id)
+    return cards(session, services.urls, [Entry(post_id, post_id) for post_id in ids], viewer_actor_id)
 
 
 _BY_AP_ID = select(Actor).where(col(Actor.ap_id) == bindparam("ap_id")).options(WITHOUT_RAW_ACTOR)
@@ -185,6 +196,7 @@ async def profile(request: Request) -> Response:
         "profile.html",
         {
             **context,
+            "pinned": found.pinned,
             "counts": found.counts,
             "relationship": found.relation,
             "moved_to": found.moved_to,

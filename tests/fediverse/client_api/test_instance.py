@@ -58,7 +58,7 @@ def test_v2_instance_has_mastodons_shape_and_our_real_limits(client: TestClient,
     assert configuration["urls"]["streaming"] == "ws://127.0.0.1:8765"
     assert configuration["vapid"] == {"public_key": ""}
     assert configuration["translation"] == {"enabled": False}
-    assert configuration["accounts"] == {"max_featured_tags": 0, "max_pinned_statuses": 0}
+    assert configuration["accounts"] == {"max_featured_tags": 0, "max_pinned_statuses": 5}
     assert_shape(configuration["statuses"], STATUSES_CONFIGURATION_KEYS)
     assert configuration["statuses"]["max_characters"] == MAX_CAPTION_LENGTH
     assert configuration["statuses"]["max_media_attachments"] == MAX_ATTACHMENTS

@@ -85,9 +85,13 @@ def test_notifications_are_mastodons_entities_newest_first(
     ids = [int(item["id"]) for item in notifications]
     assert ids == sorted(ids, reverse=True)
     for item in notifications:
-        assert isinstance(item["id"], str) and item["group_key"] == f"ungrouped-{item['id']}"
-        assert item["created_at"].endswith("Z") and item["account"]["id"]
-    like, remix, reply, boost, _, follow = notifications
+        assert isinstance(item["id"], str) and item["created_at"].endswith("Z") and item["account"]["id"]
+    like, remix, reply, boost, first_like, follow = notifications
+    # Mastodon's group keys: favourites and boosts per status and day, follows per day, the rest alone
+    day = int(like["group_key"].rsplit("-", 1)[1])
+    assert like["group_key"] == first_like["group_key"] == f"favourite-{busy.id}-{day}"
+    assert boost["group_key"] == f"reblog-{busy.id}-{day}" and follow["group_key"] == f"follow-{day}"
+    assert reply["group_key"] == f"ungrouped-{reply['id']}" and remix["group_key"] == f"ungrouped-{remix['id']}"
     assert like["account"]["username"] == "cal" and like["status"]["id"] == str(busy.id)
     assert like["status"]["favourites_count"] == 2 and like["status"]["account"]["username"] == "ana"
     assert boost["status"]["id"] == str(busy.id) and boost["status"]["reblog"] is None

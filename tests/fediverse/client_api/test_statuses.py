@@ -307,20 +307,18 @@ def test_deleting_returns_the_text_for_a_redraft(
     assert client.delete(f"/api/v1/statuses/{posted['id']}", headers=token_for(ana)).status_code == 404
 
 
-def test_muting_and_pinning_answer_that_they_are_not_supported(
+def test_muting_a_conversation_answers_that_it_is_not_supported(
     client: TestClient, make_user: Callable[..., Account], token_for: Headers
 ) -> None:
     ana = make_user("ana")
     posted = client.post("/api/v1/statuses", json={"status": "hello"}, headers=token_for(ana)).json()
-    for verb in ("mute", "pin"):
-        response = client.post(f"/api/v1/statuses/{posted['id']}/{verb}", headers=token_for(ana))
-        assert response.status_code == 422
-        assert "not supported" in response.json()["error"]
-    for verb in ("unmute", "unpin"):
-        response = client.post(f"/api/v1/statuses/{posted['id']}/{verb}", headers=token_for(ana))
-        assert response.status_code == 200
-        assert (response.json()["muted"], response.json()["pinned"]) == (False, False)
-    assert client.post("/api/v1/statuses/123/unpin", headers=token_for(ana)).status_code == 404
+    response = client.post(f"/api/v1/statuses/{posted['id']}/mute", headers=token_for(ana))
+    assert response.status_code == 422
+    assert "not supported" in response.json()["error"]
+    response = client.post(f"/api/v1/statuses/{posted['id']}/unmute", headers=token_for(ana))
+    assert response.status_code == 200
+    assert response.json()["muted"] is False
+    assert client.post("/api/v1/statuses/123/unmute", headers=token_for(ana)).status_code == 404
 
 
 def test_an_apps_own_token_reads_as_a_visitor(
