@@ -30,7 +30,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -49,6 +48,7 @@ from fediverse.imaging.decode import ImageLimits, ImageRejected
 from fediverse.imaging.pipeline import ImagingOptions, ProcessedImage, process_image
 from fediverse.services import Services
 from storage.claims import claim_due
+from storage.dialects import insert_for
 from storage.models import Media, MediaFetch, MediaState, WorkState
 from storage.types import utcnow
 
@@ -254,7 +254,7 @@ _on_demand_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.S
 async def _queue_and_claim(services: Services, media_id: int) -> list[MediaFetch]:
     """Queue the file again if its fetch had finished (it was pruned), and claim it if it is due and free."""
     async with services.db.transaction() as session:
-        dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        dialect_insert = insert_for(session.get_bind().dialect.name)
         now = utcnow()
         table = MediaFetch.__table__  # type: ignore[attr-defined]
         await session.execute(

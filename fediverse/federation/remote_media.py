@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from activitypub.vocab import get_str, get_types, get_url, iter_objects
+from storage.dialects import insert_for
 from storage.models import Actor, CustomEmoji, Media, MediaFetch, MediaState, WorkState
 from storage.types import utcnow
 
@@ -35,7 +35,7 @@ async def queue_media_fetches(session: AsyncSession, media_ids: Iterable[int | N
     ids = [media_id for media_id in dict.fromkeys(media_ids) if media_id is not None]
     if not ids:
         return
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     now = utcnow()
     rows = [
         {"media_id": media_id, "state": WorkState.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now}
@@ -148,7 +148,7 @@ async def store_emojis(session: AsyncSession, domain: str, tags: list[EmojiTag])
 async def requeue_media_fetch(session: AsyncSession, media_id: int) -> None:
     """Queue a file again whatever became of its last fetch (its URL changed: the old copy's files are left to
     housekeeping's sweep of files no row uses)."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     now = utcnow()
     await session.execute(
         dialect_insert(MediaFetch)

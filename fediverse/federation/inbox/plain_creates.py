@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, Update, bindparam, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -40,6 +39,7 @@ from fediverse.federation.resolve import believed_copy
 from fediverse.federation.threads import MAX_ANCESTORS
 from storage.columns import table_of
 from storage.db import UNAVAILABLE_ERRORS
+from storage.dialects import insert_for
 from storage.models import (
     Account,
     Actor,
@@ -389,7 +389,7 @@ def _queue_parent_fetches(
     if not targets:
         return
     table: Table = table_of(RemoteFetch)
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     now = utcnow()
     session.execute(
         dialect_insert(table).on_conflict_do_nothing(index_elements=["kind", "target_ap_id"]),

@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
@@ -41,6 +40,7 @@ from fediverse.web.client_api.params import Params, query_params, read_params
 from fediverse.web.client_api.status_views import render_status, render_statuses
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
+from storage.dialects import insert_for
 from storage.models import Account, Actor, Announce, IdempotencyKey, Media, Post, PostEdit, PostMedia
 from storage.types import utcnow
 
@@ -159,7 +159,7 @@ def _posted_with(session: Session, account_id: int, key: str) -> Post | None:
 
 def _remember_key(session: Session, account_id: int, key: str, post_id: int) -> None:
     """Remember which post a key made (a key reused after its post was deleted now names the new one)."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     statement = dialect_insert(IdempotencyKey).values(
         account_id=account_id, key=key, post_id=post_id, created_at=utcnow()
     )
