@@ -12,9 +12,11 @@ batch must not do: its sender is stored and usable, the note is embedded, believ
 and the sender's own, and it is not a reply to or remix of a local post (those ask the visibility rule of
 the parent and notify its author: the handler does that). Everything else — other activity types, and
 every later item of a sender once one of its items is not plain, so that each sender's order is kept —
-goes through the handlers as before. When a chunk's statements fail, its savepoint rolls back and its
-items and every later plain item go through the handlers too, each in a savepoint of its own, where a
-bad one fails alone with its reason.
+goes through the handlers as before. The batch's plain likes, boosts and their Undos
+(``plain_interactions``) share the split and the chunks: a chunk applies its Creates, then its interactions
+(they touch different rows: likes and boosts of local posts). When a chunk's statements fail, its
+savepoint rolls back and its items and every later plain item go through the handlers too, each in a
+savepoint of its own, where a bad one fails alone with its reason.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from fediverse.core.domain_blocks import blocked_hosts_in
 from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.inbox.context import embedded_object
+from fediverse.federation.inbox.plain_interactions import PlainInteraction, apply_interactions, plain_interaction
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.resolve import believed_copy
 from fediverse.federation.threads import MAX_ANCESTORS
@@ -64,7 +67,7 @@ from storage.types import new_snowflake, utcnow
 
 log = logging.getLogger(__name__)
 
-#: Plain Creates applied per savepoint: a failing chunk sends at most this many (and the rest) to the handlers.
+#: Plain items applied per savepoint: a failing chunk sends at most this many (and the rest) to the handlers.
 CHUNK = 50
 
 
@@ -77,17 +80,24 @@ class PlainCreate:
     local_ids: list[str]
 
 
+#: An item this module applies set-based: a plain Create, or a plain like, boost or Undo of one.
+Plain = PlainCreate | PlainInteraction
+
+
 def split_plain(
     items: Sequence[InboxItem], senders: dict[str, Actor], urls: Urls
-) -> tuple[list[PlainCreate], list[InboxItem]]:
-    """``items`` (in order) as the plain Creates and the rest, in order. Once an item of a sender is not
+) -> tuple[list[Plain], list[InboxItem]]:
+    """``items`` (in order) as the plain ones and the rest, in order. Once an item of a sender is not
     plain, neither is any later one of that sender. Pure Python (parsing and sanitising the notes): run it
     off the event loop and outside the writer."""
-    plain: list[PlainCreate] = []
+    plain: list[Plain] = []
     rest: list[InboxItem] = []
     held_back: set[str] = set()
     for item in items:
-        found = None if item.actor_ap_id in held_back else _plain_create(item, senders.get(item.actor_ap_id), urls)
+        found: Plain | None = None
+        if item.actor_ap_id not in held_back:
+            sender = senders.get(item.actor_ap_id)
+            found = _plain_create(item, sender, urls) or plain_interaction(item, sender, urls)
         if found is None:
             held_back.add(item.actor_ap_id)
             rest.append(item)
@@ -126,13 +136,13 @@ class PlainOutcome:
     it did not get to (``later``: the writer was wanted back) or could not apply (``to_handlers``)."""
 
     applied: list[InboxItem]
-    later: list[PlainCreate]
+    later: list[Plain]
     to_handlers: list[InboxItem]
 
 
 def apply_plain(
     session: Session,
-    creates: Sequence[PlainCreate],
+    creates: Sequence[Plain],
     *,
     record: Callable[[Session, Sequence[tuple[InboxItem, BaseException | None]]], None],
     max_hold: float,
@@ -154,7 +164,7 @@ def apply_plain(
             raise  # the whole transaction is lost; the claims expire and the batch is tried again
         except Exception as error:
             log.warning(
-                "%d plain Creates failed together (%s); applying them one by one", len(chunk), error, exc_info=True
+                "%d plain items failed together (%s); applying them one by one", len(chunk), error, exc_info=True
             )
             # Which item broke it is the handlers' to find, each in its own savepoint; the later ones follow
             # them so that each sender's order is kept.
@@ -169,7 +179,17 @@ def apply_plain(
     return PlainOutcome(applied, list(creates[position:]), [])
 
 
-def _apply_chunk(session: Session, chunk: Sequence[PlainCreate]) -> None:
+def _apply_chunk(session: Session, chunk: Sequence[Plain]) -> None:
+    """The chunk's Creates, then its likes, boosts and Undos, each kind in a constant number of statements."""
+    creates = [entry for entry in chunk if isinstance(entry, PlainCreate)]
+    if creates:
+        _apply_creates(session, creates)
+    interactions = [entry for entry in chunk if isinstance(entry, PlainInteraction)]
+    if interactions:
+        apply_interactions(session, interactions)
+
+
+def _apply_creates(session: Session, chunk: Sequence[PlainCreate]) -> None:
     """``handle_create`` for each note of ``chunk``, in a constant number of statements."""
     note_ids = list({create.remote.ap_id for create in chunk})
     known = set(session.scalars(select(col(Post.ap_id)).where(col(Post.ap_id).in_(note_ids))))
