@@ -4,7 +4,7 @@ The other half of what a busy inbox receives, after plain Creates (``plain_creat
 is liked and boosted by many servers at once, and they undo some of it. ``handle_like``, ``handle_announce``
 and ``handle_undo`` apply each with about ten statements; here a chunk of them is applied with a constant
 number: the posts, the likes and boosts already stored, the one read rule for every (post, actor) pair (one
-``UNION ALL`` of ``visible_to`` per actor), the authors' accounts, then one insert or delete per table.
+statement, ``visible_to`` correlated to each actor), the authors' accounts, then one insert or delete per table.
 
 An interaction is *plain* when its sender is stored and usable and it is one of: a ``Like`` or ``Announce``
 whose object is a local post (likes and boosts of other servers' posts ask whether a local account follows
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, delete, insert, literal, select, tuple_, union_all
+from sqlalchemy import bindparam, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -210,23 +210,28 @@ def _stored(session: Session, chunk: Sequence[PlainInteraction]) -> _Known:
     return known
 
 
+#: Which of the actors may see which of the posts, by the one read rule asked of each actor row (its
+#: subqueries correlated to it): one statement, built once, for every (actor, post) pair of a chunk.
+_VIEWER = table_of(Actor).c.id
+_VISIBLE = select(_VIEWER, col(Post.id)).where(
+    _VIEWER.in_(bindparam("actors", expanding=True)),
+    col(Post.id).in_(bindparam("posts", expanding=True)),
+    col(Post.deleted_at).is_(None),
+    visible_to(_VIEWER),
+)
+
+
 def _visible_pairs(session: Session, pairs: set[tuple[int | None, int]]) -> set[tuple[int, int]]:
-    """The (actor, post) pairs where the actor may see the post, by the one read rule (``visible_to``): one
-    ``UNION ALL`` of a select per actor, in one statement."""
-    by_actor: dict[int, set[int]] = {}
-    for actor_id, post_id in pairs:
-        if actor_id is not None:
-            by_actor.setdefault(actor_id, set()).add(post_id)
-    if not by_actor:
+    """The (actor, post) pairs where the actor may see the post, by the one read rule (``visible_to``)."""
+    wanted = {(actor_id, post_id) for actor_id, post_id in pairs if actor_id is not None}
+    if not wanted:
         return set()
-    selects: list[Select[int, int]] = [
-        select(literal(actor_id).label("actor_id"), col(Post.id)).where(
-            col(Post.id).in_(post_ids), col(Post.deleted_at).is_(None), visible_to(actor_id)
-        )
-        for actor_id, post_ids in by_actor.items()
-    ]
-    statement = selects[0] if len(selects) == 1 else union_all(*selects)
-    return {(actor_id, post_id) for actor_id, post_id in session.execute(statement).all()}
+    found = session.execute(
+        _VISIBLE, {"actors": list({actor for actor, _ in wanted}), "posts": list({post for _, post in wanted})}
+    )
+    return {
+        (actor_id, post_id) for actor_id, post_id in found if actor_id is not None and (actor_id, post_id) in wanted
+    }
 
 
 def _write(session: Session, changes: _Changes, authors: dict[int, int]) -> None:
