@@ -14,7 +14,6 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
-from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
 import httpx
@@ -284,6 +283,8 @@ async def _lookup_lrdd_template(get: Callable[[str, str], Awaitable[SafeResponse
     # Refuse DTDs outright: no entity expansion, whatever the XML parser's defaults.
     if b"<!DOCTYPE" in response.content.upper() or b"<!ENTITY" in response.content.upper():
         raise WebFingerError("host-meta carries a DTD", resource=handle)
+    from xml.etree import ElementTree  # only here, for the rare server without WebFinger (~0.5 MiB)
+
     try:
         root = ElementTree.fromstring(response.content)
     except ElementTree.ParseError as error:

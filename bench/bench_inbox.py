@@ -95,14 +95,55 @@ def note_activity(peer_url: str, actor_index: int, serial: int, local_actor_id: 
     return json.dumps(activity, separators=(",", ":")).encode()
 
 
-def sign_chunk(job: tuple[str, int, str, str, str, list[tuple[int, int]], dict[int, str]]) -> list[bytes]:
+def interaction_activity(peer_url: str, actor_index: int, serial: int, posts: list[str], actors: int) -> bytes:
+    """``--activities interactions``: a Like (even serials) or an Announce (odd) of a local post, each sender's
+    on a post of its own; every tenth of a sender's is an Undo of its previous one (embedded, as Mastodon)."""
+    actor_id = f"{peer_url}/users/u{actor_index}"
+    kind = "Announce" if serial % 2 else "Like"
+    target = posts[(serial // actors) % len(posts)]
+    activity: dict[str, Any] = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{actor_id}#{kind.lower()}s/{serial}",
+        "type": kind,
+        "actor": actor_id,
+        "object": target,
+    }
+    if kind == "Announce":
+        activity |= {"published": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "to": [AS2_PUBLIC]}
+    if (serial // actors) % 10 == 9:
+        previous = serial - actors
+        undone = "Announce" if previous % 2 else "Like"
+        undone_target = posts[(previous // actors) % len(posts)]
+        undone_id = f"{actor_id}#{undone.lower()}s/{previous}"
+        activity = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{undone_id}/undo",
+            "type": "Undo",
+            "actor": actor_id,
+            "object": {"id": undone_id, "type": undone, "actor": actor_id, "object": undone_target},
+        }
+    return json.dumps(activity, separators=(",", ":")).encode()
+
+
+def activity_body(
+    peer_url: str, actor_index: int, serial: int, local_actor_id: str, handle: str, posts: list[str], actors: int
+) -> bytes:
+    """A Create{Note} mentioning the local account, or (with ``posts``) a like, boost or undo of one of them."""
+    if posts:
+        return interaction_activity(peer_url, actor_index, serial, posts, actors)
+    return note_activity(peer_url, actor_index, serial, local_actor_id, handle)
+
+
+def sign_chunk(
+    job: tuple[str, int, str, str, str, list[tuple[int, int]], dict[int, str], list[str], int],
+) -> list[bytes]:
     """Build raw, signed HTTP/1.1 requests for ``(serial, actor)`` pairs (runs in a pool process)."""
-    peer_url, server_port, local_actor_id, handle, local_user, pairs, private_pems = job
+    peer_url, server_port, local_actor_id, handle, local_user, pairs, private_pems, posts, actors = job
     keys = {index: load_private_key(pem) for index, pem in private_pems.items()}
     host = f"127.0.0.1:{server_port}"
     requests = []
     for serial, actor_index in pairs:
-        body = note_activity(peer_url, actor_index, serial, local_actor_id, handle)
+        body = activity_body(peer_url, actor_index, serial, local_actor_id, handle, posts, actors)
         path = "/inbox" if serial % 2 else f"/users/{local_user}/inbox"
         requests.append(signed_post(host, path, body, f"{peer_url}/users/u{actor_index}#main-key", keys[actor_index]))
     return requests
@@ -121,12 +162,31 @@ def make_keys(count: int) -> list[str]:
     return [generate_rsa_key_pair().private_pem for _ in range(count)]
 
 
-async def prepare_instance(environment: dict[str, str]) -> str:
-    """Migrate, create the local account; its actor id."""
+async def prepare_instance(environment: dict[str, str], posts: int = 0) -> tuple[str, list[str]]:
+    """Migrate, create the local account and ``posts`` public posts of it; its actor id, the posts' ids."""
     settings = load_settings(environment)
     async with open_services(settings, migrate=True) as services:
         await create_account(services.db, services.urls, LOCAL_USER)
-        return services.urls.actor_id(LOCAL_USER)
+        return services.urls.actor_id(LOCAL_USER), await local_posts(services, posts)
+
+
+async def local_posts(services: Any, count: int) -> list[str]:
+    """``count`` public posts of the local account, for likes and boosts to point at."""
+    from fediverse.social import actions
+    from fediverse.social.posts import PostDraft
+
+    made = []
+    for number in range(count):
+        post = await actions.publish(services, LOCAL_USER, PostDraft(caption=f"a lake at dusk, {number}"))
+        made.append(post.ap_id)
+    return made
+
+
+def interaction_posts(arguments: argparse.Namespace) -> int:
+    """How many local posts ``--activities interactions`` needs: one per serial of each sender."""
+    if arguments.activities != "interactions":
+        return 0
+    return (arguments.count + arguments.actors * 2) // arguments.actors + 1
 
 
 async def count(database_url: str, sql: str) -> int:
@@ -165,7 +225,7 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
         environment = reverie_environment(
             f"http://127.0.0.1:{server_port}", data_dir, database.url, REVERIE_INBOX_RATE_PER_SECOND="0"
         )
-        local_actor_id = asyncio.run(prepare_instance(environment))
+        local_actor_id, posts = asyncio.run(prepare_instance(environment, interaction_posts(arguments)))
         handle = f"{LOCAL_USER}@127.0.0.1:{server_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
         documents = {}
@@ -183,7 +243,17 @@ def one_run(arguments: argparse.Namespace, workers: int, signers: ProcessPoolExe
         pems = {index: keys[index % len(keys)] for index in range(arguments.actors)}
         chunk = max(1, len(pairs) // (arguments.signers * 4))
         jobs = [
-            (peer_url, server_port, local_actor_id, handle, LOCAL_USER, pairs[start : start + chunk], pems)
+            (
+                peer_url,
+                server_port,
+                local_actor_id,
+                handle,
+                LOCAL_USER,
+                pairs[start : start + chunk],
+                pems,
+                posts,
+                arguments.actors,
+            )
             for start in range(0, len(pairs), chunk)
         ]
         signed_at = time.perf_counter()
@@ -451,7 +521,7 @@ def purge_main(arguments: argparse.Namespace) -> None:
             environment = reverie_environment(
                 f"http://127.0.0.1:{server_port}", data_dir, database.url, REVERIE_INBOX_RATE_PER_SECOND="0"
             )
-            local_actor_id = asyncio.run(prepare_instance(environment))
+            local_actor_id, _ = asyncio.run(prepare_instance(environment))
             handle = f"{LOCAL_USER}@127.0.0.1:{server_port}"
             peer_url = f"http://127.0.0.1:{peer_port}"
             actors = max(arguments.actors, 6)
@@ -555,6 +625,7 @@ async def apply_in_process(arguments: argparse.Namespace) -> None:
         async with open_services(settings, migrate=True) as services:
             await create_account(services.db, services.urls, LOCAL_USER)
             local_actor_id = services.urls.actor_id(LOCAL_USER)
+            posts = await local_posts(services, interaction_posts(arguments))
             handle = f"{LOCAL_USER}@127.0.0.1:9"
             now = datetime.now(UTC)
             async with services.db.transaction() as session:
@@ -567,13 +638,13 @@ async def apply_in_process(arguments: argparse.Namespace) -> None:
                 made = []
                 for serial in range(offset, offset + arguments.count):
                     actor_index = serial % arguments.actors
-                    body = note_activity(peer_url, actor_index, serial, local_actor_id, handle)
+                    body = activity_body(peer_url, actor_index, serial, local_actor_id, handle, posts, arguments.actors)
                     activity = json.loads(body)
                     made.append(
                         {
                             "activity_ap_id": activity["id"],
                             "actor_ap_id": activity["actor"],
-                            "type": "Create",
+                            "type": activity["type"],
                             "payload": activity,
                             "recipient_account_id": None,
                             "state": "queued",
@@ -628,15 +699,23 @@ async def apply_in_process(arguments: argparse.Namespace) -> None:
                     (await session.execute(text("SELECT count(*) FROM posts WHERE is_local = false"))).scalar_one()
                 )
                 notes = int((await session.execute(text("SELECT count(*) FROM notifications"))).scalar_one())
+                posts += int(
+                    (
+                        await session.execute(
+                            text("SELECT (SELECT count(*) FROM likes) + (SELECT count(*) FROM announces)")
+                        )
+                    ).scalar_one()
+                )
                 undone = int(
                     (await session.execute(text("SELECT count(*) FROM inbox_items WHERE state != 'done'"))).scalar_one()
                 )
     intake_rate = arguments.count / intake_seconds
     rate = arguments.count / seconds
     print(
-        f"  applied {arguments.count:,} queued Create{{Note}}s in {seconds:.2f} s: {rate:,.0f}/s,"
+        f"  applied {arguments.count:,} queued {arguments.activities} in {seconds:.2f} s: {rate:,.0f}/s,"
         f" {cpu / arguments.count * 1000:.2f} ms CPU and {statements / arguments.count:.2f} statements sent per item"
-        f" (a multi-row insert counts once; {posts:,} posts, {notes:,} notifications, {undone} not done)"
+        f" (a multi-row insert counts once; {posts:,} posts, likes and boosts, {notes:,} notifications,"
+        f" {undone} not done)"
         f"\n  baseline, same run: the intake's group commit stored the same number of rows at {intake_rate:,.0f}/s"
         f" -> apply / store = {rate / intake_rate:.2f}",
         flush=True,
@@ -678,6 +757,13 @@ def main() -> None:
         "purge: an account with --posts posts deleted while --rate Creates per second arrive; apply: --count "
         "queued Creates applied by the worker in this process (--cprofile cumulative|tottime to profile it)",
     )
+    parser.add_argument(
+        "--activities",
+        choices=["creates", "interactions"],
+        default="creates",
+        help="creates: Create{Note}s mentioning the local account; interactions: Likes and Announces of its "
+        "posts, every tenth of a sender's an Undo",
+    )
     parser.add_argument("--rate", type=float, default=100.0, help="steady and purge: activities per second")
     parser.add_argument("--posts", type=int, default=1000, help="purge: posts of the deleted account")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -713,7 +799,8 @@ def main() -> None:
         return
     if arguments.mode == "apply":
         print(
-            f"inbox apply on {arguments.database}, in process: {arguments.count:,} queued Create{{Note}}s", flush=True
+            f"inbox apply on {arguments.database}, in process: {arguments.count:,} queued {arguments.activities}",
+            flush=True,
         )
         for _ in range(arguments.runs):
             asyncio.run(apply_in_process(arguments))

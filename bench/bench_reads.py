@@ -63,6 +63,8 @@ def endpoints(host: str, post_id: int) -> list[tuple[str, str, str | None]]:
         ("outbox page", f"/users/{USER}/outbox?page=true", AS2),
         ("profile HTML", f"/@{USER}", "text/html"),
         ("post HTML", f"/@{USER}/{post_id}", "text/html"),
+        ("note (AS2)", f"/users/{USER}/statuses/{post_id}", AS2),
+        ("NodeInfo", "/nodeinfo/2.0", None),
     ]
 
 

@@ -19,10 +19,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
+from storage.dialects import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class BatchInserter:
         self.table = table
         self.max_batch = max_batch
         self.screen = screen
-        dialect_insert = sqlite.insert if db.is_sqlite else postgresql.insert
+        dialect_insert = insert_for(db.dialect)
         self._statement = dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None

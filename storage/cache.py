@@ -22,12 +22,11 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from storage.dialects import insert_for
 from storage.models import CacheStamp
 
 #: The names: local accounts and their documents; the instance's settings; posts as pages show them.
@@ -50,7 +49,7 @@ Token = tuple[int, ...]
 async def bump(session: AsyncSession, *names: str) -> None:
     """Mark ``names`` changed in the transaction ``session`` is in (call inside a write transaction)."""
     table = CacheStamp.__table__  # type: ignore[attr-defined]
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    insert = insert_for(session.get_bind().dialect.name)
     for name in names:
         statement = insert(table).values(name=name, version=1)
         await session.execute(

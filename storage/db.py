@@ -30,9 +30,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import asyncpg
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -64,15 +63,13 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncp
 
 
 #: What a query raises while the database is locked past the busy timeout, restarting, or unreachable:
-#: the operation rolled back and may be retried shortly. (asyncpg's connection errors reach us unwrapped.)
+#: the operation rolled back and may be retried shortly. (asyncpg's connection errors, which reach
+#: SQLAlchemy's connect unwrapped, become ``OperationalError`` in ``_configure_postgresql``.)
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
     PoolTimeoutError,
     ConnectionError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InterfaceError,
 )
 
 
@@ -118,6 +115,27 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _configure_postgresql(engine: Engine) -> None:
+    """Give asyncpg's own connection errors (the server refusing, starting up, shutting down; a connection
+    lost) as ``OperationalError``, like every other unavailable database: SQLAlchemy wraps only what the
+    driver adapter raises, and a failed connect reaches it raw. asyncpg is imported here, so a process on
+    SQLite never loads it (decision 0053)."""
+    import asyncpg
+
+    away = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.exceptions.InterfaceError,
+    )
+
+    @event.listens_for(engine, "handle_error")
+    def on_error(context: ExceptionContext) -> BaseException | None:
+        error = context.original_exception
+        if isinstance(error, away):
+            return OperationalError(None, None, error)
+        return None
+
+
 class Database:
     """The engine and session factories. Created in the application's lifespan, never at import."""
 
@@ -147,6 +165,8 @@ class Database:
         self.engine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine.sync_engine, busy_timeout_ms)
+        else:
+            _configure_postgresql(self.engine.sync_engine)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         #: Version stamps of the in-process caches (``storage.cache``); sessions carry them for ``bump``.
         self.stamps = Stamps(self.engine)

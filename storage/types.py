@@ -10,15 +10,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: Autoincrementing 64-bit key; SQLite only aliases the rowid for a column declared ``INTEGER``.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
+
+class _JsonDocument(TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL. The PostgreSQL type is looked up when a PostgreSQL dialect
+    asks, so a process on SQLite never loads that dialect (decision 0053)."""
+
+    impl = JSON
+    cache_ok = True
+    # As JSON's own: values are unhashable, and None is stored as JSON ``null`` (JSON's none_as_null=False).
+    hashable = False
+    should_evaluate_none = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
 #: JSON documents (raw AS2, generation parameters); JSONB on PostgreSQL.
-JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+JsonDocument = _JsonDocument()
 
 
 class RawJson(str):

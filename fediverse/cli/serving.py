@@ -120,6 +120,15 @@ def _print_banner(settings: Settings, accounts: int, listen: str) -> None:
     print(flush=True)
 
 
+def websocket_protocol(**arguments: Any) -> asyncio.Protocol:
+    """uvicorn's WebSocket protocol for one upgraded connection, imported on the first: the sans-I/O protocol
+    of `websockets` (a dependency of uvicorn[standard]) costs ~1 MiB a process, and most processes never
+    see a streaming client (decision 0053). uvicorn calls this as it would the protocol class."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    return WebSocketsSansIOProtocol(**arguments)
+
+
 def run_serve(arguments: argparse.Namespace) -> int:
     settings = load_settings(default_base_url=_default_base_url(arguments.host, arguments.port))
     configure_logging(settings.log_level, settings.log_format)
@@ -138,9 +147,8 @@ def run_serve(arguments: argparse.Namespace) -> int:
         "forwarded_allow_ips": list(settings.trusted_proxies),
         "server_header": False,
         "timeout_graceful_shutdown": 10,
-        # The streaming API's WebSocket (decision 0057): the sans-I/O protocol of `websockets` (a dependency
-        # of uvicorn[standard]), ~1.5 MiB a process; a client's messages are small subscribe requests.
-        "ws": "websockets-sansio",
+        # The streaming API's WebSocket (decision 0057), loaded when the first one connects (decision 0053).
+        "ws": websocket_protocol,
         "ws_max_size": 64 * 1024,
     }
     if arguments.workers > 1:

@@ -17,8 +17,11 @@ from sqlmodel import col
 
 from storage.models import Account, AccountDomainBlock, Actor, Block, Mute
 
+#: A viewer's actor id: a number, or a column (the rule asked of many viewers in one statement).
+Viewer = int | ColumnElement[int]
 
-def not_blocking(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
+
+def not_blocking(column: Any, viewer_actor_id: Viewer) -> ColumnElement[bool]:
     """``column`` (an actor id) does not block the viewer."""
     clause: ColumnElement[bool] = column.not_in(
         select(col(Block.blocker_id)).where(col(Block.blocked_id) == viewer_actor_id)
@@ -26,7 +29,7 @@ def not_blocking(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
     return clause
 
 
-def not_blocked_between(column: Any, viewer_actor_id: int) -> ColumnElement[bool]:
+def not_blocked_between(column: Any, viewer_actor_id: Viewer) -> ColumnElement[bool]:
     """``column`` (an actor id) is neither blocked by the viewer nor blocking the viewer."""
     return and_(
         column.not_in(select(col(Block.blocked_id)).where(col(Block.blocker_id) == viewer_actor_id)),

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from fediverse.core.blocking import not_blocked_between, not_blocking
+from fediverse.core.blocking import Viewer, not_blocked_between, not_blocking
 from storage.models import Follow, FollowState, Mention, Post, Visibility
 
 OPEN = (Visibility.PUBLIC, Visibility.UNLISTED)
 
 
-def followed_ids(viewer_actor_id: int) -> ColumnElement[int]:
+def followed_ids(viewer_actor_id: Viewer) -> ColumnElement[int]:
     """Actor ids ``viewer`` follows (accepted), as a subquery."""
     return (
         select(col(Follow.followee_id))
@@ -31,8 +31,9 @@ def followed_ids(viewer_actor_id: int) -> ColumnElement[int]:
     )
 
 
-def visible_to(viewer_actor_id: int | None, *, despite_own_blocks: bool = False) -> ColumnElement[bool]:
-    """A WHERE clause for posts ``viewer`` may see (``None``: a visitor who is not signed in). Deleted
+def visible_to(viewer_actor_id: Viewer | None, *, despite_own_blocks: bool = False) -> ColumnElement[bool]:
+    """A WHERE clause for posts ``viewer`` may see (``None``: a visitor who is not signed in; a column: each
+    row's actor, the subqueries correlated to it, to ask many viewers in one statement). Deleted
     posts are the caller's to leave out. ``despite_own_blocks`` keeps the posts of accounts the viewer
     blocks (a report may name them), never those of accounts that block the viewer."""
     if viewer_actor_id is None:

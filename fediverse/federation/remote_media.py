@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from activitypub.vocab import get_str, get_types, get_url, iter_objects
 from storage.columns import table_of
+from storage.dialects import insert_for
 from storage.models import Actor, CustomEmoji, Media, MediaFetch, MediaState, WorkState
 from storage.types import utcnow
 
@@ -36,7 +36,7 @@ async def queue_media_fetches(session: AsyncSession, media_ids: Iterable[int | N
     ids = [media_id for media_id in dict.fromkeys(media_ids) if media_id is not None]
     if not ids:
         return
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     now = utcnow()
     rows = [
         {"media_id": media_id, "state": WorkState.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now}
@@ -150,7 +150,7 @@ async def requeue_media_fetch(session: AsyncSession, media_id: int, *, only_if_d
     """Queue a file again whatever became of its last fetch (its URL changed: the old copy's files are left to
     housekeeping's sweep of files no row uses); with ``only_if_done``, only a fetch that had finished (its
     copy was pruned), leaving one queued, running or given up as it is."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     now = utcnow()
     table = table_of(MediaFetch)
     await session.execute(

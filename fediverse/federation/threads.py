@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -16,6 +15,7 @@ from activitypub.vocab import get_id
 from fediverse.core.domain_blocks import blocked_hosts
 from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import host_of
+from storage.dialects import insert_for
 from storage.models import FetchKind, Post, RemoteFetch, WorkState
 from storage.types import utcnow
 
@@ -115,7 +115,7 @@ def replies_collection(post: Post) -> Any:
 
 async def _insert_fetch(session: AsyncSession, kind: str, target: str, depth: int) -> None:
     """One row per kind and target; a second request while one exists is a no-op (``ON CONFLICT``)."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     now = utcnow()
     await session.execute(
         dialect_insert(RemoteFetch)

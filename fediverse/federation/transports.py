@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import ssl
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -70,11 +72,45 @@ class TransportOptions:
 TransportFactory = Callable[[TransportOptions], DeliveryTransport]
 
 
+class _TrustOnFirstUse(ssl.SSLContext):
+    """httpx's default client context, except that the CA bundle (certifi's, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR``, as httpx reads them) loads when the first TLS connection is wrapped: ~1.4 MiB of
+    certificates that a server with no TLS peer yet has no use for (decision 0053). asyncio, uvloop and
+    anyio all wrap through ``wrap_bio``."""
+
+    _trusted = False
+    _loading = threading.Lock()
+
+    def _trust(self) -> None:
+        with self._loading:
+            if self._trusted:
+                return
+            if cafile := os.environ.get("SSL_CERT_FILE"):
+                self.load_verify_locations(cafile=cafile)
+            elif capath := os.environ.get("SSL_CERT_DIR"):
+                self.load_verify_locations(capath=capath)
+            else:
+                import certifi
+
+                self.load_verify_locations(cafile=certifi.where())
+            self._trusted = True
+
+    def wrap_bio(self, *arguments: Any, **options: Any) -> ssl.SSLObject:
+        if not self._trusted:
+            self._trust()
+        return super().wrap_bio(*arguments, **options)
+
+    def wrap_socket(self, *arguments: Any, **options: Any) -> ssl.SSLSocket:
+        if not self._trusted:
+            self._trust()
+        return super().wrap_socket(*arguments, **options)
+
+
 @cache
 def client_tls() -> ssl.SSLContext:
-    """The TLS settings of every outbound client in the process (certifi's bundle, or ``SSL_CERT_FILE``),
-    built once: loading the CA bundle costs tens of milliseconds, and each app opens two clients."""
-    return httpx.create_ssl_context()
+    """The TLS settings of every outbound client in the process, built once (each app opens two clients);
+    its CA bundle loads on the first TLS connection (``_TrustOnFirstUse``)."""
+    return _TrustOnFirstUse(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def inbox_host(url: str, *, allow_private: bool) -> str:

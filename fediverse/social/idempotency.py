@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from fediverse.core.errors import Conflict
+from storage.dialects import insert_for
 from storage.models import IdempotencyKey, Post
 from storage.types import utcnow
 
@@ -63,7 +63,7 @@ async def claim(session: AsyncSession, account_id: int, key: str) -> None:
 
 async def remember(session: AsyncSession, account_id: int, key: str, post_id: int) -> None:
     """Record which post the key made (a key whose post was deleted now names the new one)."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     statement = dialect_insert(IdempotencyKey).values(
         account_id=account_id, key=key, post_id=post_id, created_at=utcnow()
     )

@@ -15,7 +15,6 @@ Each runs inside the caller's write transaction and queues what it sends through
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -27,6 +26,7 @@ from fediverse.federation.activities import new_activity_id
 from fediverse.federation.outbox import inbox_of, queue_activity
 from fediverse.federation.quote_policy import QuoteApproval, local_quote_approval, remote_quote_approval
 from fediverse.federation.quotes import quote_request, request_answer
+from storage.dialects import insert_for
 from storage.models import Actor, Follow, FollowState, Post, QuoteAuthorization, QuoteState, Visibility
 from storage.types import utcnow
 
@@ -108,7 +108,7 @@ async def answer_quote_request(
         reject = with_context(request_answer("Reject", author.ap_id, new_activity_id(urls, author.username), request))
         await queue_activity(session, author, reject, [inbox_of(requester)], local_base_url=urls.base_url)
         return
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     await session.execute(
         dialect_insert(QuoteAuthorization)
         .values(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
@@ -79,17 +80,22 @@ def create_templates() -> Jinja2Templates:
     return templates
 
 
+def _viewer_rows(session: Session, *, account: Account) -> tuple[Actor | None, int | None]:
+    """The signed-in account's actor and its unread notifications, in one unit of work."""
+    actor = session.get(Actor, account.actor_id)
+    unread = session.scalar(
+        select(func.count()).select_from(Notification).where(shown_to(account), col(Notification.read_at).is_(None))
+    )
+    return actor, unread
+
+
 async def load_viewer(request: Request) -> Viewer | None:
     found = await current_session(request)
     if found is None:
         return None
     web_session, account = found
     services: Services = request.state.services
-    async with services.db.session() as session:
-        actor = await session.get(Actor, account.actor_id)
-        unread = await session.scalar(
-            select(func.count()).select_from(Notification).where(shown_to(account), col(Notification.read_at).is_(None))
-        )
+    actor, unread = await services.db.read(partial(_viewer_rows, account=account))
     assert actor is not None
     return Viewer(account=account, actor=actor, csrf_token=web_session.csrf_token, unread=unread or 0)
 

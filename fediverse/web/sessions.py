@@ -16,7 +16,7 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
@@ -77,6 +77,14 @@ async def end_session(request: Request, response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
+#: The session a cookie names and its account, if the session has not expired (one unit of work a request).
+_SIGNED_IN = (
+    select(WebSession, Account)
+    .join(Account, col(Account.id) == col(WebSession.account_id))
+    .where(col(WebSession.token_hash) == bindparam("token_hash"), col(WebSession.expires_at) > bindparam("now"))
+)
+
+
 async def current_session(request: Request) -> tuple[WebSession, Account] | None:
     """The signed-in session and account, or ``None``. Cached on the request."""
     if hasattr(request.state, "web_session"):
@@ -85,14 +93,8 @@ async def current_session(request: Request) -> tuple[WebSession, Account] | None
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         services: Services = request.state.services
-        async with services.db.session() as session:
-            row = (
-                await session.execute(
-                    select(WebSession, Account)
-                    .join(Account, col(Account.id) == col(WebSession.account_id))
-                    .where(col(WebSession.token_hash) == _hash(token), col(WebSession.expires_at) > utcnow())
-                )
-            ).first()
+        parameters = {"token_hash": _hash(token), "now": utcnow()}
+        row = await services.db.read(lambda session: session.execute(_SIGNED_IN, parameters).first())
         if row is not None and row[1].disabled_at is None:
             found = (row[0], row[1])
     request.state.web_session = found

@@ -25,13 +25,16 @@ from tests.processes import ROOT, free_port, reverie_env, reverie_server, run_re
 #: signatures), migrations (Alembic), and httpx's command-line client (rich, pygments).
 HEAVY = (
     "numpy", "PIL", "torch", "diffusers", "transformers", "c2pa", "nh3", "aiohttp", "pyld", "alembic", "rich",
-    "pygments",
+    "pygments", "websockets", "xml.etree.ElementTree",
 )  # fmt: skip
+#: PostgreSQL's driver and SQLAlchemy dialect: loaded only by a process whose database is PostgreSQL.
+POSTGRESQL_ONLY = ("asyncpg", "sqlalchemy.dialects.postgresql")
 
 PROBE = """
 import json, sys
 from starlette.testclient import TestClient
 from fediverse.core.config import load_settings
+from fediverse.federation.transports import client_tls
 from fediverse.web.app import create_app
 
 with TestClient(create_app(load_settings()), base_url=sys.argv[1]) as client:
@@ -39,7 +42,8 @@ with TestClient(create_app(load_settings()), base_url=sys.argv[1]) as client:
     statuses = [client.get(path).status_code for path in ("/", "/robots.txt", "/.well-known/nodeinfo")]
     statuses.append(client.get("/actor", headers=as2).status_code)
     client.app_state["services"].studio.generator  # built, as `reverie serve` builds it when it starts
-print(json.dumps({"statuses": statuses, "loaded": [name for name in sys.argv[2:] if name in sys.modules]}))
+loaded = [name for name in sys.argv[2:] if name in sys.modules]
+print(json.dumps({"statuses": statuses, "loaded": loaded, "trusted": client_tls().cert_store_stats()["x509"]}))
 """
 
 
@@ -52,8 +56,9 @@ def test_the_app_serves_pages_without_loading_the_heavy_libraries(tmp_path: Path
             "REVERIE_RUN_WORKER": "true",
         }
     )
+    unused = HEAVY + (POSTGRESQL_ONLY if database_url.startswith("sqlite") else ())
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, TEST_BASE_URL, *HEAVY],
+        [sys.executable, "-c", PROBE, TEST_BASE_URL, *unused],
         env=environment,
         cwd=ROOT,
         capture_output=True,
@@ -64,6 +69,31 @@ def test_the_app_serves_pages_without_loading_the_heavy_libraries(tmp_path: Path
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["statuses"] == [200, 200, 200, 200]
     assert report["loaded"] == []
+    assert report["trusted"] == 0  # the CA bundle loads on the first TLS connection
+
+
+def test_the_websocket_protocol_loads_when_the_first_websocket_connects() -> None:
+    """``reverie serve`` gives uvicorn a factory for its WebSocket protocol: nothing of `websockets` is
+    imported while the server starts, and the factory makes uvicorn's sans-I/O protocol when called."""
+    probe = """
+import sys
+import uvicorn
+from uvicorn.server import ServerState
+from fediverse.cli.serving import websocket_protocol
+
+async def app(scope, receive, send): ...
+
+config = uvicorn.Config(app, ws=websocket_protocol, lifespan="off")
+config.load()
+before = "websockets" in sys.modules
+protocol = websocket_protocol(config=config, server_state=ServerState(), app_state={})
+print(before, type(protocol).__name__, "websockets" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=reverie_env({}), cwd=ROOT, capture_output=True, text=True, timeout=110
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "WebSocketsSansIOProtocol", "True"]
 
 
 def test_the_libraries_load_when_used() -> None:

@@ -40,7 +40,7 @@ from activitypub.vocab import get_id
 from fediverse.core.metrics import INBOX_PROCESSED
 from fediverse.federation.inbox.context import ApplyAlone, Batch, IngestContext
 from fediverse.federation.inbox.handlers import HANDLERS
-from fediverse.federation.inbox.plain_creates import PlainCreate, apply_plain, split_plain
+from fediverse.federation.inbox.plain_creates import Plain, apply_plain, split_plain
 from fediverse.federation.resolve import ACTOR_MAX_AGE
 from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
 from fediverse.services import Services
@@ -94,7 +94,7 @@ class InboxQueue:
         if alone:
             await self._apply_alone(alone)
         log.info(
-            "inbox: %d items in %.1fms (%d plain Creates, %d alone)",
+            "inbox: %d items in %.1fms (%d plain, %d alone)",
             len(items),
             (time.perf_counter() - started) * 1000,
             len(plain) - len(to_handlers),
@@ -107,9 +107,10 @@ class InboxQueue:
 
     # -- the batch ---------------------------------------------------------------------------------
 
-    async def _apply_plain(self, creates: list[PlainCreate]) -> list[InboxItem]:
-        """Apply plain Creates set-based, in units of work that hand the writer back between them; the items
-        left for the handlers (a chunk whose statements failed, and every plain Create after it)."""
+    async def _apply_plain(self, creates: list[Plain]) -> list[InboxItem]:
+        """Apply plain Creates, likes, boosts and their Undos set-based, in units of work that hand the writer
+        back between them; the items left for the handlers (a chunk whose statements failed, and every plain
+        item after it)."""
         db = self.services.db
         pending = creates
         while pending:

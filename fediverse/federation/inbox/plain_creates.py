@@ -13,9 +13,11 @@ and the sender's own, it is not a reply to or remix of a local post (those ask t
 the parent and notify its author: the handler does that), and it names no custom emoji (the handler stores
 those per domain). Its attachments are queued for the remote media cache here, as the handler queues them.
 Everything else — other activity types, and every later item of a sender once one of its items is not plain,
-so that each sender's order is kept — goes through the handlers as before. When a chunk's statements fail, its
-savepoint rolls back and its items and every later plain item go through the handlers too, each in a savepoint
-of its own, where a bad one fails alone with its reason.
+so that each sender's order is kept — goes through the handlers as before. The batch's plain likes, boosts
+and their Undos (``plain_interactions``) share the split and the chunks: a chunk applies its Creates, then its
+interactions (they touch different rows: likes and boosts of local posts). When a chunk's statements fail,
+its savepoint rolls back and its items and every later plain item go through the handlers too, each in a
+savepoint of its own, where a bad one fails alone with its reason.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, Update, bindparam, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -36,12 +37,19 @@ from fediverse.core.domain_blocks import blocked_hosts_in
 from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.inbox.context import embedded_object
+from fediverse.federation.inbox.plain_interactions import (
+    NeedsHandler,
+    PlainInteraction,
+    apply_interactions,
+    plain_interaction,
+)
 from fediverse.federation.notes_in import RemoteNote, parse_note
 from fediverse.federation.remote_media import emoji_tags
 from fediverse.federation.resolve import believed_copy
 from fediverse.federation.threads import MAX_ANCESTORS
 from storage.columns import table_of
 from storage.db import UNAVAILABLE_ERRORS
+from storage.dialects import insert_for
 from storage.models import (
     Account,
     Actor,
@@ -67,7 +75,7 @@ from storage.types import new_snowflake, utcnow
 
 log = logging.getLogger(__name__)
 
-#: Plain Creates applied per savepoint: a failing chunk sends at most this many (and the rest) to the handlers.
+#: Plain items applied per savepoint: a failing chunk sends at most this many (and the rest) to the handlers.
 CHUNK = 50
 
 
@@ -80,17 +88,24 @@ class PlainCreate:
     local_ids: list[str]
 
 
+#: An item this module applies set-based: a plain Create, or a plain like, boost or Undo of one.
+Plain = PlainCreate | PlainInteraction
+
+
 def split_plain(
     items: Sequence[InboxItem], senders: dict[str, Actor], urls: Urls
-) -> tuple[list[PlainCreate], list[InboxItem]]:
-    """``items`` (in order) as the plain Creates and the rest, in order. Once an item of a sender is not
+) -> tuple[list[Plain], list[InboxItem]]:
+    """``items`` (in order) as the plain ones and the rest, in order. Once an item of a sender is not
     plain, neither is any later one of that sender. Pure Python (parsing and sanitising the notes): run it
     off the event loop and outside the writer."""
-    plain: list[PlainCreate] = []
+    plain: list[Plain] = []
     rest: list[InboxItem] = []
     held_back: set[str] = set()
     for item in items:
-        found = None if item.actor_ap_id in held_back else _plain_create(item, senders.get(item.actor_ap_id), urls)
+        found: Plain | None = None
+        if item.actor_ap_id not in held_back:
+            sender = senders.get(item.actor_ap_id)
+            found = _plain_create(item, sender, urls) or plain_interaction(item, sender, urls)
         if found is None:
             held_back.add(item.actor_ap_id)
             rest.append(item)
@@ -131,13 +146,13 @@ class PlainOutcome:
     it did not get to (``later``: the writer was wanted back) or could not apply (``to_handlers``)."""
 
     applied: list[InboxItem]
-    later: list[PlainCreate]
+    later: list[Plain]
     to_handlers: list[InboxItem]
 
 
 def apply_plain(
     session: Session,
-    creates: Sequence[PlainCreate],
+    creates: Sequence[Plain],
     *,
     record: Callable[[Session, Sequence[tuple[InboxItem, BaseException | None]]], None],
     max_hold: float,
@@ -158,9 +173,10 @@ def apply_plain(
         except UNAVAILABLE_ERRORS:
             raise  # the whole transaction is lost; the claims expire and the batch is tried again
         except Exception as error:
-            log.warning(
-                "%d plain Creates failed together (%s); applying them one by one", len(chunk), error, exc_info=True
-            )
+            if not isinstance(error, NeedsHandler):
+                log.warning(
+                    "%d plain items failed together (%s); applying them one by one", len(chunk), error, exc_info=True
+                )
             # Which item broke it is the handlers' to find, each in its own savepoint; the later ones follow
             # them so that each sender's order is kept.
             record(session, [(item, None) for item in applied])
@@ -174,7 +190,17 @@ def apply_plain(
     return PlainOutcome(applied, list(creates[position:]), [])
 
 
-def _apply_chunk(session: Session, chunk: Sequence[PlainCreate]) -> None:
+def _apply_chunk(session: Session, chunk: Sequence[Plain]) -> None:
+    """The chunk's Creates, then its likes, boosts and Undos, each kind in a constant number of statements."""
+    creates = [entry for entry in chunk if isinstance(entry, PlainCreate)]
+    if creates:
+        _apply_creates(session, creates)
+    interactions = [entry for entry in chunk if isinstance(entry, PlainInteraction)]
+    if interactions:
+        apply_interactions(session, interactions)
+
+
+def _apply_creates(session: Session, chunk: Sequence[PlainCreate]) -> None:
     """``handle_create`` for each note of ``chunk``, in a constant number of statements."""
     note_ids = list({create.remote.ap_id for create in chunk})
     known = set(session.scalars(select(col(Post.ap_id)).where(col(Post.ap_id).in_(note_ids))))
@@ -408,7 +434,7 @@ def _queue_parent_fetches(
     if not targets:
         return
     table: Table = table_of(RemoteFetch)
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = insert_for(session.get_bind().dialect.name)
     now = utcnow()
     session.execute(
         dialect_insert(table).on_conflict_do_nothing(index_elements=["kind", "target_ap_id"]),

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -26,7 +27,7 @@ from fediverse.federation.documents import collection_page, tombstone_document
 from fediverse.federation.interaction_policies import AUTHORIZATION_PATHS, authorization_document
 from fediverse.federation.notes import PostView, create_activity, note_document
 from fediverse.federation.quotes import quote_authorization_document
-from fediverse.reads.post_views import load_post_views
+from fediverse.reads.post_views import load_post_views, post_views
 from fediverse.services import Services
 from fediverse.web.activitypub.signed_fetch import Reader, authorize_fetch, authorize_read
 from fediverse.web.params import path_id, query_id
@@ -45,33 +46,63 @@ class _Found:
     reader: Reader
 
 
+_POST_AND_AUTHOR_STATE = (
+    select(Post, col(Account.disabled_at))
+    .outerjoin(Account, col(Account.actor_id) == col(Post.author_id))
+    .where(col(Post.ap_id) == bindparam("ap_id"), col(Post.is_local).is_(True))
+)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    post: Post
+    author_disabled: bool
+    #: The post's view, loaded in the same unit of work when it is open to anyone and not gone.
+    view: PostView | None
+
+
+def _stored_post(session: Session, ap_id: str, *, open_view: bool) -> _Stored | None:
+    """The local post ``ap_id``, whether its author is disabled, and (``open_view``, for a public or unlisted
+    post still standing) its view, in one unit of work."""
+    row = session.execute(_POST_AND_AUTHOR_STATE, {"ap_id": ap_id}).first()
+    if row is None:
+        return None
+    post, disabled = row
+    standing = post.deleted_at is None and disabled is None
+    view = post_views(session, [post])[0] if open_view and standing and post.visibility in OPEN_VISIBILITIES else None
+    return _Stored(post, disabled is not None, view)
+
+
 async def _find_post(request: Request, username: str, post_id: int) -> _Found:
     """The local post ``post_id`` of ``username`` if the requester may read it, else ``NotFound``.
 
-    One database session in the common case; only a non-public post asked for without a verified
-    signature yet leaves the session to check one (the signer's key may have to be fetched).
+    Without authorized fetch a public or unlisted post, the common case (peers and link previews), is
+    read with its view in one unit of work (decision 0049); a non-public one is judged after the signature
+    is checked (its key may have to be fetched, which must not hold a connection). With authorized fetch
+    the signature is verified first, and one session does the rest.
     """
     services: Services = request.state.services
     await authorize_fetch(request)
     ap_id = services.urls.post_id(username, post_id)
-    async with services.db.session() as session:
-        row = (
-            await session.execute(
-                select(Post, col(Account.disabled_at))
-                .outerjoin(Account, col(Account.actor_id) == col(Post.author_id))
-                .where(col(Post.ap_id) == ap_id, col(Post.is_local).is_(True))
-            )
-        ).first()
-        if row is None:
-            raise NotFound("No such post.")
-        post, disabled = row
-        public = post.visibility in OPEN_VISIBILITIES
-        if public or services.settings.authorized_fetch:
+    if services.settings.authorized_fetch:
+        async with services.db.session() as session:
+            row = (await session.execute(_POST_AND_AUTHOR_STATE, {"ap_id": ap_id})).first()
+            if row is None:
+                raise NotFound("No such post.")
+            post, disabled = row
+            public = post.visibility in OPEN_VISIBILITIES
             reader = await authorize_read(request, post.author_id, public=public, session=session)
             return await _readable(session, post, disabled is not None, reader)
-    reader = await authorize_read(request, post.author_id, public=public)
+    stored = await services.db.read(lambda session: _stored_post(session, ap_id, open_view=True))
+    if stored is None:
+        raise NotFound("No such post.")
+    if stored.post.visibility in OPEN_VISIBILITIES:
+        # Anyone may read it: no signature is looked at, so there is no block to ask (authorize_read).
+        reader = await authorize_read(request, stored.post.author_id, public=True)
+        return _Found(stored.post, stored.view, reader)
+    reader = await authorize_read(request, stored.post.author_id, public=False)
     async with services.db.session() as session:
-        return await _readable(session, post, disabled is not None, reader)
+        return await _readable(session, stored.post, stored.author_disabled, reader)
 
 
 async def _readable(session: AsyncSession, post: Post, author_disabled: bool, reader: Reader) -> _Found:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -95,29 +98,38 @@ async def nodeinfo_discovery(request: Request) -> Response:
     return JSONResponse(build_nodeinfo_discovery(urls.base_url), headers=CORS)
 
 
+@dataclass(frozen=True)
+class _Usage:
+    total: int
+    active: dict[int, int]
+    local_posts: int
+
+
+def _usage(session: Session, *, now: datetime) -> _Usage:
+    """NodeInfo's usage figures, in one unit of work."""
+    total = session.scalar(select(func.count()).select_from(Account).where(col(Account.disabled_at).is_(None)))
+    active = {
+        days: session.scalar(
+            select(func.count()).select_from(Account).where(col(Account.last_active_at) >= now - timedelta(days=days))
+        )
+        or 0
+        for days in (30, 180)
+    }
+    # Public and unlisted posts (followers-only and direct ones are nobody else's business): the sum of
+    # the local actors' counters (decision 0052) rather than a count of every local post.
+    local_posts = session.scalar(
+        select(func.coalesce(func.sum(col(Actor.posts_count)), 0)).where(col(Actor.is_local).is_(True))
+    )
+    return _Usage(total or 0, active, local_posts or 0)
+
+
 async def nodeinfo(request: Request) -> Response:
     services: Services = request.state.services
     version = request.path_params["version"]
     if version not in ("2.0", "2.1"):
         raise NotFound("Unknown NodeInfo version.")
-    now = utcnow()
-    async with services.db.session() as session:
-        total = await session.scalar(
-            select(func.count()).select_from(Account).where(col(Account.disabled_at).is_(None))
-        )
-        active = {
-            days: await session.scalar(
-                select(func.count())
-                .select_from(Account)
-                .where(col(Account.last_active_at) >= now - timedelta(days=days))
-            )
-            for days in (30, 180)
-        }
-        # Public and unlisted posts (followers-only and direct ones are nobody else's business): the sum of
-        # the local actors' counters (decision 0052) rather than a count of every local post.
-        local_posts = await session.scalar(
-            select(func.coalesce(func.sum(col(Actor.posts_count)), 0)).where(col(Actor.is_local).is_(True))
-        )
+    counts = await services.db.read(partial(_usage, now=utcnow()))
+    total, active, local_posts = counts.total, counts.active, counts.local_posts
     instance = await instance_settings(services.db, services.settings)
     document = build_nodeinfo(
         version,

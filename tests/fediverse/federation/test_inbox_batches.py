@@ -15,6 +15,7 @@ from fediverse.social import actions, removals
 from storage.models import (
     Account,
     Actor,
+    Announce,
     InboxItem,
     Like,
     Media,
@@ -362,3 +363,88 @@ def test_plain_creates_hand_the_writer_back_between_chunks_and_carry_on(
     assert units == [5, 3, 1]
     assert stored_posts(client) == {note["id"]: index > 0 for index, note in enumerate(notes)}
     assert {state for state, _ in outcomes(client).values()} == {WorkState.DONE}
+
+
+def like_of(actor: PeerActor, post: str, number: int, kind: str = "Like") -> dict[str, Any]:
+    return {"id": f"{actor.id}#{kind.lower()}s/{number}", "type": kind, "actor": actor.id, "object": post}
+
+
+def undo_of(actor: PeerActor, undone: dict[str, Any], *, undone_id: str | None = None) -> dict[str, Any]:
+    """An Undo embedding what it undoes, as Mastodon sends one; ``undone_id`` names it by another id."""
+    embedded = {**undone, "id": undone_id or undone["id"]}
+    return {"id": f"{embedded['id']}#undo", "type": "Undo", "actor": actor.id, "object": embedded}
+
+
+@pytest.mark.parametrize("path", ["plain", "handlers"])
+def test_a_batch_of_likes_boosts_and_undos_is_applied_the_same_set_based_or_one_by_one(
+    client: TestClient, peer: FakePeer, make_user: Callable[..., Account], monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # Given ana's public and followers-only posts and bob's public post; ben, eve and zed (whom ana blocks);
+    # eve liked bob's post and ben boosted it before this batch
+    make_user("ana")
+    make_user("bob")
+    ben, eve, zed = peer.add_actor("ben"), peer.add_actor("eve", key_index=1), peer.add_actor("zed", key_index=2)
+    for actor in (ben, eve, zed):
+        known_actor(client, actor)
+    act(client, actions.block, "ana", zed.id)
+    public, private = publish(client, "ana").ap_id, publish(client, "ana", visibility="followers").ap_id
+    bobs = publish(client, "bob").ap_id
+    earlier_like, earlier_boost = like_of(eve, bobs, 1), like_of(ben, bobs, 2, "Announce")
+    deliver(client, peer, eve, earlier_like)
+    deliver(client, peer, ben, earlier_boost)
+    interactions: list[int] = []
+    real_apply = plain_creates.apply_interactions
+
+    def counting_apply(session: Any, chunk: Any) -> None:
+        interactions.append(len(chunk))
+        real_apply(session, chunk)
+
+    monkeypatch.setattr(plain_creates, "apply_interactions", counting_apply)
+    if path == "handlers":
+        monkeypatch.setattr(inbox_queue, "split_plain", lambda items, senders, urls: ([], list(items)))
+    eves_like = like_of(eve, public, 3)
+    batch = [
+        (ben, like_of(ben, public, 4)),
+        (ben, like_of(ben, public, 5)),  # again, under another id: nothing more
+        (eve, eves_like),
+        (eve, undo_of(eve, eves_like)),  # liked and unliked in the same batch
+        (zed, like_of(zed, public, 6)),  # blocked: refused
+        (ben, like_of(ben, public, 7, "Announce")),
+        (eve, like_of(eve, private, 8)),  # a post eve may not see
+        (eve, like_of(eve, private, 9, "Announce")),  # and may not boost
+        (ben, like_of(ben, bobs, 10)),
+        (eve, undo_of(eve, earlier_like, undone_id=f"{eve.id}#likes/other")),  # matched by the post it liked
+        (ben, undo_of(ben, earlier_boost)),  # matched by its id
+    ]
+    # When they arrive together
+    for sender, activity in batch:
+        assert send_activity(client, peer, sender, activity) == 202
+    drain(client)
+    # Then the outcome is the same, item for item
+    names = {ben.id: "ben", eve.id: "eve", zed.id: "zed", ANA: "ana", BOB: "bob"}
+    posts = {public: "public", private: "private", bobs: "bobs"}
+    actors = {row[0]: names.get(row[1]) for row in query(client, select(Actor.id, Actor.ap_id))}
+    by_post = {
+        row[0]: (posts[row[1]], row[2], row[3])
+        for row in query(client, select(Post.id, Post.ap_id, Post.likes_count, Post.boosts_count))
+    }
+    likes = {(actors[a], by_post[p][0]) for a, p in query(client, select(Like.actor_id, Like.post_id))}
+    boosts = {(actors[a], by_post[p][0]) for a, p in query(client, select(Announce.actor_id, Announce.post_id))}
+    assert likes == {("ben", "public"), ("ben", "bobs")}
+    assert boosts == {("ben", "public")}
+    assert sorted(by_post.values()) == [("bobs", 1, 0), ("private", 0, 0), ("public", 1, 1)]
+    accounts = dict(query(client, select(Account.id, Account.username)))
+    notified = {
+        (accounts[account], kind, actors[actor], by_post[post][0])
+        for account, kind, actor, post in query(
+            client, select(Notification.account_id, Notification.type, Notification.actor_id, Notification.post_id)
+        )
+    }
+    assert notified == {
+        ("ana", NotificationType.LIKE, "ben", "public"),
+        ("ana", NotificationType.ANNOUNCE, "ben", "public"),
+        ("bob", NotificationType.LIKE, "ben", "bobs"),
+    }
+    assert {state for state, _ in outcomes(client).values()} == {WorkState.DONE}
+    # And the plain path took every one of them set-based, in one go
+    assert interactions == ([len(batch)] if path == "plain" else [])
