@@ -66,6 +66,8 @@ class NotificationType(StrEnum):
     MENTION = "mention"
     REMIX = "remix"
     MOVE = "move"  # an account the recipient followed moved; the follow moved with it (decision 0061)
+    QUOTE = "quote"  # someone quoted the recipient's post (the quoting post; Mastodon 4.5, decision 0064)
+    QUOTED_UPDATE = "quoted_update"  # a post the recipient quoted was edited (the edited post; Mastodon 4.5)
 
 
 class MediaState(StrEnum):
