@@ -66,6 +66,8 @@ class NotificationType(StrEnum):
     MENTION = "mention"
     REMIX = "remix"
     MOVE = "move"  # an account the recipient followed moved; the follow moved with it (decision 0061)
+    QUOTE = "quote"  # someone quoted the recipient's post (the quoting post; Mastodon 4.5, decision 0064)
+    QUOTED_UPDATE = "quoted_update"  # a post the recipient quoted was edited (the edited post; Mastodon 4.5)
 
 
 class MediaState(StrEnum):
@@ -281,7 +283,8 @@ class Post(SQLModel, table=True):
     published: datetime = _created()
     edited_at: datetime | None = _ts()
     deleted_at: datetime | None = _ts()
-    #: When its local author pinned it to their profile (Mastodon's pins; the actor's ``featured``).
+    #: When its author pinned it to their profile (Mastodon's pins; the actor's ``featured``): a local author's
+    #: pin, or a remote author's as its ``featured`` collection and ``Add``/``Remove`` say.
     pinned_at: datetime | None = _ts()
     created_at: datetime = _created()
     likes_count: int = _counter()  # likes of it that we store
@@ -485,6 +488,7 @@ class FetchKind(StrEnum):
     FORWARDED = "forwarded"  # a note a forwarded Create or Update named, fetched from its origin (decision 0058)
     DELETION = "deletion"  # a note a forwarded Delete named: deleted only if its origin answers 404 or 410
     QUOTE = "quote"  # a post a stored post quotes, fetched to draw its quote card (decision 0064)
+    FEATURED = "featured"  # a remote actor's ``featured`` collection: its pinned posts (target: the actor's id)
 
 
 class RemoteFetch(SQLModel, table=True):

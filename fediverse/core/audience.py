@@ -52,7 +52,7 @@ async def may_read_post(session: AsyncSession, post: Post, reader: Actor | None)
         return True
     if reader is not None and await is_blocked_by(session, post.author_id, reader):
         return False
-    if post.visibility in OPEN_VISIBILITIES:
+    if post.visibility in OPEN_VISIBILITIES and post.approval is None:
         return True
     if reader is None or reader.id is None:
         return False

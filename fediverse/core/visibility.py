@@ -3,6 +3,9 @@
 Public and unlisted posts are for everyone; followers-only posts for the author and accepted
 followers; direct posts for the author and the accounts they mention. Nothing is seen across a block,
 either way: the blocked account does not see the blocker's posts, nor the blocker the blocked one's.
+A local reply that waits for the approval of the author it answers (GoToSocial's flow, ``Post.approval``,
+decision 0063), or that they rejected, is for its own author and the author it answers alone, whatever its
+visibility, until it is approved.
 
 This is the one read rule. Post pages, profiles, threads, search, the reply forms and the JSON API ask
 it of a local viewer; notifications ask it of their recipient, when written and again when read; incoming
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from fediverse.core.blocking import Viewer, not_blocked_between, not_blocking
@@ -37,7 +40,7 @@ def visible_to(viewer_actor_id: Viewer | None, *, despite_own_blocks: bool = Fal
     posts are the caller's to leave out. ``despite_own_blocks`` keeps the posts of accounts the viewer
     blocks (a report may name them), never those of accounts that block the viewer."""
     if viewer_actor_id is None:
-        return col(Post.visibility).in_(OPEN)
+        return and_(col(Post.visibility).in_(OPEN), col(Post.approval).is_(None))
     mentioned = select(col(Mention.post_id)).where(col(Mention.actor_id) == viewer_actor_id)
     addressed = or_(
         col(Post.visibility).in_(OPEN),
@@ -46,7 +49,18 @@ def visible_to(viewer_actor_id: Viewer | None, *, despite_own_blocks: bool = Fal
         col(Post.id).in_(mentioned),
     )
     unblocked = (not_blocking if despite_own_blocks else not_blocked_between)(Post.author_id, viewer_actor_id)
-    return and_(addressed, unblocked)
+    return and_(addressed, unblocked, _settled_for(viewer_actor_id))
+
+
+def _settled_for(viewer_actor_id: Viewer) -> ColumnElement[bool]:
+    """No approval awaited or refused, or the viewer is the reply's author or the author it answers."""
+    parent = aliased(Post, name="answered")
+    answered_viewer = select(col(parent.id)).where(col(parent.author_id) == viewer_actor_id)
+    return or_(
+        col(Post.approval).is_(None),
+        col(Post.author_id) == viewer_actor_id,
+        col(Post.in_reply_to_id).in_(answered_viewer),
+    )
 
 
 async def can_see(session: AsyncSession, post: Post, viewer_actor_id: int | None) -> bool:
@@ -61,6 +75,6 @@ def may_see(session: Session, post: Post, viewer_actor_id: int | None) -> bool:
     if post.author_id == viewer_actor_id:
         return True
     if viewer_actor_id is None:
-        return post.visibility in OPEN
+        return post.visibility in OPEN and post.approval is None
     found = session.scalar(select(col(Post.id)).where(col(Post.id) == post.id, visible_to(viewer_actor_id)))
     return found is not None

@@ -20,7 +20,7 @@ from fediverse.core.metrics import THREAD_FETCHES, report_work
 from fediverse.federation.inbox.context import IngestContext
 from fediverse.federation.inbox.forwarded import confirm_deletion, fetch_forwarded
 from fediverse.federation.retries import PERMANENT_ERRORS, TRANSIENT_ERRORS, attempt_change
-from fediverse.federation.thread_fetches import fetch_ancestor, fetch_quoted, fetch_replies
+from fediverse.federation.thread_fetches import fetch_ancestor, fetch_featured, fetch_quoted, fetch_replies
 from fediverse.services import Services
 from storage.claims import claim_due
 from storage.models import FetchKind, RemoteFetch, WorkState
@@ -66,6 +66,8 @@ class ThreadFetchQueue:
                 await fetch_ancestor(resolver, row.target_ap_id, row.depth)
             elif row.kind == FetchKind.QUOTE:
                 await fetch_quoted(resolver, row.target_ap_id)
+            elif row.kind == FetchKind.FEATURED:
+                await fetch_featured(resolver, row.target_ap_id)
             elif row.kind == FetchKind.REPLIES:
                 await fetch_replies(resolver, row.target_ap_id)
             elif row.kind == FetchKind.FORWARDED:

@@ -24,7 +24,7 @@ from fediverse.federation.remote_media import (
     queue_media_fetches,
     store_emojis,
 )
-from fediverse.federation.threads import link_replies
+from fediverse.federation.threads import link_replies, queue_featured_fetch
 from storage.columns import key_col
 from storage.db import Database
 from storage.models import Actor, DeletedObject, Media, MediaState, Mention, Post, PostMedia, PostTag
@@ -44,7 +44,8 @@ async def find_actor(session: AsyncSession, ap_id: str) -> Actor | None:
 
 
 async def upsert_actor(session: AsyncSession, fields: dict[str, Any]) -> Actor:
-    """Insert or refresh a remote actor row from ``actor_fields`` output."""
+    """Insert or refresh a remote actor row from ``actor_fields`` output, and queue the fetch of its pinned
+    posts (``featured``)."""
     actor = await find_actor(session, fields["ap_id"])
     if actor is None:
         actor = Actor(**fields)
@@ -57,6 +58,7 @@ async def upsert_actor(session: AsyncSession, fields: dict[str, Any]) -> Actor:
     await adopt_actor_images(session, actor)
     await adopt_actor_emojis(session, actor)
     await session.flush()
+    await queue_featured_fetch(session, actor)  # its pins, in the background (the thread-fetch queue)
     return actor
 
 

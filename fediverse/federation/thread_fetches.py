@@ -4,6 +4,9 @@
   ``Resolver`` (which believes a note only from its author's server) and stored as context, without
   notifying anyone; the walk goes on to its own parent up to ``threads.MAX_ANCESTORS``.
 - ``fetch_quoted``: a post a stored post quotes, fetched and stored the same way, for the quote card.
+- ``fetch_featured``: a remote actor's pinned posts, the first ``MAX_FEATURED`` items of its ``featured``
+  collection (on its own server; each post believed from its own server and kept only if the actor wrote
+  it), stored and marked pinned in the collection's order; the actor's other posts are unpinned.
 - ``fetch_replies``: the first pages of a remote post's ``replies`` collection (Mastodon's
   ``FetchRepliesService`` reads a bounded number of them too). The collection and its pages are the post's
   server's word, so they must be on its server; an entry they embed is believed or fetched again from its
@@ -14,9 +17,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from activitypub.errors import FetchError, GoneError, InvalidDocumentError
@@ -25,14 +30,17 @@ from fediverse.core.domain_blocks import blocked_hosts
 from fediverse.core.errors import Forbidden
 from fediverse.federation.actors_in import host_of
 from fediverse.federation.resolve import Resolver
-from fediverse.federation.threads import queue_parent_fetch, replies_collection
-from storage.models import Post
+from fediverse.federation.threads import featured_url, queue_parent_fetch, replies_collection
+from storage.models import Actor, Post
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 #: Replies read from one collection, and pages followed to find them.
 MAX_REPLIES = 40
 MAX_PAGES = 5
+#: Pinned posts read from an actor's ``featured`` collection (Mastodon lets its users pin 5).
+MAX_FEATURED = 10
 
 
 async def fetch_ancestor(resolver: Resolver, target: str, depth: int) -> None:
@@ -73,6 +81,59 @@ async def fetch_replies(resolver: Resolver, post_ap_id: str) -> int:
     return stored
 
 
+async def fetch_featured(resolver: Resolver, actor_ap_id: str) -> int:
+    """Store the remote actor's pinned posts from its ``featured`` collection and mark them pinned (and no
+    others); how many are pinned now."""
+    async with resolver.db.session() as session:
+        actor = await session.scalar(select(Actor).where(col(Actor.ap_id) == actor_ap_id))
+    url = featured_url(actor) if actor is not None else None
+    if actor is None or actor.id is None or url is None:
+        return 0
+    origin = host_of(actor.ap_id)
+    collection = await _origin_document(resolver, url, origin)
+    entries = await _collection_entries(resolver, collection, origin, limit=MAX_FEATURED)
+    pinned: list[int] = []
+    for entry in entries[:MAX_FEATURED]:
+        post_id = await _store_pinned(resolver, actor, entry)
+        if post_id is not None and post_id not in pinned:
+            pinned.append(post_id)
+    async with resolver.db.transaction() as session:
+        await set_pinned(session, actor.id, pinned)
+    return len(pinned)
+
+
+async def set_pinned(session: AsyncSession, author_id: int, post_ids: list[int]) -> None:
+    """Make ``post_ids`` (newest pin first) the remote author's pins: a post pinned before keeps its time."""
+    await session.execute(
+        update(Post)
+        .where(col(Post.author_id) == author_id, col(Post.pinned_at).is_not(None), col(Post.id).not_in(post_ids))
+        .values(pinned_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    now = utcnow()
+    for place, post_id in enumerate(post_ids):
+        await session.execute(
+            update(Post)
+            .where(col(Post.id) == post_id, col(Post.author_id) == author_id)
+            .values(pinned_at=now - timedelta(seconds=place))
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _store_pinned(resolver: Resolver, actor: Actor, entry: Any) -> int | None:
+    """The id of the stored post ``entry`` names when the actor wrote it; a bad entry is skipped."""
+    post_id = get_id(entry)
+    if not post_id or resolver.urls.is_local(post_id):
+        return None
+    try:
+        embedded = entry if isinstance(entry, dict) else None
+        post = await resolver.note(post_id, embedded=embedded, sender=actor.ap_id)
+    except (FetchError, GoneError, InvalidDocumentError, Forbidden) as error:
+        log.info("skipped pinned post %s of %s: %s", post_id, actor.ap_id, error)
+        return None
+    return post.id if post is not None and post.author_id == actor.id and post.deleted_at is None else None
+
+
 async def _origin_document(resolver: Resolver, url: str, origin: str) -> dict[str, Any]:
     """A collection or page fetched from the post's server, which must still be the server it comes from."""
     document = await resolver.authentic_object(url, alias_ok=True)
@@ -81,12 +142,15 @@ async def _origin_document(resolver: Resolver, url: str, origin: str) -> dict[st
     return document
 
 
-async def _collection_entries(resolver: Resolver, collection: dict[str, Any], origin: str) -> list[Any]:
-    """Items of the collection and of its pages, following ``first`` then ``next`` on the same server."""
+async def _collection_entries(
+    resolver: Resolver, collection: dict[str, Any], origin: str, *, limit: int = MAX_REPLIES
+) -> list[Any]:
+    """Items of the collection and of its pages, following ``first`` then ``next`` on the same server, until
+    ``limit`` are found."""
     entries = _items(collection)
     page: Any = collection.get("first")
     for _ in range(MAX_PAGES):
-        if page is None or len(entries) >= MAX_REPLIES:
+        if page is None or len(entries) >= limit:
             break
         if not isinstance(page, dict):
             page_id = get_id(page)

@@ -16,7 +16,7 @@ from fediverse.core.domain_blocks import blocked_hosts
 from fediverse.core.urls import Urls
 from fediverse.federation.actors_in import host_of
 from storage.dialects import insert_for
-from storage.models import FetchKind, Post, RemoteFetch, WorkState
+from storage.models import Actor, FetchKind, Post, RemoteFetch, WorkState
 from storage.types import utcnow
 
 #: Ancestors fetched above a reply that arrived by itself. Each step costs a signed GET and a row, and
@@ -59,6 +59,24 @@ async def queue_quote_fetch(session: AsyncSession, urls: Urls, post: Post) -> bo
     if await session.scalar(select(col(Post.id)).where(col(Post.ap_id) == quoted)) is not None:
         return False
     await _insert_fetch(session, FetchKind.QUOTE, quoted, 0)
+    return True
+
+
+def featured_url(actor: Actor) -> str | None:
+    """A remote actor's ``featured`` collection (its pinned posts), when its document names one on its own
+    server; nobody else speaks for an actor's pins."""
+    url = get_id((actor.raw or {}).get("featured"))
+    if actor.is_local or not url or not url.startswith(("https://", "http://")):
+        return None
+    return url if host_of(url) == host_of(actor.ap_id) else None
+
+
+async def queue_featured_fetch(session: AsyncSession, actor: Actor) -> bool:
+    """Queue (again, once finished) the fetch of a remote actor's pinned posts, when it has a ``featured``
+    collection and its server is not blocked."""
+    if featured_url(actor) is None or await blocked_hosts(session, [host_of(actor.ap_id)]):
+        return False
+    await _queue_again(session, FetchKind.FEATURED, actor.ap_id)
     return True
 
 

@@ -1,4 +1,5 @@
-"""Notifications for local accounts (follows, requests, likes, boosts, replies, mentions, remixes).
+"""Notifications for local accounts (follows, requests, likes, boosts, replies, mentions, remixes, quotes and
+edits of quoted posts).
 
 A notification about a post goes only to someone who may see that post (``fediverse.core.visibility``), and is
 shown only while they still may: a direct or followers-only reply, mention or remix says nothing to the
@@ -13,7 +14,7 @@ from sqlmodel import col
 
 from fediverse.core.blocking import is_blocked_between, not_silenced_for
 from fediverse.core.visibility import can_see, visible_to
-from storage.models import Account, Notification, NotificationType, Post
+from storage.models import Account, Notification, NotificationType, Post, QuoteState
 
 
 async def notify(
@@ -36,6 +37,23 @@ async def notify(
         if post is None or not await can_see(session, post, recipient_actor_id):
             return
     session.add(Notification(account_id=account_id, type=kind, actor_id=from_actor_id, post_id=post_id))
+
+
+async def notify_quoted_update(session: AsyncSession, post: Post) -> None:
+    """``post`` was edited: each local author of a post quoting it is told (Mastodon 4.5's ``quoted_update``),
+    once per edit, if they may still see it."""
+    quoters = await session.scalars(
+        select(col(Post.author_id))
+        .join(Account, col(Account.actor_id) == col(Post.author_id))
+        .where(
+            col(Post.quote_ap_id) == post.ap_id,
+            col(Post.deleted_at).is_(None),
+            or_(col(Post.quote_state).is_(None), col(Post.quote_state) != QuoteState.REJECTED),
+        )
+        .distinct()
+    )
+    for quoter in list(quoters):
+        await notify(session, quoter, NotificationType.QUOTED_UPDATE, from_actor_id=post.author_id, post_id=post.id)
 
 
 async def withdraw_notification(

@@ -30,7 +30,7 @@ from fediverse.social import idempotency
 from fediverse.social.edits import keep_version
 from fediverse.social.interactions import permitted
 from fediverse.social.moves import ensure_can_post
-from fediverse.social.notifications import notify
+from fediverse.social.notifications import notify, notify_quoted_update
 from fediverse.social.quotes import quote_state_for, request_quote, revoke_quote_authorizations
 from fediverse.social.removals import drop_attachments
 from storage.cache import POSTS, bump
@@ -232,6 +232,8 @@ async def publish_post(session: AsyncSession, urls: Urls, account: Account, draf
         source = await session.scalar(select(Post).where(col(Post.ap_id) == draft.remix_of_ap_id))
         if source is not None:
             await notify(session, source.author_id, NotificationType.REMIX, from_actor_id=author.id, post_id=post.id)
+    if quoted is not None and quoted.is_local and quoted.author_id not in {a.id for a in mentioned}:
+        await notify(session, quoted.author_id, NotificationType.QUOTE, from_actor_id=author.id, post_id=post.id)
     # Tags sorted as ``load_post_views`` reads them back, so the delivered Note and the served one agree.
     view = PostView(post=post, author=author, media=media, tags=sorted(tags), mentions=mentioned)
     activity = create_activity(view, urls)
@@ -370,6 +372,7 @@ async def edit_post(
     activity = update_activity(new_activity_id(urls, account.username), view.author.ap_id, note, note["to"], note["cc"])
     audience = await post_audience(session, edited, await _parent_author(session, post))
     await queue_activity(session, view.author, activity, audience, local_base_url=urls.base_url)
+    await notify_quoted_update(session, post)
     await bump(session, POSTS)
     return post, dropped
 

@@ -20,9 +20,9 @@ from fediverse.federation.resolve import replace_attachments, store_remote_note,
 from fediverse.federation.threads import queue_parent_fetch, queue_quote_fetch
 from fediverse.social.approvals import accept_if_awaited
 from fediverse.social.edits import keep_version
-from fediverse.social.notifications import notify
+from fediverse.social.notifications import notify, notify_quoted_update
 from storage.cache import POSTS, bump
-from storage.models import Actor, Follow, FollowState, NotificationType, Post
+from storage.models import Actor, Follow, FollowState, NotificationType, Post, QuoteState
 
 
 async def _senders_note(
@@ -155,6 +155,7 @@ async def _notify_locals(
     for target, kind in (
         (post.in_reply_to_ap_id, NotificationType.REPLY),
         (post.remix_of_ap_id, NotificationType.REMIX),
+        (post.quote_ap_id if post.quote_state != QuoteState.REJECTED else None, NotificationType.QUOTE),
     ):
         if target and context.urls.is_local(target):
             source = await post_by_id(session, target)
@@ -200,6 +201,7 @@ async def handle_update(context: IngestContext, actor: Actor, activity: dict[str
             setattr(stored, name, remote.fields.get(name))
         stored.edited_at = edited or stored.edited_at
         await replace_attachments(session, stored, remote)
+        await notify_quoted_update(session, stored)
         await bump(session, POSTS)
 
 

@@ -18,6 +18,7 @@ from fediverse.federation.inbox.follows import handle_accept, handle_follow, han
 from fediverse.federation.inbox.forwarded import FORWARD, handle_forward
 from fediverse.federation.inbox.interactions import handle_announce, handle_like
 from fediverse.federation.inbox.moves import handle_move
+from fediverse.federation.inbox.pins import handle_add, handle_remove
 from fediverse.federation.inbox.quotes import handle_quote_request
 from fediverse.federation.inbox.undo import handle_undo
 from storage.models import Actor
@@ -39,6 +40,8 @@ HANDLERS: dict[str, Handler] = {
     FORWARD: handle_forward,  # not an activity type: the inbox stores forwarded activities under it
     "Move": handle_move,
     "QuoteRequest": handle_quote_request,
+    "Add": handle_add,  # a remote actor's pin (``featured``)
+    "Remove": handle_remove,
 }
 HANDLED_TYPES = frozenset(HANDLERS) - {FORWARD}
 

@@ -249,7 +249,7 @@ def status(
         "reblogs_count": card.boosts,
         "favourites_count": card.likes,
         "replies_count": card.replies,
-        "quotes_count": 0,
+        "quotes_count": card.quotes,
         "in_reply_to_id": str(post.in_reply_to_id) if post.in_reply_to_id else None,
         "in_reply_to_account_id": (
             str(parent_account_ids[post.in_reply_to_id])
@@ -382,9 +382,13 @@ NOTIFICATION_TYPES: Mapping[str, str] = {
     NotificationType.MENTION: "mention",
     NotificationType.REMIX: "status",
     NotificationType.MOVE: "move",  # Pleroma's and Akkoma's type, which Mastodon's clients know (decision 0061)
+    NotificationType.QUOTE: "quote",  # Mastodon 4.5: the status is the quoting post
+    NotificationType.QUOTED_UPDATE: "quoted_update",  # Mastodon 4.5: the status is the edited, quoted post
 }
 #: Mastodon's types that carry a ``status``.
-STATUS_NOTIFICATION_TYPES = frozenset({"mention", "status", "reblog", "favourite", "update", "poll", "quote"})
+STATUS_NOTIFICATION_TYPES = frozenset(
+    {"mention", "status", "reblog", "favourite", "update", "poll", "quote", "quoted_update"}
+)
 
 
 #: Mastodon's types that it groups (``Notification::Groups``): a favourite or a boost per status, a follow

@@ -1,5 +1,5 @@
-"""What a caller does to a status — favourite, reblog, bookmark and their undoing — and who favourited or
-reblogged it (docs/client-api.md).
+"""What a caller does to a status — favourite, reblog, bookmark and their undoing — and who favourited,
+reblogged or quoted it (docs/client-api.md).
 
 Each goes through ``fediverse.social.actions`` as our pages do (``Like``, ``Announce`` and their ``Undo``
 federate from there), on the post a status id names: a boost's id acts on the boosted post, as in Mastodon.
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from fediverse.core.visibility import visible_to
 from fediverse.reads.post_views import WITHOUT_RAW_ACTOR
 from fediverse.reads.timelines import Entry, Window, in_window
 from fediverse.services import Services
@@ -29,7 +30,7 @@ from fediverse.web.client_api.statuses import find_status, visible_target
 from fediverse.web.params import path_id
 from fediverse.web.responses import JSONResponse
 from storage.columns import key_col
-from storage.models import Actor, Announce, Like
+from storage.models import Actor, Announce, Like, Post, QuoteState
 
 Action = Callable[[Services, str, str], Awaitable[object]]
 
@@ -109,9 +110,36 @@ async def reblogged_by(request: Request) -> Response:
     return await _people(request, Announce)
 
 
+async def quotes(request: Request) -> Response:
+    """``GET /api/v1/statuses/:id/quotes`` (Mastodon 4.5): the approved quotes of a status the caller may
+    see that the caller may see too, newest first, paged by the quoting posts' ids."""
+    viewer = await optional_user(request)
+    services: Services = request.state.services
+    status_id = path_id(request)
+    page = page_of(request)
+    window = Window(page.max_id, page.since_id, page.min_id)
+    viewer_actor_id = viewer.actor_id if viewer else None
+
+    def load(session: Session) -> list[int]:
+        quoted = visible_target(session, status_id, viewer).post
+        query = select(key_col(Post.id)).where(
+            col(Post.quote_ap_id) == quoted.ap_id,
+            col(Post.deleted_at).is_(None),
+            or_(col(Post.quote_state).is_(None), col(Post.quote_state) == QuoteState.ACCEPTED),
+            visible_to(viewer_actor_id),
+        )
+        ids = [int(post_id) for post_id in session.scalars(in_window(query, key_col(Post.id), window, page.limit))]
+        return ids[::-1] if window.oldest_first else ids
+
+    ids = await services.db.read(load)
+    statuses = await render_statuses(services, viewer, [Entry(post_id, post_id) for post_id in ids])
+    return JSONResponse(statuses, headers=link_header(request, ids))
+
+
 routes: list[BaseRoute] = [
     *(Route(f"/api/v1/statuses/{{id:id}}/{verb}", act_on_status, methods=["POST"]) for verb in _ACTIONS),
     Route("/api/v1/statuses/{id:id}/reblog", reblog, methods=["POST"]),
     Route("/api/v1/statuses/{id:id}/favourited_by", favourited_by, methods=["GET"]),
     Route("/api/v1/statuses/{id:id}/reblogged_by", reblogged_by, methods=["GET"]),
+    Route("/api/v1/statuses/{id:id}/quotes", quotes, methods=["GET"]),
 ]

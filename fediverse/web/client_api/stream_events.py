@@ -1,13 +1,14 @@
 """One viewer's share of what a poll found: the streaming API's events, filtered by the same rules as the
 REST timelines and notifications, and rendered as Mastodon sends them (decision 0057).
 
-A new post or boost reaches a stream when that stream's timeline (``fediverse.reads.timelines``) lists it
-for the viewer now: the timeline is read from the newest candidate down to the oldest, and only entries
-that are news are sent. An edit reaches it when the timeline lists the post at its place. Notifications
-are those ``shown_to`` the viewer. A delete names only an id: it goes to whoever may see the post
-(``core.visibility``) on the user stream, and, for public posts, on the public and hashtag streams (a
-deleted post's hashtags are gone with it, so every hashtag stream hears of it; clients ignore ids they do
-not hold). An undone boost is a delete of the boost's id for the booster and its followers.
+A new post or boost reaches a stream when that stream's timeline (``fediverse.reads.timelines``; for a
+``list`` stream the list's own, ``list_page``) lists it for the viewer now: the timeline is read from the
+newest candidate down to the oldest, and only entries that are news are sent. An edit reaches it when the
+timeline lists the post at its place. Notifications are those ``shown_to`` the viewer. A delete names only
+an id: it goes to whoever may see the post (``core.visibility``) on the user and list streams, and, for
+public posts, on the public and hashtag streams (a deleted post's hashtags are gone with it, so every
+hashtag stream hears of it; clients ignore ids they do not hold). An undone boost is a delete of the
+boost's id for the booster's followers, on the user and list streams.
 """
 
 from __future__ import annotations
@@ -22,14 +23,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from fediverse.core.visibility import visible_to
-from fediverse.reads.timelines import MAX_PAGE_SIZE, Entry, TimelinePage, home_timeline, public_timeline, tag_timeline
+from fediverse.reads.timelines import (
+    MAX_PAGE_SIZE,
+    Entry,
+    TimelinePage,
+    Window,
+    home_timeline,
+    list_page,
+    public_timeline,
+    tag_timeline,
+)
 from fediverse.services import Services
 from fediverse.social.notifications import shown_to
 from fediverse.web.client_api.entities import Json, notification
 from fediverse.web.client_api.status_views import render_statuses
 from fediverse.web.client_api.stream_news import NewPost, News
 from storage.columns import key_col
-from storage.models import Account, Actor, Follow, FollowState, Notification, Post, Visibility
+from storage.models import Account, AccountList, Actor, Follow, FollowState, Notification, Post, Visibility
 
 USER = "user"
 NOTIFICATIONS = "user:notification"
@@ -38,7 +48,10 @@ PUBLIC_LOCAL = "public:local"
 PUBLIC_REMOTE = "public:remote"
 HASHTAG = "hashtag"
 HASHTAG_LOCAL = "hashtag:local"
-KINDS = (USER, NOTIFICATIONS, PUBLIC, PUBLIC_LOCAL, PUBLIC_REMOTE, HASHTAG, HASHTAG_LOCAL)
+LIST = "list"
+KINDS = (USER, NOTIFICATIONS, PUBLIC, PUBLIC_LOCAL, PUBLIC_REMOTE, HASHTAG, HASHTAG_LOCAL, LIST)
+#: The streams that follow what the viewer follows (new posts and boosts of their circle), not public posts.
+_FOLLOWED = (USER, LIST)
 
 #: A burst bigger than this many timeline pages in one poll is sent in part.
 _MAX_PAGES = 5
@@ -46,10 +59,12 @@ _MAX_PAGES = 5
 
 @dataclass(frozen=True)
 class Stream:
-    """A stream one can subscribe to: its kind and, for hashtag streams, the normalised tag."""
+    """A stream one can subscribe to: its kind and, for hashtag streams, the normalised tag; for a list
+    stream, the list's id (the subscriber's own list, checked when subscribing)."""
 
     kind: str
     tag: str | None = None
+    list_id: int | None = None
 
     @property
     def locality(self) -> bool | None:
@@ -57,8 +72,13 @@ class Stream:
         return {PUBLIC_LOCAL: True, HASHTAG_LOCAL: True, PUBLIC_REMOTE: False}.get(self.kind)
 
     @property
+    def follows_circle(self) -> bool:
+        """The user and list streams: new posts and boosts of the accounts the viewer follows."""
+        return self.kind in _FOLLOWED
+
+    @property
     def is_public(self) -> bool:
-        return self.kind not in (USER, NOTIFICATIONS)
+        return self.kind not in (USER, NOTIFICATIONS, LIST)
 
     def may_list(self, post: NewPost) -> bool:
         """Whether this public or hashtag stream could list a new post (the timeline then decides)."""
@@ -104,6 +124,11 @@ async def _page(session: AsyncSession, viewer_actor_id: int, stream: Stream, max
     """The page of ``stream``'s REST timeline below ``max_id``, as the viewer sees it."""
     if stream.kind == USER:
         return await home_timeline(session, viewer_actor_id, max_id=max_id, limit=limit)
+    if stream.list_id is not None:
+        owned = await session.get(AccountList, stream.list_id)
+        if owned is None:  # deleted while streamed
+            return TimelinePage([], None)
+        return await session.run_sync(list_page, owned, viewer_actor_id, Window(max_id=max_id), limit)
     if stream.tag is not None:
         return await tag_timeline(session, stream.tag, viewer_actor_id=viewer_actor_id, max_id=max_id, limit=limit)
     local_only = stream.kind == PUBLIC_LOCAL
@@ -133,8 +158,9 @@ async def _lists_post(session: AsyncSession, viewer_actor_id: int, stream: Strea
 
 
 def _candidates(stream: Stream, news: News, circle: set[int]) -> set[int]:
-    """Entry ids that may be on ``stream``: new posts, and on the user stream new boosts, by the circle."""
-    if stream.kind == USER:
+    """Entry ids that may be on ``stream``: new posts, and on the user and list streams new boosts, by the
+    circle (a list's members are followed accounts, so the circle holds them)."""
+    if stream.follows_circle:
         posts = {post.id for post in news.posts if post.author_id in circle}
         return posts | {boost.id for boost in news.boosts if boost.actor_id in circle}
     return {post.id for post in news.posts if stream.may_list(post)}
@@ -230,7 +256,7 @@ async def viewer_messages(
             Message("status.update", texts[post_id]) for post_id in changes.edited.get(stream, ()) if post_id in texts
         ]
         out += [Message("delete", str(post_id)) for post_id in changes.deleted.get(stream, ())]
-        if stream.kind == USER:
+        if stream.follows_circle:
             out += [Message("delete", str(gone.announce_id)) for gone in news.unboosts if gone.actor_id in circle]
         if out:
             messages.by_stream[stream] = out

@@ -208,7 +208,7 @@ class StreamHub:
         home_viewers = {
             actor_id
             for actor_id, group in by_viewer.items()
-            if any(stream.kind == USER for subscriber in group for stream in subscriber.streams)
+            if any(stream.follows_circle for subscriber in group for stream in subscriber.streams)
         }
         actors = {post.author_id for post in news.posts} | {boost.actor_id for boost in news.boosts}
         follows = await follows_among(self._services, home_viewers, actors | {gone.actor_id for gone in news.unboosts})

@@ -4,9 +4,10 @@ server-sent-events paths under it, and ``/api/v1/streaming/health``.
 As Mastodon's streaming server does: a user's token is required for every stream (in ``Authorization``,
 the ``access_token`` query parameter, or, for a WebSocket, the ``Sec-WebSocket-Protocol`` header, which
 is then echoed); ``user`` needs ``read:statuses``, ``user:notification`` needs ``read:notifications``
-(and the ``user`` stream carries notifications only with it), public and hashtag streams any scope. A
+(and the ``user`` stream carries notifications only with it), ``list`` (the caller's own list, ``list=ID``;
+anyone else's is 404) ``read:statuses``, public and hashtag streams any scope. A
 WebSocket names its first stream in ``?stream=`` and changes them with ``{"type": "subscribe",
-"stream": …, "tag": …}`` / ``"unsubscribe"`` messages; each event is ``{"stream": [name, (tag)], "event":
+"stream": …, "tag": …, "list": …}`` / ``"unsubscribe"`` messages; each event is ``{"stream": [name, (tag)], "event":
 …, "payload": "<JSON text, or an id for delete>"}``. An event stream sends ``event: …`` / ``data: …``
 pairs and a ``:thump`` comment every 15 seconds.
 """
@@ -26,12 +27,16 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fediverse.core.errors import BadRequest, ReverieError, ServiceUnavailable, Unauthorized
+from fediverse.core.ids import parse_id
 from fediverse.core.text import normalize_tag
+from fediverse.services import Services
+from fediverse.social.lists import owned_list
 from fediverse.web.client_api.auth import Caller, InsufficientScope, bearer_token, caller, covers, find_caller
 from fediverse.web.client_api.stream_events import (
     HASHTAG,
     HASHTAG_LOCAL,
     KINDS,
+    LIST,
     NOTIFICATIONS,
     PUBLIC,
     PUBLIC_LOCAL,
@@ -47,15 +52,20 @@ HEARTBEAT_SECONDS = 15.0
 #: Streams one WebSocket may hold at once.
 MAX_STREAMS = 100
 #: Scopes the non-public streams need (a broad ``read`` covers both).
-_SCOPES = {USER: "read:statuses", NOTIFICATIONS: "read:notifications"}
+_SCOPES = {USER: "read:statuses", LIST: "read:statuses", NOTIFICATIONS: "read:notifications"}
 #: WebSocket close codes: the server is going away; the client fell too far behind; the token is gone.
 _CLOSE_CODES = {SHUTDOWN: 1001, TOO_SLOW: 1013, REVOKED: 1008}
 
 
-def parse_stream(kind: object, tag: object) -> tuple[Stream, list[str]]:
+def parse_stream(kind: object, tag: object, list_word: object = None) -> tuple[Stream, list[str]]:
     """A stream from a client's words, and the name events on it carry (400 when it names none)."""
     if not isinstance(kind, str) or kind not in KINDS:
         raise BadRequest("Unknown stream type")
+    if kind == LIST:
+        list_id = parse_id(list_word)
+        if list_id is None:
+            raise BadRequest("Missing list parameter")
+        return Stream(kind, list_id=list_id), [kind, str(list_id)]
     if kind not in (HASHTAG, HASHTAG_LOCAL):
         return Stream(kind), [kind]
     name = normalize_tag(tag.strip().removeprefix("#")) if isinstance(tag, str) else ""
@@ -65,10 +75,14 @@ def parse_stream(kind: object, tag: object) -> tuple[Stream, list[str]]:
     return Stream(kind, name), [kind, tag]
 
 
-def check_scope(found: Caller, stream: Stream) -> None:
+async def check_access(services: Services, found: Caller, stream: Stream) -> None:
+    """The caller's token covers the stream, and a list stream names the caller's own list (else 404)."""
     scope = _SCOPES.get(stream.kind)
     if scope is not None and not covers(found.scopes, scope):
         raise InsufficientScope(scope)
+    if stream.list_id is not None:
+        account_id, list_id = found.account.id if found.account else 0, stream.list_id
+        await services.db.read(lambda session: owned_list(session, account_id or 0, list_id))
 
 
 def _user_caller(found: Caller | None, *, token_given: bool) -> Caller:
@@ -90,8 +104,8 @@ async def health(_request: Request) -> Response:
 def _event_stream_endpoint(kind: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
     async def endpoint(request: Request) -> Response:
         found = _user_caller(await caller(request), token_given=bearer_token(request) is not None)
-        stream, name = parse_stream(kind, request.query_params.get("tag"))
-        check_scope(found, stream)
+        stream, name = parse_stream(kind, request.query_params.get("tag"), request.query_params.get("list"))
+        await check_access(request.state.services, found, stream)
         subscriber = Subscriber(found)
         subscriber.streams[stream] = name
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -152,15 +166,15 @@ def _error_text(error: ReverieError) -> str:
     return json.dumps({"error": str(error), "status": error.status_code})
 
 
-def _change(subscriber: Subscriber, found: Caller, request: dict[str, Any]) -> str | None:
+async def _change(services: Services, subscriber: Subscriber, found: Caller, request: dict[str, Any]) -> str | None:
     """Apply a subscribe or unsubscribe message; the error to send back, if any (others are ignored)."""
     kind, stream_word = request.get("type"), request.get("stream")
     if isinstance(stream_word, list):  # a query string's repeated parameter, as Mastodon's firstParam
         stream_word = stream_word[0] if stream_word else None
     if kind == "subscribe":
         try:
-            stream, name = parse_stream(stream_word, request.get("tag"))
-            check_scope(found, stream)
+            stream, name = parse_stream(stream_word, request.get("tag"), request.get("list"))
+            await check_access(services, found, stream)
             if stream not in subscriber.streams and len(subscriber.streams) >= MAX_STREAMS:
                 raise BadRequest(f"At most {MAX_STREAMS} streams per connection")
         except ReverieError as error:
@@ -168,7 +182,7 @@ def _change(subscriber: Subscriber, found: Caller, request: dict[str, Any]) -> s
         subscriber.streams.setdefault(stream, name)
     elif kind == "unsubscribe":
         try:
-            stream, _ = parse_stream(stream_word, request.get("tag"))
+            stream, _ = parse_stream(stream_word, request.get("tag"), request.get("list"))
         except ReverieError:
             return json.dumps({"error": "Error unsubscribing from channel"})
         subscriber.streams.pop(stream, None)
@@ -187,7 +201,7 @@ async def stream_websocket(websocket: WebSocket) -> None:
     first_error = None
     if "stream" in websocket.query_params:
         query = dict(websocket.query_params)
-        first_error = _change(subscriber, found, {**query, "type": "subscribe"})
+        first_error = await _change(websocket.state.services, subscriber, found, {**query, "type": "subscribe"})
     hub: StreamHub = websocket.state.stream_hub
     try:
         await hub.join(subscriber)
@@ -235,7 +249,10 @@ async def _listen(websocket: WebSocket, subscriber: Subscriber, found: Caller, l
             request = json.loads(message.get("text") or "")
         except ValueError:
             continue
-        if isinstance(request, dict) and (error := _change(subscriber, found, request)) is not None:
+        if (
+            isinstance(request, dict)
+            and (error := await _change(websocket.state.services, subscriber, found, request)) is not None
+        ):
             async with lock:
                 await websocket.send_text(error)
 
@@ -264,6 +281,7 @@ _SSE_PATHS = {
     "public/remote": PUBLIC_REMOTE,
     "hashtag": HASHTAG,
     "hashtag/local": HASHTAG_LOCAL,
+    "list": LIST,
 }
 
 routes: list[BaseRoute] = [

@@ -159,8 +159,8 @@ def _profile_unit(
 
 
 def _pinned(session: Session, services: Services, actor: Actor, viewer_actor_id: int | None) -> list[PostCard]:
-    """The pinned posts shown above the others (a local account's; we do not keep remote pins)."""
-    if not actor.is_local or actor.id is None:
+    """The pinned posts shown above the others (a remote account's as its ``featured`` collection says)."""
+    if actor.id is None:
         return []
     ids = pinned_post_ids(session, actor.id, viewer_actor_id)
     return cards(session, services.urls, [Entry(post_id, post_id) for post_id in ids], viewer_actor_id)

@@ -306,8 +306,8 @@ def test_undo_of_someone_elses_activity_is_refused(
 
 
 @pytest.mark.parametrize(
-    "kind", ["EmojiReact", "Add", "Read"]
-)  # Move (test_moves.py), QuoteRequest (test_quotes_out.py) are handled
+    "kind", ["EmojiReact", "Read"]
+)  # Move (test_moves.py), QuoteRequest (test_quotes_out.py), Add and Remove (test_remote_pins.py) are handled
 def test_unknown_types_get_202_and_are_not_stored(
     client: TestClient, peer: FakePeer, make_user: Callable[..., Account], kind: str
 ) -> None:

@@ -339,7 +339,7 @@ def test_our_posts_publish_their_policy_and_it_expands_under_json_ld_1_0_and_1_1
         "canReply": everyone,
         "canLike": everyone,
         "canAnnounce": everyone,
-        "canQuote": {"automaticApproval": [PUBLIC]},  # the quotes' part (decision 0064)
+        "canQuote": {"automaticApproval": [PUBLIC]},  # the quoting code's (decision 0064)
     }
     # followers (and the author) for followers-only posts, which nobody else may boost
     policy = fetched[followers.id]["interactionPolicy"]

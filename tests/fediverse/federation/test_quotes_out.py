@@ -74,7 +74,7 @@ def test_quoting_a_post_its_policy_approves_sends_a_note_with_every_quote_term(
         "tag"
     ]
     assert f'<p class="quote-inline">RE: <a href="{quoted.url}">' in note["content"]
-    assert note["interactionPolicy"]["canQuote"] == {"automaticApproval": [PUBLIC]}
+    assert note["interactionPolicy"]["canQuote"] == {"automaticApproval": [PUBLIC]}  # beside canReply… (0063)
     # And an independent reader parses it
     reading_with_active_boxes(create)
 
