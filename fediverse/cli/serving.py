@@ -22,6 +22,7 @@ from fediverse.core.logs import configure_logging
 from fediverse.core.metrics import MULTIPROCESS_VARIABLE, multiprocess_folder, prepare_multiprocess_folder
 from fediverse.services import open_services
 from fediverse.web.app import create_app
+from fediverse.web.websocket_protocol import websocket_protocol
 from fediverse.worker.queues import open_worker
 from storage.db import Database
 from storage.models import Account
@@ -118,15 +119,6 @@ def _print_banner(settings: Settings, accounts: int, listen: str) -> None:
         print(f"  No accounts yet. Open {settings.base_url}/setup in a browser to create the admin account,")
         print("  or run:  reverie user create NAME --admin")
     print(flush=True)
-
-
-def websocket_protocol(**arguments: Any) -> asyncio.Protocol:
-    """uvicorn's WebSocket protocol for one upgraded connection, imported on the first: the sans-I/O protocol
-    of `websockets` (a dependency of uvicorn[standard]) costs ~1 MiB a process, and most processes never
-    see a streaming client (decision 0053). uvicorn calls this as it would the protocol class."""
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-
-    return WebSocketsSansIOProtocol(**arguments)
 
 
 def run_serve(arguments: argparse.Namespace) -> int:

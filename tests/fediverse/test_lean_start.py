@@ -79,7 +79,7 @@ def test_the_websocket_protocol_loads_when_the_first_websocket_connects() -> Non
 import sys
 import uvicorn
 from uvicorn.server import ServerState
-from fediverse.cli.serving import websocket_protocol
+from fediverse.web.websocket_protocol import websocket_protocol
 
 async def app(scope, receive, send): ...
 

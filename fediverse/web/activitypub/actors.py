@@ -220,6 +220,7 @@ _LISTED = (
     col(Post.author_id) == bindparam("author_id"),
     col(Post.deleted_at).is_(None),
     col(Post.visibility).in_([Visibility.PUBLIC, Visibility.UNLISTED]),
+    col(Post.approval).is_(None),  # a reply waiting for its approval is not published yet (decision 0063)
 )
 _OUTBOX_FIRST = (
     select(Post).where(*_LISTED).order_by(col(Post.id).desc()).limit(OUTBOX_PAGE_SIZE).options(WITHOUT_RAW_POST)

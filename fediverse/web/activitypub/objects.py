@@ -61,6 +61,11 @@ class _Stored:
     view: PostView | None
 
 
+def _open_to_anyone(post: Post) -> bool:
+    """Public or unlisted, and not a reply still waiting for (or refused) its approval (decision 0063)."""
+    return post.visibility in OPEN_VISIBILITIES and post.approval is None
+
+
 def _stored_post(session: Session, ap_id: str, *, open_view: bool) -> _Stored | None:
     """The local post ``ap_id``, whether its author is disabled, and (``open_view``, for a public or unlisted
     post still standing) its view, in one unit of work."""
@@ -69,7 +74,7 @@ def _stored_post(session: Session, ap_id: str, *, open_view: bool) -> _Stored | 
         return None
     post, disabled = row
     standing = post.deleted_at is None and disabled is None
-    view = post_views(session, [post])[0] if open_view and standing and post.visibility in OPEN_VISIBILITIES else None
+    view = post_views(session, [post])[0] if open_view and standing and _open_to_anyone(post) else None
     return _Stored(post, disabled is not None, view)
 
 
@@ -90,13 +95,12 @@ async def _find_post(request: Request, username: str, post_id: int) -> _Found:
             if row is None:
                 raise NotFound("No such post.")
             post, disabled = row
-            public = post.visibility in OPEN_VISIBILITIES
-            reader = await authorize_read(request, post.author_id, public=public, session=session)
+            reader = await authorize_read(request, post.author_id, public=_open_to_anyone(post), session=session)
             return await _readable(session, post, disabled is not None, reader)
     stored = await services.db.read(lambda session: _stored_post(session, ap_id, open_view=True))
     if stored is None:
         raise NotFound("No such post.")
-    if stored.post.visibility in OPEN_VISIBILITIES:
+    if _open_to_anyone(stored.post):
         # Anyone may read it: no signature is looked at, so there is no block to ask (authorize_read).
         reader = await authorize_read(request, stored.post.author_id, public=True)
         return _Found(stored.post, stored.view, reader)
@@ -165,6 +169,7 @@ async def replies(request: Request) -> Response:
             col(Post.in_reply_to_ap_id) == found.post.ap_id,
             col(Post.deleted_at).is_(None),
             col(Post.visibility).in_(list(OPEN_VISIBILITIES)),
+            col(Post.approval).is_(None),
         )
         .order_by(col(Post.id))
         .limit(REPLIES_PAGE_SIZE)
