@@ -6,7 +6,7 @@ also answered as ``/api/v2/filter_keywords/:id`` and ``/api/v2/filter_statuses/:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -28,6 +28,7 @@ from storage.models import CustomFilter
 from storage.types import utcnow
 
 T = TypeVar("T")
+Row = TypeVar("Row")
 
 #: The longest ``expires_in`` taken: ten years in seconds.
 MAX_EXPIRES_IN = 10 * 366 * 24 * 3600
@@ -147,19 +148,29 @@ async def destroy(request: Request) -> Response:
     return JSONResponse(await _run(services, write))
 
 
+async def _rows_of_filter(
+    request: Request,
+    filter_id: int,
+    rows_of: Callable[[Session, list[int]], Sequence[Row]],
+    shape: Callable[[Row], Json],
+) -> Response:
+    """``GET`` the keywords or the chosen statuses of one of the caller's filters, as entities."""
+    viewer = await require_user(request, "read:filters")
+    account_id = viewer.id or 0
+
+    def load(session: Session) -> list[Json]:
+        row = filters.own_filter(session, account_id, filter_id)
+        return [shape(item) for item in rows_of(session, [row.id])]
+
+    return JSONResponse(await _read(request.state.services, load))
+
+
 async def keywords(request: Request) -> Response:
     """``GET`` the filter's keywords, ``POST`` one more (``keyword``, ``whole_word``)."""
     services: Services = request.state.services
     filter_id = path_id(request)
     if request.method == "GET":
-        viewer = await require_user(request, "read:filters")
-        account_id = viewer.id or 0
-
-        def load(session: Session) -> list[Json]:
-            row = filters.own_filter(session, account_id, filter_id)
-            return [filter_keyword(item) for item in filters.keywords_of(session, [row.id])]
-
-        return JSONResponse(await _read(services, load))
+        return await _rows_of_filter(request, filter_id, filters.keywords_of, filter_keyword)
     viewer = await require_user(request, "write:filters")
     account_id, params = viewer.id or 0, await read_params(request)
     change = filters.KeywordChange(
@@ -215,14 +226,7 @@ async def statuses(request: Request) -> Response:
     services: Services = request.state.services
     filter_id = path_id(request)
     if request.method == "GET":
-        viewer = await require_user(request, "read:filters")
-        account_id = viewer.id or 0
-
-        def load(session: Session) -> list[Json]:
-            row = filters.own_filter(session, account_id, filter_id)
-            return [filter_status(item) for item in filters.statuses_of(session, [row.id])]
-
-        return JSONResponse(await _read(services, load))
+        return await _rows_of_filter(request, filter_id, filters.statuses_of, filter_status)
     viewer = await require_user(request, "write:filters")
     account_id, actor_id = viewer.id or 0, viewer.actor_id
     status_id = (await read_params(request)).id("status_id")
